@@ -1,0 +1,233 @@
+//! One error type, sorted by who is at fault.
+//!
+//! | fault | variants |
+//! |---|---|
+//! | [`Fault::Server`]: the authorization server said no | [`Error::OAuth`] |
+//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`] |
+//! | [`Fault::Transport`]: the request did not make it there and back | [`Error::Transport`] |
+//! | [`Fault::Caller`]: the caller or the configuration is at fault | every other variant |
+//!
+//! No variant ever carries a secret, token, code, verifier or password: excerpts of response
+//! bodies are kept only for bodies that are neither JSON nor form-encoded (an HTML 502 page, say),
+//! cut to [`EXCERPT_LEN`] characters.
+
+use crate::provider::{Endpoint, GrantType};
+
+/// How many characters of a non-JSON response body an error keeps.
+pub const EXCERPT_LEN: usize = 120;
+
+/// Who is at fault for an [`Error`] (compare h11's local/remote protocol errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The server understood the request and refused it (an OAuth error response).
+    Server,
+    /// The server's answer could not be understood: not a token response, not an error response.
+    Response,
+    /// The caller asked for something this configuration cannot do, or passed bad input.
+    Caller,
+    /// The request could not be sent or its answer not received (reported by the transport).
+    Transport,
+}
+
+/// Everything that can go wrong in grantline. Match on [`Error::fault`] for coarse handling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server said no: an OAuth 2.0 error response (RFC 6749 §5.2, RFC 6750 §3.1,
+    /// RFC 8628 §3.5, or a callback's `error` parameter, §4.1.2.1). Codes the RFCs do not list
+    /// are kept as they came.
+    #[error("the authorization server refused: {code}{}{} (HTTP {status})",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(),
+        uri.as_deref().map(|u| format!(" <{u}>")).unwrap_or_default())]
+    OAuth {
+        /// The `error` code, e.g. `invalid_grant`.
+        code: String,
+        /// `error_description`, when given.
+        description: Option<String>,
+        /// `error_uri`, when given.
+        uri: Option<String>,
+        /// The HTTP status of the response (200 for an error in a 200 body; 0 for a callback).
+        status: u16,
+    },
+    /// The server answered something that is neither a valid answer nor an OAuth error.
+    #[error("malformed response (HTTP {status}): {reason}{}",
+        excerpt.as_deref().map(|e| format!("; body starts with {e:?}")).unwrap_or_default())]
+    Malformed {
+        /// The HTTP status of the response.
+        status: u16,
+        /// What was wrong, never containing a secret.
+        reason: String,
+        /// The start of a non-JSON, non-form body (e.g. an HTML error page), for diagnosis.
+        excerpt: Option<String>,
+    },
+    /// The server answered with a status that fits no answer and no OAuth error body.
+    #[error("unexpected HTTP status {status}{}",
+        excerpt.as_deref().map(|e| format!("; body starts with {e:?}")).unwrap_or_default())]
+    UnexpectedStatus {
+        /// The HTTP status of the response.
+        status: u16,
+        /// The start of a non-JSON, non-form body, for diagnosis.
+        excerpt: Option<String>,
+    },
+    /// The callback's `state` does not match the pending authorization (possible CSRF), or is
+    /// missing.
+    #[error("the callback's state does not match the pending authorization")]
+    StateMismatch,
+    /// The callback's `iss` (RFC 9207) names another issuer than the provider's, or is missing
+    /// while the provider promised to send it.
+    #[error("the callback's issuer {received:?} is not the expected {expected:?}")]
+    IssuerMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// What the callback carried (empty when missing).
+        received: String,
+    },
+    /// An endpoint uses `http://` on a host that is not loopback.
+    #[error("insecure endpoint {url}: only https:// is allowed, or http:// on a loopback host")]
+    InsecureEndpoint {
+        /// The refused URL.
+        url: String,
+    },
+    /// The provider has no endpoint for what was asked.
+    #[error("the provider has no {endpoint} endpoint")]
+    MissingEndpoint {
+        /// Which endpoint is missing.
+        endpoint: Endpoint,
+    },
+    /// The provider does not support this grant; no request was built.
+    #[error("the provider does not support the {grant} grant")]
+    UnsupportedGrant {
+        /// The grant that was asked for.
+        grant: GrantType,
+    },
+    /// The token session cannot renew: no refresh token and no grant to repeat. The user must
+    /// authorize again.
+    #[error("the token cannot be renewed: authorize again")]
+    ReauthorizationRequired,
+    /// A response was handed to a token session for a request it did not send or already
+    /// received.
+    #[error("response for request #{id}, which the session is not waiting for")]
+    UnexpectedResponse {
+        /// The id the caller passed.
+        id: u64,
+    },
+    /// The caller passed invalid input (a malformed URL, a callback without code, a bad
+    /// discovery document...).
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What was wrong, never containing a secret.
+        reason: String,
+    },
+    /// The transport could not send a request or receive its answer (reported to a
+    /// [`crate::TokenSession`] with [`crate::TokenSession::fail`], and by the bindings).
+    #[error("transport failure: {reason}")]
+    Transport {
+        /// What the transport reported, never containing a secret.
+        reason: String,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the random number generator failed")]
+    Random,
+}
+
+impl Error {
+    /// Who is at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::OAuth { .. } => Fault::Server,
+            Error::Malformed { .. } | Error::UnexpectedStatus { .. } => Fault::Response,
+            Error::Transport { .. } => Fault::Transport,
+            _ => Fault::Caller,
+        }
+    }
+
+    /// The OAuth `error` code, when the server said no.
+    pub fn oauth_code(&self) -> Option<&str> {
+        match self {
+            Error::OAuth { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the response behind this error, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::OAuth { status, .. }
+            | Error::Malformed { status, .. }
+            | Error::UnexpectedStatus { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A short, stable name for the variant (`oauth`, `malformed`, `unexpected_status`,
+    /// `state_mismatch`, ...), as used by the shared test vectors and the bindings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::OAuth { .. } => "oauth",
+            Error::Malformed { .. } => "malformed",
+            Error::UnexpectedStatus { .. } => "unexpected_status",
+            Error::StateMismatch => "state_mismatch",
+            Error::IssuerMismatch { .. } => "issuer_mismatch",
+            Error::InsecureEndpoint { .. } => "insecure_endpoint",
+            Error::MissingEndpoint { .. } => "missing_endpoint",
+            Error::UnsupportedGrant { .. } => "unsupported_grant",
+            Error::ReauthorizationRequired => "reauthorization_required",
+            Error::UnexpectedResponse { .. } => "unexpected_response",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Transport { .. } => "transport",
+            Error::Random => "random",
+        }
+    }
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn malformed(status: u16, reason: impl Into<String>) -> Self {
+        Error::Malformed {
+            status,
+            reason: reason.into(),
+            excerpt: None,
+        }
+    }
+}
+
+/// The start of a body that is safe to show: printable characters only, cut to [`EXCERPT_LEN`].
+pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(EXCERPT_LEN)
+        .collect();
+    let cleaned = cleaned.trim().to_owned();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_fault_without_secrets() {
+        let e = Error::OAuth {
+            code: "invalid_grant".into(),
+            description: Some("code expired".into()),
+            uri: None,
+            status: 400,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the authorization server refused: invalid_grant: code expired (HTTP 400)"
+        );
+        assert_eq!(e.fault(), Fault::Server);
+        assert_eq!(Error::StateMismatch.fault(), Fault::Caller);
+        assert_eq!(
+            excerpt(b"<html>\n<h1>502</h1>").as_deref(),
+            Some("<html> <h1>502</h1>")
+        );
+        assert_eq!(excerpt(b"  "), None);
+    }
+}
