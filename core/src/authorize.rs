@@ -56,13 +56,25 @@ impl AuthorizationRequest {
 }
 
 /// The URL to send the user to, and what to keep until the callback.
-#[derive(Debug)]
+///
+/// `Debug` hides the URL's query: it carries the `state` (and, with `plain` PKCE, the
+/// verifier).
 pub struct Authorization {
     /// The authorization URL.
     pub url: String,
     /// Keep this (session, cookie, KV store...) until the callback arrives: it holds the
     /// `state` and the PKCE verifier, so store it as a secret.
     pub pending: PendingAuthorization,
+}
+
+impl core::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let base = self.url.split('?').next().unwrap_or_default();
+        f.debug_struct("Authorization")
+            .field("url", &format_args!("{base}?[redacted]"))
+            .field("pending", &self.pending)
+            .finish()
+    }
 }
 
 /// What an app keeps between the authorization URL and the callback. Serializable

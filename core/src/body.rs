@@ -63,8 +63,10 @@ fn parse_object(
         .unwrap_or("")
         .to_ascii_lowercase();
     let trimmed = bytes.trim_ascii();
-    let looks_json = trimmed.first() == Some(&b'{') || trimmed.first() == Some(&b'[');
-    if content_type.contains("x-www-form-urlencoded") || (!looks_json && looks_like_form(trimmed)) {
+    let first = trimmed.first().copied();
+    let claims_json = content_type.contains("json") || matches!(first, Some(b'{' | b'[' | b'"'));
+    if content_type.contains("x-www-form-urlencoded") || (!claims_json && looks_like_form(trimmed))
+    {
         return Ok(form_urlencoded::parse(trimmed)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect());
@@ -79,30 +81,32 @@ fn parse_object(
             }
         });
     }
-    if !looks_json {
-        // An HTML error page, a proxy's plain-text answer...: keep a short excerpt.
-        let excerpt = excerpt(trimmed);
-        return Err(if resp.status().is_success() {
-            Error::Malformed {
-                status,
-                reason: "response body is not JSON".into(),
-                excerpt,
-            }
-        } else {
-            Error::UnexpectedStatus { status, excerpt }
-        });
-    }
     // serde_json's messages name a position, never the content.
-    match serde_json::from_slice::<Value>(trimmed) {
+    let parsed = serde_json::from_slice::<Value>(trimmed);
+    match parsed {
         Ok(Value::Object(map)) => Ok(map),
+        // Valid JSON, but not an object: it may be a bare token, so no excerpt.
         Ok(_) => Err(Error::malformed(
             status,
             "response body is not a JSON object",
         )),
-        Err(e) => Err(Error::malformed(
+        Err(e) if claims_json => Err(Error::malformed(
             status,
             format!("response body is not valid JSON ({e})"),
         )),
+        Err(_) => {
+            // An HTML error page, a proxy's plain-text answer...: keep a short excerpt.
+            let excerpt = excerpt(trimmed);
+            Err(if resp.status().is_success() {
+                Error::Malformed {
+                    status,
+                    reason: "response body is not JSON".into(),
+                    excerpt,
+                }
+            } else {
+                Error::UnexpectedStatus { status, excerpt }
+            })
+        }
     }
 }
 

@@ -62,7 +62,8 @@ pub enum SessionGrant {
 }
 
 /// What the caller must do next. `#[must_use]`: ignoring a `Send` stalls every waiter.
-#[derive(Debug)]
+///
+/// `Debug` shows a `Send`'s method and URL only: its body holds credentials.
 #[must_use]
 pub enum Next {
     /// Use this access token (send it with [`crate::bearer::authorization_header`]).
@@ -81,6 +82,21 @@ pub enum Next {
         /// The renewal being waited on.
         id: u64,
     },
+}
+
+impl core::fmt::Debug for Next {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Next::Ready(token) => f.debug_tuple("Ready").field(token).finish(),
+            Next::Send { id, request } => f
+                .debug_struct("Send")
+                .field("id", id)
+                .field("method", request.method())
+                .field("uri", request.uri())
+                .finish_non_exhaustive(),
+            Next::Wait { id } => f.debug_struct("Wait").field("id", id).finish(),
+        }
+    }
 }
 
 /// A completed renewal.

@@ -1,0 +1,280 @@
+//! Fails if any secret value appears in the `Debug` or `Display` output of a public type or of
+//! an error (compare str0m's `tests/pii.rs`). Every secret below is distinctive, so a leak of
+//! any of them, whole or as a long fragment, is caught.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use grantline::{
+    AccessToken, AuthorizationRequest, Client, DeviceAuthorization, DevicePoll, Error, GrantType,
+    Next, Password, PkceMethod, Provider, RefreshToken, SessionGrant, TokenSession, TokenSet,
+};
+
+const CLIENT_SECRET: &str = "CLIENTSECRETxq81";
+const ACCESS: &str = "ACCESSTOKENzz42";
+const REFRESH: &str = "REFRESHTOKENrr77";
+const CODE: &str = "AUTHCODEcc19";
+const PASSWORD: &str = "PASSWORDpp55";
+const DEVICE: &str = "DEVICECODEdd66";
+const ID_TOKEN: &str = "IDTOKENii33";
+
+/// Every output that must not contain a secret.
+struct Outputs {
+    secrets: Vec<String>,
+    texts: Vec<(String, String)>,
+}
+
+impl Outputs {
+    fn debug(&mut self, what: &str, v: &dyn std::fmt::Debug) {
+        self.texts
+            .push((format!("{what} (Debug)"), format!("{v:?}")));
+        self.texts
+            .push((format!("{what} (Debug alt)"), format!("{v:#?}")));
+    }
+    fn display(&mut self, what: &str, v: &dyn std::fmt::Display) {
+        self.texts
+            .push((format!("{what} (Display)"), v.to_string()));
+    }
+    fn error(&mut self, what: &str, e: &Error) {
+        self.debug(what, e);
+        self.display(what, e);
+    }
+    fn check(&self) {
+        let mut leaks = Vec::new();
+        for (what, text) in &self.texts {
+            for secret in &self.secrets {
+                // Whole, or any 8-character fragment of it.
+                let chars: Vec<char> = secret.chars().collect();
+                let leaked = chars
+                    .windows(8.min(chars.len()))
+                    .any(|w| text.contains(&w.iter().collect::<String>()));
+                if leaked {
+                    leaks.push(format!("{what} leaks {secret:?}: {text}"));
+                }
+            }
+        }
+        assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+        assert!(self.texts.len() > 40, "the test must look at many outputs");
+    }
+}
+
+fn provider() -> Provider {
+    Provider::builder("leaky")
+        .issuer("https://as.example")
+        .authorization_endpoint("https://as.example/authorize")
+        .token_endpoint("https://as.example/token")
+        .device_authorization_endpoint("https://as.example/device")
+        .introspection_endpoint("https://as.example/introspect")
+        .revocation_endpoint("https://as.example/revoke")
+        .grant(GrantType::AuthorizationCode)
+        .grant(GrantType::ClientCredentials)
+        .grant(GrantType::Password)
+        .grant(GrantType::RefreshToken)
+        .grant(GrantType::DeviceCode)
+        .build()
+        .unwrap()
+}
+
+fn resp(status: u16, content_type: &str, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+#[test]
+fn no_secret_in_any_debug_display_or_error() {
+    let mut out = Outputs {
+        secrets: [
+            CLIENT_SECRET,
+            ACCESS,
+            REFRESH,
+            CODE,
+            PASSWORD,
+            DEVICE,
+            ID_TOKEN,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        texts: Vec::new(),
+    };
+    let client = Client::new(provider(), "client-id")
+        .with_secret(CLIENT_SECRET)
+        .with_redirect_uri("https://app.example/cb");
+    out.debug("Client", &client);
+
+    // Authorization URL and callback: state and verifier are secrets too.
+    for pkce in [PkceMethod::S256, PkceMethod::Plain] {
+        let auth = client
+            .authorization_url(&AuthorizationRequest::new().scopes(["a"]).pkce(pkce))
+            .unwrap();
+        out.secrets.push(auth.pending.state().secret().to_owned());
+        out.secrets
+            .push(auth.pending.code_verifier().unwrap().secret().to_owned());
+        out.debug("Authorization", &auth);
+        out.debug("PendingAuthorization", &auth.pending);
+        let state = auth.pending.state().secret().to_owned();
+        let grant = client
+            .callback(&auth.pending, &format!("?code={CODE}&state={state}"))
+            .unwrap();
+        out.debug("CodeGrant", &grant);
+        out.display("AuthorizationCode", &grant.code);
+        for bad in [
+            format!("?code={CODE}&state=wrong{state}"),
+            format!("?code={CODE}"),
+            format!("?code={CODE}&code={CODE}&state={state}"),
+            format!("?code={CODE}&state={state}&iss=https://evil.example"),
+            format!("?error=access_denied&state={state}"),
+        ] {
+            let e = client.callback(&auth.pending, &bad).unwrap_err();
+            out.error("callback error", &e);
+        }
+    }
+
+    // Token sets and every way a token response can go wrong with secrets in the body.
+    let full = format!(
+        r#"{{"access_token":"{ACCESS}","refresh_token":"{REFRESH}","id_token":"{ID_TOKEN}","expires_in":3600,"token_type":"bearer","vendor_secret":"{CLIENT_SECRET}"}}"#
+    );
+    let tokens = TokenSet::from_response(&resp(200, "application/json", &full), 1).unwrap();
+    out.debug("TokenSet", &tokens);
+    out.display("AccessToken", tokens.access_token());
+    out.display("RefreshToken", tokens.refresh_token().unwrap());
+    out.debug("IdToken", tokens.id_token().unwrap());
+    let bad_bodies = [
+        (
+            200,
+            "application/json",
+            format!(r#"{{"access_token":42,"refresh_token":"{REFRESH}"}}"#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{ACCESS}","refresh_token":"{REFRESH}""#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{ACCESS}é","refresh_token":"{REFRESH}"}}"#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{ACCESS}","expires_in":"{REFRESH}"}}"#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"access_token":"{ACCESS}","expires_in":-5}}"#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"refresh_token":"{REFRESH}"}}"#),
+        ),
+        (200, "application/json", format!(r#"["{ACCESS}"]"#)),
+        (200, "application/json", format!(r#""{ACCESS}""#)),
+        (
+            200,
+            "application/json",
+            format!(r#"{{"error":{{"token":"{ACCESS}"}}}}"#),
+        ),
+        (
+            200,
+            "text/plain",
+            format!("access_token={ACCESS}&expires_in=soon"),
+        ),
+        (
+            400,
+            "application/json",
+            format!(r#"{{"refresh_token":"{REFRESH}"}}"#),
+        ),
+        (
+            500,
+            "application/json",
+            format!(r#"{{"access_token":"{ACCESS}""#),
+        ),
+        (
+            200,
+            "application/json",
+            format!(
+                r#"{{"access_token":"{ACCESS}","x":"{}"}}"#,
+                "y".repeat(1 << 21)
+            ),
+        ),
+    ];
+    for (status, ct, body) in &bad_bodies {
+        let e = TokenSet::from_response(&resp(*status, ct, body), 1).unwrap_err();
+        out.error("token response error", &e);
+        let e = grantline::Introspection::from_response(&resp(*status, ct, body));
+        if let Err(e) = e {
+            out.error("introspection error", &e);
+        }
+        let e = DeviceAuthorization::from_response(&resp(*status, ct, body), 1);
+        if let Err(e) = e {
+            out.error("device authorization error", &e);
+        }
+    }
+
+    // Requests: the only place secrets belong is the request itself; `Next` hides the body.
+    let password = Password::new(PASSWORD);
+    out.debug("Password", &password);
+    let grant = SessionGrant::Password {
+        username: "alice".into(),
+        password: password.clone(),
+        scopes: vec![],
+    };
+    out.debug("SessionGrant", &grant);
+    let mut session = TokenSession::new(client.clone(), grant);
+    let next = session.next(1).unwrap();
+    out.debug("Next::Send", &next);
+    let Next::Send { id, request } = next else {
+        panic!("expected Send")
+    };
+    out.debug("Authorization header", &request.headers());
+    out.debug("TokenSession in flight", &session);
+    let wait = session.next(1).unwrap();
+    out.debug("Next::Wait", &wait);
+    let renewed = session
+        .receive(id, &resp(200, "application/json", &full), 1)
+        .unwrap();
+    out.debug("Renewed", &renewed);
+    out.debug("TokenSession ready", &session);
+    let ready = session.next(2).unwrap();
+    out.debug("Next::Ready", &ready);
+    let mut refreshing = TokenSession::from_tokens(client.clone(), tokens.clone());
+    assert!(refreshing.reject(ACCESS));
+    let next = refreshing.next(2).unwrap();
+    out.debug("Next::Send refresh", &next);
+    out.debug(
+        "bearer header",
+        &grantline::bearer::authorization_header(&AccessToken::new(ACCESS)).unwrap(),
+    );
+    out.debug("RefreshToken", &RefreshToken::new(REFRESH));
+
+    // Device flow.
+    let device = DeviceAuthorization::from_response(
+        &resp(
+            200,
+            "application/json",
+            &format!(r#"{{"device_code":"{DEVICE}","user_code":"WDJB-MJHT","verification_uri":"https://as.example/device"}}"#),
+        ),
+        1,
+    )
+    .unwrap();
+    out.debug("DeviceAuthorization", &device);
+    let poll = DevicePoll::from_response(&resp(200, "application/json", &full), 1, 5).unwrap();
+    out.debug("DevicePoll::Tokens", &poll);
+    let e = DevicePoll::from_response(
+        &resp(400, "application/json", r#"{"error":"invalid_grant"}"#),
+        1,
+        5,
+    )
+    .unwrap_err();
+    out.error("device poll error", &e);
+
+    out.check();
+}
