@@ -1,0 +1,48 @@
+# grantline — the two commands a newcomer needs:
+#   make test   installs what is missing, builds everything, runs every test suite
+#   make demo   starts local authorization servers and walks every grant against them
+# Everything installs idempotently into ignored project-local folders (.venv/, node_modules/).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+SERVERS := tests/interop/servers.sh
+WASM_TARGET := wasm32-unknown-unknown
+
+.PHONY: test demo setup lint unit wasm interop vectors bench doc fmt clean-tools
+
+test: setup lint unit wasm interop
+	@echo "make test: all suites passed"
+
+demo: setup
+	$(SERVERS) run -- $(CARGO) run --quiet -p grantline-examples --bin demo
+
+setup:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@$(SERVERS) install
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc --workspace --no-deps --quiet
+
+# Unit tests, doctests, the shared vectors, the session and no-secret tests.
+unit:
+	$(CARGO) test --workspace
+
+vectors:
+	$(CARGO) test -p grantline --test vectors -- --nocapture
+
+# The core must build for wasm32-unknown-unknown (the JavaScript binding's target).
+wasm:
+	$(CARGO) build -p grantline --target $(WASM_TARGET)
+
+# Interop against real authorization servers on 127.0.0.1, stopped when done.
+interop:
+	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop
+
+bench:
+	$(CARGO) bench -p grantline --bench round
+
+fmt:
+	$(CARGO) fmt --all
