@@ -301,7 +301,10 @@ impl Provider {
     /// says); the refresh grant is assumed wherever the authorization code grant is, because a
     /// refresh token in hand proves it. The client authentication method is HTTP Basic when
     /// `token_endpoint_auth_methods_supported` lists it or is absent (the RFC default),
-    /// otherwise body, otherwise none. Every endpoint must be `https://` (or loopback `http://`).
+    /// otherwise body, otherwise none when listed, otherwise HTTP Basic again (the list names
+    /// only methods grantline does not speak; override with [`Client::with_auth_method`]).
+    ///
+    /// [`Client::with_auth_method`]: crate::Client::with_auth_method Every endpoint must be `https://` (or loopback `http://`).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a document that is not JSON or lacks `issuer`;
@@ -335,12 +338,16 @@ impl Provider {
         }
         let methods = m.token_endpoint_auth_methods_supported;
         let supports = |name: &str| methods.as_ref().is_none_or(|l| l.iter().any(|x| x == name));
+        // Only methods grantline speaks count; a list of others (`private_key_jwt`...) falls
+        // back to the RFC default rather than silently dropping the secret.
         b = b.auth_method(if supports("client_secret_basic") {
             ClientAuthMethod::Basic
         } else if supports("client_secret_post") {
             ClientAuthMethod::Body
-        } else {
+        } else if supports("none") {
             ClientAuthMethod::None
+        } else {
+            ClientAuthMethod::Basic
         });
         b.provider.authorization_endpoint = m.authorization_endpoint;
         b.provider.token_endpoint = m.token_endpoint;
@@ -651,6 +658,11 @@ mod tests {
         assert_eq!(p.auth_method(), ClientAuthMethod::Body);
         assert!(p.supports(GrantType::RefreshToken));
         assert!(!p.supports(GrantType::Password));
+        let p = Provider::from_metadata(
+            br#"{"issuer":"https://as.example","token_endpoint_auth_methods_supported":["private_key_jwt"]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.auth_method(), ClientAuthMethod::Basic);
         assert!(matches!(
             Provider::from_metadata(br#"{"issuer":"x","token_endpoint":"http://evil.example/t"}"#),
             Err(Error::InsecureEndpoint { .. })
