@@ -48,7 +48,9 @@ impl AuthorizationRequest {
         self.redirect_uri = Some(uri.into());
         self
     }
-    /// Adds a parameter to the URL (`prompt`, `resource`, `audience`...).
+    /// Adds a parameter to the URL (`prompt`, `resource`, `audience`...). Parameters grantline
+    /// sets itself (`state`, `scope`, `redirect_uri`, PKCE...) are refused when the URL is
+    /// built: use the dedicated setters.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self
@@ -171,6 +173,15 @@ impl Client {
             .ok_or(Error::MissingEndpoint {
                 endpoint: Endpoint::Authorization,
             })?;
+        if let Some((name, _)) = request
+            .params
+            .iter()
+            .find(|(k, _)| RESERVED_PARAMS.contains(&k.as_str()))
+        {
+            return Err(Error::invalid(format!(
+                "parameter {name:?} is set by grantline; it cannot be added again (RFC 6749 §3.1)"
+            )));
+        }
         let (state_bytes, verifier_bytes) = seed.split_at(32);
         let mut state_octets = [0u8; 32];
         state_octets.copy_from_slice(state_bytes);
@@ -308,6 +319,17 @@ impl Client {
     }
 }
 
+/// Parameters [`Client::authorization_url`] sets itself.
+const RESERVED_PARAMS: [&str; 7] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
 /// The parameters of a callback, each at most once (RFC 6749 §3.1).
 struct CallbackParams(Vec<(String, String)>);
 
@@ -402,6 +424,13 @@ mod tests {
         ));
         assert!(matches!(
             c.callback(&a.pending, &format!("?code=a&code=b&state={state}")),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            c.authorization_url_with_seed(
+                &AuthorizationRequest::new().param("state", "x"),
+                &[0; 64]
+            ),
             Err(Error::InvalidInput { .. })
         ));
         let restored = PendingAuthorization::from_json(&a.pending.to_json()).unwrap();

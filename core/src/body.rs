@@ -31,7 +31,8 @@ pub(crate) fn read_object(resp: &http::Response<impl AsRef<[u8]>>) -> Result<Obj
         ));
     }
     let object = parse_object(resp, status, bytes)?;
-    if let Some(code) = object.get("error") {
+    // `"error": null` (some APIs always send the member) is no error.
+    if let Some(code) = object.get("error").filter(|v| !v.is_null()) {
         let Some(code) = code.as_str() else {
             return Err(Error::malformed(status, "`error` is not a string"));
         };
@@ -62,11 +63,20 @@ fn parse_object(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let trimmed = bytes.trim_ascii();
-    let first = trimmed.first().copied();
-    let claims_json = content_type.contains("json") || matches!(first, Some(b'{' | b'[' | b'"'));
-    if content_type.contains("x-www-form-urlencoded") || (!claims_json && looks_like_form(trimmed))
-    {
+    // A UTF-8 byte order mark is not part of the body (RFC 8259 §8.1: parsers may ignore it).
+    let trimmed = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(bytes)
+        .trim_ascii();
+    let starts_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
+    let claims_json = content_type.contains("json") || starts_json;
+    // The body wins over a mislabelled content-type: `{...}` sent as form is still JSON.
+    let is_form = if content_type.contains("x-www-form-urlencoded") {
+        !starts_json
+    } else {
+        !claims_json && looks_like_form(trimmed)
+    };
+    if is_form {
         return Ok(form_urlencoded::parse(trimmed)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect());
@@ -85,6 +95,16 @@ fn parse_object(
     let parsed = serde_json::from_slice::<Value>(trimmed);
     match parsed {
         Ok(Value::Object(map)) => Ok(map),
+        // Not an OAuth error body, with an error status: the status is the news (no excerpt:
+        // JSON may hold a token).
+        Ok(_) if !resp.status().is_success() => Err(Error::UnexpectedStatus {
+            status,
+            excerpt: None,
+        }),
+        Err(_) if claims_json && !resp.status().is_success() => Err(Error::UnexpectedStatus {
+            status,
+            excerpt: None,
+        }),
         // Valid JSON, but not an object: it may be a bare token, so no excerpt.
         Ok(_) => Err(Error::malformed(
             status,

@@ -177,12 +177,12 @@ impl Client {
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 4);
         all.push(("grant_type", grant.as_str()));
         all.extend(params.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
-        all.extend(
-            self.provider
-                .extra_token_params()
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        // A provider's extra parameters never repeat one the request already has.
+        for (k, v) in self.provider.extra_token_params() {
+            if !all.iter().any(|(name, _)| name == k) {
+                all.push((k.as_str(), v.as_str()));
+            }
+        }
         self.post(url, &all)
     }
 

@@ -149,12 +149,13 @@ impl Error {
         }
     }
 
-    /// The HTTP status of the response behind this error, when there was one.
+    /// The HTTP status of the response behind this error, when there was one (`None` for a
+    /// callback's `error`, which came in a redirect, not a response).
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::OAuth { status, .. }
             | Error::Malformed { status, .. }
-            | Error::UnexpectedStatus { status, .. } => Some(*status),
+            | Error::UnexpectedStatus { status, .. } => Some(*status).filter(|s| *s != 0),
             _ => None,
         }
     }
@@ -194,17 +195,37 @@ impl Error {
     }
 }
 
-/// The start of a body that is safe to show: printable characters only, cut to [`EXCERPT_LEN`].
+/// The start of a body that is safe to show: printable characters only, cut to
+/// [`EXCERPT_LEN`], and every run of [`TOKEN_RUN`] or more token characters (base64url, JWT
+/// dots...) replaced by `[redacted]`, so that a bare token in a text body never reaches an
+/// error message.
 pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(EXCERPT_LEN)
-        .collect();
-    let cleaned = cleaned.trim().to_owned();
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= TOKEN_RUN {
+            out.push_str(crate::secret::REDACTED);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars().take(EXCERPT_LEN) {
+        if c.is_ascii_alphanumeric() || "-._~+/=".contains(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(if c.is_control() { ' ' } else { c });
+        }
+    }
+    flush(&mut run, &mut out);
+    let cleaned = out.trim().to_owned();
     (!cleaned.is_empty()).then_some(cleaned)
 }
+
+/// How many consecutive token characters an excerpt shows before it redacts them.
+pub(crate) const TOKEN_RUN: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -229,5 +250,9 @@ mod tests {
             Some("<html> <h1>502</h1>")
         );
         assert_eq!(excerpt(b"  "), None);
+        assert_eq!(
+            excerpt(b"token eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln here").as_deref(),
+            Some("token [redacted] here")
+        );
     }
 }

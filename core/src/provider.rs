@@ -79,14 +79,25 @@ pub enum Endpoint {
     DeviceAuthorization,
 }
 
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Endpoint {
+    /// A stable short name: `authorization`, `token`, `introspection`, `revocation`,
+    /// `device_authorization` (used by the shared test vectors and the bindings).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Endpoint::Authorization => "authorization",
             Endpoint::Token => "token",
             Endpoint::Introspection => "introspection",
             Endpoint::Revocation => "revocation",
+            Endpoint::DeviceAuthorization => "device_authorization",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             Endpoint::DeviceAuthorization => "device authorization",
+            other => other.as_str(),
         })
     }
 }

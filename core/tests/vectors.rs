@@ -1,0 +1,1356 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Runs the language-neutral test vectors in `tests/vectors/*.json` against the core.
+//!
+//! The format is documented in `tests/vectors/README.md`. Every binding (JavaScript, Python,
+//! Kotlin) runs the same files through its own API; this runner is the reference: it reads
+//! every file, runs every vector, and fails at the end with every failure listed by name.
+//! A vector that this runner cannot read (unknown `kind`, unknown field, missing expectation)
+//! is a failure too: nothing is skipped silently.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
+use grantline::{
+    AccessToken, AuthorizationCode, AuthorizationRequest, BodyEncoding, Client, ClientAuthMethod,
+    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Endpoint, Error, ExpirySource,
+    GrantType, Introspection, Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider,
+    RefreshToken, TokenSet, TokenTypeHint,
+};
+use serde_json::{json, Map, Value};
+
+/// The format version this runner reads (`"format"` at the top of every file).
+const FORMAT: u64 = 1;
+/// One file per seed provider document: every request and response example of the document.
+const SEED_FILES: [&str; 5] = [
+    "libro.json",
+    "bindeo.json",
+    "bookable.json",
+    "apicbase.json",
+    "booking-experts.json",
+];
+/// Sloppy-but-usable and hostile cases.
+const EXTRA_FILES: [&str; 2] = ["lenient.json", "hostile.json"];
+/// The seed documents hold this many examples (plus one preset vector per provider).
+const MIN_SEED_VECTORS: usize = 37;
+/// At least this many lenient and hostile cases.
+const MIN_EXTRA_VECTORS: usize = 40;
+
+/// Fields every vector may carry.
+const COMMON: [&str; 4] = ["name", "kind", "source", "note"];
+
+// ------------------------------------------------------------------------------------------
+// Failures: a broken vector, or an error from the core (compared with `expect_error`).
+
+enum Fail {
+    /// The vector itself cannot be run as written.
+    Vector(String),
+    /// The core returned an error.
+    Core(Error),
+}
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail::Vector(s)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Core(e)
+    }
+}
+
+type Res<T> = Result<T, String>;
+type Out<T> = Result<T, Fail>;
+
+// ------------------------------------------------------------------------------------------
+// Reading JSON objects strictly: unknown fields are errors.
+
+struct Fields<'a> {
+    what: String,
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: &'a Value, what: impl Into<String>, allowed: &[&str]) -> Res<Self> {
+        let what = what.into();
+        let map = value
+            .as_object()
+            .ok_or_else(|| format!("{what}: not a JSON object: {}", short(value)))?;
+        if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(format!("{what}: unknown field `{key}`"));
+        }
+        Ok(Fields { what, map })
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn value(&self, key: &str) -> Res<&'a Value> {
+        self.get(key)
+            .ok_or_else(|| format!("{}: missing field `{key}`", self.what))
+    }
+
+    fn str(&self, key: &str) -> Res<&'a str> {
+        self.value(key)?
+            .as_str()
+            .ok_or_else(|| format!("{}: `{key}` is not a string", self.what))
+    }
+
+    /// Absent or null: `None`.
+    fn opt_str(&self, key: &str) -> Res<Option<&'a str>> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("{}: `{key}` is not a string or null", self.what)),
+        }
+    }
+
+    /// Must be present; null allowed.
+    fn nullable_str(&self, key: &str) -> Res<Option<&'a str>> {
+        self.value(key)?;
+        self.opt_str(key)
+    }
+
+    fn u64(&self, key: &str) -> Res<u64> {
+        self.value(key)?
+            .as_u64()
+            .ok_or_else(|| format!("{}: `{key}` is not a non-negative integer", self.what))
+    }
+
+    fn bool_or(&self, key: &str, default: bool) -> Res<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| format!("{}: `{key}` is not a boolean", self.what)),
+        }
+    }
+
+    /// A list of strings; absent: empty.
+    fn strings(&self, key: &str) -> Res<Vec<String>> {
+        let Some(v) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        let bad = || format!("{}: `{key}` is not a list of strings", self.what);
+        v.as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect()
+    }
+
+    /// A list of `[name, value]` string pairs; absent: empty.
+    fn pairs(&self, key: &str) -> Res<Vec<(String, String)>> {
+        let Some(v) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        let bad = || {
+            format!(
+                "{}: `{key}` is not a list of [name, value] pairs",
+                self.what
+            )
+        };
+        v.as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
+                _ => Err(bad()),
+            })
+            .collect()
+    }
+}
+
+fn with_common<'a>(specific: &[&'a str]) -> Vec<&'a str> {
+    COMMON.iter().chain(specific).copied().collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// Names shared with the bindings.
+
+fn grant_name(g: GrantType) -> &'static str {
+    match g {
+        GrantType::AuthorizationCode => "authorization_code",
+        GrantType::ClientCredentials => "client_credentials",
+        GrantType::Password => "password",
+        GrantType::RefreshToken => "refresh_token",
+        GrantType::DeviceCode => "device_code",
+    }
+}
+
+fn grant_from_name(name: &str) -> Res<GrantType> {
+    GrantType::ALL
+        .into_iter()
+        .find(|g| grant_name(*g) == name)
+        .ok_or_else(|| format!("unknown grant {name:?}"))
+}
+
+fn endpoint_name(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::Authorization => "authorization",
+        Endpoint::Token => "token",
+        Endpoint::Introspection => "introspection",
+        Endpoint::Revocation => "revocation",
+        Endpoint::DeviceAuthorization => "device_authorization",
+    }
+}
+
+fn expiry_source_name(s: ExpirySource) -> &'static str {
+    match s {
+        ExpirySource::ExpiresIn => "expires_in",
+        ExpirySource::Expires => "expires",
+        ExpirySource::UnverifiedJwtExp => "unverified_jwt_exp",
+        ExpirySource::Unknown => "unknown",
+    }
+}
+
+fn body_encoding_name(e: BodyEncoding) -> &'static str {
+    match e {
+        BodyEncoding::Form => "form",
+        BodyEncoding::Json => "json",
+    }
+}
+
+fn hint(value: Option<&str>) -> Res<Option<TokenTypeHint>> {
+    match value {
+        None => Ok(None),
+        Some("access_token") => Ok(Some(TokenTypeHint::AccessToken)),
+        Some("refresh_token") => Ok(Some(TokenTypeHint::RefreshToken)),
+        Some(other) => Err(format!("unknown token_type_hint {other:?}")),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Inputs: provider, client, HTTP response.
+
+fn provider(spec: &Value) -> Out<Provider> {
+    let f = Fields::new(
+        spec,
+        "provider",
+        &["preset", "audience", "custom", "metadata"],
+    )?;
+    match (f.get("preset"), f.get("custom"), f.get("metadata")) {
+        (Some(_), None, None) => {
+            let name = f.str("preset")?;
+            match f.opt_str("audience")? {
+                Some(audience) if name == "bookable" => {
+                    Ok(Provider::bookable_with_audience(audience))
+                }
+                Some(_) => Err("provider: `audience` is only for the bookable preset"
+                    .to_owned()
+                    .into()),
+                None => Provider::preset(name)
+                    .ok_or_else(|| Fail::Vector(format!("provider: unknown preset {name:?}"))),
+            }
+        }
+        (None, Some(custom), None) if !f.has("audience") => custom_provider(custom),
+        (None, None, Some(document)) if !f.has("audience") => {
+            let document = document
+                .as_str()
+                .ok_or_else(|| "provider: `metadata` is not a string".to_owned())?;
+            Ok(Provider::from_metadata(document.as_bytes())?)
+        }
+        _ => Err("provider: exactly one of `preset`, `custom`, `metadata`"
+            .to_owned()
+            .into()),
+    }
+}
+
+fn custom_provider(spec: &Value) -> Out<Provider> {
+    let f = Fields::new(
+        spec,
+        "provider.custom",
+        &[
+            "name",
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "token_endpoints_by_grant",
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "device_authorization_endpoint",
+            "body_encoding",
+            "auth_method",
+            "scope_separator",
+            "extra_token_params",
+            "default_skew",
+            "grants",
+            "unsolicited_callbacks",
+            "iss_parameter_supported",
+        ],
+    )?;
+    let mut b = Provider::builder(f.opt_str("name")?.unwrap_or("custom"));
+    if let Some(v) = f.opt_str("issuer")? {
+        b = b.issuer(v);
+    }
+    if let Some(v) = f.opt_str("authorization_endpoint")? {
+        b = b.authorization_endpoint(v);
+    }
+    if let Some(v) = f.opt_str("token_endpoint")? {
+        b = b.token_endpoint(v);
+    }
+    if let Some(by_grant) = f.get("token_endpoints_by_grant") {
+        let by_grant = by_grant.as_object().ok_or_else(|| {
+            "provider.custom: `token_endpoints_by_grant` is not an object".to_owned()
+        })?;
+        for (grant, url) in by_grant {
+            let url = url.as_str().ok_or_else(|| {
+                format!("provider.custom: token endpoint for {grant} is not a string")
+            })?;
+            b = b.token_endpoint_for(grant_from_name(grant)?, url);
+        }
+    }
+    if let Some(v) = f.opt_str("introspection_endpoint")? {
+        b = b.introspection_endpoint(v);
+    }
+    if let Some(v) = f.opt_str("revocation_endpoint")? {
+        b = b.revocation_endpoint(v);
+    }
+    if let Some(v) = f.opt_str("device_authorization_endpoint")? {
+        b = b.device_authorization_endpoint(v);
+    }
+    b = b.body_encoding(match f.opt_str("body_encoding")?.unwrap_or("form") {
+        "form" => BodyEncoding::Form,
+        "json" => BodyEncoding::Json,
+        other => return Err(format!("provider.custom: unknown body_encoding {other:?}").into()),
+    });
+    if let Some(m) = f.opt_str("auth_method")? {
+        b = b.auth_method(
+            ClientAuthMethod::parse(m)
+                .ok_or_else(|| format!("provider.custom: unknown auth_method {m:?}"))?,
+        );
+    }
+    if let Some(sep) = f.opt_str("scope_separator")? {
+        b = b.scope_separator(sep);
+    }
+    for (k, v) in f.pairs("extra_token_params")? {
+        b = b.extra_token_param(k, v);
+    }
+    if f.has("default_skew") {
+        b = b.default_skew(f.u64("default_skew")?);
+    }
+    for g in f.strings("grants")? {
+        b = b.grant(grant_from_name(&g)?);
+    }
+    b = b
+        .unsolicited_callbacks(f.bool_or("unsolicited_callbacks", false)?)
+        .iss_parameter_supported(f.bool_or("iss_parameter_supported", false)?);
+    Ok(b.build()?)
+}
+
+fn client(provider: Provider, spec: &Value) -> Out<Client> {
+    let f = Fields::new(
+        spec,
+        "client",
+        &["client_id", "client_secret", "redirect_uri", "auth_method"],
+    )?;
+    let mut c = Client::new(provider, f.str("client_id")?);
+    if let Some(s) = f.opt_str("client_secret")? {
+        c = c.with_secret(s);
+    }
+    if let Some(r) = f.opt_str("redirect_uri")? {
+        c = c.with_redirect_uri(r);
+    }
+    if let Some(m) = f.opt_str("auth_method")? {
+        c = c.with_auth_method(
+            ClientAuthMethod::parse(m)
+                .ok_or_else(|| format!("client: unknown auth_method {m:?}"))?,
+        );
+    }
+    Ok(c)
+}
+
+fn provider_and_client(f: &Fields<'_>) -> Out<Client> {
+    let p = provider(f.value("provider")?)?;
+    client(p, f.value("client")?)
+}
+
+fn response(spec: &Value) -> Res<http::Response<Vec<u8>>> {
+    let f = Fields::new(
+        spec,
+        "response",
+        &["status", "headers", "body", "body_base64", "body_repeat"],
+    )?;
+    let status = u16::try_from(f.u64("status")?).map_err(|_| "response: bad status".to_owned())?;
+    let mut builder = http::Response::builder().status(status);
+    if let Some(headers) = f.get("headers") {
+        let headers = headers
+            .as_object()
+            .ok_or_else(|| "response: `headers` is not an object".to_owned())?;
+        for (name, value) in headers {
+            if *name != name.to_ascii_lowercase() {
+                return Err(format!("response: header name {name:?} is not lowercase"));
+            }
+            let values = match value {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().ok_or_else(|| format!("response: header {name}")))
+                    .collect::<Res<_>>()?,
+                _ => return Err(format!("response: header {name} is not a string or list")),
+            };
+            for v in values {
+                builder = builder.header(name.as_str(), v);
+            }
+        }
+    }
+    let bodies = ["body", "body_base64", "body_repeat"]
+        .into_iter()
+        .filter(|k| f.has(k))
+        .count();
+    if bodies != 1 {
+        return Err("response: exactly one of `body`, `body_base64`, `body_repeat`".into());
+    }
+    let body = if f.has("body") {
+        f.str("body")?.as_bytes().to_vec()
+    } else if f.has("body_base64") {
+        base64::engine::general_purpose::STANDARD
+            .decode(f.str("body_base64")?)
+            .map_err(|e| format!("response: body_base64: {e}"))?
+    } else {
+        let r = Fields::new(
+            f.value("body_repeat")?,
+            "response.body_repeat",
+            &["prefix", "text", "count", "suffix"],
+        )?;
+        let count = usize::try_from(r.u64("count")?).map_err(|_| "count".to_owned())?;
+        let mut s = r.opt_str("prefix")?.unwrap_or("").to_owned();
+        s.push_str(&r.str("text")?.repeat(count));
+        s.push_str(r.opt_str("suffix")?.unwrap_or(""));
+        s.into_bytes()
+    };
+    builder
+        .body(body)
+        .map_err(|e| format!("response: cannot build: {e}"))
+}
+
+fn seed(hex: &str) -> Res<[u8; 64]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 128 {
+        return Err(format!("seed_hex has {} hex digits, not 128", bytes.len()));
+    }
+    let digit = |c: u8| {
+        (c as char)
+            .to_digit(16)
+            .ok_or_else(|| format!("seed_hex: {:?} is not a hex digit", c as char))
+    };
+    let mut out = [0u8; 64];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::try_from(digit(bytes[2 * i])? * 16 + digit(bytes[2 * i + 1])?).unwrap();
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------
+// Outputs as JSON, in the shapes the vectors expect.
+
+fn request_json(r: &http::Request<Vec<u8>>) -> Res<Value> {
+    let mut headers = Map::new();
+    for (name, value) in r.headers() {
+        let value = value
+            .to_str()
+            .map_err(|_| format!("request header {name} is not visible ASCII"))?;
+        if headers
+            .insert(name.as_str().to_owned(), json!(value))
+            .is_some()
+        {
+            return Err(format!("request header {name} appears twice"));
+        }
+    }
+    let body =
+        String::from_utf8(r.body().clone()).map_err(|_| "request body is not UTF-8".to_owned())?;
+    Ok(json!({
+        "method": r.method().as_str(),
+        "url": r.uri().to_string(),
+        "headers": headers,
+        "body": body,
+    }))
+}
+
+fn token_set_json(t: &TokenSet) -> Value {
+    let mut extra: Vec<&str> = t.extra_names().collect();
+    extra.sort_unstable();
+    json!({
+        "access_token": t.access_token().secret(),
+        "token_type": t.token_type(),
+        "refresh_token": t.refresh_token().map(RefreshToken::secret),
+        "id_token": t.id_token().map(|i| i.secret()),
+        "expires_at": t.expires_at(),
+        "expiry_source": expiry_source_name(t.expiry_source()),
+        "scopes": t.scopes(),
+        "extra_names": extra,
+    })
+}
+
+fn provider_json(p: &Provider) -> Value {
+    let mut grants: Vec<&str> = p.grants().iter().map(|g| grant_name(*g)).collect();
+    grants.sort_unstable();
+    let token_endpoints: Map<String, Value> = p
+        .grants()
+        .iter()
+        .map(|g| (grant_name(*g).to_owned(), json!(p.token_endpoint(*g))))
+        .collect();
+    json!({
+        "name": p.name(),
+        "issuer": p.issuer(),
+        "authorization_endpoint": p.authorization_endpoint(),
+        "token_endpoints": token_endpoints,
+        "introspection_endpoint": p.introspection_endpoint(),
+        "revocation_endpoint": p.revocation_endpoint(),
+        "device_authorization_endpoint": p.device_authorization_endpoint(),
+        "body_encoding": body_encoding_name(p.body_encoding()),
+        "auth_method": p.auth_method().as_str(),
+        "scope_separator": p.scope_separator(),
+        "extra_token_params": p.extra_token_params(),
+        "default_skew": p.default_skew(),
+        "grants": grants,
+        "unsolicited_callbacks": p.unsolicited_callbacks(),
+        "iss_parameter_supported": p.iss_parameter_supported(),
+    })
+}
+
+/// The pending authorization as stored (`to_json`), with absent members as null.
+fn pending_json(p: &PendingAuthorization) -> Res<Value> {
+    let stored: Value =
+        serde_json::from_str(&p.to_json()).map_err(|e| format!("pending to_json: {e}"))?;
+    let get = |k: &str| stored.get(k).cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "state": get("state"),
+        "code_verifier": get("code_verifier"),
+        "redirect_uri": get("redirect_uri"),
+        "issuer": get("issuer"),
+        "require_iss": stored.get("require_iss").cloned().unwrap_or(Value::Bool(false)),
+    }))
+}
+
+fn grant_json(g: &CodeGrant) -> Value {
+    json!({
+        "code": g.code.secret(),
+        "code_verifier": g.code_verifier.as_ref().map(PkceVerifier::secret),
+        "redirect_uri": g.redirect_uri,
+    })
+}
+
+fn introspection_json(i: &Introspection) -> Value {
+    let mut extra: Vec<&str> = i.extra.keys().map(String::as_str).collect();
+    extra.sort_unstable();
+    json!({
+        "active": i.active,
+        "scopes": i.scopes,
+        "client_id": i.client_id,
+        "username": i.username,
+        "token_type": i.token_type,
+        "exp": i.exp,
+        "iat": i.iat,
+        "sub": i.sub,
+        "iss": i.iss,
+        "extra_names": extra,
+    })
+}
+
+fn device_authorization_json(d: &DeviceAuthorization) -> Value {
+    json!({
+        "device_code": d.device_code.secret(),
+        "user_code": d.user_code,
+        "verification_uri": d.verification_uri,
+        "verification_uri_complete": d.verification_uri_complete,
+        "expires_at": d.expires_at,
+        "interval": d.interval,
+    })
+}
+
+fn poll_json(p: &DevicePoll) -> Value {
+    match p {
+        DevicePoll::Tokens(t) => json!({"poll": "tokens", "token_set": token_set_json(t)}),
+        DevicePoll::Pending { interval } => json!({"poll": "pending", "interval": interval}),
+        DevicePoll::SlowDown { interval } => json!({"poll": "slow_down", "interval": interval}),
+        DevicePoll::Expired => json!({"poll": "expired"}),
+        DevicePoll::Denied => json!({"poll": "denied"}),
+    }
+}
+
+/// Every comparable field of an error; `expect_error` names the ones it checks.
+fn error_json(e: &Error) -> Value {
+    let (code, description, uri) = match e {
+        Error::OAuth {
+            code,
+            description,
+            uri,
+            ..
+        } => (Some(code.clone()), description.clone(), uri.clone()),
+        _ => (None, None, None),
+    };
+    let excerpt = match e {
+        Error::Malformed { excerpt, .. } | Error::UnexpectedStatus { excerpt, .. } => {
+            excerpt.clone()
+        }
+        _ => None,
+    };
+    let grant = match e {
+        Error::UnsupportedGrant { grant } => Some(grant_name(*grant)),
+        _ => None,
+    };
+    let endpoint = match e {
+        Error::MissingEndpoint { endpoint } => Some(endpoint_name(*endpoint)),
+        _ => None,
+    };
+    json!({
+        "kind": e.kind(),
+        "code": code,
+        "description": description,
+        "uri": uri,
+        "status": e.status(),
+        "excerpt": excerpt,
+        "grant": grant,
+        "endpoint": endpoint,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Comparing.
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 300 {
+        let head: String = s.chars().take(300).collect();
+        format!("{head}... ({} characters)", s.chars().count())
+    } else {
+        s
+    }
+}
+
+/// Every difference between `expected` and `actual`, by JSON path.
+fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let p = format!("{path}.{k}");
+                match a.get(k) {
+                    Some(av) => diff(&p, ev, av, out),
+                    None => out.push(format!("{p}: expected {}, not produced", short(ev))),
+                }
+            }
+            for (k, av) in a {
+                if !e.contains_key(k) {
+                    out.push(format!(
+                        "{path}.{k}: missing from the vector (got {})",
+                        short(av)
+                    ));
+                }
+            }
+        }
+        _ if expected == actual => {}
+        _ => out.push(format!(
+            "{path}:\n      expected {}\n      got      {}",
+            short(expected),
+            short(actual)
+        )),
+    }
+}
+
+const ERROR_FIELDS: [&str; 8] = [
+    "kind",
+    "code",
+    "description",
+    "uri",
+    "status",
+    "excerpt",
+    "grant",
+    "endpoint",
+];
+
+fn compare_error(expected: &Value, e: &Error) -> Res<()> {
+    let f = Fields::new(expected, "expect_error", &ERROR_FIELDS)?;
+    f.str("kind")?;
+    let actual = error_json(e);
+    let mut diffs = Vec::new();
+    for (k, ev) in f.map {
+        diff(
+            &format!("expect_error.{k}"),
+            ev,
+            &actual[k.as_str()],
+            &mut diffs,
+        );
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n    (the error: {e})", diffs.join("\n    ")))
+    }
+}
+
+/// Compares what ran with what the vector expects. `required` and `optional` name the
+/// `expect_*` fields of a success; `expect_error` is the alternative.
+fn judge(
+    f: &Fields<'_>,
+    required: &[&str],
+    optional: &[&str],
+    actual: Out<Map<String, Value>>,
+) -> Res<()> {
+    let expect_error = f.get("expect_error");
+    let present: Vec<&str> = required
+        .iter()
+        .chain(optional)
+        .copied()
+        .filter(|k| f.has(k))
+        .collect();
+    match (expect_error, present.is_empty()) {
+        (Some(_), false) => {
+            return Err(format!(
+                "the vector has both `expect_error` and {present:?}"
+            ))
+        }
+        (None, true) => {
+            return Err(format!(
+                "the vector has no expectation: one of `expect_error` or {required:?}"
+            ))
+        }
+        (None, false) => {
+            if let Some(k) = required.iter().find(|k| !f.has(k)) {
+                return Err(format!("the vector is missing `{k}`"));
+            }
+        }
+        (Some(_), true) => {}
+    }
+    match (expect_error, actual) {
+        (_, Err(Fail::Vector(msg))) => Err(format!("cannot run the vector: {msg}")),
+        (Some(expected), Err(Fail::Core(e))) => compare_error(expected, &e),
+        (Some(expected), Ok(out)) => Err(format!(
+            "expected the error {}, but it succeeded with {}",
+            short(expected),
+            short(&Value::Object(out))
+        )),
+        (None, Err(Fail::Core(e))) => Err(format!(
+            "unexpected error {}\n    ({e})",
+            short(&error_json(&e))
+        )),
+        (None, Ok(out)) => {
+            let mut diffs = Vec::new();
+            for k in present {
+                diff(
+                    k,
+                    f.value(k)?,
+                    out.get(k).unwrap_or(&Value::Null),
+                    &mut diffs,
+                );
+            }
+            if diffs.is_empty() {
+                Ok(())
+            } else {
+                Err(diffs.join("\n    "))
+            }
+        }
+    }
+}
+
+fn out(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// The kinds.
+
+fn run_provider(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["provider", "expect_provider", "expect_error"]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let p = provider(f.value("provider")?)?;
+        Ok(out([("expect_provider", provider_json(&p))]))
+    })();
+    judge(&f, &["expect_provider"], &[], actual)
+}
+
+fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
+    let ty = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "call: missing `type`".to_owned())?;
+    let fields = |allowed: &[&str]| Fields::new(spec, format!("call ({ty})"), allowed);
+    Ok(match ty {
+        "client_credentials" => {
+            let f = fields(&["type", "scopes"])?;
+            f.value("scopes")?;
+            c.client_credentials_request(&f.strings("scopes")?)?
+        }
+        "password" => {
+            let f = fields(&["type", "username", "password", "scopes"])?;
+            f.value("scopes")?;
+            c.password_request(
+                f.str("username")?,
+                &Password::new(f.str("password")?),
+                &f.strings("scopes")?,
+            )?
+        }
+        "refresh_token" => {
+            let f = fields(&["type", "refresh_token", "scopes"])?;
+            f.value("scopes")?;
+            c.refresh_request(
+                &RefreshToken::new(f.str("refresh_token")?),
+                &f.strings("scopes")?,
+            )?
+        }
+        "authorization_code" => {
+            let f = fields(&["type", "code", "code_verifier", "redirect_uri"])?;
+            let grant = CodeGrant {
+                code: AuthorizationCode::new(f.str("code")?),
+                code_verifier: f.nullable_str("code_verifier")?.map(PkceVerifier::new),
+                redirect_uri: f.nullable_str("redirect_uri")?.map(str::to_owned),
+            };
+            c.authorization_code_request(&grant)?
+        }
+        "device_code" => {
+            let f = fields(&["type", "device_code"])?;
+            c.device_token_request(&DeviceCode::new(f.str("device_code")?))?
+        }
+        "device_authorization" => {
+            let f = fields(&["type", "scopes"])?;
+            f.value("scopes")?;
+            c.device_authorization_request(&f.strings("scopes")?)?
+        }
+        "introspection" => {
+            let f = fields(&["type", "token", "token_type_hint", "refresh_token"])?;
+            let refresh = f.nullable_str("refresh_token")?.map(RefreshToken::new);
+            c.introspection_request(
+                f.str("token")?,
+                hint(f.nullable_str("token_type_hint")?)?,
+                refresh.as_ref(),
+            )?
+        }
+        "revocation" => {
+            let f = fields(&["type", "token", "token_type_hint"])?;
+            c.revocation_request(f.str("token")?, hint(f.nullable_str("token_type_hint")?)?)?
+        }
+        other => return Err(format!("call: unknown type {other:?}").into()),
+    })
+}
+
+fn run_request(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "provider",
+            "client",
+            "call",
+            "expect_request",
+            "expect_error",
+        ]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let c = provider_and_client(&f)?;
+        let r = build_call(&c, f.value("call")?)?;
+        Ok(out([("expect_request", request_json(&r)?)]))
+    })();
+    judge(&f, &["expect_request"], &[], actual)
+}
+
+fn authorization_request(spec: &Value) -> Res<AuthorizationRequest> {
+    let f = Fields::new(
+        spec,
+        "request",
+        &["scopes", "pkce", "redirect_uri", "params"],
+    )?;
+    let mut r = AuthorizationRequest::new().scopes(f.strings("scopes")?);
+    r = r.pkce(match f.opt_str("pkce")?.unwrap_or("S256") {
+        "S256" => PkceMethod::S256,
+        "plain" => PkceMethod::Plain,
+        other => return Err(format!("request: unknown pkce {other:?}")),
+    });
+    if let Some(uri) = f.opt_str("redirect_uri")? {
+        r = r.redirect_uri(uri);
+    }
+    for (k, v) in f.pairs("params")? {
+        r = r.param(k, v);
+    }
+    Ok(r)
+}
+
+fn run_authorization_url(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "provider",
+            "client",
+            "request",
+            "seed_hex",
+            "expect_url",
+            "expect_pending",
+            "expect_error",
+        ]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let request = authorization_request(f.value("request")?)?;
+        let seed = seed(f.str("seed_hex")?)?;
+        let c = provider_and_client(&f)?;
+        let a = c.authorization_url_with_seed(&request, &seed)?;
+        Ok(out([
+            ("expect_url", json!(a.url)),
+            ("expect_pending", pending_json(&a.pending)?),
+        ]))
+    })();
+    judge(&f, &["expect_url", "expect_pending"], &[], actual)
+}
+
+fn run_callback(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "provider",
+            "client",
+            "pending",
+            "unsolicited",
+            "callback",
+            "expect_grant",
+            "expect_exchange_request",
+            "expect_error",
+        ]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let c = provider_and_client(&f)?;
+        let callback = f.str("callback")?;
+        let grant = match (f.bool_or("unsolicited", false)?, f.get("pending")) {
+            (true, None) => c.unsolicited_callback(callback)?,
+            (false, Some(pending)) => {
+                Fields::new(
+                    pending,
+                    "pending",
+                    &[
+                        "state",
+                        "code_verifier",
+                        "redirect_uri",
+                        "issuer",
+                        "require_iss",
+                    ],
+                )?;
+                let pending = PendingAuthorization::from_json(&pending.to_string())?;
+                c.callback(&pending, callback)?
+            }
+            _ => {
+                return Err("callback: `pending`, or `unsolicited: true`, not both"
+                    .to_owned()
+                    .into())
+            }
+        };
+        let mut o = out([("expect_grant", grant_json(&grant))]);
+        if f.has("expect_exchange_request") {
+            let r = c.authorization_code_request(&grant)?;
+            o.insert("expect_exchange_request".into(), request_json(&r)?);
+        }
+        Ok(o)
+    })();
+    judge(&f, &["expect_grant"], &["expect_exchange_request"], actual)
+}
+
+fn run_token_response(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "now",
+            "response",
+            "previous",
+            "expect_token_set",
+            "expect_rotated",
+            "expect_error",
+        ]),
+    )?;
+    if f.has("previous") != f.has("expect_rotated") && !f.has("expect_error") {
+        return Err("`previous` and `expect_rotated` go together".into());
+    }
+    let actual = (|| -> Out<_> {
+        let resp = response(f.value("response")?)?;
+        let mut tokens = TokenSet::from_response(&resp, f.u64("now")?)?;
+        let mut o = Map::new();
+        if let Some(previous) = f.get("previous") {
+            let p = Fields::new(previous, "previous", &["refresh_token"])?;
+            let old = TokenSet::new(
+                AccessToken::new("previous-access-token"),
+                p.nullable_str("refresh_token")?.map(RefreshToken::new),
+                None,
+                0,
+            );
+            o.insert(
+                "expect_rotated".into(),
+                json!(tokens.inherit_refresh_token(&old)),
+            );
+        }
+        o.insert("expect_token_set".into(), token_set_json(&tokens));
+        Ok(o)
+    })();
+    let optional: &[&str] = if f.has("previous") {
+        &[]
+    } else {
+        &["expect_rotated"]
+    };
+    let required: &[&str] = if f.has("previous") {
+        &["expect_token_set", "expect_rotated"]
+    } else {
+        &["expect_token_set"]
+    };
+    judge(&f, required, optional, actual)
+}
+
+fn run_introspection_response(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["response", "expect_introspection", "expect_error"]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let i = Introspection::from_response(&response(f.value("response")?)?)?;
+        Ok(out([("expect_introspection", introspection_json(&i))]))
+    })();
+    judge(&f, &["expect_introspection"], &[], actual)
+}
+
+fn run_revocation_response(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["response", "expect_revoked", "expect_error"]),
+    )?;
+    if f.has("expect_revoked") && f.get("expect_revoked") != Some(&Value::Bool(true)) {
+        return Err("`expect_revoked` can only be true (use `expect_error`)".into());
+    }
+    let actual = (|| -> Out<_> {
+        grantline::check_revocation_response(&response(f.value("response")?)?)?;
+        Ok(out([("expect_revoked", json!(true))]))
+    })();
+    judge(&f, &["expect_revoked"], &[], actual)
+}
+
+fn run_device_authorization_response(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "now",
+            "response",
+            "expect_device_authorization",
+            "expect_error",
+        ]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let d =
+            DeviceAuthorization::from_response(&response(f.value("response")?)?, f.u64("now")?)?;
+        Ok(out([(
+            "expect_device_authorization",
+            device_authorization_json(&d),
+        )]))
+    })();
+    judge(&f, &["expect_device_authorization"], &[], actual)
+}
+
+fn run_device_poll_response(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["now", "interval", "response", "expect_poll", "expect_error"]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let p = DevicePoll::from_response(
+            &response(f.value("response")?)?,
+            f.u64("now")?,
+            f.u64("interval")?,
+        )?;
+        Ok(out([("expect_poll", poll_json(&p))]))
+    })();
+    judge(&f, &["expect_poll"], &[], actual)
+}
+
+fn run_www_authenticate(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "response",
+            "expect_challenge",
+            "expect_needs_renewal",
+            "expect_challenges",
+        ]),
+    )?;
+    let actual = (|| -> Out<_> {
+        let resp = response(f.value("response")?)?;
+        let challenge = bearer_challenge(resp.headers()).map(|c| {
+            json!({
+                "realm": c.realm,
+                "scope": c.scope,
+                "error": c.error,
+                "error_description": c.error_description,
+                "error_uri": c.error_uri,
+            })
+        });
+        let mut challenges = Vec::new();
+        for value in resp.headers().get_all(http::header::WWW_AUTHENTICATE) {
+            let value = value
+                .to_str()
+                .map_err(|_| "www-authenticate is not visible ASCII".to_owned())?;
+            for c in parse_www_authenticate(value) {
+                challenges.push(json!({
+                    "scheme": c.scheme,
+                    "token68": c.token68,
+                    "params": c.params,
+                }));
+            }
+        }
+        Ok(out([
+            ("expect_challenge", json!(challenge)),
+            (
+                "expect_needs_renewal",
+                json!(needs_renewal(resp.status().as_u16(), resp.headers())),
+            ),
+            ("expect_challenges", Value::Array(challenges)),
+        ]))
+    })();
+    judge(
+        &f,
+        &["expect_challenge", "expect_needs_renewal"],
+        &["expect_challenges"],
+        actual,
+    )
+}
+
+/// Runs one vector; `Err` describes the failure.
+fn run_vector(v: &Value) -> Res<()> {
+    for key in ["name", "kind", "source"] {
+        match v.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            _ => return Err(format!("`{key}` is missing or not a non-empty string")),
+        }
+    }
+    if v.get("note").is_some_and(|n| !n.is_string()) {
+        return Err("`note` is not a string".into());
+    }
+    match v["kind"].as_str().unwrap_or_default() {
+        "provider" => run_provider(v),
+        "request" => run_request(v),
+        "authorization_url" => run_authorization_url(v),
+        "callback" => run_callback(v),
+        "token_response" => run_token_response(v),
+        "introspection_response" => run_introspection_response(v),
+        "revocation_response" => run_revocation_response(v),
+        "device_authorization_response" => run_device_authorization_response(v),
+        "device_poll_response" => run_device_poll_response(v),
+        "www_authenticate" => run_www_authenticate(v),
+        other => Err(format!("unknown kind {other:?}")),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The files.
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+/// Every `*.json` in the vectors directory, sorted by file name.
+fn load_files() -> Vec<(String, Value)> {
+    let dir = vectors_dir();
+    let mut files: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{name} is not valid JSON: {e}"));
+            (name, json)
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+fn file_vectors<'a>(name: &str, doc: &'a Value) -> Res<&'a [Value]> {
+    let f = Fields::new(doc, name, &["format", "description", "vectors"])?;
+    if f.u64("format")? != FORMAT {
+        return Err(format!(
+            "{name}: format {} is not {FORMAT}",
+            f.value("format")?
+        ));
+    }
+    if f.str("description")?.trim().is_empty() {
+        return Err(format!("{name}: empty description"));
+    }
+    let vectors = f
+        .value("vectors")?
+        .as_array()
+        .ok_or_else(|| format!("{name}: `vectors` is not a list"))?;
+    if vectors.is_empty() {
+        return Err(format!("{name}: no vectors"));
+    }
+    Ok(vectors)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn vectors() {
+    let files = load_files();
+    let mut names = BTreeSet::new();
+    let mut failures: Vec<String> = Vec::new();
+    let (mut passed, mut seed_count, mut extra_count) = (0usize, 0usize, 0usize);
+    for required in SEED_FILES.iter().chain(&EXTRA_FILES) {
+        if !files.iter().any(|(n, _)| n == required) {
+            failures.push(format!("{required}: missing"));
+        }
+    }
+    for (file, doc) in &files {
+        let vectors = match file_vectors(file, doc) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        if SEED_FILES.contains(&file.as_str()) {
+            seed_count += vectors.len();
+        } else {
+            extra_count += vectors.len();
+        }
+        for (i, v) in vectors.iter().enumerate() {
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            if !names.insert(name.clone()) {
+                failures.push(format!("{file}: {name:?}: duplicate name"));
+                continue;
+            }
+            match run_vector(v) {
+                Ok(()) => passed += 1,
+                Err(msg) => failures.push(format!("{file}: {name:?}\n{}", indent(&msg))),
+            }
+        }
+    }
+    let total = seed_count + extra_count;
+    println!(
+        "vectors: {passed} passed, {} failed ({total} vectors: {seed_count} from the seed documents, {extra_count} others)",
+        failures.len()
+    );
+    if seed_count < MIN_SEED_VECTORS {
+        failures.push(format!(
+            "only {seed_count} seed vectors, at least {MIN_SEED_VECTORS} expected"
+        ));
+    }
+    if extra_count < MIN_EXTRA_VECTORS || total < seed_count + MIN_EXTRA_VECTORS {
+        failures.push(format!(
+            "only {extra_count} lenient/hostile vectors, at least {MIN_EXTRA_VECTORS} expected"
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "vectors: {passed} passed, {} failed\n\n{}\n",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// The runner itself: it must not pass what it cannot check.
+
+fn libro_cc_vector() -> Value {
+    json!({
+        "name": "self-test",
+        "kind": "request",
+        "source": "runner self-test",
+        "provider": {"preset": "libro"},
+        "client": {"client_id": "YOUR_CLIENT_ID", "client_secret": "YOUR_CLIENT_SECRET"},
+        "call": {"type": "client_credentials", "scopes": []},
+        "expect_request": {
+            "method": "POST",
+            "url": "https://api.libroreserve.com/oauth/token",
+            "headers": {
+                "accept": "application/json",
+                "content-type": "application/x-www-form-urlencoded"
+            },
+            "body": "grant_type=client_credentials&client_id=YOUR_CLIENT_ID&client_secret=YOUR_CLIENT_SECRET"
+        }
+    })
+}
+
+#[test]
+fn runner_passes_a_right_vector() {
+    assert_eq!(run_vector(&libro_cc_vector()), Ok(()));
+}
+
+#[test]
+fn runner_fails_an_unknown_kind() {
+    let v = json!({"name": "x", "kind": "no_such_kind", "source": "test"});
+    let err = run_vector(&v).unwrap_err();
+    assert!(err.contains("unknown kind"), "{err}");
+}
+
+#[test]
+fn runner_fails_a_wrong_expectation() {
+    let mut v = libro_cc_vector();
+    v["expect_request"]["body"] = json!("grant_type=client_credentials");
+    let err = run_vector(&v).unwrap_err();
+    assert!(err.contains("expect_request.body"), "{err}");
+
+    let mut v = libro_cc_vector();
+    v["expect_request"]["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("accept");
+    let err = run_vector(&v).unwrap_err();
+    assert!(err.contains("expect_request.headers.accept"), "{err}");
+}
+
+#[test]
+fn runner_fails_unknown_fields_and_missing_expectations() {
+    let mut v = libro_cc_vector();
+    v["expect_requst"] = json!({});
+    assert!(run_vector(&v).unwrap_err().contains("unknown field"));
+
+    let mut v = libro_cc_vector();
+    v.as_object_mut().unwrap().remove("expect_request");
+    assert!(run_vector(&v).unwrap_err().contains("no expectation"));
+
+    let mut v = libro_cc_vector();
+    v["expect_error"] = json!({"kind": "oauth"});
+    assert!(run_vector(&v).unwrap_err().contains("both"));
+
+    let mut v = libro_cc_vector();
+    v["call"]["type"] = json!("implicit");
+    assert!(run_vector(&v).unwrap_err().contains("unknown type"));
+}
+
+#[test]
+fn runner_fails_an_error_where_success_was_expected_and_back() {
+    let mut v = libro_cc_vector();
+    v["call"] = json!({"type": "password", "username": "u", "password": "p", "scopes": []});
+    let err = run_vector(&v).unwrap_err();
+    assert!(err.contains("unsupported_grant"), "{err}");
+
+    let mut v = libro_cc_vector();
+    v.as_object_mut().unwrap().remove("expect_request");
+    v["expect_error"] = json!({"kind": "unsupported_grant"});
+    let err = run_vector(&v).unwrap_err();
+    assert!(err.contains("succeeded"), "{err}");
+}
