@@ -523,3 +523,8 @@ mod tests {
         assert_eq!(form_input(html, "missing"), None);
     }
 }
+
+/// The README's Rust snippets, compiled as doctests so they work as written.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
