@@ -313,9 +313,9 @@ impl Provider {
     /// refresh token in hand proves it. The client authentication method is HTTP Basic when
     /// `token_endpoint_auth_methods_supported` lists it or is absent (the RFC default),
     /// otherwise body, otherwise none when listed, otherwise HTTP Basic again (the list names
-    /// only methods grantline does not speak; override with [`Client::with_auth_method`]).
-    ///
-    /// [`Client::with_auth_method`]: crate::Client::with_auth_method Every endpoint must be `https://` (or loopback `http://`).
+    /// only methods grantline does not speak; override with
+    /// [`Client::with_auth_method`](crate::Client::with_auth_method)). Every endpoint must be
+    /// `https://` (or loopback `http://`).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a document that is not JSON or lacks `issuer`;
