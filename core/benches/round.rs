@@ -106,6 +106,23 @@ fn cc_round(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // The two halves of grantline's round, to see where its time goes.
+    let mut halves = c.benchmark_group("cc_half");
+    halves.bench_function("grantline_build", |b| {
+        b.iter(|| {
+            client
+                .client_credentials_request(black_box(&scopes))
+                .unwrap()
+        });
+    });
+    halves.bench_function("grantline_parse", |b| {
+        b.iter(|| {
+            let response = canned_response(black_box(&body));
+            TokenSet::from_response(&response, black_box(NOW)).unwrap()
+        });
+    });
+    halves.finish();
 }
 
 fn session_next(c: &mut Criterion) {

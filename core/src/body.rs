@@ -1,15 +1,79 @@
 //! Reading response bodies: size limit, JSON or form, OAuth error objects. Shared by every
 //! parser so that each endpoint treats sloppy and hostile servers alike.
+//!
+//! A body is read in one pass into [`Members`]: a flat list of its top-level members, keys and
+//! string values borrowed from the body where possible, with no map built. Each parser picks
+//! the members it knows; only unknown ones it keeps become `serde_json::Value`s.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::error::{excerpt, Error};
 
 /// Response bodies larger than this are refused without being parsed.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// A parsed response body: a JSON object (form bodies become one, with string values).
-pub(crate) type Object = Map<String, Value>;
+/// One member's value, as loosely typed as servers send it.
+#[derive(Debug, Clone)]
+pub(crate) enum Lenient<'a> {
+    Str(Cow<'a, str>),
+    Num(Number),
+    Bool(bool),
+    Null,
+    List(Vec<Lenient<'a>>),
+    /// A nested object, kept whole.
+    Other(Value),
+}
+
+impl Lenient<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Lenient::Str(s) => Value::String(s.into_owned()),
+            Lenient::Num(n) => Value::Number(n),
+            Lenient::Bool(b) => Value::Bool(b),
+            Lenient::Null => Value::Null,
+            Lenient::List(items) => Value::Array(items.into_iter().map(Self::into_value).collect()),
+            Lenient::Other(v) => v,
+        }
+    }
+}
+
+/// The top-level members of a JSON object or form body, in order. Lookups take the last
+/// occurrence of a name, as JSON parsers commonly do.
+#[derive(Debug, Default)]
+pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Lenient<'a>)>);
+
+impl<'a> Members<'a> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Lenient<'a>> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Removes and returns a member (its last occurrence; earlier ones are dropped too).
+    pub(crate) fn take(&mut self, key: &str) -> Option<Lenient<'a>> {
+        let mut found = None;
+        self.0.retain_mut(|(k, v)| {
+            if k == key {
+                found = Some(std::mem::replace(v, Lenient::Null));
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
+    /// The members whose names are not in `known`, as a JSON map.
+    pub(crate) fn extra(self, known: &[&str]) -> Map<String, Value> {
+        self.0
+            .into_iter()
+            .filter(|(k, _)| !known.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_value()))
+            .collect()
+    }
+}
 
 /// Reads `resp` as a JSON or form-encoded object.
 ///
@@ -18,7 +82,7 @@ pub(crate) type Object = Map<String, Value>;
 /// - any other object with a non-2xx status: [`Error::UnexpectedStatus`];
 /// - a body that is neither JSON nor form-encoded: [`Error::Malformed`] for a 2xx status,
 ///   [`Error::UnexpectedStatus`] otherwise, with a short excerpt of the body.
-pub(crate) fn read_object(resp: &http::Response<impl AsRef<[u8]>>) -> Result<Object, Error> {
+pub(crate) fn read_members<B: AsRef<[u8]>>(resp: &http::Response<B>) -> Result<Members<'_>, Error> {
     let status = resp.status().as_u16();
     let bytes = resp.body().as_ref();
     if bytes.len() > MAX_BODY {
@@ -30,18 +94,19 @@ pub(crate) fn read_object(resp: &http::Response<impl AsRef<[u8]>>) -> Result<Obj
             ),
         ));
     }
-    let object = parse_object(resp, status, bytes)?;
+    let members = parse_members(resp, status, bytes)?;
     // `"error": null` (some APIs always send the member) is no error.
-    if let Some(code) = object.get("error").filter(|v| !v.is_null()) {
-        let Some(code) = code.as_str() else {
-            return Err(Error::malformed(status, "`error` is not a string"));
-        };
-        return Err(Error::OAuth {
-            code: code.to_owned(),
-            description: string(&object, "error_description"),
-            uri: string(&object, "error_uri"),
-            status,
-        });
+    match members.get("error") {
+        None | Some(Lenient::Null) => {}
+        Some(Lenient::Str(code)) => {
+            return Err(Error::OAuth {
+                code: code.clone().into_owned(),
+                description: string(&members, "error_description"),
+                uri: string(&members, "error_uri"),
+                status,
+            })
+        }
+        Some(_) => return Err(Error::malformed(status, "`error` is not a string")),
     }
     if !resp.status().is_success() {
         return Err(Error::UnexpectedStatus {
@@ -49,37 +114,43 @@ pub(crate) fn read_object(resp: &http::Response<impl AsRef<[u8]>>) -> Result<Obj
             excerpt: None,
         });
     }
-    Ok(object)
+    Ok(members)
 }
 
-fn parse_object(
-    resp: &http::Response<impl AsRef<[u8]>>,
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn parse_members<'a, B: AsRef<[u8]>>(
+    resp: &http::Response<B>,
     status: u16,
-    bytes: &[u8],
-) -> Result<Object, Error> {
+    bytes: &'a [u8],
+) -> Result<Members<'a>, Error> {
     let content_type = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .map_or(&b""[..], |v| v.as_bytes());
     // A UTF-8 byte order mark is not part of the body (RFC 8259 §8.1: parsers may ignore it).
     let trimmed = bytes
         .strip_prefix(b"\xEF\xBB\xBF")
         .unwrap_or(bytes)
         .trim_ascii();
     let starts_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
-    let claims_json = content_type.contains("json") || starts_json;
+    let claims_json = contains_ignore_case(content_type, b"json") || starts_json;
     // The body wins over a mislabelled content-type: `{...}` sent as form is still JSON.
-    let is_form = if content_type.contains("x-www-form-urlencoded") {
+    let is_form = if contains_ignore_case(content_type, b"x-www-form-urlencoded") {
         !starts_json
     } else {
         !claims_json && looks_like_form(trimmed)
     };
     if is_form {
-        return Ok(form_urlencoded::parse(trimmed)
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect());
+        return Ok(Members(
+            form_urlencoded::parse(trimmed)
+                .map(|(k, v)| (k, Lenient::Str(v)))
+                .collect(),
+        ));
     }
     if trimmed.is_empty() {
         return Err(if resp.status().is_success() {
@@ -91,22 +162,22 @@ fn parse_object(
             }
         });
     }
+    let success = resp.status().is_success();
     // serde_json's messages name a position, never the content.
-    let parsed = serde_json::from_slice::<Value>(trimmed);
-    match parsed {
-        Ok(Value::Object(map)) => Ok(map),
+    match serde_json::from_slice::<Members<'a>>(trimmed) {
+        Ok(members) => Ok(members),
         // Not an OAuth error body, with an error status: the status is the news (no excerpt:
         // JSON may hold a token).
-        Ok(_) if !resp.status().is_success() => Err(Error::UnexpectedStatus {
-            status,
-            excerpt: None,
-        }),
-        Err(_) if claims_json && !resp.status().is_success() => Err(Error::UnexpectedStatus {
-            status,
-            excerpt: None,
-        }),
+        Err(e)
+            if !success && (claims_json || e.classify() == serde_json::error::Category::Data) =>
+        {
+            Err(Error::UnexpectedStatus {
+                status,
+                excerpt: None,
+            })
+        }
         // Valid JSON, but not an object: it may be a bare token, so no excerpt.
-        Ok(_) => Err(Error::malformed(
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(Error::malformed(
             status,
             "response body is not a JSON object",
         )),
@@ -117,7 +188,7 @@ fn parse_object(
         Err(_) => {
             // An HTML error page, a proxy's plain-text answer...: keep a short excerpt.
             let excerpt = excerpt(trimmed);
-            Err(if resp.status().is_success() {
+            Err(if success {
                 Error::Malformed {
                     status,
                     reason: "response body is not JSON".into(),
@@ -140,23 +211,28 @@ fn looks_like_form(body: &[u8]) -> bool {
 }
 
 /// A string member; numbers and booleans are accepted as their text.
-pub(crate) fn string(object: &Object, key: &str) -> Option<String> {
-    match object.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+pub(crate) fn string(members: &Members<'_>, key: &str) -> Option<String> {
+    match members.get(key)? {
+        Lenient::Str(s) => Some(s.clone().into_owned()),
+        Lenient::Num(n) => Some(n.to_string()),
+        Lenient::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// A non-negative integer member given as a JSON number or a numeric string. `Ok(None)` when
 /// absent or null; an error for anything else (a negative, a word, an object).
-pub(crate) fn seconds(object: &Object, key: &str, status: u16) -> Result<Option<u64>, Error> {
+pub(crate) fn seconds(members: &Members<'_>, key: &str, status: u16) -> Result<Option<u64>, Error> {
     let bad = || Error::malformed(status, format!("`{key}` is not a non-negative number"));
-    let number = match object.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
-        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| bad())?,
+    let number = match members.get(key) {
+        None | Some(Lenient::Null) => return Ok(None),
+        Some(Lenient::Num(n)) => {
+            if let Some(u) = n.as_u64() {
+                return Ok(Some(u));
+            }
+            n.as_f64().ok_or_else(bad)?
+        }
+        Some(Lenient::Str(s)) => s.trim().parse::<f64>().map_err(|_| bad())?,
         Some(_) => return Err(bad()),
     };
     if !number.is_finite() || number < 0.0 {
@@ -167,22 +243,118 @@ pub(crate) fn seconds(object: &Object, key: &str, status: u16) -> Result<Option<
 }
 
 /// Scopes as a space-, comma- or plus-separated string, or as an array of strings.
-pub(crate) fn scopes(object: &Object, key: &str) -> Option<Vec<String>> {
-    match object.get(key)? {
-        Value::String(s) => Some(
+pub(crate) fn scopes(members: &Members<'_>, key: &str) -> Option<Vec<String>> {
+    match members.get(key)? {
+        Lenient::Str(s) => Some(
             s.split([' ', ',', '+'])
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
         ),
-        Value::Array(items) => Some(
+        Lenient::List(items) => Some(
             items
                 .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
+                .filter_map(|i| match i {
+                    Lenient::Str(s) => Some(s.clone().into_owned()),
+                    _ => None,
+                })
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Num(v.into()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Num(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient<'de>, E> {
+                Ok(Number::from_f64(v).map_or(Lenient::Null, Lenient::Num))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Bool(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lenient<'de>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Lenient::List(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lenient<'de>, A::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Lenient::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some(Key(k)) = map.next_key()? {
+                    members.push((k, map.next_value()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -200,20 +372,17 @@ mod tests {
 
     #[test]
     fn form_bodies_become_objects() {
-        let o = read_object(&resp(200, "text/plain", "access_token=a&scope=x%2Cy")).unwrap();
-        assert_eq!(o["access_token"], "a");
+        let r = resp(200, "text/plain", "access_token=a&scope=x%2Cy");
+        let o = read_members(&r).unwrap();
+        assert_eq!(string(&o, "access_token").unwrap(), "a");
         assert_eq!(scopes(&o, "scope").unwrap(), ["x", "y"]);
     }
 
     #[test]
     fn html_502_keeps_an_excerpt() {
-        let e = read_object(&resp(
-            502,
-            "text/html",
-            "<html><body>Bad Gateway</body></html>",
-        ));
+        let r = resp(502, "text/html", "<html><body>Bad Gateway</body></html>");
         assert_eq!(
-            e.unwrap_err(),
+            read_members(&r).unwrap_err(),
             Error::UnexpectedStatus {
                 status: 502,
                 excerpt: Some("<html><body>Bad Gateway</body></html>".into())
@@ -223,7 +392,7 @@ mod tests {
 
     #[test]
     fn seconds_accepts_numbers_and_numeric_strings_only() {
-        let o: Object = serde_json::from_str(
+        let o: Members<'_> = serde_json::from_str(
             r#"{"a":3600,"b":"3600","c":-1,"d":"soon","e":1e30,"f":3600.7,"g":null}"#,
         )
         .unwrap();

@@ -3,6 +3,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::HeaderValue;
+use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::provider::{BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider};
@@ -29,17 +31,34 @@ pub struct Client {
     provider: Provider,
     client_id: String,
     client_secret: Option<ClientSecret>,
+    /// `Basic base64(...)` of the id and secret, computed once; as secret as the secret.
+    basic: Option<ClientSecret>,
     redirect_uri: Option<String>,
     auth_method: Option<ClientAuthMethod>,
+    /// Each grant's token endpoint, parsed once (cloning a `Uri` shares its bytes).
+    token_uris: Vec<(GrantType, http::Uri)>,
 }
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
 impl Client {
     /// A client with this id at `provider`, public (no secret) until [`Client::with_secret`].
     pub fn new(provider: Provider, client_id: impl Into<String>) -> Self {
+        let token_uris = provider
+            .grants()
+            .iter()
+            .filter_map(|g| {
+                let uri = provider.token_endpoint(*g)?.parse().ok()?;
+                Some((*g, uri))
+            })
+            .collect();
         Client {
+            token_uris,
             provider,
             client_id: client_id.into(),
             client_secret: None,
+            basic: None,
             redirect_uri: None,
             auth_method: None,
         }
@@ -48,7 +67,11 @@ impl Client {
     /// Sets the client secret.
     #[must_use]
     pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(ClientSecret::new(secret));
+        let secret = ClientSecret::new(secret);
+        self.basic = Some(ClientSecret::new(
+            basic_auth(&self.client_id, secret.secret()).as_str(),
+        ));
+        self.client_secret = Some(secret);
         self
     }
 
@@ -183,7 +206,8 @@ impl Client {
                 all.push((k.as_str(), v.as_str()));
             }
         }
-        self.post(url, &all)
+        let cached = self.token_uris.iter().find(|(g, _)| *g == grant);
+        self.post(url, cached.map(|(_, uri)| uri), &all)
     }
 
     /// A POST to `url` with `params` (the first one leads), the client's authentication and
@@ -191,44 +215,74 @@ impl Client {
     pub(crate) fn post(
         &self,
         url: &str,
+        parsed: Option<&http::Uri>,
         params: &[(&str, &str)],
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let mut builder = http::Request::post(url).header(ACCEPT, "application/json");
-        let mut auth: Vec<(&str, &str)> = Vec::with_capacity(2);
-        match self.auth_method() {
+        let uri = match parsed {
+            Some(uri) => uri.clone(),
+            None => url
+                .parse()
+                .map_err(|_| Error::invalid(format!("endpoint {url:?} is not a valid URL")))?,
+        };
+        let mut headers = http::HeaderMap::with_capacity(4);
+        headers.insert(ACCEPT, JSON);
+        let mut auth: [(&str, &str); 2] = [("", ""); 2];
+        let auth: &[(&str, &str)] = match self.auth_method() {
             ClientAuthMethod::Basic => {
-                let secret = self.client_secret.as_ref().map_or("", ClientSecret::secret);
-                let mut value = http::HeaderValue::try_from(basic_auth(&self.client_id, secret))
+                let computed;
+                let credentials = match &self.basic {
+                    Some(b) => b.secret(),
+                    None => {
+                        computed = basic_auth(&self.client_id, "");
+                        computed.as_str()
+                    }
+                };
+                let mut value = HeaderValue::from_str(credentials)
                     .map_err(|_| Error::invalid("client id or secret cannot form a header"))?;
                 value.set_sensitive(true);
-                builder = builder.header(AUTHORIZATION, value);
+                headers.insert(AUTHORIZATION, value);
+                &[]
             }
             ClientAuthMethod::Body => {
-                auth.push(("client_id", &self.client_id));
-                if let Some(secret) = &self.client_secret {
-                    auth.push(("client_secret", secret.secret()));
+                auth[0] = ("client_id", &self.client_id);
+                match &self.client_secret {
+                    Some(secret) => {
+                        auth[1] = ("client_secret", secret.secret());
+                        &auth
+                    }
+                    None => &auth[..1],
                 }
             }
-            ClientAuthMethod::None => auth.push(("client_id", &self.client_id)),
-        }
+            ClientAuthMethod::None => {
+                auth[0] = ("client_id", &self.client_id);
+                &auth[..1]
+            }
+        };
         let (first, rest) = params
             .split_first()
             .map_or((None, params), |(f, r)| (Some(f), r));
         let ordered = first.into_iter().chain(auth.iter()).chain(rest.iter());
+        let capacity: usize = params
+            .iter()
+            .chain(auth)
+            .map(|(k, v)| k.len() + v.len() + 8)
+            .sum();
         let (content_type, body) = match self.provider.body_encoding() {
             BodyEncoding::Form => {
-                let mut s = form_urlencoded::Serializer::new(String::new());
+                let mut s = form_urlencoded::Serializer::new(String::with_capacity(capacity));
                 for (k, v) in ordered {
                     s.append_pair(k, v);
                 }
-                ("application/x-www-form-urlencoded", s.finish().into_bytes())
+                (FORM, s.finish().into_bytes())
             }
-            BodyEncoding::Json => ("application/json", json_object(ordered).into_bytes()),
+            BodyEncoding::Json => (JSON, json_object(ordered, capacity).into_bytes()),
         };
-        builder
-            .header(CONTENT_TYPE, content_type)
-            .body(body)
-            .map_err(|_| Error::invalid(format!("cannot build a request to {url:?}")))
+        headers.insert(CONTENT_TYPE, content_type);
+        let mut request = http::Request::new(body);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
     }
 
     /// The scopes joined with the provider's separator; `None` when there are none.
@@ -237,18 +291,22 @@ impl Client {
     }
 }
 
-/// `Basic base64(urlencode(id) ":" urlencode(secret))`, RFC 6749 §2.3.1.
-fn basic_auth(id: &str, secret: &str) -> String {
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
-    )
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`, RFC 6749 §2.3.1, in buffers that are
+/// zeroized when dropped.
+fn basic_auth(id: &str, secret: &str) -> Zeroizing<String> {
+    let mut pair = Zeroizing::new(String::new());
+    pair.extend(form_urlencoded::byte_serialize(id.as_bytes()));
+    pair.push(':');
+    pair.extend(form_urlencoded::byte_serialize(secret.as_bytes()));
+    let mut out = Zeroizing::new(String::from("Basic "));
+    STANDARD.encode_string(pair.as_bytes(), &mut out);
+    out
 }
 
 /// A JSON object of string members, in the given order.
-fn json_object<'a>(pairs: impl Iterator<Item = &'a (&'a str, &'a str)>) -> String {
-    let mut out = String::from("{");
+fn json_object<'a>(pairs: impl Iterator<Item = &'a (&'a str, &'a str)>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity + 2);
+    out.push('{');
     for (i, (k, v)) in pairs.enumerate() {
         if i > 0 {
             out.push(',');
@@ -273,7 +331,7 @@ mod tests {
     #[test]
     fn basic_auth_urlencodes_before_base64() {
         assert_eq!(
-            basic_auth("a b", "p:w"),
+            basic_auth("a b", "p:w").as_str(),
             format!("Basic {}", STANDARD.encode("a+b:p%3Aw"))
         );
     }

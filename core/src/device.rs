@@ -39,7 +39,7 @@ impl DeviceAuthorization {
     /// `device_code`, `user_code` or `verification_uri` is missing.
     pub fn from_response(resp: &http::Response<impl AsRef<[u8]>>, now: u64) -> Result<Self, Error> {
         let status = resp.status().as_u16();
-        let o = body::read_object(resp)?;
+        let o = body::read_members(resp)?;
         let need = |k: &str| {
             body::string(&o, k)
                 .filter(|s| !s.is_empty())
@@ -47,7 +47,7 @@ impl DeviceAuthorization {
         };
         let verification_uri = match body::string(&o, "verification_url") {
             // Google's pre-RFC name.
-            Some(u) if !o.contains_key("verification_uri") => u,
+            Some(u) if o.get("verification_uri").is_none() => u,
             _ => need("verification_uri")?,
         };
         Ok(DeviceAuthorization {
@@ -132,7 +132,7 @@ impl Client {
         let scope = self.scope_param(scopes);
         let params: Vec<(&str, &str)> =
             scope.as_deref().map(|s| ("scope", s)).into_iter().collect();
-        self.post(url, &params)
+        self.post(url, None, &params)
     }
 }
 

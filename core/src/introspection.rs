@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::body::Lenient;
+
 use crate::body;
 use crate::client::Client;
 use crate::error::Error;
@@ -62,11 +64,11 @@ impl Introspection {
     /// not a boolean (`"true"`/`"false"` strings are accepted); [`Error::UnexpectedStatus`].
     pub fn from_response(resp: &http::Response<impl AsRef<[u8]>>) -> Result<Self, Error> {
         let status = resp.status().as_u16();
-        let mut o = body::read_object(resp)?;
+        let o = body::read_members(resp)?;
         let active = match o.get("active") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s == "true" => true,
-            Some(Value::String(s)) if s == "false" => false,
+            Some(Lenient::Bool(b)) => *b,
+            Some(Lenient::Str(s)) if s == "true" => true,
+            Some(Lenient::Str(s)) if s == "false" => false,
             _ => {
                 return Err(Error::malformed(
                     status,
@@ -86,21 +88,18 @@ impl Introspection {
             iss: body::string(&o, "iss"),
             extra: Map::new(),
         };
-        o.retain(|k, _| {
-            !matches!(
-                k.as_str(),
-                "active"
-                    | "scope"
-                    | "client_id"
-                    | "username"
-                    | "token_type"
-                    | "exp"
-                    | "iat"
-                    | "sub"
-                    | "iss"
-            )
-        });
-        Ok(Introspection { extra: o, ..out })
+        let extra = o.extra(&[
+            "active",
+            "scope",
+            "client_id",
+            "username",
+            "token_type",
+            "exp",
+            "iat",
+            "sub",
+            "iss",
+        ]);
+        Ok(Introspection { extra, ..out })
     }
 }
 
@@ -132,7 +131,7 @@ impl Client {
         if let Some(rt) = refresh_token {
             params.push(("refresh_token", rt.secret()));
         }
-        self.post(url, &params)
+        self.post(url, None, &params)
     }
 }
 

@@ -26,7 +26,7 @@ impl Client {
         if let Some(hint) = hint {
             params.push(("token_type_hint", hint.as_str()));
         }
-        self.post(url, &params)
+        self.post(url, None, &params)
     }
 }
 
@@ -40,7 +40,7 @@ pub fn check_revocation_response(resp: &http::Response<impl AsRef<[u8]>>) -> Res
     if resp.status().is_success() {
         return Ok(());
     }
-    body::read_object(resp).map(|_| ())
+    body::read_members(resp).map(|_| ())
 }
 
 #[cfg(test)]

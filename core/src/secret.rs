@@ -2,7 +2,8 @@
 //!
 //! Every type here
 //! - prints `[redacted]` in both `Debug` and `Display`,
-//! - is zeroized when dropped,
+//! - is zeroized when dropped (clones share one buffer, zeroized when the last one goes, so
+//!   handing a token to many callers copies no secret bytes),
 //! - derives no `PartialEq` (compare with [`ct_eq`](AccessToken::ct_eq), which runs in constant
 //!   time),
 //! - exposes its value only through the documented [`secret()`](AccessToken::secret) accessor,
@@ -10,6 +11,8 @@
 //!
 //! They serialize to and from plain JSON strings, because apps persist token sets and pending
 //! authorizations; whatever stores them must treat the stored bytes as secret.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
@@ -22,12 +25,12 @@ macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
-        pub struct $name(Zeroizing<String>);
+        pub struct $name(Arc<Zeroizing<String>>);
 
         impl $name {
             /// Wraps a secret value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(Zeroizing::new(value.into()))
+                Self(Arc::new(Zeroizing::new(value.into())))
             }
 
             /// The secret value itself. Every read of a secret goes through here: never log it.

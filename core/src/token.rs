@@ -1,9 +1,11 @@
 //! Token responses (RFC 6749 §5.1) and the token set an app keeps and persists.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::body::{self, Object};
+use crate::body::{self, Lenient, Members};
 use crate::error::Error;
 use crate::jwt;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
@@ -43,7 +45,7 @@ const KNOWN: [&str; 8] = [
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TokenSet {
     access_token: AccessToken,
-    token_type: String,
+    token_type: Cow<'static, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token: Option<RefreshToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,17 +95,13 @@ impl TokenSet {
         resp: &http::Response<impl AsRef<[u8]>>,
         now: u64,
     ) -> Result<TokenSet, Error> {
-        let object = body::read_object(resp)?;
-        Self::from_object(object, resp.status().as_u16(), now)
+        let members = body::read_members(resp)?;
+        Self::from_members(members, resp.status().as_u16(), now)
     }
 
-    pub(crate) fn from_object(
-        mut object: Object,
-        status: u16,
-        now: u64,
-    ) -> Result<TokenSet, Error> {
-        let access_token = match object.get("access_token") {
-            Some(Value::String(s)) if !s.is_empty() => {
+    fn from_members(mut members: Members<'_>, status: u16, now: u64) -> Result<TokenSet, Error> {
+        let access_token = match members.take("access_token") {
+            Some(Lenient::Str(s)) if !s.is_empty() => {
                 // Sent later as `Authorization: Bearer <token>`: must fit in a header.
                 if !s.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(Error::malformed(
@@ -111,9 +109,9 @@ impl TokenSet {
                         "`access_token` has characters that cannot be sent in a header",
                     ));
                 }
-                AccessToken::new(s.clone())
+                AccessToken::new(s.into_owned())
             }
-            Some(Value::String(_)) => {
+            Some(Lenient::Str(_)) => {
                 return Err(Error::malformed(status, "`access_token` is empty"))
             }
             Some(_) => return Err(Error::malformed(status, "`access_token` is not a string")),
@@ -124,15 +122,20 @@ impl TokenSet {
                 ))
             }
         };
-        let token_type = match body::string(&object, "token_type") {
-            None => "Bearer".to_owned(),
-            Some(t) if t.eq_ignore_ascii_case("bearer") || t.is_empty() => "Bearer".to_owned(),
-            Some(t) => t,
+        let token_type: Cow<'static, str> = match members.get("token_type") {
+            Some(Lenient::Str(t)) if !t.is_empty() && !t.eq_ignore_ascii_case("bearer") => {
+                Cow::Owned(t.clone().into_owned())
+            }
+            Some(Lenient::Str(_)) | None => Cow::Borrowed("Bearer"),
+            Some(_) => match body::string(&members, "token_type") {
+                Some(t) => Cow::Owned(t),
+                None => Cow::Borrowed("Bearer"),
+            },
         };
         let (expires_at, expiry_source) =
-            if let Some(secs) = body::seconds(&object, "expires_in", status)? {
+            if let Some(secs) = body::seconds(&members, "expires_in", status)? {
                 (Some(now.saturating_add(secs)), ExpirySource::ExpiresIn)
-            } else if let Some(secs) = body::seconds(&object, "expires", status)? {
+            } else if let Some(secs) = body::seconds(&members, "expires", status)? {
                 let at = if secs >= 1_000_000_000 {
                     secs
                 } else {
@@ -144,14 +147,13 @@ impl TokenSet {
             } else {
                 (None, ExpirySource::Unknown)
             };
-        let refresh_token = body::string(&object, "refresh_token")
+        let refresh_token = body::string(&members, "refresh_token")
             .filter(|s| !s.is_empty())
             .map(RefreshToken::new);
-        let id_token = body::string(&object, "id_token")
+        let id_token = body::string(&members, "id_token")
             .filter(|s| !s.is_empty())
             .map(IdToken::new);
-        let scopes = body::scopes(&object, "scope");
-        object.retain(|k, _| !KNOWN.contains(&k.as_str()));
+        let scopes = body::scopes(&members, "scope");
         Ok(TokenSet {
             access_token,
             token_type,
@@ -161,7 +163,7 @@ impl TokenSet {
             expiry_source,
             scopes,
             id_token,
-            extra: object,
+            extra: members.extra(&KNOWN),
         })
     }
 
@@ -174,7 +176,7 @@ impl TokenSet {
     ) -> TokenSet {
         TokenSet {
             access_token,
-            token_type: "Bearer".into(),
+            token_type: Cow::Borrowed("Bearer"),
             refresh_token,
             expires_at,
             issued_at,

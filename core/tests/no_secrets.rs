@@ -105,6 +105,13 @@ fn no_secret_in_any_debug_display_or_error() {
     let client = Client::new(provider(), "client-id")
         .with_secret(CLIENT_SECRET)
         .with_redirect_uri("https://app.example/cb");
+    // The encoded forms count too: the Basic credential is the secret in base64.
+    {
+        use base64::Engine as _;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("client-id:{CLIENT_SECRET}"));
+        out.secrets.push(basic);
+    }
     out.debug("Client", &client);
 
     // Authorization URL and callback: state and verifier are secrets too.
