@@ -65,13 +65,15 @@ impl<'a> Members<'a> {
         found
     }
 
-    /// The members whose names are not in `known`, as a JSON map.
-    pub(crate) fn extra(self, known: &[&str]) -> Map<String, Value> {
-        self.0
-            .into_iter()
-            .filter(|(k, _)| !known.contains(&k.as_ref()))
-            .map(|(k, v)| (k.into_owned(), v.into_value()))
-            .collect()
+    /// The members for which `known` is false, as a JSON map.
+    pub(crate) fn extra(self, known: impl Fn(&str) -> bool) -> Map<String, Value> {
+        let mut extra = Map::new();
+        for (k, v) in self.0 {
+            if !known(&k) {
+                extra.insert(k.into_owned(), v.into_value());
+            }
+        }
+        extra
     }
 }
 
@@ -138,13 +140,11 @@ fn parse_members<'a, B: AsRef<[u8]>>(
         .unwrap_or(bytes)
         .trim_ascii();
     let starts_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
-    let claims_json = contains_ignore_case(content_type, b"json") || starts_json;
     // The body wins over a mislabelled content-type: `{...}` sent as form is still JSON.
-    let is_form = if contains_ignore_case(content_type, b"x-www-form-urlencoded") {
-        !starts_json
-    } else {
-        !claims_json && looks_like_form(trimmed)
-    };
+    let claims_json = starts_json || contains_ignore_case(content_type, b"json");
+    let is_form = !starts_json
+        && (contains_ignore_case(content_type, b"x-www-form-urlencoded")
+            || (!claims_json && looks_like_form(trimmed)));
     if is_form {
         return Ok(Members(
             form_urlencoded::parse(trimmed)

@@ -88,17 +88,20 @@ impl Introspection {
             iss: body::string(&o, "iss"),
             extra: Map::new(),
         };
-        let extra = o.extra(&[
-            "active",
-            "scope",
-            "client_id",
-            "username",
-            "token_type",
-            "exp",
-            "iat",
-            "sub",
-            "iss",
-        ]);
+        let extra = o.extra(|k| {
+            matches!(
+                k,
+                "active"
+                    | "scope"
+                    | "client_id"
+                    | "username"
+                    | "token_type"
+                    | "exp"
+                    | "iat"
+                    | "sub"
+                    | "iss"
+            )
+        });
         Ok(Introspection { extra, ..out })
     }
 }

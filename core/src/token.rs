@@ -26,16 +26,20 @@ pub enum ExpirySource {
     Unknown,
 }
 
-const KNOWN: [&str; 8] = [
-    "access_token",
-    "token_type",
-    "expires_in",
-    "expires",
-    "refresh_token",
-    "scope",
-    "id_token",
-    "error",
-];
+/// The members a token response is parsed into; every other one lands in `extra`.
+fn known(name: &str) -> bool {
+    matches!(
+        name,
+        "access_token"
+            | "token_type"
+            | "expires_in"
+            | "expires"
+            | "refresh_token"
+            | "scope"
+            | "id_token"
+            | "error"
+    )
+}
 
 /// A successful token response, with its expiry made absolute.
 ///
@@ -163,7 +167,7 @@ impl TokenSet {
             expiry_source,
             scopes,
             id_token,
-            extra: members.extra(&KNOWN),
+            extra: members.extra(known),
         })
     }
 
