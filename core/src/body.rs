@@ -29,7 +29,7 @@ pub(crate) enum Lenient<'a> {
 }
 
 impl Lenient<'_> {
-    fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Lenient::Str(s) => Value::String(s.into_owned()),
             Lenient::Num(n) => Value::Number(n),
@@ -63,6 +63,11 @@ impl<'a> Members<'a> {
             }
         });
         found
+    }
+
+    /// Every member, in order.
+    pub(crate) fn into_pairs(self) -> impl Iterator<Item = (Cow<'a, str>, Lenient<'a>)> {
+        self.0.into_iter()
     }
 
     /// The members for which `known` is false, as a JSON map.

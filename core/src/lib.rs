@@ -67,7 +67,8 @@
 //! One per concern: [`provider`] (presets and discovery), [`client`] (token requests),
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
-//! `WWW-Authenticate`), [`session`], [`secret`], [`jwt`] (unverified claim peeking), [`error`].
+//! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
+//! (unverified claim peeking), [`error`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -82,6 +83,7 @@ pub mod introspection;
 pub mod jwt;
 pub mod pkce;
 pub mod provider;
+pub mod redact;
 pub mod revocation;
 pub mod secret;
 pub mod session;

@@ -262,6 +262,42 @@ fn no_secret_in_any_debug_display_or_error() {
     );
     out.debug("RefreshToken", &RefreshToken::new(REFRESH));
 
+    // Printable requests of every kind: the secrets they carry are redacted.
+    let code_grant = grantline::CodeGrant {
+        code: grantline::AuthorizationCode::new(CODE),
+        code_verifier: Some(grantline::PkceVerifier::new("VERIFIERvv12345678")),
+        redirect_uri: Some("https://app.example/cb".into()),
+    };
+    out.secrets.push("VERIFIERvv12345678".into());
+    let refresh = RefreshToken::new(REFRESH);
+    let json_client = Client::new(
+        provider()
+            .to_builder()
+            .body_encoding(grantline::BodyEncoding::Json)
+            .build()
+            .unwrap(),
+        "client-id",
+    )
+    .with_secret(CLIENT_SECRET);
+    for c in [&client, &json_client] {
+        let requests = [
+            c.client_credentials_request(&[]).unwrap(),
+            c.password_request("alice", &password, &[]).unwrap(),
+            c.refresh_request(&refresh, &[]).unwrap(),
+            c.authorization_code_request(&code_grant).unwrap(),
+            c.device_token_request(&grantline::DeviceCode::new(DEVICE))
+                .unwrap(),
+            c.introspection_request(ACCESS, None, Some(&refresh))
+                .unwrap(),
+            c.revocation_request(REFRESH, None).unwrap(),
+        ];
+        for r in &requests {
+            out.display("redacted request", &grantline::redact::request(r));
+        }
+    }
+    let callback = format!("https://app.example/cb?code={CODE}&state=whatever&iss=x");
+    out.display("redacted URL", &grantline::redact::url(&callback));
+
     // Device flow.
     let device = DeviceAuthorization::from_response(
         &resp(

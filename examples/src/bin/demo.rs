@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use grantline::bearer::{authorization_header, bearer_challenge, needs_renewal};
-use grantline::secret::REDACTED;
+use grantline::redact::is_secret_param;
 use grantline::{
     check_revocation_response, AccessToken, AuthorizationRequest, Client, ClientAuthMethod,
     DeviceAuthorization, DevicePoll, Error, Introspection, Next, Password, Provider, RefreshToken,
@@ -31,22 +31,6 @@ const CLIENT_ID: &str = "test-client";
 const CLIENT_SECRET: &str = "test-secret";
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "wonderland";
-
-/// Request and response members whose values are never printed.
-const SECRET_KEYS: [&str; 12] = [
-    "client_secret",
-    "password",
-    "code",
-    "code_verifier",
-    "state",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "device_code",
-    "client_assertion",
-    "assertion",
-];
 
 type Outcome<T = ()> = Result<T, Box<dyn StdError>>;
 
@@ -678,17 +662,13 @@ impl Demo {
         self.say(&format!("      → {} {url}", request.method()));
         for (name, value) in request.headers() {
             let text = value.to_str().unwrap_or("<binary>");
-            let shown = if name == AUTHORIZATION || value.is_sensitive() {
+            if name == AUTHORIZATION || value.is_sensitive() {
                 self.secret(text);
-                if let Some((scheme, credentials)) = text.split_once(' ') {
+                if let Some((_, credentials)) = text.split_once(' ') {
                     self.secret(credentials);
-                    format!("{scheme} {REDACTED}")
-                } else {
-                    REDACTED.to_owned()
                 }
-            } else {
-                text.to_owned()
-            };
+            }
+            let shown = grantline::redact::header(name, value);
             self.say(&format!("        {name}: {shown}"));
         }
         if !request.body().is_empty() {
@@ -713,8 +693,8 @@ impl Demo {
         if let Ok(serde_json::Value::Object(map)) =
             serde_json::from_slice::<serde_json::Value>(response.body())
         {
-            for key in SECRET_KEYS {
-                if let Some(value) = map.get(key).and_then(serde_json::Value::as_str) {
+            for (key, value) in &map {
+                if let (true, Some(value)) = (is_secret_param(key), value.as_str()) {
                     self.secret(value);
                 }
             }
@@ -805,62 +785,39 @@ fn status_line(response: &http::Response<Vec<u8>>) -> String {
     )
 }
 
-fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS.contains(&key)
-}
-
-/// `url` with the values of secret query parameters replaced by `[redacted]` (and remembered).
+/// `url` as grantline's redaction shows it; the secret values it hides are remembered.
 fn redact_url(d: &mut Demo, url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let pairs: Vec<String> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| {
-            if is_secret_key(&k) {
+    if let Some((_, query)) = url.split_once('?') {
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if is_secret_param(&k) {
                 d.secret(&v);
-                format!("{k}={REDACTED}")
-            } else {
-                format!(
-                    "{k}={}",
-                    form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-                )
             }
-        })
-        .collect();
-    format!("{base}?{}", pairs.join("&"))
+        }
+    }
+    grantline::redact::url(url)
 }
 
-/// The body with the values of secret members replaced by `[redacted]` (and remembered).
+/// The body as grantline's redaction shows it; the secret values it hides are remembered.
 fn redact_body(d: &mut Demo, request: &http::Request<Vec<u8>>) -> String {
-    let is_json = request
+    match serde_json::from_slice::<serde_json::Value>(request.body()) {
+        Ok(serde_json::Value::Object(map)) => {
+            for (k, v) in &map {
+                if let (true, Some(s)) = (is_secret_param(k), v.as_str()) {
+                    d.secret(s);
+                }
+            }
+        }
+        _ => {
+            for (k, v) in form_urlencoded::parse(request.body()) {
+                if is_secret_param(&k) {
+                    d.secret(&v);
+                }
+            }
+        }
+    }
+    let content_type = request
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return match serde_json::from_slice::<serde_json::Value>(request.body()) {
-            Ok(serde_json::Value::Object(mut map)) => {
-                for (k, v) in &mut map {
-                    if is_secret_key(k) {
-                        if let Some(s) = v.as_str() {
-                            d.secret(s);
-                        }
-                        *v = serde_json::Value::from(REDACTED);
-                    }
-                }
-                serde_json::Value::Object(map).to_string()
-            }
-            _ => format!("<{} bytes of JSON>", request.body().len()),
-        };
-    }
-    let pairs: Vec<String> = form_urlencoded::parse(request.body())
-        .map(|(k, v)| {
-            if is_secret_key(&k) {
-                d.secret(&v);
-                format!("{k}={REDACTED}")
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect();
-    pairs.join("&")
+        .and_then(|v| v.to_str().ok());
+    grantline::redact::body(content_type, request.body())
 }
