@@ -8,6 +8,8 @@
 //! Built only with the `interop` feature. With it, a missing `GRANTLINE_OIDC_URL`,
 //! `GRANTLINE_AUTHLIB_URL` or `GRANTLINE_MOCK_URL` fails the test that needs it (no silent skip).
 //! The tests share the servers and run in parallel, so each one uses its own tokens and codes.
+// Tests fail by panicking: the workspace lints against unwrap/expect/panic/indexing guard
+// library code, not test code.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
