@@ -1,7 +1,7 @@
 # grantline — the two commands a newcomer needs:
 #   make test   installs what is missing, builds everything, runs every test suite
 #   make demo   starts local authorization servers and walks every grant against them
-# Everything installs idempotently into ignored project-local folders (.venv/, node_modules/).
+# Everything installs idempotently into ignored project-local folders (.tools/, .venv/, node_modules/).
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -9,9 +9,9 @@ CARGO ?= cargo
 SERVERS := tests/interop/servers.sh
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: test demo setup lint unit wasm interop vectors bench doc fmt clean-tools
+.PHONY: test demo setup lint unit wasm js python kotlin interop vectors bench fmt
 
-test: setup lint unit wasm interop
+test: setup lint unit wasm js python kotlin interop
 	@echo "make test: all suites passed"
 
 demo: setup
@@ -36,6 +36,17 @@ vectors:
 # The core must build for wasm32-unknown-unknown (the JavaScript binding's target).
 wasm:
 	$(CARGO) build -p grantline --target $(WASM_TARGET)
+
+# The bindings: each script installs what it needs, builds its package and runs its suites
+# (vectors, interop against the servers of tests/interop, no-secret checks).
+js:
+	bindings-wasm/test.sh
+
+python:
+	bindings-python/test.sh
+
+kotlin:
+	bindings-uniffi/test.sh
 
 # Interop against real authorization servers on 127.0.0.1, stopped when done.
 interop:
