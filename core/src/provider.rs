@@ -569,6 +569,54 @@ impl ProviderBuilder {
     }
 }
 
+/// Discovery over HTTP, sans-IO: the request that fetches a metadata document, and the
+/// provider built from the answer. Bindings use these for their `discover` calls.
+impl Provider {
+    /// `GET url` with `accept: application/json`: the request for an RFC 8414 / OpenID Connect
+    /// discovery document at its full URL (e.g.
+    /// `https://as.example/.well-known/oauth-authorization-server`).
+    ///
+    /// # Errors
+    /// [`Error::InsecureEndpoint`] or [`Error::InvalidInput`] for a URL that is not `https://`
+    /// (or loopback `http://`).
+    pub fn discovery_request(url: &str) -> Result<http::Request<Vec<u8>>, Error> {
+        check_endpoint(url)?;
+        http::Request::get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|_| Error::invalid(format!("discovery URL {url:?} is not a valid URL")))
+    }
+
+    /// The provider described by a discovery response: a 2xx answer whose body is the
+    /// document ([`Provider::from_metadata`]).
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedStatus`] for another status (with an excerpt of a non-JSON body),
+    /// [`Error::Malformed`] for a body over [`MAX_BODY`](crate::MAX_BODY), and the errors of
+    /// [`Provider::from_metadata`].
+    pub fn from_discovery_response(
+        resp: &http::Response<impl AsRef<[u8]>>,
+    ) -> Result<Provider, Error> {
+        let status = resp.status().as_u16();
+        let body = resp.body().as_ref();
+        if !resp.status().is_success() {
+            let excerpt = if body.first().is_some_and(|b| matches!(b, b'{' | b'[')) {
+                None
+            } else {
+                crate::error::excerpt(body)
+            };
+            return Err(Error::UnexpectedStatus { status, excerpt });
+        }
+        if body.len() > crate::MAX_BODY {
+            return Err(Error::malformed(
+                status,
+                "discovery document exceeds the 1 MiB limit",
+            ));
+        }
+        Provider::from_metadata(body)
+    }
+}
+
 /// Refuses anything but `https://`, or `http://` on a loopback host.
 pub(crate) fn check_endpoint(url: &str) -> Result<(), Error> {
     let uri: http::Uri = url
@@ -600,6 +648,38 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discovery_request_and_response() {
+        let r = Provider::discovery_request(
+            "https://as.example/.well-known/oauth-authorization-server",
+        )
+        .unwrap();
+        assert_eq!(r.method(), http::Method::GET);
+        assert_eq!(r.headers()["accept"], "application/json");
+        assert!(r.body().is_empty());
+        assert!(matches!(
+            Provider::discovery_request("http://as.example/x"),
+            Err(Error::InsecureEndpoint { .. })
+        ));
+        let ok = http::Response::new(
+            br#"{"issuer":"https://as.example","token_endpoint":"https://as.example/token","grant_types_supported":["client_credentials"]}"#.to_vec(),
+        );
+        let p = Provider::from_discovery_response(&ok).unwrap();
+        assert_eq!(
+            p.token_endpoint(GrantType::ClientCredentials),
+            Some("https://as.example/token")
+        );
+        let mut missing = http::Response::new(b"<html>Not Found</html>".to_vec());
+        *missing.status_mut() = http::StatusCode::NOT_FOUND;
+        assert_eq!(
+            Provider::from_discovery_response(&missing),
+            Err(Error::UnexpectedStatus {
+                status: 404,
+                excerpt: Some("<html>Not Found</html>".into())
+            })
+        );
+    }
 
     #[test]
     fn presets_pass_their_own_checks() {
