@@ -26,6 +26,19 @@ pub enum ExpirySource {
     Unknown,
 }
 
+impl ExpirySource {
+    /// The snake_case name (`expires_in`, `expires`, `unverified_jwt_exp`, `unknown`), as in
+    /// the serialized token set, the shared test vectors and the bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpirySource::ExpiresIn => "expires_in",
+            ExpirySource::Expires => "expires",
+            ExpirySource::UnverifiedJwtExp => "unverified_jwt_exp",
+            ExpirySource::Unknown => "unknown",
+        }
+    }
+}
+
 /// The members a token response is parsed into; every other one lands in `extra`.
 fn known(name: &str) -> bool {
     matches!(
@@ -291,6 +304,19 @@ impl TokenSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_source_names_match_serde() {
+        for source in [
+            ExpirySource::ExpiresIn,
+            ExpirySource::Expires,
+            ExpirySource::UnverifiedJwtExp,
+            ExpirySource::Unknown,
+        ] {
+            let json = serde_json::to_string(&source).unwrap();
+            assert_eq!(json, format!("\"{}\"", source.as_str()));
+        }
+    }
 
     fn parse(body: &str) -> Result<TokenSet, Error> {
         let r = http::Response::builder()
