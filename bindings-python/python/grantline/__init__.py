@@ -1,0 +1,138 @@
+"""grantline: a sans-IO OAuth 2.0 client, with the provider quirks handled.
+
+Two layers:
+
+* **sans-IO**: :class:`Provider`, :class:`Client` builds an :class:`HttpRequest` for every grant;
+  :class:`TokenSet`, :class:`Introspection`, :class:`DeviceAuthorization`, :class:`DevicePoll`
+  parse an :class:`HttpResponse`; send them with any HTTP client that does not follow redirects.
+* **convenient**: one call per grant (:func:`client_credentials`, :func:`exchange_code`, ...)
+  over a transport (``urllib`` by default; ``httpx`` and ``requests`` adapters in
+  :mod:`grantline.transports`), :class:`TokenSession` (threads) and
+  :class:`AsyncTokenSession` / :mod:`grantline.aio` (asyncio).
+
+Secrets (:class:`Secret`) print ``[redacted]``; read them with ``.secret()``. Errors are
+:class:`GrantlineError` subclasses.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    ConfigurationError,
+    GrantlineError,
+    MalformedResponseError,
+    OAuthError,
+    ReauthorizationRequiredError,
+    StateMismatchError,
+    TransportError,
+)
+from ._flows import (
+    client_credentials,
+    device_authorization,
+    discover,
+    exchange_code,
+    introspect,
+    password,
+    poll_device,
+    refresh,
+    revoke,
+    wait_for_device,
+)
+from ._grantline import (
+    MAX_BODY,
+    REDACTED,
+    Authorization,
+    BearerChallenge,
+    Challenge,
+    Client,
+    CodeGrant,
+    DeviceAuthorization,
+    DevicePoll,
+    HttpRequest,
+    HttpResponse,
+    Introspection,
+    PendingAuthorization,
+    Provider,
+    Ready,
+    Renewed,
+    Secret,
+    Send,
+    SessionState,
+    TokenSet,
+    Wait,
+    __version__,
+    authorization_header,
+    bearer_challenge,
+    check_revocation_response,
+    needs_renewal,
+    parse_www_authenticate,
+    redact_url,
+)
+from ._session import AsyncTokenSession, TokenSession
+from .transports import (
+    AsyncHttpxTransport,
+    AsyncTransport,
+    HttpxTransport,
+    RequestsTransport,
+    Transport,
+    UrllibTransport,
+)
+
+__all__ = [
+    "MAX_BODY",
+    "REDACTED",
+    "__version__",
+    # errors
+    "GrantlineError",
+    "OAuthError",
+    "MalformedResponseError",
+    "ConfigurationError",
+    "StateMismatchError",
+    "ReauthorizationRequiredError",
+    "TransportError",
+    # sans-IO
+    "Secret",
+    "HttpRequest",
+    "HttpResponse",
+    "Provider",
+    "Client",
+    "Authorization",
+    "PendingAuthorization",
+    "CodeGrant",
+    "TokenSet",
+    "Introspection",
+    "DeviceAuthorization",
+    "DevicePoll",
+    "Challenge",
+    "BearerChallenge",
+    "SessionState",
+    "Ready",
+    "Send",
+    "Wait",
+    "Renewed",
+    "check_revocation_response",
+    "parse_www_authenticate",
+    "bearer_challenge",
+    "needs_renewal",
+    "authorization_header",
+    "redact_url",
+    # convenient
+    "discover",
+    "client_credentials",
+    "password",
+    "refresh",
+    "exchange_code",
+    "introspect",
+    "revoke",
+    "device_authorization",
+    "poll_device",
+    "wait_for_device",
+    "TokenSession",
+    "AsyncTokenSession",
+    # transports
+    "Transport",
+    "AsyncTransport",
+    "UrllibTransport",
+    "HttpxTransport",
+    "AsyncHttpxTransport",
+    "RequestsTransport",
+]
