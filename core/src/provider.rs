@@ -56,6 +56,23 @@ impl GrantType {
     pub fn parse(value: &str) -> Option<Self> {
         GrantType::ALL.into_iter().find(|g| g.as_str() == value)
     }
+
+    /// The short name the bindings and the shared test vectors use: the `grant_type` value,
+    /// except `device_code` for the device grant (whose wire value is an RFC 8628 URN).
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantType::DeviceCode => "device_code",
+            other => other.as_str(),
+        }
+    }
+
+    /// A grant by its short [`name`](GrantType::name) or its `grant_type` value.
+    pub fn from_name(name: &str) -> Option<Self> {
+        GrantType::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
+            .or_else(|| GrantType::parse(name))
+    }
 }
 
 impl fmt::Display for GrantType {
@@ -648,6 +665,16 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grant_names() {
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::from_name(g.name()), Some(g));
+            assert_eq!(GrantType::from_name(g.as_str()), Some(g));
+        }
+        assert_eq!(GrantType::DeviceCode.name(), "device_code");
+        assert_eq!(GrantType::from_name("implicit"), None);
+    }
 
     #[test]
     fn discovery_request_and_response() {

@@ -184,19 +184,12 @@ fn with_common<'a>(specific: &[&'a str]) -> Vec<&'a str> {
 // Names shared with the bindings.
 
 fn grant_name(g: GrantType) -> &'static str {
-    match g {
-        GrantType::AuthorizationCode => "authorization_code",
-        GrantType::ClientCredentials => "client_credentials",
-        GrantType::Password => "password",
-        GrantType::RefreshToken => "refresh_token",
-        GrantType::DeviceCode => "device_code",
-    }
+    g.name()
 }
 
 fn grant_from_name(name: &str) -> Res<GrantType> {
-    GrantType::ALL
-        .into_iter()
-        .find(|g| grant_name(*g) == name)
+    GrantType::from_name(name)
+        .filter(|g| g.name() == name)
         .ok_or_else(|| format!("unknown grant {name:?}"))
 }
 
