@@ -1,0 +1,771 @@
+"""Runs every shared test vector in ``tests/vectors/*.json`` through the Python API.
+
+The format is ``tests/vectors/README.md``; this runner interprets every kind and field like the
+reference runner ``core/tests/vectors.rs``: unknown kinds and unknown fields are failures, every
+vector runs, and the suite fails at the end listing every failing vector by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import pytest
+
+import grantline
+from grantline import (
+    Client,
+    CodeGrant,
+    DeviceAuthorization,
+    DevicePoll,
+    GrantlineError,
+    HttpRequest,
+    HttpResponse,
+    Introspection,
+    PendingAuthorization,
+    Provider,
+    TokenSet,
+)
+
+VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
+FORMAT = 1
+SEED_FILES = ["libro.json", "bindeo.json", "bookable.json", "apicbase.json", "booking-experts.json"]
+EXTRA_FILES = ["lenient.json", "hostile.json"]
+MIN_SEED_VECTORS = 37
+MIN_EXTRA_VECTORS = 40
+COMMON = ["name", "kind", "source", "note"]
+ERROR_FIELDS = ["kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint"]
+
+
+class VectorError(Exception):
+    """The vector itself cannot be run as written."""
+
+
+class Fields:
+    """A JSON object read strictly: unknown fields are errors."""
+
+    def __init__(self, value: Any, what: str, allowed: Sequence[str]) -> None:
+        if not isinstance(value, dict):
+            raise VectorError(f"{what}: not a JSON object: {value!r}")
+        for key in value:
+            if key not in allowed:
+                raise VectorError(f"{what}: unknown field `{key}`")
+        self.what = what
+        self.map: Dict[str, Any] = value
+
+    def has(self, key: str) -> bool:
+        return key in self.map
+
+    def get(self, key: str) -> Any:
+        return self.map.get(key)
+
+    def value(self, key: str) -> Any:
+        if key not in self.map:
+            raise VectorError(f"{self.what}: missing field `{key}`")
+        return self.map[key]
+
+    def str(self, key: str) -> str:
+        v = self.value(key)
+        if not isinstance(v, str):
+            raise VectorError(f"{self.what}: `{key}` is not a string")
+        return v
+
+    def opt_str(self, key: str) -> Optional[str]:
+        v = self.map.get(key)
+        if v is None or isinstance(v, str):
+            return v
+        raise VectorError(f"{self.what}: `{key}` is not a string or null")
+
+    def nullable_str(self, key: str) -> Optional[str]:
+        self.value(key)
+        return self.opt_str(key)
+
+    def u64(self, key: str) -> int:
+        v = self.value(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise VectorError(f"{self.what}: `{key}` is not a non-negative integer")
+        return v
+
+    def bool_or(self, key: str, default: bool) -> bool:
+        if key not in self.map:
+            return default
+        v = self.map[key]
+        if not isinstance(v, bool):
+            raise VectorError(f"{self.what}: `{key}` is not a boolean")
+        return v
+
+    def strings(self, key: str) -> List[str]:
+        v = self.map.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+            raise VectorError(f"{self.what}: `{key}` is not a list of strings")
+        return list(v)
+
+    def pairs(self, key: str) -> List[Tuple[str, str]]:
+        v = self.map.get(key, [])
+        bad = VectorError(f"{self.what}: `{key}` is not a list of [name, value] pairs")
+        if not isinstance(v, list):
+            raise bad
+        out = []
+        for p in v:
+            if not (isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)):
+                raise bad
+            out.append((p[0], p[1]))
+        return out
+
+
+def with_common(specific: Sequence[str]) -> List[str]:
+    return COMMON + list(specific)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+def provider(spec: Any) -> Provider:
+    f = Fields(spec, "provider", ["preset", "audience", "custom", "metadata"])
+    forms = [k for k in ("preset", "custom", "metadata") if f.has(k)]
+    if forms == ["preset"]:
+        name = f.str("preset")
+        audience = f.opt_str("audience")
+        if audience is not None:
+            if name != "bookable":
+                raise VectorError("provider: `audience` is only for the bookable preset")
+            return Provider.bookable(audience)
+        try:
+            return Provider.preset(name)
+        except grantline.ConfigurationError as e:
+            raise VectorError(f"provider: unknown preset {name!r}") from e
+    if forms == ["custom"] and not f.has("audience"):
+        return custom_provider(f.value("custom"))
+    if forms == ["metadata"] and not f.has("audience"):
+        document = f.value("metadata")
+        if not isinstance(document, str):
+            raise VectorError("provider: `metadata` is not a string")
+        return Provider.from_metadata(document.encode())
+    raise VectorError("provider: exactly one of `preset`, `custom`, `metadata`")
+
+
+CUSTOM_FIELDS = [
+    "name", "issuer", "authorization_endpoint", "token_endpoint", "token_endpoints_by_grant",
+    "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint",
+    "body_encoding", "auth_method", "scope_separator", "extra_token_params", "default_skew",
+    "grants", "unsolicited_callbacks", "iss_parameter_supported",
+]
+GRANTS = ["authorization_code", "client_credentials", "password", "refresh_token", "device_code"]
+
+
+def grant(name: str) -> str:
+    if name not in GRANTS:
+        raise VectorError(f"unknown grant {name!r}")
+    return name
+
+
+def custom_provider(spec: Any) -> Provider:
+    f = Fields(spec, "provider.custom", CUSTOM_FIELDS)
+    kwargs: Dict[str, Any] = {}
+    for key in ("issuer", "authorization_endpoint", "token_endpoint", "introspection_endpoint",
+                "revocation_endpoint", "device_authorization_endpoint", "scope_separator"):
+        v = f.opt_str(key)
+        if v is not None:
+            kwargs[key] = v
+    if f.has("token_endpoints_by_grant"):
+        by_grant = f.get("token_endpoints_by_grant")
+        if not isinstance(by_grant, dict):
+            raise VectorError("provider.custom: `token_endpoints_by_grant` is not an object")
+        for g, url in by_grant.items():
+            if not isinstance(url, str):
+                raise VectorError(f"provider.custom: token endpoint for {g} is not a string")
+            grant(g)
+        kwargs["token_endpoints_by_grant"] = by_grant
+    encoding = f.opt_str("body_encoding") or "form"
+    if encoding not in ("form", "json"):
+        raise VectorError(f"provider.custom: unknown body_encoding {encoding!r}")
+    kwargs["body_encoding"] = encoding
+    method = f.opt_str("auth_method")
+    if method is not None:
+        if method not in ("client_secret_basic", "client_secret_post", "none"):
+            raise VectorError(f"provider.custom: unknown auth_method {method!r}")
+        kwargs["auth_method"] = method
+    kwargs["extra_token_params"] = f.pairs("extra_token_params")
+    if f.has("default_skew"):
+        kwargs["default_skew"] = f.u64("default_skew")
+    kwargs["grants"] = [grant(g) for g in f.strings("grants")]
+    kwargs["unsolicited_callbacks"] = f.bool_or("unsolicited_callbacks", False)
+    kwargs["iss_parameter_supported"] = f.bool_or("iss_parameter_supported", False)
+    return Provider.custom(f.opt_str("name") or "custom", **kwargs)
+
+
+def client(p: Provider, spec: Any) -> Client:
+    f = Fields(spec, "client", ["client_id", "client_secret", "redirect_uri", "auth_method"])
+    method = f.opt_str("auth_method")
+    if method is not None and method not in ("client_secret_basic", "client_secret_post", "none"):
+        raise VectorError(f"client: unknown auth_method {method!r}")
+    return Client(
+        p,
+        f.str("client_id"),
+        client_secret=f.opt_str("client_secret"),
+        redirect_uri=f.opt_str("redirect_uri"),
+        auth_method=method,  # type: ignore[arg-type]
+    )
+
+
+def provider_and_client(f: Fields) -> Client:
+    return client(provider(f.value("provider")), f.value("client"))
+
+
+def response(spec: Any) -> HttpResponse:
+    f = Fields(spec, "response", ["status", "headers", "body", "body_base64", "body_repeat"])
+    status = f.u64("status")
+    headers: List[Tuple[str, str]] = []
+    if f.has("headers"):
+        hs = f.get("headers")
+        if not isinstance(hs, dict):
+            raise VectorError("response: `headers` is not an object")
+        for name, value in hs.items():
+            if name != name.lower():
+                raise VectorError(f"response: header name {name!r} is not lowercase")
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if not isinstance(v, str):
+                    raise VectorError(f"response: header {name} is not a string or list")
+                headers.append((name, v))
+    bodies = [k for k in ("body", "body_base64", "body_repeat") if f.has(k)]
+    if len(bodies) != 1:
+        raise VectorError("response: exactly one of `body`, `body_base64`, `body_repeat`")
+    if f.has("body"):
+        body = f.str("body").encode()
+    elif f.has("body_base64"):
+        body = base64.b64decode(f.str("body_base64"), validate=True)
+    else:
+        r = Fields(f.value("body_repeat"), "response.body_repeat", ["prefix", "text", "count", "suffix"])
+        body = ((r.opt_str("prefix") or "") + r.str("text") * r.u64("count") + (r.opt_str("suffix") or "")).encode()
+    return HttpResponse(status, headers, body)
+
+
+def seed(hex_digits: str) -> bytes:
+    if len(hex_digits) != 128:
+        raise VectorError(f"seed_hex has {len(hex_digits)} hex digits, not 128")
+    try:
+        return bytes.fromhex(hex_digits)
+    except ValueError as e:
+        raise VectorError(f"seed_hex: {e}") from e
+
+
+# ------------------------------------------------------------------------------ outputs
+
+
+def request_json(r: HttpRequest) -> Dict[str, Any]:
+    return {"method": r.method, "url": r.url, "headers": r.headers, "body": r.body.decode()}
+
+
+def token_set_json(t: TokenSet) -> Dict[str, Any]:
+    return {
+        "access_token": t.access_token.secret(),
+        "token_type": t.token_type,
+        "refresh_token": t.refresh_token.secret() if t.refresh_token is not None else None,
+        "id_token": t.id_token.secret() if t.id_token is not None else None,
+        "expires_at": t.expires_at,
+        "expiry_source": t.expiry_source,
+        "scopes": t.scopes,
+        "extra_names": sorted(t.extra, key=lambda s: s.encode()),
+    }
+
+
+def provider_json(p: Provider) -> Dict[str, Any]:
+    return {
+        "name": p.name,
+        "issuer": p.issuer,
+        "authorization_endpoint": p.authorization_endpoint,
+        "token_endpoints": {g: p.token_endpoint(g) for g in p.grants},
+        "introspection_endpoint": p.introspection_endpoint,
+        "revocation_endpoint": p.revocation_endpoint,
+        "device_authorization_endpoint": p.device_authorization_endpoint,
+        "body_encoding": p.body_encoding,
+        "auth_method": p.auth_method,
+        "scope_separator": p.scope_separator,
+        "extra_token_params": [list(kv) for kv in p.extra_token_params],
+        "default_skew": p.default_skew,
+        "grants": sorted(p.grants),
+        "unsolicited_callbacks": p.unsolicited_callbacks,
+        "iss_parameter_supported": p.iss_parameter_supported,
+    }
+
+
+def pending_json(p: PendingAuthorization) -> Dict[str, Any]:
+    stored = json.loads(p.to_json())
+    return {
+        "state": stored.get("state"),
+        "code_verifier": stored.get("code_verifier"),
+        "redirect_uri": stored.get("redirect_uri"),
+        "issuer": stored.get("issuer"),
+        "require_iss": stored.get("require_iss", False),
+    }
+
+
+def grant_json(g: CodeGrant) -> Dict[str, Any]:
+    return {
+        "code": g.code.secret(),
+        "code_verifier": g.code_verifier.secret() if g.code_verifier is not None else None,
+        "redirect_uri": g.redirect_uri,
+    }
+
+
+def introspection_json(i: Introspection) -> Dict[str, Any]:
+    return {
+        "active": i.active, "scopes": i.scopes, "client_id": i.client_id, "username": i.username,
+        "token_type": i.token_type, "exp": i.exp, "iat": i.iat, "sub": i.sub, "iss": i.iss,
+        "extra_names": sorted(i.extra, key=lambda s: s.encode()),
+    }
+
+
+def device_authorization_json(d: DeviceAuthorization) -> Dict[str, Any]:
+    return {
+        "device_code": d.device_code.secret(), "user_code": d.user_code,
+        "verification_uri": d.verification_uri,
+        "verification_uri_complete": d.verification_uri_complete,
+        "expires_at": d.expires_at, "interval": d.interval,
+    }
+
+
+def poll_json(p: DevicePoll) -> Dict[str, Any]:
+    if p.kind == "tokens":
+        assert p.tokens is not None
+        return {"poll": "tokens", "token_set": token_set_json(p.tokens)}
+    if p.kind in ("pending", "slow_down"):
+        return {"poll": p.kind, "interval": p.interval}
+    return {"poll": p.kind}
+
+
+def error_json(e: GrantlineError) -> Dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "code": getattr(e, "error", None),
+        "description": getattr(e, "description", None),
+        "uri": getattr(e, "uri", None),
+        "status": e.status,
+        "excerpt": getattr(e, "excerpt", None),
+        "grant": getattr(e, "grant", None),
+        "endpoint": getattr(e, "endpoint", None),
+    }
+
+
+# ------------------------------------------------------------------------------ comparing
+
+
+def short(v: Any) -> str:
+    s = json.dumps(v)
+    return s if len(s) <= 300 else f"{s[:300]}... ({len(s)} characters)"
+
+
+def diff(path: str, expected: Any, actual: Any, out: List[str]) -> None:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for k, ev in expected.items():
+            if k in actual:
+                diff(f"{path}.{k}", ev, actual[k], out)
+            else:
+                out.append(f"{path}.{k}: expected {short(ev)}, not produced")
+        for k, av in actual.items():
+            if k not in expected:
+                out.append(f"{path}.{k}: missing from the vector (got {short(av)})")
+    elif not same(expected, actual):
+        out.append(f"{path}:\n      expected {short(expected)}\n      got      {short(actual)}")
+
+
+def same(a: Any, b: Any) -> bool:
+    """JSON equality: booleans are not numbers, list order matters."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b) and (a is None) == (b is None)
+
+
+def compare_error(expected: Any, e: GrantlineError) -> None:
+    f = Fields(expected, "expect_error", ERROR_FIELDS)
+    f.str("kind")
+    actual = error_json(e)
+    diffs: List[str] = []
+    for k, ev in f.map.items():
+        diff(f"expect_error.{k}", ev, actual[k], diffs)
+    if diffs:
+        raise AssertionError("\n    ".join(diffs) + f"\n    (the error: {e})")
+
+
+def judge(f: Fields, required: Sequence[str], optional: Sequence[str], run: Callable[[], Dict[str, Any]]) -> None:
+    expect_error = f.get("expect_error") if f.has("expect_error") else None
+    present = [k for k in list(required) + list(optional) if f.has(k)]
+    if f.has("expect_error") and present:
+        raise VectorError(f"the vector has both `expect_error` and {present}")
+    if not f.has("expect_error") and not present:
+        raise VectorError(f"the vector has no expectation: one of `expect_error` or {list(required)}")
+    if not f.has("expect_error"):
+        for k in required:
+            if not f.has(k):
+                raise VectorError(f"the vector is missing `{k}`")
+    try:
+        out = run()
+    except VectorError:
+        raise
+    except GrantlineError as e:
+        if f.has("expect_error"):
+            compare_error(expect_error, e)
+            return
+        raise AssertionError(f"unexpected error {short(error_json(e))}\n    ({e})") from e
+    if f.has("expect_error"):
+        raise AssertionError(f"expected the error {short(expect_error)}, but it succeeded with {short(out)}")
+    diffs: List[str] = []
+    for k in present:
+        diff(k, f.value(k), out.get(k), diffs)
+    if diffs:
+        raise AssertionError("\n    ".join(diffs))
+
+
+# ------------------------------------------------------------------------------ the kinds
+
+
+def run_provider(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "expect_provider", "expect_error"]))
+    judge(f, ["expect_provider"], [], lambda: {"expect_provider": provider_json(provider(f.value("provider")))})
+
+
+def build_call(c: Client, spec: Any) -> HttpRequest:
+    ty = spec.get("type") if isinstance(spec, dict) else None
+    if not isinstance(ty, str):
+        raise VectorError("call: missing `type`")
+
+    def fields(allowed: Sequence[str]) -> Fields:
+        return Fields(spec, f"call ({ty})", allowed)
+
+    def hint(value: Optional[str]) -> Optional[str]:
+        if value not in (None, "access_token", "refresh_token"):
+            raise VectorError(f"unknown token_type_hint {value!r}")
+        return value
+
+    if ty == "client_credentials":
+        f = fields(["type", "scopes"])
+        f.value("scopes")
+        return c.client_credentials_request(f.strings("scopes"))
+    if ty == "password":
+        f = fields(["type", "username", "password", "scopes"])
+        f.value("scopes")
+        return c.password_request(f.str("username"), grantline.Secret(f.str("password")), f.strings("scopes"))
+    if ty == "refresh_token":
+        f = fields(["type", "refresh_token", "scopes"])
+        f.value("scopes")
+        return c.refresh_request(f.str("refresh_token"), f.strings("scopes"))
+    if ty == "authorization_code":
+        f = fields(["type", "code", "code_verifier", "redirect_uri"])
+        g = CodeGrant(f.str("code"), f.nullable_str("code_verifier"), f.nullable_str("redirect_uri"))
+        return c.authorization_code_request(g)
+    if ty == "device_code":
+        f = fields(["type", "device_code"])
+        return c.device_token_request(f.str("device_code"))
+    if ty == "device_authorization":
+        f = fields(["type", "scopes"])
+        f.value("scopes")
+        return c.device_authorization_request(f.strings("scopes"))
+    if ty == "introspection":
+        f = fields(["type", "token", "token_type_hint", "refresh_token"])
+        return c.introspection_request(
+            f.str("token"), hint(f.nullable_str("token_type_hint")), f.nullable_str("refresh_token")  # type: ignore[arg-type]
+        )
+    if ty == "revocation":
+        f = fields(["type", "token", "token_type_hint"])
+        return c.revocation_request(f.str("token"), hint(f.nullable_str("token_type_hint")))  # type: ignore[arg-type]
+    raise VectorError(f"call: unknown type {ty!r}")
+
+
+def run_request(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "call", "expect_request", "expect_error"]))
+    judge(f, ["expect_request"], [],
+          lambda: {"expect_request": request_json(build_call(provider_and_client(f), f.value("call")))})
+
+
+def run_authorization_url(v: Any) -> None:
+    f = Fields(v, "vector", with_common(
+        ["provider", "client", "request", "seed_hex", "expect_url", "expect_pending", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        r = Fields(f.value("request"), "request", ["scopes", "pkce", "redirect_uri", "params"])
+        pkce = r.opt_str("pkce") or "S256"
+        if pkce not in ("S256", "plain"):
+            raise VectorError(f"request: unknown pkce {pkce!r}")
+        auth = c.authorization_url(
+            r.strings("scopes"), pkce=pkce,  # type: ignore[arg-type]
+            redirect_uri=r.opt_str("redirect_uri"), params=r.pairs("params"),
+            seed=seed(f.str("seed_hex")),
+        )
+        return {"expect_url": auth.url, "expect_pending": pending_json(auth.pending)}
+
+    judge(f, ["expect_url", "expect_pending"], [], run)
+
+
+def run_callback(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "pending", "unsolicited", "callback",
+                                         "expect_grant", "expect_exchange_request", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        cb = f.str("callback")
+        unsolicited = f.bool_or("unsolicited", False)
+        if unsolicited and not f.has("pending"):
+            g = c.unsolicited_callback(cb)
+        elif not unsolicited and f.has("pending"):
+            pending = f.value("pending")
+            Fields(pending, "pending", ["state", "code_verifier", "redirect_uri", "issuer", "require_iss"])
+            g = c.callback(PendingAuthorization.from_json(json.dumps(pending)), cb)
+        else:
+            raise VectorError("callback: `pending`, or `unsolicited: true`, not both")
+        out = {"expect_grant": grant_json(g)}
+        if f.has("expect_exchange_request"):
+            out["expect_exchange_request"] = request_json(c.authorization_code_request(g))
+        return out
+
+    judge(f, ["expect_grant"], ["expect_exchange_request"], run)
+
+
+def run_token_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["now", "response", "previous", "expect_token_set",
+                                         "expect_rotated", "expect_error"]))
+    if f.has("previous") != f.has("expect_rotated") and not f.has("expect_error"):
+        raise VectorError("`previous` and `expect_rotated` go together")
+
+    def run() -> Dict[str, Any]:
+        tokens = TokenSet.from_response(response(f.value("response")), f.u64("now"))
+        out: Dict[str, Any] = {}
+        if f.has("previous"):
+            p = Fields(f.value("previous"), "previous", ["refresh_token"])
+            old = TokenSet("previous-access-token", p.nullable_str("refresh_token"), None, 0)
+            out["expect_rotated"] = tokens.inherit_refresh_token(old)
+        out["expect_token_set"] = token_set_json(tokens)
+        return out
+
+    if f.has("previous"):
+        judge(f, ["expect_token_set", "expect_rotated"], [], run)
+    else:
+        judge(f, ["expect_token_set"], ["expect_rotated"], run)
+
+
+def run_introspection_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["response", "expect_introspection", "expect_error"]))
+    judge(f, ["expect_introspection"], [],
+          lambda: {"expect_introspection": introspection_json(Introspection.from_response(response(f.value("response"))))})
+
+
+def run_revocation_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["response", "expect_revoked", "expect_error"]))
+    if f.has("expect_revoked") and f.get("expect_revoked") is not True:
+        raise VectorError("`expect_revoked` can only be true (use `expect_error`)")
+
+    def run() -> Dict[str, Any]:
+        grantline.check_revocation_response(response(f.value("response")))
+        return {"expect_revoked": True}
+
+    judge(f, ["expect_revoked"], [], run)
+
+
+def run_device_authorization_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["now", "response", "expect_device_authorization", "expect_error"]))
+    judge(f, ["expect_device_authorization"], [], lambda: {
+        "expect_device_authorization": device_authorization_json(
+            DeviceAuthorization.from_response(response(f.value("response")), f.u64("now")))})
+
+
+def run_device_poll_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["now", "interval", "response", "expect_poll", "expect_error"]))
+    judge(f, ["expect_poll"], [], lambda: {
+        "expect_poll": poll_json(DevicePoll.from_response(response(f.value("response")), f.u64("interval"), f.u64("now")))})
+
+
+def run_www_authenticate(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["response", "expect_challenge", "expect_needs_renewal", "expect_challenges"]))
+
+    def run() -> Dict[str, Any]:
+        resp = response(f.value("response"))
+        c = grantline.bearer_challenge(resp)
+        challenge = None if c is None else {
+            "realm": c.realm, "scope": c.scope, "error": c.error,
+            "error_description": c.error_description, "error_uri": c.error_uri,
+        }
+        challenges = []
+        for name, value in resp.headers:
+            if name == "www-authenticate":
+                for ch in grantline.parse_www_authenticate(value):
+                    challenges.append({"scheme": ch.scheme, "token68": ch.token68,
+                                       "params": [list(p) for p in ch.params]})
+        return {
+            "expect_challenge": challenge,
+            "expect_needs_renewal": grantline.needs_renewal(resp),
+            "expect_challenges": challenges,
+        }
+
+    judge(f, ["expect_challenge", "expect_needs_renewal"], ["expect_challenges"], run)
+
+
+KINDS: Dict[str, Callable[[Any], None]] = {
+    "provider": run_provider,
+    "request": run_request,
+    "authorization_url": run_authorization_url,
+    "callback": run_callback,
+    "token_response": run_token_response,
+    "introspection_response": run_introspection_response,
+    "revocation_response": run_revocation_response,
+    "device_authorization_response": run_device_authorization_response,
+    "device_poll_response": run_device_poll_response,
+    "www_authenticate": run_www_authenticate,
+}
+
+
+def run_vector(v: Any) -> None:
+    """Runs one vector; raises ``AssertionError`` (a wrong result) or ``VectorError``."""
+    if not isinstance(v, dict):
+        raise VectorError("a vector is not a JSON object")
+    for key in ("name", "kind", "source"):
+        if not isinstance(v.get(key), str) or not v[key].strip():
+            raise VectorError(f"`{key}` is missing or not a non-empty string")
+    if "note" in v and not isinstance(v["note"], str):
+        raise VectorError("`note` is not a string")
+    runner = KINDS.get(v["kind"])
+    if runner is None:
+        raise VectorError(f"unknown kind {v['kind']!r}")
+    runner(v)
+
+
+# ------------------------------------------------------------------------------ the files
+
+
+def load_files() -> List[Tuple[str, Any]]:
+    files = []
+    for path in sorted(VECTORS.glob("*.json")):
+        # Integers stay exact (2^64-1 included): json reads them as Python ints.
+        files.append((path.name, json.loads(path.read_text(encoding="utf-8"))))
+    return files
+
+
+def file_vectors(name: str, doc: Any) -> List[Any]:
+    f = Fields(doc, name, ["format", "description", "vectors"])
+    if f.u64("format") != FORMAT:
+        raise VectorError(f"{name}: format {f.value('format')} is not {FORMAT}")
+    if not f.str("description").strip():
+        raise VectorError(f"{name}: empty description")
+    vectors = f.value("vectors")
+    if not isinstance(vectors, list) or not vectors:
+        raise VectorError(f"{name}: `vectors` is not a non-empty list")
+    return vectors
+
+
+def test_every_vector_passes_through_the_python_api() -> None:
+    files = load_files()
+    names: set[str] = set()
+    failures: List[str] = []
+    passed = seed_count = extra_count = 0
+    for required in SEED_FILES + EXTRA_FILES:
+        if required not in [n for n, _ in files]:
+            failures.append(f"{required}: missing")
+    for file, doc in files:
+        try:
+            vectors = file_vectors(file, doc)
+        except VectorError as e:
+            failures.append(str(e))
+            continue
+        if file in SEED_FILES:
+            seed_count += len(vectors)
+        else:
+            extra_count += len(vectors)
+        for i, v in enumerate(vectors):
+            name = v.get("name") if isinstance(v, dict) and isinstance(v.get("name"), str) else f"#{i}"
+            if name in names:
+                failures.append(f"{file}: {name!r}: duplicate name")
+                continue
+            names.add(name)
+            try:
+                run_vector(v)
+                passed += 1
+            except VectorError as e:
+                failures.append(f"{file}: {name!r}\n    cannot run the vector: {e}")
+            except AssertionError as e:
+                failures.append(f"{file}: {name!r}\n    {e}")
+    total = seed_count + extra_count
+    print(f"vectors: {passed} passed, {len(failures)} failed ({total} vectors)")
+    if seed_count < MIN_SEED_VECTORS:
+        failures.append(f"only {seed_count} seed vectors, at least {MIN_SEED_VECTORS} expected")
+    if extra_count < MIN_EXTRA_VECTORS:
+        failures.append(f"only {extra_count} lenient/hostile vectors, at least {MIN_EXTRA_VECTORS} expected")
+    assert not failures, f"vectors: {passed} passed, {len(failures)} failed\n\n" + "\n\n".join(failures)
+
+
+# ------------------------------------------------------------------------------ the runner itself
+
+
+def libro_cc_vector() -> Dict[str, Any]:
+    return {
+        "name": "self-test", "kind": "request", "source": "runner self-test",
+        "provider": {"preset": "libro"},
+        "client": {"client_id": "YOUR_CLIENT_ID", "client_secret": "YOUR_CLIENT_SECRET"},
+        "call": {"type": "client_credentials", "scopes": []},
+        "expect_request": {
+            "method": "POST",
+            "url": "https://api.libroreserve.com/oauth/token",
+            "headers": {"accept": "application/json", "content-type": "application/x-www-form-urlencoded"},
+            "body": "grant_type=client_credentials&client_id=YOUR_CLIENT_ID&client_secret=YOUR_CLIENT_SECRET",
+        },
+    }
+
+
+def test_runner_passes_a_right_vector() -> None:
+    run_vector(libro_cc_vector())
+
+
+def test_runner_fails_an_unknown_kind() -> None:
+    with pytest.raises(VectorError, match="unknown kind"):
+        run_vector({"name": "x", "kind": "no_such_kind", "source": "test"})
+
+
+def test_runner_fails_a_wrong_expectation() -> None:
+    v = libro_cc_vector()
+    v["expect_request"]["body"] = "grant_type=client_credentials"
+    with pytest.raises(AssertionError, match=r"expect_request\.body"):
+        run_vector(v)
+    v = libro_cc_vector()
+    del v["expect_request"]["headers"]["accept"]
+    with pytest.raises(AssertionError, match=r"expect_request\.headers\.accept"):
+        run_vector(v)
+
+
+def test_runner_fails_unknown_fields_and_missing_expectations() -> None:
+    v = libro_cc_vector()
+    v["expect_requst"] = {}
+    with pytest.raises(VectorError, match="unknown field"):
+        run_vector(v)
+    v = libro_cc_vector()
+    del v["expect_request"]
+    with pytest.raises(VectorError, match="no expectation"):
+        run_vector(v)
+    v = libro_cc_vector()
+    v["expect_error"] = {"kind": "oauth"}
+    with pytest.raises(VectorError, match="both"):
+        run_vector(v)
+    v = libro_cc_vector()
+    v["call"]["type"] = "implicit"
+    with pytest.raises(VectorError, match="unknown type"):
+        run_vector(v)
+    v = libro_cc_vector()
+    v["provider"]["colour"] = "blue"
+    with pytest.raises(VectorError, match="unknown field `colour`"):
+        run_vector(v)
+
+
+def test_runner_fails_an_error_where_success_was_expected_and_back() -> None:
+    v = libro_cc_vector()
+    v["call"] = {"type": "password", "username": "u", "password": "p", "scopes": []}
+    with pytest.raises(AssertionError, match="unsupported_grant"):
+        run_vector(v)
+    v = libro_cc_vector()
+    del v["expect_request"]
+    v["expect_error"] = {"kind": "unsupported_grant"}
+    with pytest.raises(AssertionError, match="succeeded"):
+        run_vector(v)
