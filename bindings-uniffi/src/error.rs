@@ -1,0 +1,187 @@
+//! The exported error: the core's [`grantline::Error`] reduced to what a caller can act on
+//! (two-tier errors, as in mozilla application-services' component template).
+//!
+//! Kotlin sees a `GrantlineException` sealed class (`GrantlineException.OAuth`, ...), Swift a
+//! `GrantlineError` enum. No variant carries a secret: the core keeps secrets out of every
+//! reason and excerpt, and this mapping adds none.
+
+use crate::types::{Endpoint, GrantType};
+
+/// Everything a grantline call can fail with, sorted by what the caller does about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum GrantlineError {
+    /// The authorization server said no: an OAuth 2.0 error response (RFC 6749 §5.2), or a
+    /// callback's `error` parameter (status 0). Act on `code` (`invalid_grant`: sign in again,
+    /// `invalid_client`: check the credentials, `invalid_scope`, ...).
+    #[error("the authorization server refused: {code}{} (HTTP {status})",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    OAuth {
+        /// The `error` code, e.g. `invalid_grant`.
+        code: String,
+        /// `error_description`, when given.
+        description: Option<String>,
+        /// `error_uri`, when given.
+        uri: Option<String>,
+        /// The HTTP status (200 for an error in a 200 body; 0 for a callback's `error`).
+        status: u16,
+    },
+    /// The server answered something that is neither a valid answer nor an OAuth error (an
+    /// HTML error page, a token response without `access_token`, an unexpected status...).
+    /// Retrying later may help; the server or a proxy is at fault.
+    #[error("malformed response (HTTP {status}): {reason}")]
+    MalformedResponse {
+        /// `malformed`, or `unexpected_status` when only the status was wrong.
+        kind: String,
+        /// The HTTP status of the response.
+        status: u16,
+        /// What was wrong, never containing a secret.
+        reason: String,
+        /// The start of a body that is neither JSON nor form (e.g. an HTML page), with
+        /// token-like runs redacted, for diagnosis.
+        excerpt: Option<String>,
+    },
+    /// The caller or the configuration is at fault: an insecure or missing endpoint, a grant
+    /// the provider lacks, invalid input (a bad URL, a callback without `code`, an unreadable
+    /// stored record), an issuer mismatch in a callback. Fix the code or the configuration.
+    #[error("{reason}")]
+    Configuration {
+        /// The core's stable error name: `insecure_endpoint`, `missing_endpoint`,
+        /// `unsupported_grant`, `invalid_input`, `issuer_mismatch`, `unexpected_response`,
+        /// `random`.
+        kind: String,
+        /// What was wrong, never containing a secret.
+        reason: String,
+        /// The grant, for `unsupported_grant`.
+        grant: Option<GrantType>,
+        /// The endpoint, for `missing_endpoint`.
+        endpoint: Option<Endpoint>,
+    },
+    /// The callback's `state` is missing or does not match the pending authorization: a
+    /// possible CSRF attempt, or a stale callback. Start the authorization again.
+    #[error("the callback's state does not match the pending authorization")]
+    StateMismatch,
+    /// The token session cannot renew its token: no refresh token (or a dead one) and no grant
+    /// to repeat. Send the user through authorization again.
+    #[error("the token cannot be renewed: authorize again")]
+    ReauthorizationRequired,
+    /// The request did not make it there and back (no network, timeout, a failing transport).
+    /// Retry later.
+    #[error("transport failure: {reason}")]
+    Transport {
+        /// What the transport reported.
+        reason: String,
+    },
+}
+
+impl GrantlineError {
+    /// A configuration error of kind `invalid_input`.
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        GrantlineError::Configuration {
+            kind: "invalid_input".into(),
+            reason: reason.into(),
+            grant: None,
+            endpoint: None,
+        }
+    }
+}
+
+impl From<grantline::Error> for GrantlineError {
+    fn from(e: grantline::Error) -> Self {
+        use grantline::Error as E;
+        let kind = e.kind().to_owned();
+        let reason = e.to_string();
+        match e {
+            E::OAuth {
+                code,
+                description,
+                uri,
+                status,
+            } => GrantlineError::OAuth {
+                code,
+                description,
+                uri,
+                status,
+            },
+            E::Malformed {
+                status, excerpt, ..
+            }
+            | E::UnexpectedStatus { status, excerpt } => GrantlineError::MalformedResponse {
+                kind,
+                status,
+                reason,
+                excerpt,
+            },
+            E::StateMismatch => GrantlineError::StateMismatch,
+            E::ReauthorizationRequired => GrantlineError::ReauthorizationRequired,
+            E::Transport { reason } => GrantlineError::Transport { reason },
+            E::UnsupportedGrant { grant } => GrantlineError::Configuration {
+                kind,
+                reason,
+                grant: Some(grant.into()),
+                endpoint: None,
+            },
+            E::MissingEndpoint { endpoint } => GrantlineError::Configuration {
+                kind,
+                reason,
+                grant: None,
+                endpoint: Some(endpoint.into()),
+            },
+            // IssuerMismatch, InsecureEndpoint, InvalidInput, UnexpectedResponse, Random, and
+            // whatever the non-exhaustive core adds: the caller's side.
+            _ => GrantlineError::Configuration {
+                kind,
+                reason,
+                grant: None,
+                endpoint: None,
+            },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for GrantlineError {
+    /// A foreign transport or listener threw something other than a `GrantlineError`.
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        GrantlineError::Transport { reason: e.reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn every_core_error_maps_to_its_kind() {
+        let oauth = grantline::Error::OAuth {
+            code: "invalid_grant".into(),
+            description: Some("expired".into()),
+            uri: None,
+            status: 400,
+        };
+        assert!(matches!(
+            GrantlineError::from(oauth),
+            GrantlineError::OAuth { status: 400, .. }
+        ));
+        let e = GrantlineError::from(grantline::Error::UnexpectedStatus {
+            status: 502,
+            excerpt: Some("<html>".into()),
+        });
+        assert!(
+            matches!(e, GrantlineError::MalformedResponse { ref kind, status: 502, .. } if kind == "unexpected_status")
+        );
+        let e = GrantlineError::from(grantline::Error::UnsupportedGrant {
+            grant: grantline::GrantType::Password,
+        });
+        assert!(matches!(
+            e,
+            GrantlineError::Configuration {
+                grant: Some(GrantType::Password),
+                ..
+            }
+        ));
+        assert_eq!(
+            GrantlineError::from(grantline::Error::ReauthorizationRequired),
+            GrantlineError::ReauthorizationRequired
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! Providers: the five presets, a builder for any other, and discovery documents.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::GrantlineError;
+use crate::types::{BodyEncoding, ClientAuthMethod, GrantType, Param};
+
+/// An authorization server, as data: endpoints, body encoding, client authentication, scope
+/// separator, extra token parameters, default renewal margin, supported grants.
+#[derive(Debug, uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct Provider {
+    pub(crate) inner: grantline::Provider,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Provider({})", self.inner.name())
+    }
+}
+
+fn wrap(inner: grantline::Provider) -> Arc<Provider> {
+    Arc::new(Provider { inner })
+}
+
+#[uniffi::export]
+impl Provider {
+    /// Libro (production): authorization code and refresh at `accounts.libroreserve.com`,
+    /// client credentials at `api.libroreserve.com`.
+    #[uniffi::constructor]
+    pub fn libro() -> Arc<Self> {
+        wrap(grantline::Provider::libro())
+    }
+    /// Libro's staging environment (authorization code and refresh).
+    #[uniffi::constructor]
+    pub fn libro_staging() -> Arc<Self> {
+        wrap(grantline::Provider::libro_staging())
+    }
+    /// Bindeo: JSON bodies; client credentials, password, refresh.
+    #[uniffi::constructor]
+    pub fn bindeo() -> Arc<Self> {
+        wrap(grantline::Provider::bindeo())
+    }
+    /// Bookable (Auth0) with its documented `audience`: client credentials.
+    #[uniffi::constructor]
+    pub fn bookable() -> Arc<Self> {
+        wrap(grantline::Provider::bookable())
+    }
+    /// Bookable (Auth0) with another `audience`.
+    #[uniffi::constructor]
+    pub fn bookable_with_audience(audience: String) -> Arc<Self> {
+        wrap(grantline::Provider::bookable_with_audience(audience))
+    }
+    /// Apicbase: authorization code, refresh, introspection.
+    #[uniffi::constructor]
+    pub fn apicbase() -> Arc<Self> {
+        wrap(grantline::Provider::apicbase())
+    }
+    /// Booking Experts: the flow starts from its app store (unsolicited callbacks).
+    #[uniffi::constructor]
+    pub fn booking_experts() -> Arc<Self> {
+        wrap(grantline::Provider::booking_experts())
+    }
+
+    /// A preset by name: `libro`, `libro-staging`, `bindeo`, `bookable`, `apicbase`,
+    /// `booking-experts`.
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`) for an unknown name.
+    #[uniffi::constructor]
+    pub fn preset(name: String) -> Result<Arc<Self>, GrantlineError> {
+        grantline::Provider::preset(&name)
+            .map(wrap)
+            .ok_or_else(|| GrantlineError::invalid(format!("no preset named {name:?}")))
+    }
+
+    /// A provider from an RFC 8414 / OpenID Connect discovery document (the JSON bytes, e.g.
+    /// the body of `GET <issuer>/.well-known/openid-configuration`).
+    ///
+    /// # Errors
+    /// `Configuration`: `invalid_input` for a document that is not JSON or lacks `issuer`,
+    /// `insecure_endpoint` for an `http://` endpoint that is not loopback.
+    #[uniffi::constructor]
+    pub fn from_metadata(json: Vec<u8>) -> Result<Arc<Self>, GrantlineError> {
+        Ok(wrap(grantline::Provider::from_metadata(&json)?))
+    }
+
+    /// A builder seeded with this provider, to adjust it.
+    pub fn to_builder(&self) -> Arc<ProviderBuilder> {
+        Arc::new(ProviderBuilder {
+            inner: Mutex::new(self.inner.to_builder()),
+        })
+    }
+
+    /// The display name.
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+    /// The issuer identifier, when known (checked against a callback's `iss`).
+    pub fn issuer(&self) -> Option<String> {
+        self.inner.issuer().map(str::to_owned)
+    }
+    /// The authorization endpoint, when there is one.
+    pub fn authorization_endpoint(&self) -> Option<String> {
+        self.inner.authorization_endpoint().map(str::to_owned)
+    }
+    /// The token endpoint used for `grant`.
+    pub fn token_endpoint(&self, grant: GrantType) -> Option<String> {
+        self.inner.token_endpoint(grant.into()).map(str::to_owned)
+    }
+    /// The introspection endpoint, when there is one.
+    pub fn introspection_endpoint(&self) -> Option<String> {
+        self.inner.introspection_endpoint().map(str::to_owned)
+    }
+    /// The revocation endpoint, when there is one.
+    pub fn revocation_endpoint(&self) -> Option<String> {
+        self.inner.revocation_endpoint().map(str::to_owned)
+    }
+    /// The device authorization endpoint, when there is one.
+    pub fn device_authorization_endpoint(&self) -> Option<String> {
+        self.inner
+            .device_authorization_endpoint()
+            .map(str::to_owned)
+    }
+    /// How request bodies are encoded.
+    pub fn body_encoding(&self) -> BodyEncoding {
+        self.inner.body_encoding().into()
+    }
+    /// How clients authenticate, unless a client overrides it.
+    pub fn auth_method(&self) -> ClientAuthMethod {
+        self.inner.auth_method().into()
+    }
+    /// What joins scopes in requests.
+    pub fn scope_separator(&self) -> String {
+        self.inner.scope_separator().to_owned()
+    }
+    /// Parameters added to every token request, in order.
+    pub fn extra_token_params(&self) -> Vec<Param> {
+        self.inner
+            .extra_token_params()
+            .iter()
+            .map(|(name, value)| Param {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    }
+    /// The default renewal margin before expiry, in seconds.
+    pub fn default_skew(&self) -> u64 {
+        self.inner.default_skew()
+    }
+    /// The supported grants.
+    pub fn grants(&self) -> Vec<GrantType> {
+        self.inner.grants().iter().map(|g| (*g).into()).collect()
+    }
+    /// Whether the provider supports `grant`.
+    pub fn supports(&self, grant: GrantType) -> bool {
+        self.inner.supports(grant.into())
+    }
+    /// Whether callbacks may arrive that no request of ours started (Booking Experts).
+    pub fn unsolicited_callbacks(&self) -> bool {
+        self.inner.unsolicited_callbacks()
+    }
+    /// Whether the provider always sends `iss` in callbacks (RFC 9207).
+    pub fn iss_parameter_supported(&self) -> bool {
+        self.inner.iss_parameter_supported()
+    }
+}
+
+/// Builds a [`Provider`] from parts. Every setter returns the builder, so calls chain:
+/// `ProviderBuilder("corp").tokenEndpoint(url).grant(GrantType.CLIENT_CREDENTIALS).build()`.
+/// Defaults: form bodies, HTTP Basic, space-separated scopes, 60 s skew, no grants.
+#[derive(Debug, uniffi::Object)]
+pub struct ProviderBuilder {
+    inner: Mutex<grantline::ProviderBuilder>,
+}
+
+impl ProviderBuilder {
+    fn with(
+        self: Arc<Self>,
+        f: impl FnOnce(grantline::ProviderBuilder) -> grantline::ProviderBuilder,
+    ) -> Arc<Self> {
+        {
+            let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = std::mem::replace(&mut *guard, grantline::Provider::builder(""));
+            *guard = f(current);
+        }
+        self
+    }
+}
+
+#[uniffi::export]
+impl ProviderBuilder {
+    /// A builder for a provider named `name` (for display only).
+    #[uniffi::constructor]
+    pub fn new(name: String) -> Arc<Self> {
+        Arc::new(ProviderBuilder {
+            inner: Mutex::new(grantline::Provider::builder(name)),
+        })
+    }
+    /// Sets the issuer identifier (enables the RFC 9207 `iss` check).
+    pub fn issuer(self: Arc<Self>, issuer: String) -> Arc<Self> {
+        self.with(|b| b.issuer(issuer))
+    }
+    /// Sets the authorization endpoint.
+    pub fn authorization_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.authorization_endpoint(url))
+    }
+    /// Sets the token endpoint for every grant without one of its own.
+    pub fn token_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.token_endpoint(url))
+    }
+    /// Sets the token endpoint of one grant.
+    pub fn token_endpoint_for(self: Arc<Self>, grant: GrantType, url: String) -> Arc<Self> {
+        self.with(|b| b.token_endpoint_for(grant.into(), url))
+    }
+    /// Sets the introspection endpoint.
+    pub fn introspection_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.introspection_endpoint(url))
+    }
+    /// Sets the revocation endpoint.
+    pub fn revocation_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.revocation_endpoint(url))
+    }
+    /// Sets the device authorization endpoint.
+    pub fn device_authorization_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.device_authorization_endpoint(url))
+    }
+    /// Sets the body encoding.
+    pub fn body_encoding(self: Arc<Self>, encoding: BodyEncoding) -> Arc<Self> {
+        self.with(|b| b.body_encoding(encoding.into()))
+    }
+    /// Sets the client authentication method.
+    pub fn auth_method(self: Arc<Self>, method: ClientAuthMethod) -> Arc<Self> {
+        self.with(|b| b.auth_method(method.into()))
+    }
+    /// Sets what joins scopes.
+    pub fn scope_separator(self: Arc<Self>, separator: String) -> Arc<Self> {
+        self.with(|b| b.scope_separator(separator))
+    }
+    /// Adds a parameter sent with every token request (replacing one of the same name).
+    pub fn extra_token_param(self: Arc<Self>, name: String, value: String) -> Arc<Self> {
+        self.with(|b| b.extra_token_param(name, value))
+    }
+    /// Sets the default renewal margin before expiry, in seconds.
+    pub fn default_skew(self: Arc<Self>, seconds: u64) -> Arc<Self> {
+        self.with(|b| b.default_skew(seconds))
+    }
+    /// Adds a supported grant.
+    pub fn grant(self: Arc<Self>, grant: GrantType) -> Arc<Self> {
+        self.with(|b| b.grant(grant.into()))
+    }
+    /// Declares that callbacks may arrive that no request of ours started.
+    pub fn unsolicited_callbacks(self: Arc<Self>, yes: bool) -> Arc<Self> {
+        self.with(|b| b.unsolicited_callbacks(yes))
+    }
+    /// Declares that the provider always sends `iss` in callbacks (RFC 9207).
+    pub fn iss_parameter_supported(self: Arc<Self>, yes: bool) -> Arc<Self> {
+        self.with(|b| b.iss_parameter_supported(yes))
+    }
+    /// Checks every endpoint and returns the provider. The builder stays usable.
+    ///
+    /// # Errors
+    /// `Configuration`: `insecure_endpoint` for an `http://` endpoint that is not loopback,
+    /// `invalid_input` for one that is not an absolute http(s) URL.
+    pub fn build(&self) -> Result<Arc<Provider>, GrantlineError> {
+        let builder = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Ok(wrap(builder.build()?))
+    }
+}

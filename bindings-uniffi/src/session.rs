@@ -1,0 +1,315 @@
+//! `TokenSession`: a token kept fresh for many threads, one renewal at a time.
+//!
+//! The core's [`grantline::TokenSession`] decides everything (use the token, send this
+//! renewal, wait for the one in flight; expiry, skew, rotation, `invalid_grant`); this object
+//! only puts it behind a mutex, performs the HTTP exchange it asks for with the lock released,
+//! and wakes the threads that wait on a condition variable. Foreign code (the transport, the
+//! listener) is never called with the lock held.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use crate::client::Client;
+use crate::error::GrantlineError;
+use crate::http::{header_map, now, HttpRequest, HttpResponse, HttpTransport};
+use crate::tokens::{token_set, Renewed, TokenSet};
+
+/// Told about every new token set a [`TokenSession`] obtains, in the order they were obtained:
+/// persist it (when `refreshTokenRotated` is true, only the new set keeps access).
+///
+/// Called on the thread of one of the callers, never with a grantline lock held; it may call
+/// the session back.
+#[uniffi::export(with_foreign)]
+pub trait TokenListener: Send + Sync {
+    /// A renewal completed.
+    ///
+    /// # Errors
+    /// Whatever it throws is thrown from the session call that delivered it; the session
+    /// keeps the new tokens either way.
+    fn on_tokens(&self, renewed: Renewed) -> Result<(), GrantlineError>;
+}
+
+struct State {
+    session: grantline::TokenSession,
+    /// How many renewals have completed: a waiter wakes when it changes.
+    completed: u64,
+    /// Renewals not yet handed to the listener, oldest first.
+    undelivered: VecDeque<grantline::Renewed>,
+    /// Whether a thread is handing them over (so they go out one at a time, in order).
+    delivering: bool,
+}
+
+/// A token kept fresh: `accessToken()` returns a valid access token, renewing it through the
+/// client's transport when needed (client credentials, password, or refresh token), with
+/// exactly one renewal in flight however many threads ask. Thread-safe; calls block, so make
+/// them off the main thread.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct TokenSession {
+    state: Mutex<State>,
+    renewed: Condvar,
+    transport: Arc<dyn HttpTransport>,
+    listener: Option<Arc<dyn TokenListener>>,
+}
+
+impl fmt::Display for TokenSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        write!(
+            f,
+            "TokenSession(client_id={}, has_tokens={}, renewing={})",
+            state.session.client().client_id(),
+            state.session.tokens().is_some(),
+            state.session.renewing()
+        )
+    }
+}
+
+impl TokenSession {
+    fn create(
+        client: &Client,
+        session: grantline::TokenSession,
+        listener: Option<Arc<dyn TokenListener>>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        Ok(Arc::new(TokenSession {
+            state: Mutex::new(State {
+                session,
+                completed: 0,
+                undelivered: VecDeque::new(),
+                delivering: false,
+            }),
+            renewed: Condvar::new(),
+            transport: client.transport()?.clone(),
+            listener,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Performs renewal `id` with the lock released, hands the outcome to the core, wakes the
+    /// waiters. Returns the new access token.
+    fn renew(&self, id: u64, request: http::Request<Vec<u8>>) -> Result<String, GrantlineError> {
+        let result = self.transport.send(Arc::new(HttpRequest::from(request)));
+        let at = now();
+        let mut state = self.lock();
+        let outcome = match result {
+            Ok(response) => match response.to_http() {
+                Ok(r) => state
+                    .session
+                    .receive(id, &r, at)
+                    .map_err(GrantlineError::from),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let outcome = match outcome {
+            Ok(renewed) => Ok(renewed),
+            Err(e) => {
+                // The core has taken the flight back on receive(); only a response that never
+                // reached it (transport failure, unusable status) still has to be failed.
+                if state.session.renewing() {
+                    let reason = match &e {
+                        GrantlineError::Transport { reason } => reason.clone(),
+                        other => other.to_string(),
+                    };
+                    let _ = state.session.fail(id, reason);
+                }
+                Err(e)
+            }
+        };
+        state.completed = state.completed.wrapping_add(1);
+        self.renewed.notify_all();
+        let renewed = outcome?;
+        let token = renewed.tokens.access_token().secret().to_owned();
+        if self.listener.is_some() {
+            state.undelivered.push_back(renewed);
+        }
+        drop(state);
+        self.deliver()?;
+        Ok(token)
+    }
+
+    /// Hands undelivered renewals to the listener, in order, one thread at a time, never with
+    /// the lock held.
+    fn deliver(&self) -> Result<(), GrantlineError> {
+        let Some(listener) = &self.listener else {
+            return Ok(());
+        };
+        let mut first_error = None;
+        let mut state = self.lock();
+        if state.delivering {
+            return Ok(()); // the thread delivering now will deliver ours too, in order
+        }
+        state.delivering = true;
+        while let Some(renewed) = state.undelivered.pop_front() {
+            drop(state);
+            if let Err(e) = listener.on_tokens(renewed.into()) {
+                first_error.get_or_insert(e);
+            }
+            state = self.lock();
+        }
+        state.delivering = false;
+        drop(state);
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn with_session(&self, f: impl FnOnce(grantline::TokenSession) -> grantline::TokenSession) {
+        let mut state = self.lock();
+        let current = state.session.clone();
+        state.session = f(current);
+    }
+}
+
+#[uniffi::export]
+impl TokenSession {
+    /// A session that obtains and renews its token with the client credentials grant, through
+    /// the client's transport.
+    ///
+    /// # Errors
+    /// `Configuration` when the client has no transport.
+    #[uniffi::constructor(default(scopes = [], listener = None))]
+    pub fn client_credentials(
+        client: &Client,
+        scopes: Vec<String>,
+        listener: Option<Arc<dyn TokenListener>>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        let session = grantline::TokenSession::client_credentials(client.inner.clone(), scopes);
+        Self::create(client, session, listener)
+    }
+
+    /// A session that obtains its token with the password grant and renews it with the refresh
+    /// token when there is one (else with the password again).
+    ///
+    /// # Errors
+    /// `Configuration` when the client has no transport.
+    #[uniffi::constructor(default(scopes = [], listener = None))]
+    pub fn password(
+        client: &Client,
+        username: String,
+        password: String,
+        scopes: Vec<String>,
+        listener: Option<Arc<dyn TokenListener>>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        let session = grantline::TokenSession::new(
+            client.inner.clone(),
+            grantline::SessionGrant::Password {
+                username,
+                password: grantline::Password::new(password),
+                scopes,
+            },
+        );
+        Self::create(client, session, listener)
+    }
+
+    /// A session over tokens from an authorization code or device flow (or restored from
+    /// storage), renewed with the refresh token only; when that is gone, calls fail with
+    /// `ReauthorizationRequired`.
+    ///
+    /// # Errors
+    /// `Configuration` when the client has no transport.
+    #[uniffi::constructor(default(listener = None))]
+    pub fn from_tokens(
+        client: &Client,
+        tokens: &TokenSet,
+        listener: Option<Arc<dyn TokenListener>>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        let session =
+            grantline::TokenSession::from_tokens(client.inner.clone(), tokens.inner.clone());
+        Self::create(client, session, listener)
+    }
+
+    /// A valid access token: the current one, or a new one after the renewal this call or
+    /// another thread's performs. Blocks during a renewal.
+    ///
+    /// # Errors
+    /// The renewal's error (`OAuth`, `MalformedResponse`, `Transport`) for this call and every
+    /// thread that waited on it; `ReauthorizationRequired`; `Configuration`; what the listener
+    /// threw.
+    pub fn access_token(&self) -> Result<String, GrantlineError> {
+        let mut state = self.lock();
+        let mut step = state.session.next(now());
+        loop {
+            match step? {
+                grantline::Next::Ready(token) => {
+                    let pending = !state.undelivered.is_empty();
+                    drop(state);
+                    if pending {
+                        self.deliver()?;
+                    }
+                    return Ok(token.secret().to_owned());
+                }
+                grantline::Next::Send { id, request } => {
+                    drop(state);
+                    return self.renew(id, *request);
+                }
+                grantline::Next::Wait { id } => {
+                    let seen = state.completed;
+                    while state.completed == seen {
+                        state = self
+                            .renewed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    step = state.session.waited(id, now());
+                }
+            }
+        }
+    }
+
+    /// Sends an API request with `Authorization: Bearer <access token>` through the
+    /// transport. When the API answers 401 `invalid_token` (or a bare 401), the token is
+    /// rejected, renewed once (one renewal however many threads see the 401) and the request
+    /// retried once; the retry's answer is returned whatever it is.
+    ///
+    /// # Errors
+    /// As [`TokenSession::access_token`], and the transport's.
+    pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, GrantlineError> {
+        let token = self.access_token()?;
+        let response = self.transport.send(with_bearer(request, &token)?)?;
+        if !grantline::bearer::needs_renewal(response.status, &header_map(&response.headers)) {
+            return Ok(response);
+        }
+        self.lock().session.reject(&token);
+        let token = self.access_token()?;
+        self.transport.send(with_bearer(request, &token)?)
+    }
+
+    /// The API refused `access_token` (401 `invalid_token`): the next call renews it. A token
+    /// that is no longer the current one is ignored. Returns whether it was the current one.
+    pub fn reject(&self, access_token: String) -> bool {
+        self.lock().session.reject(&access_token)
+    }
+
+    /// The current token set, when there is one (to persist at shutdown, say).
+    pub fn tokens(&self) -> Option<Arc<TokenSet>> {
+        self.lock().session.tokens().cloned().map(token_set)
+    }
+
+    /// Starts from this token set (restoring a persisted session).
+    pub fn restore(&self, tokens: &TokenSet) {
+        let tokens = tokens.inner.clone();
+        self.with_session(|s| s.with_tokens(tokens));
+    }
+
+    /// Renews `seconds` before expiry (capped at half the token's lifetime; the provider's
+    /// default otherwise).
+    pub fn set_skew(&self, seconds: u64) {
+        self.with_session(|s| s.with_skew(seconds));
+    }
+
+    /// Whether a renewal is in flight.
+    pub fn renewing(&self) -> bool {
+        self.lock().session.renewing()
+    }
+}
+
+/// `request` with `Authorization: Bearer <token>` (replacing any `Authorization`).
+fn with_bearer(request: &HttpRequest, token: &str) -> Result<Arc<HttpRequest>, GrantlineError> {
+    let value = grantline::bearer::authorization_header(&grantline::AccessToken::new(token))?;
+    let mut r = request.inner.clone();
+    r.headers_mut().insert(http::header::AUTHORIZATION, value);
+    Ok(Arc::new(HttpRequest::from(r)))
+}

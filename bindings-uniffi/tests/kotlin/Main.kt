@@ -1,0 +1,23 @@
+// The Kotlin test program: `java ... grantline.test.MainKt <tests/vectors dir>` under
+// tests/interop/servers.sh, or `... grantline.test.MainKt bench` for the benchmark.
+// Prints `kotlin: N passed, N failed` and exits non-zero on any failure.
+package grantline.test
+
+import java.io.File
+import kotlin.system.exitProcess
+
+fun main(args: Array<String>) {
+    if (args.firstOrNull() == "bench") {
+        bench()
+        return
+    }
+    if (args.size != 1) {
+        System.err.println("usage: grantline.test.MainKt <tests/vectors directory> | bench")
+        exitProcess(2)
+    }
+    val t = Tests(verbose = System.getenv("GRANTLINE_VERBOSE") != null)
+    runnerSelfTests(t)
+    runAllVectors(File(args[0]), t)
+    interop(t)
+    t.finish("kotlin")
+}

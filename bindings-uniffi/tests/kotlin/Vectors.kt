@@ -1,0 +1,701 @@
+// Runs the shared test vectors (tests/vectors/*.json, format in tests/vectors/README.md)
+// through the Kotlin binding's public API, interpreting every kind and field as the Rust
+// reference runner (core/tests/vectors.rs) does: unknown kinds and fields are failures, every
+// expectation is compared, every failure is listed by name.
+package grantline.test
+
+import grantline.*
+import java.io.File
+import java.math.BigInteger
+import java.nio.ByteBuffer
+import java.nio.charset.CharacterCodingException
+import java.nio.charset.CodingErrorAction
+import java.util.Base64
+
+/** The vector itself cannot be run as written. */
+class VectorError(message: String) : Exception(message)
+
+private const val FORMAT = 1
+private val SEED_FILES = listOf("libro.json", "bindeo.json", "bookable.json", "apicbase.json", "booking-experts.json")
+private val EXTRA_FILES = listOf("lenient.json", "hostile.json")
+private const val MIN_SEED_VECTORS = 37
+private const val MIN_EXTRA_VECTORS = 40
+private val COMMON = listOf("name", "kind", "source", "note")
+
+private fun short(v: Any?): String {
+    val s = Json.write(v)
+    return if (s.length > 300) "${s.take(300)}... (${s.length} characters)" else s
+}
+
+private fun big(v: ULong?): BigInteger? = v?.let { BigInteger(it.toString()) }
+private fun big(v: UShort): BigInteger = BigInteger.valueOf(v.toLong())
+
+@Suppress("UNCHECKED_CAST")
+class Fields(value: Any?, val what: String, allowed: List<String>) {
+    val map: Map<String, Any?> = value as? Map<String, Any?>
+        ?: throw VectorError("$what: not a JSON object: ${short(value)}")
+
+    init {
+        map.keys.firstOrNull { it !in allowed }?.let { throw VectorError("$what: unknown field `$it`") }
+    }
+
+    fun get(key: String): Any? = map[key]
+    fun has(key: String) = map.containsKey(key)
+    fun value(key: String): Any? = if (has(key)) map[key] else throw VectorError("$what: missing field `$key`")
+    fun str(key: String): String = value(key) as? String ?: throw VectorError("$what: `$key` is not a string")
+    fun optStr(key: String): String? = when (val v = map[key]) {
+        null -> null
+        is String -> v
+        else -> throw VectorError("$what: `$key` is not a string or null")
+    }
+    fun nullableStr(key: String): String? { value(key); return optStr(key) }
+    fun u64(key: String): ULong {
+        val v = value(key) as? BigInteger
+        if (v == null || v.signum() < 0 || v.bitLength() > 64) throw VectorError("$what: `$key` is not a non-negative integer")
+        return v.toString().toULong()
+    }
+    fun boolOr(key: String, default: Boolean): Boolean =
+        if (!has(key)) default else map[key] as? Boolean ?: throw VectorError("$what: `$key` is not a boolean")
+    fun strings(key: String): List<String> {
+        if (!has(key)) return emptyList()
+        val bad = { VectorError("$what: `$key` is not a list of strings") }
+        val l = map[key] as? List<Any?> ?: throw bad()
+        return l.map { it as? String ?: throw bad() }
+    }
+    fun pairs(key: String): List<Pair<String, String>> {
+        if (!has(key)) return emptyList()
+        val bad = { VectorError("$what: `$key` is not a list of [name, value] pairs") }
+        val l = map[key] as? List<Any?> ?: throw bad()
+        return l.map { p ->
+            val pl = p as? List<Any?> ?: throw bad()
+            if (pl.size != 2) throw bad()
+            Pair(pl[0] as? String ?: throw bad(), pl[1] as? String ?: throw bad())
+        }
+    }
+}
+
+private fun withCommon(vararg specific: String) = COMMON + specific.toList()
+
+// ------------------------------------------------------------------ names shared with the bindings
+
+fun grantName(g: GrantType) = g.name.lowercase()
+fun grantFromName(name: String): GrantType =
+    GrantType.values().firstOrNull { grantName(it) == name } ?: throw VectorError("unknown grant \"$name\"")
+fun endpointName(e: Endpoint) = e.name.lowercase()
+fun authMethodName(m: ClientAuthMethod) = when (m) {
+    ClientAuthMethod.BASIC -> "client_secret_basic"
+    ClientAuthMethod.BODY -> "client_secret_post"
+    ClientAuthMethod.PUBLIC -> "none"
+}
+fun authMethodFromName(name: String): ClientAuthMethod? =
+    ClientAuthMethod.values().firstOrNull { authMethodName(it) == name }
+private fun hint(v: String?): TokenTypeHint? = when (v) {
+    null -> null
+    "access_token" -> TokenTypeHint.ACCESS_TOKEN
+    "refresh_token" -> TokenTypeHint.REFRESH_TOKEN
+    else -> throw VectorError("unknown token_type_hint \"$v\"")
+}
+
+// ------------------------------------------------------------------ inputs
+
+private fun provider(spec: Any?): Provider {
+    val f = Fields(spec, "provider", listOf("preset", "audience", "custom", "metadata"))
+    return when {
+        f.has("preset") && !f.has("custom") && !f.has("metadata") -> {
+            val name = f.str("preset")
+            val audience = f.optStr("audience")
+            when {
+                audience != null && name == "bookable" -> Provider.bookableWithAudience(audience)
+                audience != null -> throw VectorError("provider: `audience` is only for the bookable preset")
+                else -> try {
+                    Provider.preset(name)
+                } catch (e: GrantlineException.Configuration) {
+                    throw VectorError("provider: unknown preset \"$name\"")
+                }
+            }
+        }
+        !f.has("preset") && f.has("custom") && !f.has("metadata") && !f.has("audience") -> customProvider(f.get("custom"))
+        !f.has("preset") && !f.has("custom") && f.has("metadata") && !f.has("audience") -> {
+            val doc = f.get("metadata") as? String ?: throw VectorError("provider: `metadata` is not a string")
+            Provider.fromMetadata(doc.toByteArray(Charsets.UTF_8))
+        }
+        else -> throw VectorError("provider: exactly one of `preset`, `custom`, `metadata`")
+    }
+}
+
+@Suppress("UNCHECKED_CAST")
+private fun customProvider(spec: Any?): Provider {
+    val f = Fields(spec, "provider.custom", listOf(
+        "name", "issuer", "authorization_endpoint", "token_endpoint", "token_endpoints_by_grant",
+        "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint", "body_encoding",
+        "auth_method", "scope_separator", "extra_token_params", "default_skew", "grants",
+        "unsolicited_callbacks", "iss_parameter_supported"))
+    var b = ProviderBuilder(f.optStr("name") ?: "custom")
+    f.optStr("issuer")?.let { b = b.issuer(it) }
+    f.optStr("authorization_endpoint")?.let { b = b.authorizationEndpoint(it) }
+    f.optStr("token_endpoint")?.let { b = b.tokenEndpoint(it) }
+    if (f.has("token_endpoints_by_grant")) {
+        val byGrant = f.get("token_endpoints_by_grant") as? Map<String, Any?>
+            ?: throw VectorError("provider.custom: `token_endpoints_by_grant` is not an object")
+        for ((grant, url) in byGrant) {
+            val u = url as? String ?: throw VectorError("provider.custom: token endpoint for $grant is not a string")
+            b = b.tokenEndpointFor(grantFromName(grant), u)
+        }
+    }
+    f.optStr("introspection_endpoint")?.let { b = b.introspectionEndpoint(it) }
+    f.optStr("revocation_endpoint")?.let { b = b.revocationEndpoint(it) }
+    f.optStr("device_authorization_endpoint")?.let { b = b.deviceAuthorizationEndpoint(it) }
+    b = b.bodyEncoding(when (val e = f.optStr("body_encoding") ?: "form") {
+        "form" -> BodyEncoding.FORM
+        "json" -> BodyEncoding.JSON
+        else -> throw VectorError("provider.custom: unknown body_encoding \"$e\"")
+    })
+    f.optStr("auth_method")?.let {
+        b = b.authMethod(authMethodFromName(it) ?: throw VectorError("provider.custom: unknown auth_method \"$it\""))
+    }
+    f.optStr("scope_separator")?.let { b = b.scopeSeparator(it) }
+    for ((k, v) in f.pairs("extra_token_params")) b = b.extraTokenParam(k, v)
+    if (f.has("default_skew")) b = b.defaultSkew(f.u64("default_skew"))
+    for (g in f.strings("grants")) b = b.grant(grantFromName(g))
+    b = b.unsolicitedCallbacks(f.boolOr("unsolicited_callbacks", false))
+        .issParameterSupported(f.boolOr("iss_parameter_supported", false))
+    return b.build()
+}
+
+private fun client(provider: Provider, spec: Any?): Client {
+    val f = Fields(spec, "client", listOf("client_id", "client_secret", "redirect_uri", "auth_method"))
+    val method = f.optStr("auth_method")?.let {
+        authMethodFromName(it) ?: throw VectorError("client: unknown auth_method \"$it\"")
+    }
+    return Client(provider, f.str("client_id"), f.optStr("client_secret"), f.optStr("redirect_uri"), method)
+}
+
+private fun providerAndClient(f: Fields): Client = client(provider(f.value("provider")), f.value("client"))
+
+@Suppress("UNCHECKED_CAST")
+fun response(spec: Any?): HttpResponse {
+    val f = Fields(spec, "response", listOf("status", "headers", "body", "body_base64", "body_repeat"))
+    val status = f.u64("status")
+    if (status > 65535u) throw VectorError("response: bad status")
+    val headers = ArrayList<Header>()
+    if (f.has("headers")) {
+        val hs = f.get("headers") as? Map<String, Any?> ?: throw VectorError("response: `headers` is not an object")
+        for ((name, value) in hs) {
+            if (name != name.lowercase()) throw VectorError("response: header name \"$name\" is not lowercase")
+            val values = when (value) {
+                is String -> listOf(value)
+                is List<*> -> value.map { it as? String ?: throw VectorError("response: header $name") }
+                else -> throw VectorError("response: header $name is not a string or list")
+            }
+            for (v in values) headers.add(Header(name, v))
+        }
+    }
+    val bodies = listOf("body", "body_base64", "body_repeat").count { f.has(it) }
+    if (bodies != 1) throw VectorError("response: exactly one of `body`, `body_base64`, `body_repeat`")
+    val body = when {
+        f.has("body") -> f.str("body").toByteArray(Charsets.UTF_8)
+        f.has("body_base64") -> try {
+            Base64.getDecoder().decode(f.str("body_base64"))
+        } catch (e: IllegalArgumentException) {
+            throw VectorError("response: body_base64: ${e.message}")
+        }
+        else -> {
+            val r = Fields(f.value("body_repeat"), "response.body_repeat", listOf("prefix", "text", "count", "suffix"))
+            val count = r.u64("count").toInt()
+            ((r.optStr("prefix") ?: "") + r.str("text").repeat(count) + (r.optStr("suffix") ?: "")).toByteArray(Charsets.UTF_8)
+        }
+    }
+    return HttpResponse(status.toUShort(), headers, body)
+}
+
+private fun seed(hex: String): ByteArray {
+    if (hex.length != 128) throw VectorError("seed_hex has ${hex.length} hex digits, not 128")
+    return ByteArray(64) { i ->
+        val hi = Character.digit(hex[2 * i], 16)
+        val lo = Character.digit(hex[2 * i + 1], 16)
+        if (hi < 0 || lo < 0) throw VectorError("seed_hex: not a hex digit")
+        (hi * 16 + lo).toByte()
+    }
+}
+
+// ------------------------------------------------------------------ outputs as JSON
+
+private fun utf8(bytes: ByteArray, what: String): String = try {
+    Charsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
+        .decode(ByteBuffer.wrap(bytes)).toString()
+} catch (e: CharacterCodingException) {
+    throw VectorError("$what is not UTF-8")
+}
+
+fun requestJson(r: HttpRequest): Map<String, Any?> {
+    val headers = LinkedHashMap<String, Any?>()
+    for (h in r.headers()) {
+        if (headers.put(h.name, h.value) != null) throw VectorError("request header ${h.name} appears twice")
+    }
+    return linkedMapOf("method" to r.method(), "url" to r.url(), "headers" to headers, "body" to utf8(r.body(), "request body"))
+}
+
+fun tokenSetJson(t: TokenSet): Map<String, Any?> = linkedMapOf(
+    "access_token" to t.accessToken(),
+    "token_type" to t.tokenType(),
+    "refresh_token" to t.refreshToken(),
+    "id_token" to t.idToken(),
+    "expires_at" to big(t.expiresAt()),
+    "expiry_source" to t.expirySource().name.lowercase(),
+    "scopes" to t.scopes(),
+    "extra_names" to t.extraNames().sortedWith(::byteOrder),
+)
+
+/** Byte order of UTF-8 strings, as Rust sorts them. */
+private fun byteOrder(a: String, b: String): Int {
+    val x = a.toByteArray(Charsets.UTF_8)
+    val y = b.toByteArray(Charsets.UTF_8)
+    for (i in 0 until minOf(x.size, y.size)) {
+        val c = (x[i].toInt() and 0xff) - (y[i].toInt() and 0xff)
+        if (c != 0) return c
+    }
+    return x.size - y.size
+}
+
+private fun providerJson(p: Provider): Map<String, Any?> {
+    val grants = p.grants()
+    return linkedMapOf(
+        "name" to p.name(),
+        "issuer" to p.issuer(),
+        "authorization_endpoint" to p.authorizationEndpoint(),
+        "token_endpoints" to grants.associate { grantName(it) to p.tokenEndpoint(it) },
+        "introspection_endpoint" to p.introspectionEndpoint(),
+        "revocation_endpoint" to p.revocationEndpoint(),
+        "device_authorization_endpoint" to p.deviceAuthorizationEndpoint(),
+        "body_encoding" to p.bodyEncoding().name.lowercase(),
+        "auth_method" to authMethodName(p.authMethod()),
+        "scope_separator" to p.scopeSeparator(),
+        "extra_token_params" to p.extraTokenParams().map { listOf(it.name, it.value) },
+        "default_skew" to big(p.defaultSkew()),
+        "grants" to grants.map(::grantName).sortedWith(::byteOrder),
+        "unsolicited_callbacks" to p.unsolicitedCallbacks(),
+        "iss_parameter_supported" to p.issParameterSupported(),
+    )
+}
+
+@Suppress("UNCHECKED_CAST")
+private fun pendingJson(p: PendingAuthorization): Map<String, Any?> {
+    val stored = Json.parse(p.toJson()) as Map<String, Any?>
+    return linkedMapOf(
+        "state" to stored["state"],
+        "code_verifier" to stored["code_verifier"],
+        "redirect_uri" to stored["redirect_uri"],
+        "issuer" to stored["issuer"],
+        "require_iss" to (stored["require_iss"] ?: false),
+    )
+}
+
+private fun grantJson(g: CodeGrant): Map<String, Any?> =
+    linkedMapOf("code" to g.code(), "code_verifier" to g.codeVerifier(), "redirect_uri" to g.redirectUri())
+
+@Suppress("UNCHECKED_CAST")
+private fun introspectionJson(i: Introspection): Map<String, Any?> = linkedMapOf(
+    "active" to i.active,
+    "scopes" to i.scopes,
+    "client_id" to i.clientId,
+    "username" to i.username,
+    "token_type" to i.tokenType,
+    "exp" to big(i.exp),
+    "iat" to big(i.iat),
+    "sub" to i.sub,
+    "iss" to i.iss,
+    "extra_names" to (Json.parse(i.extraJson) as Map<String, Any?>).keys.sortedWith(::byteOrder),
+)
+
+private fun deviceAuthorizationJson(d: DeviceAuthorization): Map<String, Any?> = linkedMapOf(
+    "device_code" to d.deviceCode(),
+    "user_code" to d.userCode(),
+    "verification_uri" to d.verificationUri(),
+    "verification_uri_complete" to d.verificationUriComplete(),
+    "expires_at" to big(d.expiresAt()),
+    "interval" to big(d.interval()),
+)
+
+private fun pollJson(p: DevicePoll): Map<String, Any?> = when (p) {
+    is DevicePoll.Tokens -> linkedMapOf("poll" to "tokens", "token_set" to tokenSetJson(p.tokens))
+    is DevicePoll.Pending -> linkedMapOf("poll" to "pending", "interval" to big(p.interval))
+    is DevicePoll.SlowDown -> linkedMapOf("poll" to "slow_down", "interval" to big(p.interval))
+    is DevicePoll.Expired -> linkedMapOf("poll" to "expired")
+    is DevicePoll.Denied -> linkedMapOf("poll" to "denied")
+}
+
+/** Every comparable field of an error; `expect_error` names the ones it checks. */
+fun errorJson(e: GrantlineException): Map<String, Any?> {
+    val m = linkedMapOf<String, Any?>(
+        "kind" to null, "code" to null, "description" to null, "uri" to null,
+        "status" to null, "excerpt" to null, "grant" to null, "endpoint" to null,
+    )
+    fun status(s: UShort) = if (s.toInt() == 0) null else big(s)
+    when (e) {
+        is GrantlineException.OAuth -> {
+            m["kind"] = "oauth"; m["code"] = e.code; m["description"] = e.description
+            m["uri"] = e.uri; m["status"] = status(e.status)
+        }
+        is GrantlineException.MalformedResponse -> {
+            m["kind"] = e.kind; m["status"] = status(e.status); m["excerpt"] = e.excerpt
+        }
+        is GrantlineException.Configuration -> {
+            m["kind"] = e.kind; m["grant"] = e.grant?.let(::grantName); m["endpoint"] = e.endpoint?.let(::endpointName)
+        }
+        is GrantlineException.StateMismatch -> m["kind"] = "state_mismatch"
+        is GrantlineException.ReauthorizationRequired -> m["kind"] = "reauthorization_required"
+        is GrantlineException.Transport -> m["kind"] = "transport"
+    }
+    return m
+}
+
+// ------------------------------------------------------------------ comparing
+
+fun jsonEquals(a: Any?, b: Any?): Boolean = when {
+    a is Map<*, *> && b is Map<*, *> -> a.keys == b.keys && a.keys.all { jsonEquals(a[it], b[it]) }
+    a is List<*> && b is List<*> -> a.size == b.size && a.indices.all { jsonEquals(a[it], b[it]) }
+    else -> a == b
+}
+
+private fun diff(path: String, expected: Any?, actual: Any?, out: MutableList<String>) {
+    if (expected is Map<*, *> && actual is Map<*, *>) {
+        for ((k, ev) in expected) {
+            val p = "$path.$k"
+            if (actual.containsKey(k)) diff(p, ev, actual[k], out) else out.add("$p: expected ${short(ev)}, not produced")
+        }
+        for ((k, av) in actual) if (!expected.containsKey(k)) out.add("$path.$k: missing from the vector (got ${short(av)})")
+    } else if (!jsonEquals(expected, actual)) {
+        out.add("$path:\n      expected ${short(expected)}\n      got      ${short(actual)}")
+    }
+}
+
+private val ERROR_FIELDS = listOf("kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint")
+
+private fun compareError(expected: Any?, e: GrantlineException): String? {
+    val f = Fields(expected, "expect_error", ERROR_FIELDS)
+    f.str("kind")
+    val actual = errorJson(e)
+    val diffs = ArrayList<String>()
+    for ((k, ev) in f.map) diff("expect_error.$k", ev, actual[k], diffs)
+    return if (diffs.isEmpty()) null else "${diffs.joinToString("\n    ")}\n    (the error: ${e.message})"
+}
+
+private sealed class Out {
+    class Ok(val map: Map<String, Any?>) : Out()
+    class Core(val e: GrantlineException) : Out()
+    class Vector(val msg: String) : Out()
+}
+
+private fun run(block: () -> Map<String, Any?>): Out = try {
+    Out.Ok(block())
+} catch (e: GrantlineException) {
+    Out.Core(e)
+} catch (e: VectorError) {
+    Out.Vector(e.message ?: "")
+}
+
+/** Compares what ran with what the vector expects; returns the failure, or null. */
+private fun judge(f: Fields, required: List<String>, optional: List<String>, actual: Out): String? {
+    val expectError = f.has("expect_error")
+    val present = (required + optional).filter { f.has(it) }
+    when {
+        expectError && present.isNotEmpty() -> return "the vector has both `expect_error` and $present"
+        !expectError && present.isEmpty() -> return "the vector has no expectation: one of `expect_error` or $required"
+        !expectError -> required.firstOrNull { !f.has(it) }?.let { return "the vector is missing `$it`" }
+    }
+    return when (actual) {
+        is Out.Vector -> "cannot run the vector: ${actual.msg}"
+        is Out.Core -> if (expectError) compareError(f.get("expect_error"), actual.e)
+            else "unexpected error ${short(errorJson(actual.e))}\n    (${actual.e.message})"
+        is Out.Ok -> if (expectError) "expected the error ${short(f.get("expect_error"))}, but it succeeded with ${short(actual.map)}"
+            else {
+                val diffs = ArrayList<String>()
+                for (k in present) diff(k, f.value(k), actual.map[k], diffs)
+                if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
+            }
+    }
+}
+
+// ------------------------------------------------------------------ the kinds
+
+private fun runProvider(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("provider", "expect_provider", "expect_error"))
+    return judge(f, listOf("expect_provider"), listOf(), run { mapOf("expect_provider" to providerJson(provider(f.value("provider")))) })
+}
+
+private fun buildCall(c: Client, spec: Any?): HttpRequest {
+    val type = (spec as? Map<*, *>)?.get("type") as? String ?: throw VectorError("call: missing `type`")
+    fun fields(vararg allowed: String) = Fields(spec, "call ($type)", allowed.toList())
+    return when (type) {
+        "client_credentials" -> fields("type", "scopes").let { it.value("scopes"); c.clientCredentialsRequest(it.strings("scopes")) }
+        "password" -> fields("type", "username", "password", "scopes").let {
+            it.value("scopes"); c.passwordRequest(it.str("username"), it.str("password"), it.strings("scopes"))
+        }
+        "refresh_token" -> fields("type", "refresh_token", "scopes").let {
+            it.value("scopes"); c.refreshRequest(it.str("refresh_token"), it.strings("scopes"))
+        }
+        "authorization_code" -> fields("type", "code", "code_verifier", "redirect_uri").let {
+            c.authorizationCodeRequest(CodeGrant(it.str("code"), it.nullableStr("code_verifier"), it.nullableStr("redirect_uri")))
+        }
+        "device_code" -> fields("type", "device_code").let { c.deviceTokenRequest(it.str("device_code")) }
+        "device_authorization" -> fields("type", "scopes").let { it.value("scopes"); c.deviceAuthorizationRequest(it.strings("scopes")) }
+        "introspection" -> fields("type", "token", "token_type_hint", "refresh_token").let {
+            val refresh = it.nullableStr("refresh_token")
+            c.introspectionRequest(it.str("token"), hint(it.nullableStr("token_type_hint")), refresh)
+        }
+        "revocation" -> fields("type", "token", "token_type_hint").let {
+            c.revocationRequest(it.str("token"), hint(it.nullableStr("token_type_hint")))
+        }
+        else -> throw VectorError("call: unknown type \"$type\"")
+    }
+}
+
+private fun runRequest(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("provider", "client", "call", "expect_request", "expect_error"))
+    return judge(f, listOf("expect_request"), listOf(), run {
+        val c = providerAndClient(f)
+        mapOf("expect_request" to requestJson(buildCall(c, f.value("call"))))
+    })
+}
+
+private fun authorizationRequest(spec: Any?): AuthorizationRequest {
+    val f = Fields(spec, "request", listOf("scopes", "pkce", "redirect_uri", "params"))
+    val pkce = when (val p = f.optStr("pkce") ?: "S256") {
+        "S256" -> PkceMethod.S256
+        "plain" -> PkceMethod.PLAIN
+        else -> throw VectorError("request: unknown pkce \"$p\"")
+    }
+    return AuthorizationRequest(
+        scopes = f.strings("scopes"),
+        pkce = pkce,
+        redirectUri = f.optStr("redirect_uri"),
+        params = f.pairs("params").map { Param(it.first, it.second) },
+    )
+}
+
+private fun runAuthorizationUrl(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("provider", "client", "request", "seed_hex", "expect_url", "expect_pending", "expect_error"))
+    return judge(f, listOf("expect_url", "expect_pending"), listOf(), run {
+        val request = authorizationRequest(f.value("request"))
+        val seed = seed(f.str("seed_hex"))
+        val c = providerAndClient(f)
+        val a = c.authorizationUrlWithSeed(request, seed)
+        mapOf("expect_url" to a.url(), "expect_pending" to pendingJson(a.pending()))
+    })
+}
+
+private fun runCallback(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("provider", "client", "pending", "unsolicited", "callback", "expect_grant", "expect_exchange_request", "expect_error"))
+    return judge(f, listOf("expect_grant"), listOf("expect_exchange_request"), run {
+        val c = providerAndClient(f)
+        val callback = f.str("callback")
+        val unsolicited = f.boolOr("unsolicited", false)
+        val grant = when {
+            unsolicited && !f.has("pending") -> c.unsolicitedCallback(callback)
+            !unsolicited && f.has("pending") -> {
+                val pending = f.get("pending")
+                Fields(pending, "pending", listOf("state", "code_verifier", "redirect_uri", "issuer", "require_iss"))
+                c.callback(PendingAuthorization.fromJson(Json.write(pending)), callback)
+            }
+            else -> throw VectorError("callback: `pending`, or `unsolicited: true`, not both")
+        }
+        val o = linkedMapOf<String, Any?>("expect_grant" to grantJson(grant))
+        if (f.has("expect_exchange_request")) o["expect_exchange_request"] = requestJson(c.authorizationCodeRequest(grant))
+        o
+    })
+}
+
+private fun runTokenResponse(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("now", "response", "previous", "expect_token_set", "expect_rotated", "expect_error"))
+    if (f.has("previous") != f.has("expect_rotated") && !f.has("expect_error")) {
+        return "`previous` and `expect_rotated` go together"
+    }
+    val actual = run {
+        val resp = response(f.value("response"))
+        var tokens = TokenSet.fromResponse(resp, f.u64("now"))
+        val o = linkedMapOf<String, Any?>()
+        if (f.has("previous")) {
+            val p = Fields(f.get("previous"), "previous", listOf("refresh_token"))
+            val old = TokenSet("previous-access-token", p.nullableStr("refresh_token"), null, 0uL)
+            val renewed = tokens.inheritRefreshToken(old)
+            o["expect_rotated"] = renewed.refreshTokenRotated
+            tokens = renewed.tokens
+        }
+        o["expect_token_set"] = tokenSetJson(tokens)
+        o
+    }
+    val required = if (f.has("previous")) listOf("expect_token_set", "expect_rotated") else listOf("expect_token_set")
+    val optional = if (f.has("previous")) listOf() else listOf("expect_rotated")
+    return judge(f, required, optional, actual)
+}
+
+private fun runIntrospectionResponse(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("response", "expect_introspection", "expect_error"))
+    return judge(f, listOf("expect_introspection"), listOf(), run {
+        mapOf("expect_introspection" to introspectionJson(parseIntrospectionResponse(response(f.value("response")))))
+    })
+}
+
+private fun runRevocationResponse(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("response", "expect_revoked", "expect_error"))
+    if (f.has("expect_revoked") && f.get("expect_revoked") != true) return "`expect_revoked` can only be true (use `expect_error`)"
+    return judge(f, listOf("expect_revoked"), listOf(), run {
+        checkRevocationResponse(response(f.value("response")))
+        mapOf("expect_revoked" to true)
+    })
+}
+
+private fun runDeviceAuthorizationResponse(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("now", "response", "expect_device_authorization", "expect_error"))
+    return judge(f, listOf("expect_device_authorization"), listOf(), run {
+        val d = DeviceAuthorization.fromResponse(response(f.value("response")), f.u64("now"))
+        mapOf("expect_device_authorization" to deviceAuthorizationJson(d))
+    })
+}
+
+private fun runDevicePollResponse(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("now", "interval", "response", "expect_poll", "expect_error"))
+    return judge(f, listOf("expect_poll"), listOf(), run {
+        val p = parseDevicePollResponse(response(f.value("response")), f.u64("now"), f.u64("interval"))
+        mapOf("expect_poll" to pollJson(p))
+    })
+}
+
+private fun runWwwAuthenticate(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("response", "expect_challenge", "expect_needs_renewal", "expect_challenges"))
+    return judge(f, listOf("expect_challenge", "expect_needs_renewal"), listOf("expect_challenges"), run {
+        val resp = response(f.value("response"))
+        val challenge = bearerChallenge(resp.headers)?.let {
+            linkedMapOf("realm" to it.realm, "scope" to it.scope, "error" to it.error,
+                "error_description" to it.errorDescription, "error_uri" to it.errorUri)
+        }
+        val challenges = ArrayList<Any?>()
+        for (h in resp.headers.filter { it.name == "www-authenticate" }) {
+            if (!h.value.all { it == '\t' || it in ' '..'~' }) throw VectorError("www-authenticate is not visible ASCII")
+            for (c in parseWwwAuthenticate(h.value)) {
+                challenges.add(linkedMapOf("scheme" to c.scheme, "token68" to c.token68,
+                    "params" to c.params.map { listOf(it.name, it.value) }))
+            }
+        }
+        mapOf(
+            "expect_challenge" to challenge,
+            "expect_needs_renewal" to needsRenewal(resp.status, resp.headers),
+            "expect_challenges" to challenges,
+        )
+    })
+}
+
+/** Runs one vector; returns the failure, or null. */
+fun runVector(v: Any?): String? = try {
+    val m = v as? Map<*, *> ?: throw VectorError("not a JSON object")
+    for (key in listOf("name", "kind", "source")) {
+        val s = m[key] as? String
+        if (s == null || s.isBlank()) return "`$key` is missing or not a non-empty string"
+    }
+    if (m.containsKey("note") && m["note"] !is String) return "`note` is not a string"
+    when (val kind = m["kind"] as String) {
+        "provider" -> runProvider(v)
+        "request" -> runRequest(v)
+        "authorization_url" -> runAuthorizationUrl(v)
+        "callback" -> runCallback(v)
+        "token_response" -> runTokenResponse(v)
+        "introspection_response" -> runIntrospectionResponse(v)
+        "revocation_response" -> runRevocationResponse(v)
+        "device_authorization_response" -> runDeviceAuthorizationResponse(v)
+        "device_poll_response" -> runDevicePollResponse(v)
+        "www_authenticate" -> runWwwAuthenticate(v)
+        else -> "unknown kind \"$kind\""
+    }
+} catch (e: VectorError) {
+    e.message
+}
+
+/** Every vector file, every vector: results into [t], one test per vector plus the file checks. */
+@Suppress("UNCHECKED_CAST")
+fun runAllVectors(dir: File, t: Tests) {
+    val files = (dir.listFiles { f -> f.name.endsWith(".json") } ?: emptyArray()).sortedBy { it.name }
+    for (required in SEED_FILES + EXTRA_FILES) {
+        t.check("vectors: $required present") { if (files.none { it.name == required }) throw AssertionError("missing") }
+    }
+    val names = HashSet<String>()
+    var seedCount = 0
+    var extraCount = 0
+    for (file in files) {
+        val vectors: List<Any?> = try {
+            val doc = Json.parse(file.readText(Charsets.UTF_8))
+            val f = Fields(doc, file.name, listOf("format", "description", "vectors"))
+            if (f.u64("format") != FORMAT.toULong()) throw VectorError("${file.name}: format ${f.value("format")} is not $FORMAT")
+            if (f.str("description").isBlank()) throw VectorError("${file.name}: empty description")
+            val l = f.value("vectors") as? List<Any?> ?: throw VectorError("${file.name}: `vectors` is not a list")
+            if (l.isEmpty()) throw VectorError("${file.name}: no vectors")
+            l
+        } catch (e: Exception) {
+            t.fail("vectors: ${file.name}", e.message ?: e.toString())
+            continue
+        }
+        if (file.name in SEED_FILES) seedCount += vectors.size else extraCount += vectors.size
+        vectors.forEachIndexed { i, v ->
+            val name = ((v as? Map<*, *>)?.get("name") as? String) ?: "#$i"
+            val label = "vector ${file.name}: $name"
+            if (!names.add(name)) {
+                t.fail(label, "duplicate name")
+            } else {
+                val failure = try {
+                    runVector(v)
+                } catch (e: Exception) {
+                    "the runner threw ${e.javaClass.name}: ${e.message}"
+                }
+                if (failure == null) t.pass(label) else t.fail(label, failure)
+            }
+        }
+    }
+    t.check("vectors: at least $MIN_SEED_VECTORS seed vectors ($seedCount)") {
+        if (seedCount < MIN_SEED_VECTORS) throw AssertionError("only $seedCount")
+    }
+    t.check("vectors: at least $MIN_EXTRA_VECTORS lenient/hostile vectors ($extraCount)") {
+        if (extraCount < MIN_EXTRA_VECTORS) throw AssertionError("only $extraCount")
+    }
+}
+
+/** The runner must not pass what it cannot check (as the Rust runner's self-tests). */
+fun runnerSelfTests(t: Tests) {
+    fun libroCc(): MutableMap<String, Any?> = Json.parse("""
+        {"name":"self-test","kind":"request","source":"runner self-test","provider":{"preset":"libro"},
+         "client":{"client_id":"YOUR_CLIENT_ID","client_secret":"YOUR_CLIENT_SECRET"},
+         "call":{"type":"client_credentials","scopes":[]},
+         "expect_request":{"method":"POST","url":"https://api.libroreserve.com/oauth/token",
+           "headers":{"accept":"application/json","content-type":"application/x-www-form-urlencoded"},
+           "body":"grant_type=client_credentials&client_id=YOUR_CLIENT_ID&client_secret=YOUR_CLIENT_SECRET"}}
+    """.trimIndent()).let { @Suppress("UNCHECKED_CAST") (it as Map<String, Any?>).toMutableMap() }
+
+    t.check("runner: passes a right vector") { assertEq(null, runVector(libroCc())) }
+    t.check("runner: fails an unknown kind") {
+        assertContains(runVector(mapOf("name" to "x", "kind" to "no_such_kind", "source" to "t")), "unknown kind")
+    }
+    t.check("runner: fails a wrong body and a missing header") {
+        val v = libroCc()
+        v["expect_request"] = (v["expect_request"] as Map<*, *>).toMutableMap().also { it["body"] = "grant_type=client_credentials" }
+        assertContains(runVector(v), "expect_request.body")
+        val w = libroCc()
+        val req = (w["expect_request"] as Map<*, *>).toMutableMap()
+        req["headers"] = (req["headers"] as Map<*, *>).toMutableMap().also { it.remove("accept") }
+        w["expect_request"] = req
+        assertContains(runVector(w), "expect_request.headers.accept")
+    }
+    t.check("runner: fails unknown fields, missing or double expectations, unknown call types") {
+        assertContains(runVector(libroCc().also { it["expect_requst"] = mapOf<String, Any?>() }), "unknown field")
+        assertContains(runVector(libroCc().also { it.remove("expect_request") }), "no expectation")
+        assertContains(runVector(libroCc().also { it["expect_error"] = mapOf("kind" to "oauth") }), "both")
+        assertContains(runVector(libroCc().also { it["call"] = mapOf("type" to "implicit") }), "unknown type")
+    }
+    t.check("runner: fails an error where success was expected, and back") {
+        assertContains(runVector(libroCc().also {
+            it["call"] = mapOf("type" to "password", "username" to "u", "password" to "p", "scopes" to listOf<String>())
+        }), "unsupported_grant")
+        assertContains(runVector(libroCc().also {
+            it.remove("expect_request"); it["expect_error"] = mapOf("kind" to "unsupported_grant")
+        }), "succeeded")
+    }
+}
