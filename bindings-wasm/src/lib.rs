@@ -1,5 +1,244 @@
-//! Placeholder for the grantline JavaScript and edge-runtime binding (wasm-bindgen); filled by its own issue.
+//! grantline for JavaScript and edge runtimes: the npm package `grantline`.
 //!
-//! Until that issue lands, this crate only re-exports the core so the workspace layout is final.
+//! A thin wasm-bindgen layer over the sans-IO core: type conversion, error mapping, and the
+//! runtime's global `fetch` as transport (injectable per client). Two layers:
+//!
+//! - **sans-IO**: `Provider`, `Client` request builders returning plain `{ method, url,
+//!   headers, body }` objects, `authorizationUrl` / `callback`, and `parse*` functions taking
+//!   `{ status, headers, body }` objects (or a fetch `Response`);
+//! - **over fetch**: one async call per grant on `Client`, and `TokenSession` with
+//!   single-flight renewal, `onTokens` for persistence and an authorized `fetch`.
+//!
+//! Errors are instances of the package's error classes (`OAuthError`,
+//! `MalformedResponseError`, `ConfigurationError`, `StateMismatchError`,
+//! `ReauthorizationRequiredError`, `TransportError`, all extending `GrantlineError`) with
+//! `kind`, `code`, `status`, `description`; no message ever holds a secret.
+//!
+//! The JavaScript package is built by `bindings-wasm/build.sh`; see `bindings-wasm/README.md`.
 
-pub use grantline;
+mod client;
+mod convert;
+mod fetch;
+mod provider;
+mod session;
+mod tokens;
+
+pub use client::Client;
+pub use convert::Failure;
+pub use provider::Provider;
+pub use session::TokenSession;
+pub use tokens::{
+    check_revocation_response, parse_device_authorization_response, parse_device_poll_response,
+    parse_introspection_response, parse_token_response, Authorization, CodeGrant,
+    DeviceAuthorization, PendingAuthorization, TokenSet,
+};
+
+use convert::{get, headers_of, set};
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+/// Every challenge of one `WWW-Authenticate` value: `[{ scheme, token68, params }]`, with
+/// `params` as `[name, value]` pairs (names lowercased, quoted strings unescaped).
+#[wasm_bindgen(js_name = parseWwwAuthenticate, unchecked_return_type = "Challenge[]")]
+pub fn parse_www_authenticate(value: &str) -> Array {
+    grantline::bearer::parse_www_authenticate(value)
+        .into_iter()
+        .map(|c| {
+            let o = Object::new();
+            set(&o, "scheme", c.scheme);
+            set(&o, "token68", c.token68);
+            let params: Array = c
+                .params
+                .into_iter()
+                .map(|(k, v)| Array::of2(&k.into(), &v.into()))
+                .collect();
+            set(&o, "params", params);
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+/// The first `Bearer` challenge of a response's `WWW-Authenticate` headers (a `Headers`, a
+/// record, or `[name, value]` pairs): `{ realm, scope, error, errorDescription, errorUri }`,
+/// or `undefined`.
+#[wasm_bindgen(js_name = bearerChallenge, unchecked_return_type = "BearerChallenge | undefined")]
+pub fn bearer_challenge(
+    #[wasm_bindgen(unchecked_param_type = "HeadersLike")] headers: JsValue,
+) -> Result<JsValue, Failure> {
+    let map = headers_of(&headers)?;
+    Ok(match grantline::bearer::bearer_challenge(&map) {
+        None => JsValue::UNDEFINED,
+        Some(c) => {
+            let o = Object::new();
+            set(&o, "realm", c.realm);
+            set(
+                &o,
+                "scope",
+                c.scope
+                    .map(|s| s.into_iter().map(JsValue::from).collect::<Array>()),
+            );
+            set(&o, "error", c.error);
+            set(&o, "errorDescription", c.error_description);
+            set(&o, "errorUri", c.error_uri);
+            o.into()
+        }
+    })
+}
+
+/// Whether an API's answer (`{ status, headers }`, or a fetch `Response`) means "renew the
+/// token and retry once": a 401 whose Bearer challenge says `invalid_token` or gives no
+/// error.
+#[wasm_bindgen(js_name = needsRenewal)]
+pub fn needs_renewal(
+    #[wasm_bindgen(unchecked_param_type = "{ status: number, headers?: HeadersLike } | Response")]
+    response: JsValue,
+) -> Result<bool, Failure> {
+    let status = get(&response, "status")
+        .as_f64()
+        .ok_or_else(|| convert::invalid("response.status must be a number"))?;
+    let headers = headers_of(&get(&response, "headers"))?;
+    Ok(grantline::bearer::needs_renewal(
+        convert::seconds(status, "response.status")?.min(999) as u16,
+        &headers,
+    ))
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A grant name. */
+export type Grant = 'authorization_code' | 'client_credentials' | 'password' | 'refresh_token' | 'device_code';
+/** A client authentication method (RFC 8414 names). */
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+/** A token type hint for introspection and revocation. */
+export type TokenTypeHint = 'access_token' | 'refresh_token';
+/** Response headers: a fetch `Headers`, a record (a repeated header as a string array), or pairs. */
+export type HeadersLike = Headers | Record<string, string | string[]> | [string, string][];
+
+/** A request built by the sans-IO layer. Send it as is: `fetch(r.url, r)`. Prints redacted. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  /** Lowercase header name → value. */
+  headers: Record<string, string>;
+  /** The form or JSON body. */
+  body: string;
+}
+
+/** A response to parse. `body` absent means empty. */
+export interface HttpResponse {
+  status: number;
+  headers?: HeadersLike;
+  body?: string | Uint8Array | ArrayBuffer;
+}
+
+/** The parts of a custom provider. Unknown names are refused. */
+export interface ProviderOptions {
+  name?: string;
+  issuer?: string;
+  authorizationEndpoint?: string;
+  /** The token endpoint for every grant... */
+  tokenEndpoint?: string;
+  /** ...or per grant. */
+  tokenEndpoints?: Partial<Record<Grant, string>> | [Grant, string][];
+  introspectionEndpoint?: string;
+  revocationEndpoint?: string;
+  deviceAuthorizationEndpoint?: string;
+  /** Token request bodies: `form` (default) or `json`. */
+  bodyEncoding?: 'form' | 'json';
+  /** Default `client_secret_basic`. */
+  authMethod?: AuthMethod;
+  /** Default `" "`. */
+  scopeSeparator?: string;
+  /** Added to every token request, e.g. `[["audience", "https://api.example"]]`. */
+  extraTokenParams?: [string, string][] | Record<string, string>;
+  /** Seconds before expiry at which sessions renew (default 60). */
+  defaultSkew?: number;
+  grants?: Grant[];
+  /** Accept callbacks without `state` (authorization started at the provider). */
+  unsolicitedCallbacks?: boolean;
+  /** The provider sends `iss` in callbacks (RFC 9207): require and check it. */
+  issParameterSupported?: boolean;
+}
+
+/** Options of `new Client()`. */
+export interface ClientOptions {
+  clientSecret?: string;
+  redirectUri?: string;
+  /** Overrides the provider's. */
+  authMethod?: AuthMethod;
+  /** Replaces the global `fetch` (tests, proxies, custom agents). */
+  fetch?: typeof fetch;
+}
+
+/** Options of `client.authorizationUrl()`. */
+export interface AuthorizationUrlOptions {
+  scopes?: string[];
+  /** Default `S256`. */
+  pkce?: 'S256' | 'plain';
+  /** Overrides the client's. */
+  redirectUri?: string;
+  /** Extra query parameters, in order. */
+  params?: [string, string][] | Record<string, string>;
+  /** Tests only: 64 bytes that replace the random state and PKCE verifier. */
+  seed?: Uint8Array;
+}
+
+/** Options of a `TokenSession`. */
+export interface SessionOptions {
+  /** Receives every new token set: persist it (`tokens.serialize()`). May return a Promise. */
+  onTokens?: (tokens: TokenSet, info: { refreshTokenRotated: boolean }) => void | Promise<void>;
+  /** Seconds before expiry at which to renew (default: the provider's, at most half the lifetime). */
+  skew?: number;
+  /** Tokens to start from: a `TokenSet` or its `serialize()` string. */
+  tokens?: TokenSet | string;
+}
+
+/** An introspection answer (RFC 7662). */
+export interface Introspection {
+  active: boolean;
+  scopes?: string[];
+  clientId?: string;
+  username?: string;
+  tokenType?: string;
+  exp?: number;
+  iat?: number;
+  sub?: string;
+  iss?: string;
+  extra: Record<string, unknown>;
+}
+
+/** What one device poll's answer means. */
+export type DevicePoll =
+  | { poll: 'tokens'; tokenSet: TokenSet }
+  | { poll: 'pending' | 'slow_down'; interval: number }
+  | { poll: 'expired' | 'denied' };
+
+/** One challenge of a `WWW-Authenticate` header. */
+export interface Challenge { scheme: string; token68?: string; params: [string, string][] }
+
+/** What a `Bearer` challenge says (RFC 6750 §3). */
+export interface BearerChallenge {
+  realm?: string;
+  scope?: string[];
+  error?: string;
+  errorDescription?: string;
+  errorUri?: string;
+}
+
+/** Parses a token endpoint response received at `now` (Unix seconds; default: now). */
+export function parseTokenResponse(response: HttpResponse, now?: number): TokenSet;
+/** Reads a fetch `Response`, then parses it. */
+export function parseTokenResponse(response: Response, now?: number): Promise<TokenSet>;
+/** Parses an introspection response (RFC 7662); `{ active: false }` is an answer, not an error. */
+export function parseIntrospectionResponse(response: HttpResponse): Introspection;
+export function parseIntrospectionResponse(response: Response): Promise<Introspection>;
+/** Checks a revocation response (RFC 7009): `true`, or throws the error it carries. */
+export function checkRevocationResponse(response: HttpResponse): true;
+export function checkRevocationResponse(response: Response): Promise<true>;
+/** Parses a device authorization response (RFC 8628 §3.2) received at `now`. */
+export function parseDeviceAuthorizationResponse(response: HttpResponse, now?: number): DeviceAuthorization;
+export function parseDeviceAuthorizationResponse(response: Response, now?: number): Promise<DeviceAuthorization>;
+/** What one device poll's answer means, polling every `interval` seconds so far. */
+export function parseDevicePollResponse(response: HttpResponse, interval: number, now?: number): DevicePoll;
+export function parseDevicePollResponse(response: Response, interval: number, now?: number): Promise<DevicePoll>;
+"#;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the npm package `grantline` into target/npm/grantline (or $1):
+# the crate for wasm32 (profile wasm-release), wasm-bindgen (--target web), npm binaryen's
+# wasm-opt, and the hand-written entry points of npm/ (Node, Workers, browsers/Deno).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+OUT="${1:-$ROOT/target/npm/grantline}"
+TOOLS="$ROOT/.tools"
+WASM="$ROOT/target/wasm32-unknown-unknown/wasm-release/grantline_wasm.wasm"
+
+"$ROOT/scripts/tools.sh" wasm-bindgen
+"$ROOT/scripts/tools.sh" npm
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+cargo build --quiet -p grantline-wasm --target wasm32-unknown-unknown --profile wasm-release
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+"$TOOLS/bin/wasm-bindgen" --target web --out-dir "$OUT" --out-name grantline_core "$WASM"
+# npm binaryen's wasm-opt (never Debian's 108: it breaks the externref table). The features
+# are the ones Rust's wasm32 target enables by default; every supported runtime has them.
+"$TOOLS/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
+  --enable-reference-types --enable-sign-ext --enable-multivalue \
+  "$OUT/grantline_core_bg.wasm" -o "$OUT/grantline_bg.wasm"
+rm "$OUT/grantline_core_bg.wasm" "$OUT/grantline_core_bg.wasm.d.ts"
+# The glue loads `grantline_core_bg.wasm` by default; the entry points pass the file instead.
+sed -i 's/grantline_core_bg\.wasm/grantline_bg.wasm/g' "$OUT/grantline_core.js"
+
+# The error classes live in a wasm-bindgen snippet (the Rust side constructs them): re-export
+# that very module so `instanceof` works.
+support=("$OUT"/snippets/*/js/support.js)
+[[ ${#support[@]} == 1 && -f "${support[0]}" ]] || { echo "build: expected one support.js snippet" >&2; exit 1; }
+rel="./${support[0]#"$OUT/"}"
+cat >"$OUT/errors.js" <<JS
+export {
+  GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError,
+} from '$rel';
+JS
+
+cp "$HERE"/npm/{index.js,node.js,workerd.js,index.d.ts,errors.d.ts} "$OUT/"
+cp "$HERE/README.md" "$OUT/README.md"
+version="$(awk -F'"' '/^version = / { print $2; exit }' "$ROOT/Cargo.toml")"
+sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$HERE/npm/package.json" >"$OUT/package.json"
+echo "build: npm package in ${OUT#"$ROOT/"}" >&2

@@ -1,0 +1,52 @@
+// Support code of the npm package `grantline`, imported by the Rust side: the error classes
+// (every error grantline throws is built by `makeError`, so `instanceof` works against the
+// classes the package exports), redacted printing of request objects, and a cancellable sleep.
+
+/** Base class of every error grantline throws. */
+export class GrantlineError extends Error {
+  constructor(message, fields) {
+    super(message);
+    if (fields) Object.assign(this, fields);
+  }
+}
+/** The authorization server said no (an OAuth `error` response). */
+export class OAuthError extends GrantlineError {}
+/** The server answered something that is neither a valid answer nor an OAuth error. */
+export class MalformedResponseError extends GrantlineError {}
+/** The caller's configuration or input is wrong (bad option, missing endpoint, insecure URL...). */
+export class ConfigurationError extends GrantlineError {}
+/** The callback does not answer the pending authorization (state or issuer mismatch). */
+export class StateMismatchError extends GrantlineError {}
+/** The token can no longer be renewed: the user must authorize again. */
+export class ReauthorizationRequiredError extends GrantlineError {}
+/** fetch failed, or the server answered a token request with a redirect. */
+export class TransportError extends GrantlineError {}
+
+const classes = {
+  GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError,
+};
+for (const [name, cls] of Object.entries(classes)) {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+}
+
+export function makeError(name, message, fields) {
+  return new (classes[name] || GrantlineError)(message, fields);
+}
+
+// A request object prints redacted: `toString` and Node's `util.inspect` show `redacted`,
+// the secret-free rendering, while the enumerable fields stay usable by `fetch`.
+export function hideSecrets(request, redacted) {
+  const show = () => redacted;
+  Object.defineProperty(request, 'toString', { value: show });
+  Object.defineProperty(request, Symbol.for('nodejs.util.inspect.custom'), { value: show });
+  return request;
+}
+
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+}

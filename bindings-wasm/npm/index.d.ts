@@ -1,0 +1,2 @@
+export * from './grantline_core.js';
+export * from './errors.js';

@@ -1,0 +1,456 @@
+//! `Client`: the sans-IO request builders, and one async call per grant over `fetch`.
+
+use crate::convert::{
+    get, invalid, known_keys, opt_string, pairs, request_to_js, strings, Failure,
+};
+use crate::fetch::Fetch;
+use crate::provider::{auth_method, Provider};
+use crate::tokens::{
+    introspection, Authorization, CodeGrant, DeviceAuthorization, PendingAuthorization, TokenSet,
+};
+use grantline::{
+    AccessToken, AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod,
+    RefreshToken, TokenTypeHint,
+};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(module = "/js/support.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn sleep(ms: f64, signal: &JsValue) -> Result<Promise, JsValue>;
+}
+
+/// An OAuth client of one provider: its id, secret and redirect URI. Builds every request
+/// (sans-IO), and sends them with `fetch` (the global one, or `options.fetch`). Redirects are
+/// never followed. Prints without its secret.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: grantline::Client,
+    pub(crate) fetch: Fetch,
+}
+
+fn hint(v: Option<String>) -> Result<Option<TokenTypeHint>, Error> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("access_token") => Ok(Some(TokenTypeHint::AccessToken)),
+        Some("refresh_token") => Ok(Some(TokenTypeHint::RefreshToken)),
+        Some(other) => Err(invalid(format!(
+            "unknown token type hint `{other}` (known: access_token, refresh_token)"
+        ))),
+    }
+}
+
+fn scopes(v: &JsValue) -> Result<Vec<String>, Error> {
+    strings(v, "scopes")
+}
+
+type Req = Result<JsValue, Failure>;
+
+/// Turns a future's result into a Promise that rejects with the mapped error.
+fn promise<T: Into<JsValue>>(
+    f: impl std::future::Future<Output = Result<T, Error>> + 'static,
+) -> Promise {
+    future_to_promise(async move { f.await.map(Into::into).map_err(|e| Failure(e).into()) })
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// A client of `provider`. `options`: `clientSecret`, `redirectUri`, `authMethod`
+    /// (overrides the provider's: `client_secret_basic`, `client_secret_post`, `none`),
+    /// `fetch` (replaces the global `fetch`: tests, proxies, custom agents).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        provider: &Provider,
+        client_id: String,
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+    ) -> Result<Client, Failure> {
+        known_keys(
+            &options,
+            "client",
+            &["clientSecret", "redirectUri", "authMethod", "fetch"],
+        )?;
+        let mut inner = grantline::Client::new(provider.inner.clone(), client_id);
+        if let Some(secret) = opt_string(&get(&options, "clientSecret"), "clientSecret")? {
+            inner = inner.with_secret(secret);
+        }
+        if let Some(uri) = opt_string(&get(&options, "redirectUri"), "redirectUri")? {
+            inner = inner.with_redirect_uri(uri);
+        }
+        if let Some(m) = opt_string(&get(&options, "authMethod"), "authMethod")? {
+            inner = inner.with_auth_method(auth_method(&m)?);
+        }
+        let fetch = Fetch::from_option(&get(&options, "fetch"))?;
+        Ok(Client { inner, fetch })
+    }
+
+    /// The client id.
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.inner.client_id().to_owned()
+    }
+
+    /// The redirect URI, when set.
+    #[wasm_bindgen(getter, js_name = redirectUri)]
+    pub fn redirect_uri(&self) -> Option<String> {
+        self.inner.redirect_uri().map(str::to_owned)
+    }
+
+    /// How this client authenticates: `client_secret_basic`, `client_secret_post` or `none`.
+    #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod")]
+    pub fn auth_method(&self) -> String {
+        self.inner.auth_method().as_str().to_owned()
+    }
+
+    /// The provider.
+    #[wasm_bindgen(getter)]
+    pub fn provider(&self) -> Provider {
+        self.inner.provider().clone().into()
+    }
+
+    /// `Client(<provider>, <client id>)`: never the secret.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        format!(
+            "Client({}, {})",
+            self.inner.provider().name(),
+            self.inner.client_id()
+        )
+    }
+
+    // ------------------------------------------------------------------ sans-IO requests
+
+    /// The client credentials token request (RFC 6749 §4.4), as `{ method, url, headers, body }`.
+    #[wasm_bindgen(js_name = clientCredentialsRequest, unchecked_return_type = "HttpRequest")]
+    pub fn client_credentials_request(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Req {
+        let r = self.inner.client_credentials_request(&self::scopes(&scopes)?)?;
+        Ok(request_to_js(&r))
+    }
+
+    /// The password token request (RFC 6749 §4.3).
+    #[wasm_bindgen(js_name = passwordRequest, unchecked_return_type = "HttpRequest")]
+    pub fn password_request(
+        &self,
+        username: &str,
+        password: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Req {
+        let r = self.inner.password_request(
+            username,
+            &Password::new(password),
+            &self::scopes(&scopes)?,
+        )?;
+        Ok(request_to_js(&r))
+    }
+
+    /// The refresh token request (RFC 6749 §6).
+    #[wasm_bindgen(js_name = refreshRequest, unchecked_return_type = "HttpRequest")]
+    pub fn refresh_request(
+        &self,
+        refresh_token: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Req {
+        let r = self
+            .inner
+            .refresh_request(&RefreshToken::new(refresh_token), &self::scopes(&scopes)?)?;
+        Ok(request_to_js(&r))
+    }
+
+    /// The authorization code exchange (RFC 6749 §4.1.3, with the PKCE verifier).
+    #[wasm_bindgen(js_name = authorizationCodeRequest, unchecked_return_type = "HttpRequest")]
+    pub fn authorization_code_request(&self, grant: &CodeGrant) -> Req {
+        Ok(request_to_js(
+            &self.inner.authorization_code_request(&grant.inner)?,
+        ))
+    }
+
+    /// The device authorization request (RFC 8628 §3.1).
+    #[wasm_bindgen(js_name = deviceAuthorizationRequest, unchecked_return_type = "HttpRequest")]
+    pub fn device_authorization_request(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Req {
+        let r = self
+            .inner
+            .device_authorization_request(&self::scopes(&scopes)?)?;
+        Ok(request_to_js(&r))
+    }
+
+    /// One device token poll (RFC 8628 §3.4).
+    #[wasm_bindgen(js_name = deviceTokenRequest, unchecked_return_type = "HttpRequest")]
+    pub fn device_token_request(&self, device_code: String) -> Req {
+        let r = self
+            .inner
+            .device_token_request(&DeviceCode::new(device_code))?;
+        Ok(request_to_js(&r))
+    }
+
+    /// The introspection request (RFC 7662). `options.hint`: `access_token` or
+    /// `refresh_token`; `options.refreshToken`: Apicbase's variant also sends it.
+    #[wasm_bindgen(js_name = introspectionRequest, unchecked_return_type = "HttpRequest")]
+    pub fn introspection_request(
+        &self,
+        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
+        options: JsValue,
+    ) -> Req {
+        Ok(request_to_js(&self.introspection(token, &options)?))
+    }
+
+    /// The revocation request (RFC 7009). `hint`: `access_token` or `refresh_token`.
+    #[wasm_bindgen(js_name = revocationRequest, unchecked_return_type = "HttpRequest")]
+    pub fn revocation_request(
+        &self,
+        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
+    ) -> Req {
+        Ok(request_to_js(
+            &self.inner.revocation_request(token, self::hint(hint)?)?,
+        ))
+    }
+
+    /// The authorization URL (RFC 6749 §4.1.1) with a fresh `state` and PKCE (S256), and the
+    /// pending record to keep until the callback. `options`: `scopes`, `pkce` (`S256` or
+    /// `plain`), `redirectUri` (overrides the client's), `params` (extra parameters, in
+    /// order), `seed` (tests only: 64 bytes that replace the random ones).
+    #[wasm_bindgen(js_name = authorizationUrl)]
+    pub fn authorization_url(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
+    ) -> Result<Authorization, Failure> {
+        known_keys(
+            &options,
+            "authorizationUrl",
+            &["scopes", "pkce", "redirectUri", "params", "seed"],
+        )?;
+        let mut request = AuthorizationRequest::new().scopes(scopes(&get(&options, "scopes"))?);
+        match opt_string(&get(&options, "pkce"), "pkce")?.as_deref() {
+            None | Some("S256") => {}
+            Some("plain") => request = request.pkce(PkceMethod::Plain),
+            Some(other) => {
+                return Err(Failure(invalid(format!(
+                    "unknown pkce method `{other}` (known: S256, plain)"
+                ))))
+            }
+        }
+        if let Some(uri) = opt_string(&get(&options, "redirectUri"), "redirectUri")? {
+            request = request.redirect_uri(uri);
+        }
+        for (name, value) in pairs(&get(&options, "params"), "params")? {
+            request = request.param(name, value);
+        }
+        let seed = get(&options, "seed");
+        let auth = if crate::convert::absent(&seed) {
+            self.inner.authorization_url(&request)?
+        } else {
+            let bytes = crate::convert::bytes(&seed, "seed")?;
+            let seed: [u8; 64] = bytes
+                .try_into()
+                .map_err(|_| invalid("seed must be exactly 64 bytes"))?;
+            self.inner.authorization_url_with_seed(&request, &seed)?
+        };
+        Ok(auth.into())
+    }
+
+    /// Checks the callback (a whole redirect URL, or its query) against the pending record
+    /// (`PendingAuthorization.deserialize()` it from where you stored it): `state` in
+    /// constant time, `iss` when expected, an OAuth `error` thrown as `OAuthError`. Returns
+    /// the code grant to exchange.
+    pub fn callback(
+        &self,
+        pending: &PendingAuthorization,
+        url_or_query: &str,
+    ) -> Result<CodeGrant, Failure> {
+        Ok(CodeGrant {
+            inner: self.inner.callback(&pending.inner, url_or_query)?,
+        })
+    }
+
+    /// Accepts a callback that no request of ours started (Booking Experts' app store): only
+    /// for providers that allow it. Returns the code grant to exchange.
+    #[wasm_bindgen(js_name = unsolicitedCallback)]
+    pub fn unsolicited_callback(&self, url_or_query: &str) -> Result<CodeGrant, Failure> {
+        Ok(CodeGrant {
+            inner: self.inner.unsolicited_callback(url_or_query)?,
+        })
+    }
+
+    // ------------------------------------------------------------------ over fetch
+
+    /// Obtains a token with the client credentials grant.
+    #[wasm_bindgen(js_name = clientCredentials, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn client_credentials(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Promise {
+        let (c, scopes) = (self.clone(), self::scopes(&scopes));
+        promise(async move {
+            let r = c.inner.client_credentials_request(&scopes?)?;
+            c.token(&r).await
+        })
+    }
+
+    /// Obtains a token with the resource owner's password.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
+    pub fn password(
+        &self,
+        username: String,
+        password: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Promise {
+        let (c, scopes) = (self.clone(), self::scopes(&scopes));
+        promise(async move {
+            let r = c
+                .inner
+                .password_request(&username, &Password::new(password), &scopes?)?;
+            c.token(&r).await
+        })
+    }
+
+    /// Refreshes with a refresh token. When the answer carries no new refresh token, the
+    /// result keeps this one; when it carries one, the refresh token rotated: persist the
+    /// result, the old one may be dead.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
+    pub fn refresh(
+        &self,
+        refresh_token: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Promise {
+        let (c, scopes) = (self.clone(), self::scopes(&scopes));
+        promise(async move {
+            let rt = RefreshToken::new(refresh_token);
+            let r = c.inner.refresh_request(&rt, &scopes?)?;
+            let mut tokens = c.token(&r).await?.inner;
+            let previous = grantline::TokenSet::new(AccessToken::new(""), Some(rt), None, 0);
+            tokens.inherit_refresh_token(&previous);
+            Ok(TokenSet::from(tokens))
+        })
+    }
+
+    /// Exchanges the code grant of a callback for tokens.
+    #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn exchange_code(&self, grant: &CodeGrant) -> Promise {
+        let (c, grant) = (self.clone(), grant.inner.clone());
+        promise(async move {
+            let r = c.inner.authorization_code_request(&grant)?;
+            c.token(&r).await
+        })
+    }
+
+    /// Starts the device flow: show the answer's `userCode` and `verificationUri`, then
+    /// `pollDeviceToken()`.
+    #[wasm_bindgen(js_name = deviceAuthorization, unchecked_return_type = "Promise<DeviceAuthorization>")]
+    pub fn device_authorization(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+    ) -> Promise {
+        let (c, scopes) = (self.clone(), self::scopes(&scopes));
+        promise(async move {
+            let r = c.inner.device_authorization_request(&scopes?)?;
+            let response = c.fetch.send(&r).await?;
+            let inner = grantline::DeviceAuthorization::from_response(&response, crate::convert::now_or(None)?)?;
+            Ok(DeviceAuthorization { inner })
+        })
+    }
+
+    /// Polls the token endpoint until the user approves (resolves with the tokens), denies
+    /// (`OAuthError` `access_denied`), or the code expires (`OAuthError` `expired_token`),
+    /// waiting the interval between polls and slowing down when told. `options.signal` (an
+    /// `AbortSignal`) stops it.
+    #[wasm_bindgen(js_name = pollDeviceToken, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn poll_device_token(
+        &self,
+        device: &DeviceAuthorization,
+        #[wasm_bindgen(unchecked_param_type = "{ signal?: AbortSignal }")] options: JsValue,
+    ) -> Promise {
+        let (c, device) = (self.clone(), device.inner.clone());
+        promise(async move {
+            known_keys(&options, "pollDeviceToken", &["signal"])?;
+            let signal = get(&options, "signal");
+            let mut interval = device.interval;
+            loop {
+                let wait = sleep(interval as f64 * 1000.0, &signal)
+                    .map_err(|e| crate::convert::transport("could not wait", &e))?;
+                wasm_bindgen_futures::JsFuture::from(wait)
+                    .await
+                    .map_err(|e| crate::convert::transport("polling stopped", &e))?;
+                let r = c.inner.device_token_request(&device.device_code)?;
+                let response = c.fetch.send(&r).await?;
+                let now = crate::convert::now_or(None)?;
+                match DevicePoll::from_response(&response, now, interval)? {
+                    DevicePoll::Tokens(tokens) => return Ok(TokenSet::from(tokens)),
+                    DevicePoll::Pending { interval: i } | DevicePoll::SlowDown { interval: i } => {
+                        interval = i;
+                    }
+                    // These two are OAuth errors on the wire (RFC 8628 §3.5, HTTP 400);
+                    // the poll loop ends with them.
+                    DevicePoll::Expired => return Err(ended("expired_token", "the device code expired")),
+                    DevicePoll::Denied => return Err(ended("access_denied", "the user denied the request")),
+                }
+            }
+        })
+    }
+
+    /// Introspects a token (RFC 7662): resolves with `{ active, scopes, clientId, username,
+    /// tokenType, exp, iat, sub, iss, extra }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Introspection>")]
+    pub fn introspect(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
+        options: JsValue,
+    ) -> Promise {
+        let c = self.clone();
+        let request = self.introspection(&token, &options);
+        promise(async move {
+            let response = c.fetch.send(&request?).await?;
+            Ok(introspection(&grantline::Introspection::from_response(&response)?))
+        })
+    }
+
+    /// Revokes a token (RFC 7009). Resolves when the server confirmed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn revoke(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
+    ) -> Promise {
+        let c = self.clone();
+        let request = self::hint(hint).and_then(|h| c.inner.revocation_request(&token, h));
+        promise(async move {
+            let response = c.fetch.send(&request?).await?;
+            grantline::check_revocation_response(&response)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+fn ended(code: &str, description: &str) -> Error {
+    Error::OAuth {
+        code: code.to_owned(),
+        description: Some(description.to_owned()),
+        uri: None,
+        status: 400,
+    }
+}
+
+impl Client {
+    /// Sends a token request and parses the answer.
+    pub(crate) async fn token(&self, request: &http::Request<Vec<u8>>) -> Result<TokenSet, Error> {
+        let response = self.fetch.send(request).await?;
+        let now = crate::convert::now_or(None)?;
+        Ok(grantline::TokenSet::from_response(&response, now)?.into())
+    }
+
+    fn introspection(&self, token: &str, options: &JsValue) -> Result<http::Request<Vec<u8>>, Error> {
+        known_keys(options, "introspection", &["hint", "refreshToken"])?;
+        let h = hint(opt_string(&get(options, "hint"), "hint")?)?;
+        let rt = opt_string(&get(options, "refreshToken"), "refreshToken")?.map(RefreshToken::new);
+        self.inner.introspection_request(token, h, rt.as_ref())
+    }
+}

@@ -1,0 +1,437 @@
+//! Conversions between JavaScript values and the core's types: options objects, plain HTTP
+//! request and response objects, `fetch` responses, and errors. No protocol logic lives here.
+
+use grantline::Error;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(module = "/js/support.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeError)]
+    fn make_error(class: &str, message: &str, fields: &Object) -> JsValue;
+    #[wasm_bindgen(js_name = hideSecrets)]
+    fn hide_secrets(request: &Object, redacted: &str) -> JsValue;
+}
+
+/// A core error on its way to JavaScript, where it becomes an instance of one of the
+/// package's error classes (see `js/support.js`).
+#[derive(Debug)]
+pub struct Failure(pub(crate) Error);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(e)
+    }
+}
+
+impl From<Failure> for JsValue {
+    fn from(Failure(e): Failure) -> JsValue {
+        error_to_js(&e)
+    }
+}
+
+/// The class a core error maps to: one per thing a caller can act on.
+pub(crate) fn error_class(e: &Error) -> &'static str {
+    match e {
+        Error::OAuth { .. } => "OAuthError",
+        Error::Malformed { .. } | Error::UnexpectedStatus { .. } => "MalformedResponseError",
+        Error::StateMismatch | Error::IssuerMismatch { .. } => "StateMismatchError",
+        Error::ReauthorizationRequired => "ReauthorizationRequiredError",
+        Error::Transport { .. } => "TransportError",
+        Error::Random => "GrantlineError",
+        _ => "ConfigurationError",
+    }
+}
+
+fn error_to_js(e: &Error) -> JsValue {
+    let fields = Object::new();
+    set(&fields, "kind", e.kind());
+    let fault = match e.fault() {
+        grantline::Fault::Server => "server",
+        grantline::Fault::Response => "response",
+        grantline::Fault::Transport => "transport",
+        _ => "caller",
+    };
+    set(&fields, "fault", fault);
+    set(&fields, "status", e.status().map(f64::from));
+    set(&fields, "code", e.oauth_code());
+    match e {
+        Error::OAuth {
+            description, uri, ..
+        } => {
+            set(&fields, "description", description.as_deref());
+            set(&fields, "uri", uri.as_deref());
+        }
+        Error::Malformed { excerpt, .. } | Error::UnexpectedStatus { excerpt, .. } => {
+            set(&fields, "excerpt", excerpt.as_deref());
+        }
+        Error::MissingEndpoint { endpoint } => set(&fields, "endpoint", endpoint.as_str()),
+        Error::UnsupportedGrant { grant } => set(&fields, "grant", grant.name()),
+        _ => {}
+    }
+    // The core's messages never contain a secret (its no-secret test checks every variant).
+    make_error(error_class(e), &e.to_string(), &fields)
+}
+
+/// `Error::InvalidInput` for a bad argument from JavaScript.
+pub(crate) fn invalid(reason: impl Into<String>) -> Error {
+    Error::InvalidInput {
+        reason: reason.into(),
+    }
+}
+
+/// Sets `obj[key] = value` (a plain data property).
+pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a data property on a plain object we created cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+/// `obj[key]`, or `undefined` when `obj` is not an object.
+pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() || obj.is_function() {
+        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A nullish value: `undefined` or `null`.
+pub(crate) fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// An optional string argument or option.
+pub(crate) fn opt_string(v: &JsValue, what: &str) -> Result<Option<String>, Error> {
+    if absent(v) {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{what} must be a string")))
+}
+
+/// An optional boolean option.
+pub(crate) fn opt_bool(v: &JsValue, what: &str) -> Result<Option<bool>, Error> {
+    if absent(v) {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{what} must be a boolean")))
+}
+
+/// A non-negative whole number of seconds.
+pub(crate) fn seconds(v: f64, what: &str) -> Result<u64, Error> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 {
+        // Exact: a whole number within the safe integer range.
+        Ok(v as u64)
+    } else {
+        Err(invalid(format!(
+            "{what} must be a whole, non-negative number of seconds"
+        )))
+    }
+}
+
+/// An optional `seconds` option.
+pub(crate) fn opt_seconds(v: &JsValue, what: &str) -> Result<Option<u64>, Error> {
+    if absent(v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) => seconds(n, what).map(Some),
+        None => Err(invalid(format!("{what} must be a number"))),
+    }
+}
+
+/// The current Unix time, or the `now` a caller passed (seconds).
+pub(crate) fn now_or(now: Option<f64>) -> Result<u64, Error> {
+    match now {
+        Some(n) => seconds(n, "now"),
+        // Date.now() is milliseconds since the epoch, always positive here.
+        None => Ok((js_sys::Date::now() / 1000.0) as u64),
+    }
+}
+
+/// A list of strings (`undefined`/`null` is an empty list; a single string is a list of one).
+pub(crate) fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, Error> {
+    if absent(v) {
+        return Ok(Vec::new());
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(vec![s]);
+    }
+    if !Array::is_array(v) {
+        return Err(invalid(format!("{what} must be an array of strings")));
+    }
+    Array::from(v)
+        .iter()
+        .map(|item| {
+            item.as_string()
+                .ok_or_else(|| invalid(format!("{what} must be an array of strings")))
+        })
+        .collect()
+}
+
+/// `[[name, value], ...]` or `{name: value}` as name/value pairs, in order.
+pub(crate) fn pairs(v: &JsValue, what: &str) -> Result<Vec<(String, String)>, Error> {
+    if absent(v) {
+        return Ok(Vec::new());
+    }
+    let entries = if Array::is_array(v) {
+        Array::from(v)
+    } else if v.is_object() {
+        Object::entries(v.unchecked_ref::<Object>())
+    } else {
+        return Err(invalid(format!(
+            "{what} must be [[name, value], ...] or an object"
+        )));
+    };
+    entries
+        .iter()
+        .map(|pair| {
+            let bad = || invalid(format!("{what}: each entry must be [name, value] strings"));
+            if !Array::is_array(&pair) {
+                return Err(bad());
+            }
+            let pair = Array::from(&pair);
+            match (pair.length(), pair.get(0).as_string(), pair.get(1).as_string()) {
+                (2, Some(name), Some(value)) => Ok((name, value)),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// Refuses option names this binding does not know (a typo must not silently drop a setting).
+pub(crate) fn known_keys(options: &JsValue, what: &str, known: &[&str]) -> Result<(), Error> {
+    if absent(options) {
+        return Ok(());
+    }
+    if !options.is_object() || Array::is_array(options) {
+        return Err(invalid(format!("{what} must be an object")));
+    }
+    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(invalid(format!(
+                "unknown {what} option `{key}` (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes from a string (UTF-8), a `Uint8Array`, an `ArrayBuffer` or any typed-array view.
+pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, Error> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(b).to_vec());
+    }
+    if ArrayBufferView::is(v) {
+        let view: &ArrayBufferView = v.unchecked_ref();
+        return Ok(
+            Uint8Array::new_with_byte_offset_and_length(
+                &view.buffer(),
+                view.byte_offset(),
+                view.byte_length(),
+            )
+            .to_vec(),
+        );
+    }
+    Err(invalid(format!(
+        "{what} must be a string, a Uint8Array or an ArrayBuffer"
+    )))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// Any typed array or DataView.
+    #[wasm_bindgen(js_name = ArrayBufferView)]
+    type ArrayBufferView;
+    #[wasm_bindgen(js_namespace = ArrayBuffer, js_name = isView)]
+    fn is_view(v: &JsValue) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn buffer(this: &ArrayBufferView) -> js_sys::ArrayBuffer;
+    #[wasm_bindgen(method, getter, js_name = byteOffset)]
+    fn byte_offset(this: &ArrayBufferView) -> u32;
+    #[wasm_bindgen(method, getter, js_name = byteLength)]
+    fn byte_length(this: &ArrayBufferView) -> u32;
+}
+
+impl ArrayBufferView {
+    fn is(v: &JsValue) -> bool {
+        is_view(v)
+    }
+}
+
+/// A core request as the plain `{ method, url, headers, body }` object the sans-IO layer hands
+/// out (`headers`: lowercase name → value; `body`: the UTF-8 body). It can go to `fetch` as is:
+/// `fetch(r.url, r)`. It prints redacted (`toString`, Node's inspect).
+pub(crate) fn request_to_js(request: &http::Request<Vec<u8>>) -> JsValue {
+    let headers = Object::new();
+    for (name, value) in request.headers() {
+        set(
+            &headers,
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).as_ref(),
+        );
+    }
+    let out = Object::new();
+    set(&out, "method", request.method().as_str());
+    set(&out, "url", request.uri().to_string());
+    set(&out, "headers", headers);
+    // The core's bodies are form or JSON: always UTF-8.
+    set(&out, "body", String::from_utf8_lossy(request.body()).as_ref());
+    let redacted = grantline::redact::request(request).to_string();
+    hide_secrets(&out, &redacted)
+}
+
+/// A plain `{ status, headers, body }` object as the response the core parses. `headers` may
+/// be a `Headers`, an object of name → string or string[] (repeated header), or a list of
+/// `[name, value]` pairs; `body` a string, `Uint8Array` or `ArrayBuffer` (absent: empty).
+pub(crate) fn response_from_js(v: &JsValue) -> Result<http::Response<Vec<u8>>, Error> {
+    if !v.is_object() {
+        return Err(invalid(
+            "a response must be an object { status, headers, body } or a fetch Response",
+        ));
+    }
+    let status = get(v, "status")
+        .as_f64()
+        .ok_or_else(|| invalid("response.status must be a number"))?;
+    let body = match get(v, "body") {
+        b if absent(&b) => Vec::new(),
+        b => bytes(&b, "response.body")?,
+    };
+    build_response(status, header_pairs(&get(v, "headers"))?, body)
+}
+
+/// The headers of a response object as name/value pairs, repeated headers kept in order.
+fn header_pairs(h: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if absent(h) {
+        return Ok(Vec::new());
+    }
+    if Array::is_array(h) {
+        return pairs(h, "response.headers");
+    }
+    // A fetch `Headers` (or anything iterable over [name, value] pairs, like a Map); a plain
+    // object is not iterable and is read as a record below.
+    if let Ok(Some(iter)) = js_sys::try_iter(h) {
+        let mut out = Vec::new();
+        for item in iter {
+            let item = item.map_err(|_| invalid("response.headers could not be read"))?;
+            out.extend(pairs(&Array::of1(&item).into(), "response.headers")?);
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    for entry in Object::entries(h.unchecked_ref::<Object>()).iter() {
+        let entry = Array::from(&entry);
+        let name = entry.get(0).as_string().unwrap_or_default();
+        let value = entry.get(1);
+        if Array::is_array(&value) {
+            for v in Array::from(&value).iter() {
+                let v = v
+                    .as_string()
+                    .ok_or_else(|| invalid(format!("response.headers.{name} must be strings")))?;
+                out.push((name.clone(), v));
+            }
+        } else {
+            let v = value
+                .as_string()
+                .ok_or_else(|| invalid(format!("response.headers.{name} must be a string")))?;
+            out.push((name, v));
+        }
+    }
+    Ok(out)
+}
+
+fn build_response(
+    status: f64,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    let status = http::StatusCode::from_u16(seconds(status, "response.status")?.min(1000) as u16)
+        .map_err(|_| invalid("response.status must be an HTTP status (100-999)"))?;
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("invalid response header name {name:?}")))?;
+        let value = http::HeaderValue::from_str(&value)
+            .map_err(|_| invalid(format!("invalid value for response header {name}")))?;
+        map.append(name, value);
+    }
+    Ok(response)
+}
+
+/// A real `Response` (or anything with `status`, `headers` and `arrayBuffer()`) as the core's
+/// response. A redirect is refused: grantline never follows redirects on its endpoints.
+pub(crate) async fn response_from_fetch(res: &JsValue) -> Result<http::Response<Vec<u8>>, Error> {
+    let status = get(res, "status").as_f64().unwrap_or(0.0);
+    if get(res, "type").as_string().as_deref() == Some("opaqueredirect")
+        || (300.0..400.0).contains(&status)
+        || status == 0.0
+    {
+        return Err(Error::Transport {
+            reason: format!(
+                "the server answered with a redirect (HTTP {status}), which grantline never follows"
+            ),
+        });
+    }
+    let headers = header_pairs(&get(res, "headers"))?;
+    let read: js_sys::Function = get(res, "arrayBuffer")
+        .dyn_into()
+        .map_err(|_| invalid("fetch returned something that is not a Response"))?;
+    let promise: js_sys::Promise = read
+        .call0(res)
+        .and_then(|p| p.dyn_into().map_err(JsValue::from))
+        .map_err(|e| transport("reading the response body failed", &e))?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|e| transport("reading the response body failed", &e))?;
+    build_response(status, headers, bytes(&buffer, "the response body")?)
+}
+
+/// `Error::Transport` from what a JavaScript call threw; the thrown value's message only (a
+/// fetch error names the host, never a credential).
+pub(crate) fn transport(what: &str, thrown: &JsValue) -> Error {
+    let detail = thrown
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| thrown.as_string())
+        .unwrap_or_default();
+    Error::Transport {
+        reason: if detail.is_empty() {
+            what.to_owned()
+        } else {
+            format!("{what}: {detail}")
+        },
+    }
+}
+
+/// A fetch `Response` (or a look-alike with `arrayBuffer()`), as opposed to a plain
+/// `{ status, headers, body }` object.
+pub(crate) fn is_fetch_response(v: &JsValue) -> bool {
+    get(v, "arrayBuffer").is_function()
+}
+
+/// Response headers (a `Headers`, a record or pairs) as a header map.
+pub(crate) fn headers_of(h: &JsValue) -> Result<http::HeaderMap, Error> {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in header_pairs(h)? {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("invalid header name {name:?}")))?;
+        let value = http::HeaderValue::from_str(&value)
+            .map_err(|_| invalid(format!("invalid value for header {name}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}

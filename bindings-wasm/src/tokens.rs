@@ -1,0 +1,412 @@
+//! What responses turn into: token sets, authorization records, code grants, introspection
+//! answers, device authorizations and polls; and the sans-IO parse functions.
+
+use crate::convert::{get, now_or, opt_string, response_from_fetch, response_from_js, seconds, set, Failure};
+use grantline::{AccessToken, Error, RefreshToken};
+use js_sys::{Array, Object, Promise};
+use wasm_bindgen::prelude::*;
+
+/// A successful token response, with its expiry made absolute. Prints redacted; persist it
+/// with `serialize()` (the string holds the tokens: store it as a secret).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct TokenSet {
+    pub(crate) inner: grantline::TokenSet,
+}
+
+impl From<grantline::TokenSet> for TokenSet {
+    fn from(inner: grantline::TokenSet) -> Self {
+        TokenSet { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl TokenSet {
+    /// A token set from parts (e.g. restored by other means than `serialize()`):
+    /// `{ accessToken, refreshToken?, expiresAt?, issuedAt? }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "{ accessToken: string, refreshToken?: string, expiresAt?: number, issuedAt?: number }")]
+        parts: JsValue,
+    ) -> Result<TokenSet, Failure> {
+        crate::convert::known_keys(&parts, "TokenSet", &["accessToken", "refreshToken", "expiresAt", "issuedAt"])?;
+        let access = opt_string(&get(&parts, "accessToken"), "accessToken")?
+            .ok_or_else(|| crate::convert::invalid("a TokenSet needs an accessToken"))?;
+        let refresh = opt_string(&get(&parts, "refreshToken"), "refreshToken")?;
+        let expires_at = crate::convert::opt_seconds(&get(&parts, "expiresAt"), "expiresAt")?;
+        let issued_at = crate::convert::opt_seconds(&get(&parts, "issuedAt"), "issuedAt")?;
+        Ok(grantline::TokenSet::new(
+            AccessToken::new(access),
+            refresh.map(RefreshToken::new),
+            expires_at,
+            issued_at.map_or_else(|| now_or(None), Ok)?,
+        )
+        .into())
+    }
+
+    /// The access token: send it as `Authorization: Bearer <token>`.
+    #[wasm_bindgen(getter, js_name = accessToken)]
+    pub fn access_token(&self) -> String {
+        self.inner.access_token().secret().to_owned()
+    }
+
+    /// The token type (`Bearer` for any case of "bearer", or when absent).
+    #[wasm_bindgen(getter, js_name = tokenType)]
+    pub fn token_type(&self) -> String {
+        self.inner.token_type().to_owned()
+    }
+
+    /// The refresh token, when there is one.
+    #[wasm_bindgen(getter, js_name = refreshToken)]
+    pub fn refresh_token(&self) -> Option<String> {
+        self.inner.refresh_token().map(|t| t.secret().to_owned())
+    }
+
+    /// The OpenID Connect ID token (unverified), when there is one.
+    #[wasm_bindgen(getter, js_name = idToken)]
+    pub fn id_token(&self) -> Option<String> {
+        self.inner.id_token().map(|t| t.secret().to_owned())
+    }
+
+    /// When the access token expires (Unix seconds), when known. Values past 2^53 are
+    /// rounded (a JavaScript number).
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> Option<f64> {
+        self.inner.expires_at().map(|s| s as f64)
+    }
+
+    /// When the response was received (Unix seconds).
+    #[wasm_bindgen(getter, js_name = issuedAt)]
+    pub fn issued_at(&self) -> f64 {
+        self.inner.issued_at() as f64
+    }
+
+    /// Where `expiresAt` comes from: `expires_in`, `expires`, `unverified_jwt_exp` or
+    /// `unknown`.
+    #[wasm_bindgen(getter, js_name = expirySource, unchecked_return_type = "'expires_in' | 'expires' | 'unverified_jwt_exp' | 'unknown'")]
+    pub fn expiry_source(&self) -> String {
+        self.inner.expiry_source().as_str().to_owned()
+    }
+
+    /// The granted scopes, when the response named them.
+    #[wasm_bindgen(getter)]
+    pub fn scopes(&self) -> Option<Vec<String>> {
+        self.inner.scopes().map(<[String]>::to_vec)
+    }
+
+    /// Members of the response grantline does not know, as received (they may hold secrets
+    /// of the provider's own).
+    #[wasm_bindgen(getter, unchecked_return_type = "Record<string, unknown>")]
+    pub fn extra(&self) -> JsValue {
+        json_value(&serde_json::Value::Object(self.inner.extra().clone()))
+    }
+
+    /// Whether the access token is expired at `now`, or will be within `skew` seconds
+    /// (capped at half its lifetime). `now` defaults to the current time.
+    #[wasm_bindgen(js_name = expiresWithin)]
+    pub fn expires_within(&self, skew: f64, now: Option<f64>) -> Result<bool, Failure> {
+        Ok(self.inner.expires_within(now_or(now)?, seconds(skew, "skew")?))
+    }
+
+    /// After a refresh: keep `previous`'s refresh token when this answer had none. Returns
+    /// whether the refresh token rotated (then persist this set: the old token is dead).
+    #[wasm_bindgen(js_name = inheritRefreshToken)]
+    pub fn inherit_refresh_token(&mut self, previous: &TokenSet) -> bool {
+        self.inner.inherit_refresh_token(&previous.inner)
+    }
+
+    /// The token set as a JSON string, to persist. It holds the tokens: store it as a secret.
+    pub fn serialize(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// A token set persisted with `serialize()`.
+    pub fn deserialize(json: &str) -> Result<TokenSet, Failure> {
+        Ok(grantline::TokenSet::from_json(json)?.into())
+    }
+
+    /// A redacted summary: never the tokens.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// A JSON value as a JavaScript value (numbers beyond 2^53 are rounded).
+pub(crate) fn json_value(v: &serde_json::Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// What `authorizationUrl()` returns: where to send the user, and what to keep.
+#[wasm_bindgen]
+pub struct Authorization {
+    url: String,
+    pending: PendingAuthorization,
+}
+
+impl From<grantline::Authorization> for Authorization {
+    fn from(a: grantline::Authorization) -> Self {
+        Authorization {
+            url: a.url,
+            pending: PendingAuthorization { inner: a.pending },
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Authorization {
+    /// The authorization URL: redirect the user's browser here.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Keep this until the callback (session, encrypted cookie, KV store): it holds the
+    /// `state` and the PKCE verifier.
+    #[wasm_bindgen(getter)]
+    pub fn pending(&self) -> PendingAuthorization {
+        self.pending.clone()
+    }
+
+    /// The URL without its query (which holds the state), and the pending record redacted.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        let base = self.url.split('?').next().unwrap_or_default();
+        format!("Authorization {{ url: {base}?[redacted], pending: [redacted] }}")
+    }
+}
+
+/// The state and PKCE verifier of an authorization in progress. `serialize()` it to store
+/// it (the string is a secret), `PendingAuthorization.deserialize()` it at the callback.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct PendingAuthorization {
+    pub(crate) inner: grantline::PendingAuthorization,
+}
+
+#[wasm_bindgen]
+impl PendingAuthorization {
+    /// The record as a JSON string. It holds the state and the PKCE verifier: keep it where
+    /// only this user's session can read it.
+    pub fn serialize(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// A record stored with `serialize()`.
+    pub fn deserialize(json: &str) -> Result<PendingAuthorization, Failure> {
+        Ok(PendingAuthorization {
+            inner: grantline::PendingAuthorization::from_json(json)?,
+        })
+    }
+
+    /// `PendingAuthorization { [redacted] }`.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        "PendingAuthorization { [redacted] }".to_owned()
+    }
+}
+
+/// An authorization code ready to exchange: the code, the PKCE verifier and the redirect URI
+/// of its request. Prints redacted.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct CodeGrant {
+    pub(crate) inner: grantline::CodeGrant,
+}
+
+#[wasm_bindgen]
+impl CodeGrant {
+    /// A code grant from parts (e.g. a code obtained by other means).
+    #[wasm_bindgen(constructor)]
+    pub fn new(code: String, code_verifier: Option<String>, redirect_uri: Option<String>) -> CodeGrant {
+        CodeGrant {
+            inner: grantline::CodeGrant {
+                code: grantline::AuthorizationCode::new(code),
+                code_verifier: code_verifier.map(grantline::PkceVerifier::new),
+                redirect_uri,
+            },
+        }
+    }
+
+    /// The authorization code.
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.inner.code.secret().to_owned()
+    }
+
+    /// The PKCE verifier, when the request used PKCE.
+    #[wasm_bindgen(getter, js_name = codeVerifier)]
+    pub fn code_verifier(&self) -> Option<String> {
+        self.inner.code_verifier.as_ref().map(|v| v.secret().to_owned())
+    }
+
+    /// The redirect URI to repeat in the exchange.
+    #[wasm_bindgen(getter, js_name = redirectUri)]
+    pub fn redirect_uri(&self) -> Option<String> {
+        self.inner.redirect_uri.clone()
+    }
+
+    /// `CodeGrant { code: [redacted], ... }`.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// The device authorization answer (RFC 8628 §3.2): show `userCode` and `verificationUri`
+/// to the user, then poll. Prints redacted (the device code is a secret).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct DeviceAuthorization {
+    pub(crate) inner: grantline::DeviceAuthorization,
+}
+
+#[wasm_bindgen]
+impl DeviceAuthorization {
+    /// The device code, sent with every poll.
+    #[wasm_bindgen(getter, js_name = deviceCode)]
+    pub fn device_code(&self) -> String {
+        self.inner.device_code.secret().to_owned()
+    }
+
+    /// The code the user types at the verification URI.
+    #[wasm_bindgen(getter, js_name = userCode)]
+    pub fn user_code(&self) -> String {
+        self.inner.user_code.clone()
+    }
+
+    /// Where the user goes.
+    #[wasm_bindgen(getter, js_name = verificationUri)]
+    pub fn verification_uri(&self) -> String {
+        self.inner.verification_uri.clone()
+    }
+
+    /// The verification URI with the user code in it, when given (for QR codes).
+    #[wasm_bindgen(getter, js_name = verificationUriComplete)]
+    pub fn verification_uri_complete(&self) -> Option<String> {
+        self.inner.verification_uri_complete.clone()
+    }
+
+    /// When the device code expires (Unix seconds), when given.
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> Option<f64> {
+        self.inner.expires_at.map(|s| s as f64)
+    }
+
+    /// Seconds to wait between polls.
+    #[wasm_bindgen(getter)]
+    pub fn interval(&self) -> f64 {
+        self.inner.interval as f64
+    }
+
+    /// A redacted summary.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// Introspection answer as a plain object (no secrets in it).
+fn introspection_to_js(i: &grantline::Introspection) -> JsValue {
+    let o = Object::new();
+    set(&o, "active", i.active);
+    set(&o, "scopes", i.scopes.as_ref().map(|s| s.iter().map(JsValue::from).collect::<Array>()));
+    set(&o, "clientId", i.client_id.as_deref());
+    set(&o, "username", i.username.as_deref());
+    set(&o, "tokenType", i.token_type.as_deref());
+    set(&o, "exp", i.exp.map(|s| s as f64));
+    set(&o, "iat", i.iat.map(|s| s as f64));
+    set(&o, "sub", i.sub.as_deref());
+    set(&o, "iss", i.iss.as_deref());
+    set(&o, "extra", json_value(&serde_json::Value::Object(i.extra.clone())));
+    o.into()
+}
+
+pub(crate) fn poll_to_js(p: grantline::DevicePoll) -> JsValue {
+    let o = Object::new();
+    match p {
+        grantline::DevicePoll::Tokens(t) => {
+            set(&o, "poll", "tokens");
+            set(&o, "tokenSet", TokenSet::from(t));
+        }
+        grantline::DevicePoll::Pending { interval } => {
+            set(&o, "poll", "pending");
+            set(&o, "interval", interval as f64);
+        }
+        grantline::DevicePoll::SlowDown { interval } => {
+            set(&o, "poll", "slow_down");
+            set(&o, "interval", interval as f64);
+        }
+        grantline::DevicePoll::Expired => set(&o, "poll", "expired"),
+        grantline::DevicePoll::Denied => set(&o, "poll", "denied"),
+    }
+    o.into()
+}
+
+/// Runs `parse` on a plain response object at once, or, for a fetch `Response`, after reading
+/// its body (then the result is a Promise).
+fn parse_with<T: Into<JsValue> + 'static>(
+    response: JsValue,
+    parse: impl FnOnce(&http::Response<Vec<u8>>) -> Result<T, Error> + 'static,
+) -> Result<JsValue, Failure> {
+    if crate::convert::is_fetch_response(&response) {
+        let promise: Promise = wasm_bindgen_futures::future_to_promise(async move {
+            let r = response_from_fetch(&response).await.map_err(Failure)?;
+            Ok(parse(&r).map_err(Failure)?.into())
+        });
+        return Ok(promise.into());
+    }
+    Ok(parse(&response_from_js(&response)?)?.into())
+}
+
+/// Parses a token endpoint response (`{ status, headers, body }`, or a fetch `Response`,
+/// then asynchronously) received at `now` (Unix seconds; default: the current time) into a
+/// `TokenSet`, or throws the error it carries.
+#[wasm_bindgen(js_name = parseTokenResponse, skip_typescript)]
+pub fn parse_token_response(response: JsValue, now: Option<f64>) -> Result<JsValue, Failure> {
+    let now = now_or(now)?;
+    parse_with(response, move |r| {
+        grantline::TokenSet::from_response(r, now).map(TokenSet::from)
+    })
+}
+
+/// Parses an introspection response (RFC 7662) into a plain object; `{ active: false }` is an
+/// answer, not an error.
+#[wasm_bindgen(js_name = parseIntrospectionResponse, skip_typescript)]
+pub fn parse_introspection_response(response: JsValue) -> Result<JsValue, Failure> {
+    parse_with(response, |r| {
+        grantline::Introspection::from_response(r).map(|i| introspection_to_js(&i))
+    })
+}
+
+/// Checks a revocation response (RFC 7009): returns `true`, or throws the error it carries.
+#[wasm_bindgen(js_name = checkRevocationResponse, skip_typescript)]
+pub fn check_revocation_response(response: JsValue) -> Result<JsValue, Failure> {
+    parse_with(response, |r| grantline::check_revocation_response(r).map(|()| true))
+}
+
+/// Parses a device authorization response (RFC 8628 §3.2) received at `now`.
+#[wasm_bindgen(js_name = parseDeviceAuthorizationResponse, skip_typescript)]
+pub fn parse_device_authorization_response(response: JsValue, now: Option<f64>) -> Result<JsValue, Failure> {
+    let now = now_or(now)?;
+    parse_with(response, move |r| {
+        grantline::DeviceAuthorization::from_response(r, now).map(|inner| DeviceAuthorization { inner })
+    })
+}
+
+/// What one device poll's answer means: `{ poll: 'tokens', tokenSet }`, `{ poll: 'pending',
+/// interval }`, `{ poll: 'slow_down', interval }` (the new, longer interval),
+/// `{ poll: 'expired' }` or `{ poll: 'denied' }`; any other error is thrown.
+#[wasm_bindgen(js_name = parseDevicePollResponse, skip_typescript)]
+pub fn parse_device_poll_response(response: JsValue, interval: f64, now: Option<f64>) -> Result<JsValue, Failure> {
+    let now = now_or(now)?;
+    let interval = seconds(interval, "interval")?;
+    parse_with(response, move |r| {
+        grantline::DevicePoll::from_response(r, now, interval).map(poll_to_js)
+    })
+}
+
+/// Introspection answer conversion, for the client's `introspect()`.
+pub(crate) fn introspection(i: &grantline::Introspection) -> JsValue {
+    introspection_to_js(i)
+}

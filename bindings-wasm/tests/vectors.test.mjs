@@ -1,0 +1,486 @@
+// Every vector of tests/vectors/*.json through the npm package's public API, as a user
+// imports it. The format is documented in tests/vectors/README.md; this runner interprets
+// every kind and field like the reference runner (core/tests/vectors.rs), refuses unknown
+// kinds and fields, and fails at the end listing each failing vector with what differed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as g from 'grantline';
+
+const DIR = new URL('../../tests/vectors/', import.meta.url);
+const COMMON = ['name', 'kind', 'source', 'note'];
+const ERROR_FIELDS = ['kind', 'code', 'description', 'uri', 'status', 'excerpt', 'grant', 'endpoint'];
+const MIN_SEED = 37;
+const MIN_EXTRA = 40;
+const SEED_FILES = ['libro.json', 'bindeo.json', 'bookable.json', 'apicbase.json', 'booking-experts.json'];
+
+/** A broken vector (as opposed to an error of the API under test). */
+class VectorError extends Error {}
+
+function fields(value, what, allowed) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new VectorError(`${what}: not a JSON object`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new VectorError(`${what}: unknown field \`${key}\``);
+  }
+  const f = {
+    has: (k) => Object.hasOwn(value, k),
+    get: (k) => value[k],
+    value(k) {
+      if (!f.has(k)) throw new VectorError(`${what}: missing field \`${k}\``);
+      return value[k];
+    },
+    str(k) {
+      const v = f.value(k);
+      if (typeof v !== 'string') throw new VectorError(`${what}: \`${k}\` is not a string`);
+      return v;
+    },
+    optStr(k) {
+      const v = value[k];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'string') throw new VectorError(`${what}: \`${k}\` is not a string or null`);
+      return v;
+    },
+    nullableStr(k) {
+      f.value(k);
+      return f.optStr(k);
+    },
+    uint(k) {
+      const v = f.value(k);
+      if (!Number.isInteger(v) && !(typeof v === 'number' && v >= 2 ** 53) || v < 0) {
+        throw new VectorError(`${what}: \`${k}\` is not a non-negative integer`);
+      }
+      return v;
+    },
+    strings(k) {
+      const v = value[k];
+      if (v === undefined) return [];
+      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) {
+        throw new VectorError(`${what}: \`${k}\` is not a list of strings`);
+      }
+      return v;
+    },
+    pairs(k) {
+      const v = value[k];
+      if (v === undefined) return [];
+      if (!Array.isArray(v) || v.some((p) => !Array.isArray(p) || p.length !== 2 || p.some((s) => typeof s !== 'string'))) {
+        throw new VectorError(`${what}: \`${k}\` is not a list of [name, value] pairs`);
+      }
+      return v;
+    },
+    bool(k) {
+      const v = value[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'boolean') throw new VectorError(`${what}: \`${k}\` is not a boolean`);
+      return v;
+    },
+  };
+  return f;
+}
+
+// ---------------------------------------------------------------------------------- inputs
+
+const CUSTOM = {
+  name: 'name', issuer: 'issuer', authorization_endpoint: 'authorizationEndpoint',
+  token_endpoint: 'tokenEndpoint', token_endpoints_by_grant: 'tokenEndpoints',
+  introspection_endpoint: 'introspectionEndpoint', revocation_endpoint: 'revocationEndpoint',
+  device_authorization_endpoint: 'deviceAuthorizationEndpoint', body_encoding: 'bodyEncoding',
+  auth_method: 'authMethod', scope_separator: 'scopeSeparator', extra_token_params: 'extraTokenParams',
+  default_skew: 'defaultSkew', grants: 'grants', unsolicited_callbacks: 'unsolicitedCallbacks',
+  iss_parameter_supported: 'issParameterSupported',
+};
+const PRESETS = ['libro', 'libro-staging', 'bindeo', 'bookable', 'apicbase', 'booking-experts'];
+
+function provider(spec) {
+  const f = fields(spec, 'provider', ['preset', 'audience', 'custom', 'metadata']);
+  const forms = ['preset', 'custom', 'metadata'].filter((k) => f.has(k));
+  if (forms.length !== 1 || (f.has('audience') && forms[0] !== 'preset')) {
+    throw new VectorError('provider: exactly one of `preset`, `custom`, `metadata`');
+  }
+  if (f.has('preset')) {
+    const name = f.str('preset');
+    const audience = f.optStr('audience');
+    if (audience !== undefined) {
+      if (name !== 'bookable') throw new VectorError('provider: `audience` is only for the bookable preset');
+      return g.Provider.bookable(audience);
+    }
+    if (!PRESETS.includes(name)) throw new VectorError(`provider: unknown preset ${name}`);
+    return g.Provider.preset(name);
+  }
+  if (f.has('custom')) {
+    const c = fields(f.get('custom'), 'provider.custom', Object.keys(CUSTOM));
+    const options = {};
+    for (const [key, option] of Object.entries(CUSTOM)) {
+      if (!c.has(key)) continue;
+      if (key === 'extra_token_params') options[option] = c.pairs(key);
+      else if (key === 'grants') options[option] = c.strings(key);
+      else if (key === 'default_skew') options[option] = c.uint(key);
+      else if (key === 'unsolicited_callbacks' || key === 'iss_parameter_supported') options[option] = c.bool(key);
+      else if (key === 'token_endpoints_by_grant') {
+        const v = c.get(key);
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new VectorError('token_endpoints_by_grant is not an object');
+        options[option] = v;
+      } else options[option] = c.optStr(key);
+    }
+    return g.Provider.custom(options);
+  }
+  const doc = f.get('metadata');
+  if (typeof doc !== 'string') throw new VectorError('provider: `metadata` is not a string');
+  return g.Provider.fromMetadata(doc);
+}
+
+function client(p, spec) {
+  const f = fields(spec, 'client', ['client_id', 'client_secret', 'redirect_uri', 'auth_method']);
+  const options = {};
+  if (f.optStr('client_secret') !== undefined) options.clientSecret = f.optStr('client_secret');
+  if (f.optStr('redirect_uri') !== undefined) options.redirectUri = f.optStr('redirect_uri');
+  if (f.optStr('auth_method') !== undefined) options.authMethod = f.optStr('auth_method');
+  return new g.Client(p, f.str('client_id'), options);
+}
+
+function response(spec) {
+  const f = fields(spec, 'response', ['status', 'headers', 'body', 'body_base64', 'body_repeat']);
+  const headers = {};
+  if (f.has('headers')) {
+    const h = f.get('headers');
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new VectorError('response: `headers` is not an object');
+    for (const [name, value] of Object.entries(h)) {
+      if (name !== name.toLowerCase()) throw new VectorError(`response: header name ${name} is not lowercase`);
+      if (typeof value !== 'string' && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+        throw new VectorError(`response: header ${name} is not a string or list`);
+      }
+      headers[name] = value;
+    }
+  }
+  const bodies = ['body', 'body_base64', 'body_repeat'].filter((k) => f.has(k));
+  if (bodies.length !== 1) throw new VectorError('response: exactly one of `body`, `body_base64`, `body_repeat`');
+  let body;
+  if (f.has('body')) body = f.str('body');
+  else if (f.has('body_base64')) body = new Uint8Array(Buffer.from(f.str('body_base64'), 'base64'));
+  else {
+    const r = fields(f.get('body_repeat'), 'body_repeat', ['prefix', 'text', 'count', 'suffix']);
+    body = (r.optStr('prefix') ?? '') + r.str('text').repeat(r.uint('count')) + (r.optStr('suffix') ?? '');
+  }
+  return { status: f.uint('status'), headers, body };
+}
+
+// ---------------------------------------------------------------------------------- outputs
+
+const orNull = (v) => (v === undefined ? null : v);
+const sorted = (list) => [...list].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+function requestJson(r) {
+  return { method: r.method, url: r.url, headers: { ...r.headers }, body: r.body };
+}
+
+function tokenSetJson(t) {
+  return {
+    access_token: t.accessToken,
+    token_type: t.tokenType,
+    refresh_token: orNull(t.refreshToken),
+    id_token: orNull(t.idToken),
+    expires_at: orNull(t.expiresAt),
+    expiry_source: t.expirySource,
+    scopes: orNull(t.scopes),
+    extra_names: sorted(Object.keys(t.extra)),
+  };
+}
+
+function providerJson(p) {
+  const tokenEndpoints = {};
+  for (const grant of p.grants) tokenEndpoints[grant] = orNull(p.tokenEndpoint(grant));
+  return {
+    name: p.name,
+    issuer: orNull(p.issuer),
+    authorization_endpoint: orNull(p.authorizationEndpoint),
+    token_endpoints: tokenEndpoints,
+    introspection_endpoint: orNull(p.introspectionEndpoint),
+    revocation_endpoint: orNull(p.revocationEndpoint),
+    device_authorization_endpoint: orNull(p.deviceAuthorizationEndpoint),
+    body_encoding: p.bodyEncoding,
+    auth_method: p.authMethod,
+    scope_separator: p.scopeSeparator,
+    extra_token_params: p.extraTokenParams,
+    default_skew: p.defaultSkew,
+    grants: sorted(p.grants),
+    unsolicited_callbacks: p.unsolicitedCallbacks,
+    iss_parameter_supported: p.issParameterSupported,
+  };
+}
+
+function pendingJson(p) {
+  const stored = JSON.parse(p.serialize());
+  return {
+    state: orNull(stored.state),
+    code_verifier: orNull(stored.code_verifier),
+    redirect_uri: orNull(stored.redirect_uri),
+    issuer: orNull(stored.issuer),
+    require_iss: stored.require_iss ?? false,
+  };
+}
+
+const grantJson = (c) => ({ code: c.code, code_verifier: orNull(c.codeVerifier), redirect_uri: orNull(c.redirectUri) });
+
+function introspectionJson(i) {
+  return {
+    active: i.active, scopes: orNull(i.scopes), client_id: orNull(i.clientId), username: orNull(i.username),
+    token_type: orNull(i.tokenType), exp: orNull(i.exp), iat: orNull(i.iat), sub: orNull(i.sub),
+    iss: orNull(i.iss), extra_names: sorted(Object.keys(i.extra)),
+  };
+}
+
+function deviceJson(d) {
+  return {
+    device_code: d.deviceCode, user_code: d.userCode, verification_uri: d.verificationUri,
+    verification_uri_complete: orNull(d.verificationUriComplete), expires_at: orNull(d.expiresAt), interval: d.interval,
+  };
+}
+
+function pollJson(p) {
+  if (p.poll === 'tokens') return { poll: 'tokens', token_set: tokenSetJson(p.tokenSet) };
+  if (p.poll === 'pending' || p.poll === 'slow_down') return { poll: p.poll, interval: p.interval };
+  return { poll: p.poll };
+}
+
+function errorJson(e) {
+  return {
+    kind: e.kind, code: orNull(e.code), description: orNull(e.description), uri: orNull(e.uri),
+    status: orNull(e.status), excerpt: orNull(e.excerpt), grant: orNull(e.grant), endpoint: orNull(e.endpoint),
+  };
+}
+
+// ---------------------------------------------------------------------------------- judging
+
+function diff(path, expected, actual, out) {
+  if (expected !== null && typeof expected === 'object' && actual !== null && typeof actual === 'object'
+      && Array.isArray(expected) === Array.isArray(actual)) {
+    if (Array.isArray(expected)) {
+      if (expected.length !== actual.length) {
+        out.push(`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+        return;
+      }
+      expected.forEach((v, i) => diff(`${path}[${i}]`, v, actual[i], out));
+      return;
+    }
+    for (const k of new Set([...Object.keys(expected), ...Object.keys(actual)])) {
+      diff(`${path}.${k}`, orNull(expected[k]), orNull(actual[k]), out);
+    }
+    return;
+  }
+  if (!Object.is(expected, actual)) {
+    out.push(`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+function judge(f, required, optional, run) {
+  const expectError = f.get('expect_error');
+  const present = [...required, ...optional].filter((k) => f.has(k));
+  if (expectError !== undefined && present.length) throw new VectorError(`both expect_error and ${present}`);
+  if (expectError === undefined && !present.length) throw new VectorError(`no expectation: one of expect_error or ${required}`);
+  if (expectError === undefined) {
+    const missing = required.find((k) => !f.has(k));
+    if (missing) throw new VectorError(`the vector is missing \`${missing}\``);
+  }
+  let out;
+  try {
+    out = run();
+  } catch (e) {
+    if (e instanceof VectorError) throw e;
+    if (!(e instanceof g.GrantlineError)) throw new Error(`not a GrantlineError: ${e && e.stack}`);
+    if (expectError === undefined) return [`unexpected error ${JSON.stringify(errorJson(e))} (${e.message})`];
+    const ef = fields(expectError, 'expect_error', ERROR_FIELDS);
+    ef.str('kind');
+    const actual = errorJson(e);
+    const diffs = [];
+    for (const k of Object.keys(expectError)) diff(`expect_error.${k}`, expectError[k], actual[k], diffs);
+    if (diffs.length) diffs.push(`(the error: ${e.message})`);
+    return diffs;
+  }
+  if (expectError !== undefined) return [`expected the error ${JSON.stringify(expectError)}, but it succeeded with ${JSON.stringify(out)}`];
+  const diffs = [];
+  for (const k of present) diff(k, f.value(k), orNull(out[k]), diffs);
+  return diffs;
+}
+
+const withCommon = (list) => [...COMMON, ...list];
+
+function buildRequest(c, spec) {
+  if (spec === null || typeof spec !== 'object') throw new VectorError('call: not an object');
+  const type = spec.type;
+  const call = (allowed) => fields(spec, `call (${type})`, allowed);
+  switch (type) {
+    case 'client_credentials': { const f = call(['type', 'scopes']); f.value('scopes'); return c.clientCredentialsRequest(f.strings('scopes')); }
+    case 'password': { const f = call(['type', 'username', 'password', 'scopes']); f.value('scopes'); return c.passwordRequest(f.str('username'), f.str('password'), f.strings('scopes')); }
+    case 'refresh_token': { const f = call(['type', 'refresh_token', 'scopes']); f.value('scopes'); return c.refreshRequest(f.str('refresh_token'), f.strings('scopes')); }
+    case 'authorization_code': {
+      const f = call(['type', 'code', 'code_verifier', 'redirect_uri']);
+      return c.authorizationCodeRequest(new g.CodeGrant(f.str('code'), f.nullableStr('code_verifier'), f.nullableStr('redirect_uri')));
+    }
+    case 'device_code': { const f = call(['type', 'device_code']); return c.deviceTokenRequest(f.str('device_code')); }
+    case 'device_authorization': { const f = call(['type', 'scopes']); f.value('scopes'); return c.deviceAuthorizationRequest(f.strings('scopes')); }
+    case 'introspection': {
+      const f = call(['type', 'token', 'token_type_hint', 'refresh_token']);
+      const options = {};
+      if (f.nullableStr('token_type_hint') !== undefined) options.hint = f.optStr('token_type_hint');
+      if (f.nullableStr('refresh_token') !== undefined) options.refreshToken = f.optStr('refresh_token');
+      return c.introspectionRequest(f.str('token'), options);
+    }
+    case 'revocation': { const f = call(['type', 'token', 'token_type_hint']); return c.revocationRequest(f.str('token'), f.nullableStr('token_type_hint')); }
+    default: throw new VectorError(`call: unknown type ${type}`);
+  }
+}
+
+function hexBytes(hex) {
+  if (!/^[0-9a-fA-F]{128}$/.test(hex)) throw new VectorError('seed_hex: not 128 hex digits');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+const KINDS = {
+  provider(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'expect_provider', 'expect_error']));
+    return judge(f, ['expect_provider'], [], () => ({ expect_provider: providerJson(provider(f.value('provider'))) }));
+  },
+  request(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'call', 'expect_request', 'expect_error']));
+    return judge(f, ['expect_request'], [], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      return { expect_request: requestJson(buildRequest(c, f.value('call'))) };
+    });
+  },
+  authorization_url(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'request', 'seed_hex', 'expect_url', 'expect_pending', 'expect_error']));
+    return judge(f, ['expect_url', 'expect_pending'], [], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const r = fields(f.value('request'), 'request', ['scopes', 'pkce', 'redirect_uri', 'params']);
+      const options = { seed: hexBytes(f.str('seed_hex')) };
+      if (r.has('scopes')) options.scopes = r.strings('scopes');
+      if (r.has('pkce')) options.pkce = r.str('pkce');
+      if (r.has('redirect_uri')) options.redirectUri = r.str('redirect_uri');
+      if (r.has('params')) options.params = r.pairs('params');
+      const a = c.authorizationUrl(options);
+      return { expect_url: a.url, expect_pending: pendingJson(a.pending) };
+    });
+  },
+  callback(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'callback', 'pending', 'unsolicited', 'expect_grant', 'expect_exchange_request', 'expect_error']));
+    return judge(f, ['expect_grant'], ['expect_exchange_request'], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const url = f.str('callback');
+      let grant;
+      if (f.has('pending') && !f.has('unsolicited')) {
+        fields(f.get('pending'), 'pending', ['state', 'code_verifier', 'redirect_uri', 'issuer', 'require_iss']);
+        const pending = g.PendingAuthorization.deserialize(JSON.stringify(f.get('pending')));
+        grant = c.callback(pending, url);
+      } else if (f.get('unsolicited') === true && !f.has('pending')) {
+        grant = c.unsolicitedCallback(url);
+      } else {
+        throw new VectorError('callback: exactly one of `pending` and `"unsolicited": true`');
+      }
+      const out = { expect_grant: grantJson(grant) };
+      if (f.has('expect_exchange_request')) out.expect_exchange_request = requestJson(c.authorizationCodeRequest(grant));
+      return out;
+    });
+  },
+  token_response(v) {
+    const f = fields(v, 'vector', withCommon(['now', 'response', 'previous', 'expect_token_set', 'expect_rotated', 'expect_error']));
+    if (f.has('previous') !== f.has('expect_rotated') && !f.has('expect_error')) {
+      throw new VectorError('`previous` and `expect_rotated` go together');
+    }
+    const required = f.has('previous') ? ['expect_token_set', 'expect_rotated'] : ['expect_token_set'];
+    return judge(f, required, f.has('previous') ? [] : ['expect_rotated'], () => {
+      const tokens = g.parseTokenResponse(response(f.value('response')), f.uint('now'));
+      const out = {};
+      if (f.has('previous')) {
+        const p = fields(f.get('previous'), 'previous', ['refresh_token']);
+        const old = new g.TokenSet({ accessToken: 'previous-access-token', refreshToken: p.nullableStr('refresh_token'), issuedAt: 0 });
+        out.expect_rotated = tokens.inheritRefreshToken(old);
+      }
+      out.expect_token_set = tokenSetJson(tokens);
+      return out;
+    });
+  },
+  introspection_response(v) {
+    const f = fields(v, 'vector', withCommon(['response', 'expect_introspection', 'expect_error']));
+    return judge(f, ['expect_introspection'], [], () => ({ expect_introspection: introspectionJson(g.parseIntrospectionResponse(response(f.value('response')))) }));
+  },
+  revocation_response(v) {
+    const f = fields(v, 'vector', withCommon(['response', 'expect_revoked', 'expect_error']));
+    if (f.has('expect_revoked') && f.get('expect_revoked') !== true) throw new VectorError('`expect_revoked` must be true');
+    return judge(f, ['expect_revoked'], [], () => ({ expect_revoked: g.checkRevocationResponse(response(f.value('response'))) }));
+  },
+  device_authorization_response(v) {
+    const f = fields(v, 'vector', withCommon(['now', 'response', 'expect_device_authorization', 'expect_error']));
+    return judge(f, ['expect_device_authorization'], [], () => ({
+      expect_device_authorization: deviceJson(g.parseDeviceAuthorizationResponse(response(f.value('response')), f.uint('now'))),
+    }));
+  },
+  device_poll_response(v) {
+    const f = fields(v, 'vector', withCommon(['now', 'interval', 'response', 'expect_poll', 'expect_error']));
+    return judge(f, ['expect_poll'], [], () => ({
+      expect_poll: pollJson(g.parseDevicePollResponse(response(f.value('response')), f.uint('interval'), f.uint('now'))),
+    }));
+  },
+  www_authenticate(v) {
+    const f = fields(v, 'vector', withCommon(['response', 'expect_challenge', 'expect_needs_renewal', 'expect_challenges']));
+    return judge(f, ['expect_challenge', 'expect_needs_renewal'], ['expect_challenges'], () => {
+      const r = response(f.value('response'));
+      const c = g.bearerChallenge(r.headers);
+      const challenge = c === undefined ? null : {
+        realm: orNull(c.realm), scope: orNull(c.scope), error: orNull(c.error),
+        error_description: orNull(c.errorDescription), error_uri: orNull(c.errorUri),
+      };
+      const values = [r.headers['www-authenticate'] ?? []].flat();
+      const challenges = values.flatMap((value) => g.parseWwwAuthenticate(value)).map((x) => ({
+        scheme: x.scheme, token68: orNull(x.token68), params: x.params,
+      }));
+      return { expect_challenge: challenge, expect_needs_renewal: g.needsRenewal(r), expect_challenges: challenges };
+    });
+  },
+};
+
+function runVector(v) {
+  for (const key of ['name', 'kind', 'source']) {
+    if (typeof v[key] !== 'string' || !v[key].trim()) throw new VectorError(`\`${key}\` is missing or not a non-empty string`);
+  }
+  if (v.note !== undefined && typeof v.note !== 'string') throw new VectorError('`note` is not a string');
+  const run = KINDS[v.kind];
+  if (!Object.hasOwn(KINDS, v.kind)) throw new VectorError(`unknown kind ${JSON.stringify(v.kind)}`);
+  return run(v);
+}
+
+test('every vector in tests/vectors passes through the JavaScript API', () => {
+  const files = readdirSync(DIR).filter((n) => n.endsWith('.json')).sort();
+  assert.ok(files.length >= 7, `expected the vector files in ${DIR}`);
+  const names = new Set();
+  const failures = [];
+  let passed = 0;
+  let seed = 0;
+  let extra = 0;
+  for (const file of files) {
+    const doc = JSON.parse(readFileSync(new URL(file, DIR), 'utf8'));
+    const f = fields(doc, file, ['format', 'description', 'vectors']);
+    assert.equal(f.value('format'), 1, `${file}: format`);
+    assert.ok(f.str('description').trim(), `${file}: empty description`);
+    const vectors = f.value('vectors');
+    assert.ok(Array.isArray(vectors) && vectors.length, `${file}: no vectors`);
+    if (SEED_FILES.includes(file)) seed += vectors.length; else extra += vectors.length;
+    for (const v of vectors) {
+      const name = `${file}: ${v && v.name}`;
+      if (names.has(v && v.name)) failures.push(`${name}\n    duplicate name`);
+      names.add(v && v.name);
+      let diffs;
+      try {
+        diffs = runVector(v);
+      } catch (e) {
+        diffs = [e instanceof VectorError ? `cannot run the vector: ${e.message}` : `threw ${e && e.stack}`];
+      }
+      if (diffs.length) failures.push(`${name}\n    ${diffs.join('\n    ')}`);
+      else passed += 1;
+    }
+  }
+  console.log(`vectors: ${passed} passed, ${failures.length} failed`);
+  assert.ok(seed >= MIN_SEED, `only ${seed} vectors in the provider files`);
+  assert.ok(extra >= MIN_EXTRA, `only ${extra} lenient and hostile vectors`);
+  assert.deepEqual(failures, []);
+});
