@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make js`: builds the npm package and runs every JavaScript-side suite:
+#   - wasm-bindgen-test in Node (the binding's Rust side) and in headless Chromium (the
+#     sans-IO layer and one grant over the browser's fetch against a loopback server);
+#   - `node --test` on the built package as a user imports it (`import ... from 'grantline'`):
+#     every shared vector, and the convenient layer against the interop servers.
+# `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+SERVERS="$ROOT/tests/interop/servers.sh"
+STAMP="$HERE/node_modules/.dev-stamp"
+
+"$HERE/build.sh"
+
+# Dev dependencies (oauth4webapi, for the benchmark), and the built package linked in as
+# `grantline`, so the tests import it by name through its `exports`.
+if [[ ! -f "$STAMP" || "$HERE/package-lock.json" -nt "$STAMP" ]]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$STAMP"
+fi
+ln -sfn ../../target/npm/grantline "$HERE/node_modules/grantline"
+
+if [[ "${1:-}" == bench ]]; then
+  exec node "$HERE/bench/bench.mjs"
+fi
+
+if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
+  cd "$HERE"   # wasm-bindgen-test-runner reads webdriver.json (headless Chromium flags) here
+  log="$ROOT/target/js-wasm-test.log"
+  # Not -q: cargo would pass --quiet to the runner, which refuses it.
+  if ! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$ROOT/.tools/bin/wasm-bindgen-test-runner" \
+      cargo test -p grantline-wasm --target wasm32-unknown-unknown >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "js: wasm-bindgen-test failed" >&2
+    exit 1
+  fi
+  grep -E "^(test |test result)" "$log"
+  exec node --test tests/
+fi
+
+"$ROOT/scripts/tools.sh" chromium
+"$SERVERS" run -- "$HERE/test.sh" suites
+echo "js: all suites passed"
