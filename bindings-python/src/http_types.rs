@@ -1,7 +1,9 @@
 //! `HttpRequest` (what the core built, to send) and `HttpResponse` (what came back, to parse).
 
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::invalid;
 
@@ -40,11 +42,10 @@ impl PyHttpRequest {
         headers: Option<&Bound<'_, PyAny>>,
         body: Option<&[u8]>,
     ) -> PyResult<Self> {
-        let mut builder = http::Request::builder().method(method).uri(url);
-        for (name, value) in header_pairs(headers)? {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let inner = builder
+        let headers = header_map(py, headers)?;
+        let mut inner = http::Request::builder()
+            .method(method)
+            .uri(url)
             .body(body.map(<[u8]>::to_vec).unwrap_or_default())
             .map_err(|e| {
                 invalid(
@@ -55,6 +56,7 @@ impl PyHttpRequest {
                     ),
                 )
             })?;
+        *inner.headers_mut() = headers;
         Ok(PyHttpRequest { inner })
     }
 
@@ -120,13 +122,11 @@ impl PyHttpResponse {
         headers: Option<&Bound<'_, PyAny>>,
         body: Option<&[u8]>,
     ) -> PyResult<Self> {
-        let mut builder = http::Response::builder().status(status);
-        for (name, value) in header_pairs(headers)? {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let inner = builder
-            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
-            .map_err(|e| invalid(py, format!("invalid response: {e}")))?;
+        let status = http::StatusCode::from_u16(status)
+            .map_err(|_| invalid(py, format!("invalid HTTP status {status}")))?;
+        let mut inner = http::Response::new(body.map(<[u8]>::to_vec).unwrap_or_default());
+        *inner.status_mut() = status;
+        *inner.headers_mut() = header_map(py, headers)?;
         Ok(PyHttpResponse { inner })
     }
 
@@ -170,21 +170,44 @@ impl PyHttpResponse {
     }
 }
 
-/// `(name, value)` pairs from a mapping (its `items()`) or an iterable of pairs.
-fn header_pairs(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+/// A header map from a mapping (its `items()`), a dict (fast path) or an iterable of pairs.
+fn header_map(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<http::HeaderMap> {
     let Some(headers) = headers else {
-        return Ok(Vec::new());
+        return Ok(http::HeaderMap::new());
     };
-    let items = if headers.hasattr("items")? {
-        headers.call_method0("items")?
+    let mut map = http::HeaderMap::with_capacity(headers.len().unwrap_or(0));
+    let mut add = |name: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>| -> PyResult<()> {
+        let name = name.cast::<PyString>()?.to_cow()?;
+        let value = value.cast::<PyString>()?.to_cow()?;
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(py, format!("invalid header name {name:?}")))?;
+        let value = http::HeaderValue::from_bytes(value.as_bytes())
+            .map_err(|_| invalid(py, format!("invalid value for header {name:?}")))?;
+        map.append(header, value);
+        Ok(())
+    };
+    if let Ok(dict) = headers.cast::<PyDict>() {
+        for (name, value) in dict.iter() {
+            add(&name, &value)?;
+        }
+        return Ok(map);
+    }
+    let items = if headers.hasattr(intern!(py, "items"))? {
+        headers.call_method0(intern!(py, "items"))?
     } else {
         headers.clone()
     };
-    let mut out = Vec::new();
     for item in items.try_iter()? {
-        out.push(item?.extract::<(String, String)>()?);
+        let item = item?;
+        let pair = item.cast::<PyTuple>().map_err(|_| {
+            PyTypeError::new_err("headers: a mapping, or an iterable of (name, value) tuples")
+        })?;
+        if pair.len() != 2 {
+            return Err(PyTypeError::new_err("headers: each item is a (name, value) pair"));
+        }
+        add(&pair.get_item(0)?, &pair.get_item(1)?)?;
     }
-    Ok(out)
+    Ok(map)
 }
 
 /// `url` with the values of secret query parameters (`state`, `code`, tokens...) redacted.

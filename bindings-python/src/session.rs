@@ -18,6 +18,8 @@ use crate::tokens::PyTokenSet;
 #[pyclass(name = "SessionState", module = "grantline._grantline")]
 pub(crate) struct PySessionState {
     inner: TokenSession,
+    /// The last `Ready` handed out: a cached token is handed out again without allocating.
+    ready: Option<Py<PyReady>>,
 }
 
 fn build(
@@ -31,28 +33,41 @@ fn build(
     if let Some(s) = skew {
         session = session.with_skew(s);
     }
-    PySessionState { inner: session }
+    PySessionState {
+        inner: session,
+        ready: None,
+    }
 }
 
-fn step(py: Python<'_>, next: Next) -> PyResult<Py<PyAny>> {
-    Ok(match next {
-        Next::Ready(token) => Py::new(
-            py,
-            PyReady {
-                token: secret(py, token.secret())?,
-            },
-        )?
-        .into_any(),
-        Next::Send { id, request } => Py::new(
-            py,
-            PySend {
-                id,
-                request: Py::new(py, PyHttpRequest::wrap(*request))?,
-            },
-        )?
-        .into_any(),
-        Next::Wait { id } => Py::new(py, PyWait { id })?.into_any(),
-    })
+impl PySessionState {
+    fn step(&mut self, py: Python<'_>, next: Next) -> PyResult<Py<PyAny>> {
+        Ok(match next {
+            Next::Ready(token) => {
+                if let Some(ready) = &self.ready {
+                    if token.ct_eq(ready.get().token.get().as_str()) {
+                        return Ok(ready.clone_ref(py).into_any());
+                    }
+                }
+                let ready = Py::new(
+                    py,
+                    PyReady {
+                        token: secret(py, token.secret())?,
+                    },
+                )?;
+                self.ready = Some(ready.clone_ref(py));
+                ready.into_any()
+            }
+            Next::Send { id, request } => Py::new(
+                py,
+                PySend {
+                    id,
+                    request: Py::new(py, PyHttpRequest::wrap(*request))?,
+                },
+            )?
+            .into_any(),
+            Next::Wait { id } => Py::new(py, PyWait { id })?.into_any(),
+        })
+    }
 }
 
 #[pymethods]
@@ -121,7 +136,7 @@ impl PySessionState {
     #[pyo3(signature = (now = None))]
     fn next(&mut self, py: Python<'_>, now: Option<u64>) -> PyResult<Py<PyAny>> {
         let next = call(py, || self.inner.next(now_or(now)))?;
-        step(py, next)
+        self.step(py, next)
     }
 
     /// Hands the response of renewal `id` to the session: the new token set (persist it), or
@@ -157,7 +172,7 @@ impl PySessionState {
     #[pyo3(signature = (id, now = None))]
     fn waited(&mut self, py: Python<'_>, id: u64, now: Option<u64>) -> PyResult<Py<PyAny>> {
         let next = call(py, || self.inner.waited(id, now_or(now)))?;
-        step(py, next)
+        self.step(py, next)
     }
 
     /// The API refused `access_token` (401 `invalid_token`): the next `next()` renews, once,

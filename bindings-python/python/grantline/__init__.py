@@ -25,18 +25,6 @@ from ._errors import (
     StateMismatchError,
     TransportError,
 )
-from ._flows import (
-    client_credentials,
-    device_authorization,
-    discover,
-    exchange_code,
-    introspect,
-    password,
-    poll_device,
-    refresh,
-    revoke,
-    wait_for_device,
-)
 from ._grantline import (
     MAX_BODY,
     REDACTED,
@@ -67,15 +55,66 @@ from ._grantline import (
     parse_www_authenticate,
     redact_url,
 )
-from ._session import AsyncTokenSession, TokenSession
-from .transports import (
-    AsyncHttpxTransport,
-    AsyncTransport,
-    HttpxTransport,
-    RequestsTransport,
-    Transport,
-    UrllibTransport,
-)
+# `typing` costs milliseconds to import; type checkers treat any `TYPE_CHECKING` as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
+    from ._flows import (
+        client_credentials,
+        device_authorization,
+        discover,
+        exchange_code,
+        introspect,
+        password,
+        poll_device,
+        refresh,
+        revoke,
+        wait_for_device,
+    )
+    from ._session import AsyncTokenSession, TokenSession
+    from .transports import (
+        AsyncHttpxTransport,
+        AsyncTransport,
+        HttpxTransport,
+        RequestsTransport,
+        Transport,
+        UrllibTransport,
+    )
+
+# The convenient layer loads on first use: `import grantline` stays cheap (no asyncio, no
+# urllib/http.client/ssl until a transport is needed).
+_LAZY = {
+    **dict.fromkeys(
+        ["client_credentials", "device_authorization", "discover", "exchange_code", "introspect",
+         "password", "poll_device", "refresh", "revoke", "wait_for_device"],
+        "._flows",
+    ),
+    **dict.fromkeys(["AsyncTokenSession", "TokenSession"], "._session"),
+    **dict.fromkeys(
+        ["AsyncHttpxTransport", "AsyncTransport", "HttpxTransport", "RequestsTransport", "Transport",
+         "UrllibTransport"],
+        ".transports",
+    ),
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which then flag misspelt names
+
+    def __getattr__(name: str) -> object:
+        """Loads the convenient layer (flows, sessions, transports, ``aio``) on first use."""
+        import importlib
+
+        if name in ("aio", "transports"):
+            return importlib.import_module(f".{name}", __name__)
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'grantline' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted([*globals(), *_LAZY, "aio", "transports"])
+
 
 __all__ = [
     "MAX_BODY",

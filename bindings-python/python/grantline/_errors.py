@@ -22,8 +22,6 @@ ever carries a secret. Every exception pickles.
 
 from __future__ import annotations
 
-from typing import Optional
-
 __all__ = [
     "GrantlineError",
     "OAuthError",
@@ -40,9 +38,9 @@ class GrantlineError(Exception):
     the response behind it, when there was one."""
 
     kind: str
-    status: Optional[int]
+    status: int | None
 
-    def __init__(self, message: str, *, kind: str = "error", status: Optional[int] = None) -> None:
+    def __init__(self, message: str, *, kind: str = "error", status: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
@@ -62,18 +60,18 @@ class OAuthError(GrantlineError):
     status (``None`` for an ``error`` in a redirect callback)."""
 
     error: str
-    description: Optional[str]
-    uri: Optional[str]
+    description: str | None
+    uri: str | None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "oauth",
-        status: Optional[int] = None,
+        status: int | None = None,
         error: str = "",
-        description: Optional[str] = None,
-        uri: Optional[str] = None,
+        description: str | None = None,
+        uri: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.error = error
@@ -92,17 +90,17 @@ class MalformedResponseError(GrantlineError):
     status that fits nothing (``unexpected_status``). ``excerpt`` is the start of a non-JSON,
     non-form body (an HTML error page, say), with token-like runs redacted."""
 
-    reason: Optional[str]
-    excerpt: Optional[str]
+    reason: str | None
+    excerpt: str | None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "malformed",
-        status: Optional[int] = None,
-        reason: Optional[str] = None,
-        excerpt: Optional[str] = None,
+        status: int | None = None,
+        reason: str | None = None,
+        excerpt: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.reason = reason
@@ -114,21 +112,21 @@ class ConfigurationError(GrantlineError, ValueError):
     ``missing_endpoint`` (``endpoint``), ``unsupported_grant`` (``grant``), ``invalid_input``
     (``reason``), ``unexpected_response``."""
 
-    url: Optional[str]
-    endpoint: Optional[str]
-    grant: Optional[str]
-    reason: Optional[str]
+    url: str | None
+    endpoint: str | None
+    grant: str | None
+    reason: str | None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "invalid_input",
-        status: Optional[int] = None,
-        url: Optional[str] = None,
-        endpoint: Optional[str] = None,
-        grant: Optional[str] = None,
-        reason: Optional[str] = None,
+        status: int | None = None,
+        url: str | None = None,
+        endpoint: str | None = None,
+        grant: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.url = url
@@ -142,17 +140,17 @@ class StateMismatchError(GrantlineError):
     missing (``kind`` ``state_mismatch``), or its ``iss`` names another issuer
     (``issuer_mismatch``, with ``expected`` and ``received``)."""
 
-    expected: Optional[str]
-    received: Optional[str]
+    expected: str | None
+    received: str | None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "state_mismatch",
-        status: Optional[int] = None,
-        expected: Optional[str] = None,
-        received: Optional[str] = None,
+        status: int | None = None,
+        expected: str | None = None,
+        received: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.expected = expected
@@ -164,7 +162,7 @@ class ReauthorizationRequiredError(GrantlineError):
     repeat): send the user through the authorization again."""
 
     def __init__(
-        self, message: str, *, kind: str = "reauthorization_required", status: Optional[int] = None
+        self, message: str, *, kind: str = "reauthorization_required", status: int | None = None
     ) -> None:
         super().__init__(message, kind=kind, status=status)
 
@@ -173,15 +171,15 @@ class TransportError(GrantlineError):
     """The request could not be sent or its answer not received. The transport's own exception,
     when there was one, is the ``__cause__``."""
 
-    reason: Optional[str]
+    reason: str | None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "transport",
-        status: Optional[int] = None,
-        reason: Optional[str] = None,
+        status: int | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.reason = reason

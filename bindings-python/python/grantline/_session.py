@@ -80,7 +80,8 @@ class TokenSession:
         self.transport: Transport = transport if transport is not None else UrllibTransport()
         self._on_tokens = on_tokens
         self._clock = clock
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._completed = 0
 
     @classmethod
@@ -149,8 +150,11 @@ class TokenSession:
 
     def token(self) -> Secret:
         """A fresh access token (see the class documentation)."""
-        with self._cond:
-            step = self._state.next(self._now())
+        clock = self._clock
+        with self._lock:  # the condition's lock (a C-level context manager: the fast path)
+            step = self._state.next(None if clock is None else int(clock()))
+            if type(step) is Ready:
+                return step.token
             while not isinstance(step, Send):
                 if isinstance(step, Ready):
                     return step.token
