@@ -40,6 +40,7 @@ export {
   StateMismatchError, ReauthorizationRequiredError, TransportError,
 } from '$rel';
 JS
+printf "export { setRedactor } from '%s';\n" "$rel" >"$OUT/support.js"
 
 cp "$HERE"/npm/{index.js,node.js,workerd.js,index.d.ts,errors.d.ts} "$OUT/"
 cp "$HERE/README.md" "$OUT/README.md"

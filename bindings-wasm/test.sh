@@ -21,6 +21,8 @@ if [[ ! -f "$STAMP" || "$HERE/package-lock.json" -nt "$STAMP" ]]; then
   touch "$STAMP"
 fi
 ln -sfn ../../target/npm/grantline "$HERE/node_modules/grantline"
+mkdir -p "$ROOT/examples/js/node_modules"
+ln -sfn ../../../target/npm/grantline "$ROOT/examples/js/node_modules/grantline"
 
 if [[ "${1:-}" == bench ]]; then
   exec node "$HERE/bench/bench.mjs"

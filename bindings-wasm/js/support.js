@@ -34,12 +34,19 @@ export function makeError(name, message, fields) {
   return new (classes[name] || GrantlineError)(message, fields);
 }
 
-// A request object prints redacted: `toString` and Node's `util.inspect` show `redacted`,
-// the secret-free rendering, while the enumerable fields stay usable by `fetch`.
-export function hideSecrets(request, redacted) {
-  const show = () => redacted;
-  Object.defineProperty(request, 'toString', { value: show });
-  Object.defineProperty(request, Symbol.for('nodejs.util.inspect.custom'), { value: show });
+// A request object: one call builds it (fewer boundary crossings). It prints redacted:
+// `toString` and Node's `util.inspect` show the core's secret-free rendering (computed only
+// when printed, by the package's `redactRequest`), while the enumerable fields stay usable
+// by `fetch`.
+let redactor = null;
+export function setRedactor(f) { redactor = f; }
+function redacted() { return redactor ? redactor(this) : `${this.method} ${this.url} [body and credentials redacted]`; }
+export function makeRequest(method, url, headers, body) {
+  const h = {};
+  for (let i = 0; i + 1 < headers.length; i += 2) h[headers[i]] = headers[i + 1];
+  const request = { method, url, headers: h, body };
+  Object.defineProperty(request, 'toString', { value: redacted });
+  Object.defineProperty(request, Symbol.for('nodejs.util.inspect.custom'), { value: redacted });
   return request;
 }
 

@@ -2,9 +2,11 @@
 // compiled WebAssembly.Module and forbid compiling code at run time, so the module is
 // instantiated from the import.
 import wasm from './grantline_bg.wasm';
-import { initSync } from './grantline_core.js';
+import { initSync, redactRequest } from './grantline_core.js';
+import { setRedactor } from './support.js';
 
 initSync({ module: wasm });
+setRedactor(redactRequest);
 
 export * from './grantline_core.js';
 export * from './errors.js';

@@ -10,8 +10,8 @@ use wasm_bindgen::JsCast;
 extern "C" {
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(class: &str, message: &str, fields: &Object) -> JsValue;
-    #[wasm_bindgen(js_name = hideSecrets)]
-    fn hide_secrets(request: &Object, redacted: &str) -> JsValue;
+    #[wasm_bindgen(js_name = makeRequest)]
+    fn make_request(method: &str, url: &str, headers: Vec<String>, body: &str) -> JsValue;
 }
 
 /// A core error on its way to JavaScript, where it becomes an instance of one of the
@@ -84,13 +84,13 @@ pub(crate) fn invalid(reason: impl Into<String>) -> Error {
 /// Sets `obj[key] = value` (a plain data property).
 pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a data property on a plain object we created cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+    let _ = Reflect::set(obj, &JsValue::from_str(wasm_bindgen::intern(key)), &value.into());
 }
 
 /// `obj[key]`, or `undefined` when `obj` is not an object.
 pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() || obj.is_function() {
-        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        Reflect::get(obj, &JsValue::from_str(wasm_bindgen::intern(key))).unwrap_or(JsValue::UNDEFINED)
     } else {
         JsValue::UNDEFINED
     }
@@ -275,22 +275,36 @@ impl ArrayBufferView {
 /// out (`headers`: lowercase name → value; `body`: the UTF-8 body). It can go to `fetch` as is:
 /// `fetch(r.url, r)`. It prints redacted (`toString`, Node's inspect).
 pub(crate) fn request_to_js(request: &http::Request<Vec<u8>>) -> JsValue {
-    let headers = Object::new();
+    let mut headers = Vec::with_capacity(request.headers().len() * 2);
     for (name, value) in request.headers() {
-        set(
-            &headers,
-            name.as_str(),
-            String::from_utf8_lossy(value.as_bytes()).as_ref(),
-        );
+        headers.push(name.as_str().to_owned());
+        headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    let out = Object::new();
-    set(&out, "method", request.method().as_str());
-    set(&out, "url", request.uri().to_string());
-    set(&out, "headers", headers);
     // The core's bodies are form or JSON: always UTF-8.
-    set(&out, "body", String::from_utf8_lossy(request.body()).as_ref());
-    let redacted = grantline::redact::request(request).to_string();
-    hide_secrets(&out, &redacted)
+    make_request(
+        request.method().as_str(),
+        &request.uri().to_string(),
+        headers,
+        &String::from_utf8_lossy(request.body()),
+    )
+}
+
+/// A plain request object (as `request_to_js` makes them) back as the core's request.
+pub(crate) fn request_from_js(v: &JsValue) -> Result<http::Request<Vec<u8>>, Error> {
+    let text = |key: &str| {
+        opt_string(&get(v, key), key)?.ok_or_else(|| invalid(format!("request.{key} must be a string")))
+    };
+    let mut builder = http::Request::builder()
+        .method(text("method")?.as_str())
+        .uri(text("url")?);
+    for (name, value) in header_pairs(&get(v, "headers"))? {
+        builder = builder.header(name, value);
+    }
+    let body = match get(v, "body") {
+        b if absent(&b) => Vec::new(),
+        b => bytes(&b, "request.body")?,
+    };
+    builder.body(body).map_err(|_| invalid("not a valid HTTP request"))
 }
 
 /// A plain `{ status, headers, body }` object as the response the core parses. `headers` may

@@ -37,6 +37,17 @@ use convert::{get, headers_of, set};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
+/// A request object (from the sans-IO layer, or any `{ method, url, headers, body }`)
+/// printed with every secret redacted: credentials, tokens, codes, verifiers, passwords.
+/// Request objects use it for their own `toString`; use it to log requests.
+#[wasm_bindgen(js_name = redactRequest)]
+pub fn redact_request(
+    #[wasm_bindgen(unchecked_param_type = "HttpRequest")] request: JsValue,
+) -> Result<String, Failure> {
+    let request = convert::request_from_js(&request)?;
+    Ok(grantline::redact::request(&request).to_string())
+}
+
 /// Every challenge of one `WWW-Authenticate` value: `[{ scheme, token68, params }]`, with
 /// `params` as `[name, value]` pairs (names lowercased, quoted strings unescaped).
 #[wasm_bindgen(js_name = parseWwwAuthenticate, unchecked_return_type = "Challenge[]")]

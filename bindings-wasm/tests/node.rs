@@ -93,13 +93,14 @@ fn request_objects_are_plain_and_print_redacted() {
         .unwrap()
         .into();
     assert_eq!(shown, r#"["method","url","headers","body"]"#);
-    let printed = request
-        .unchecked_ref::<Object>()
-        .to_string()
-        .as_string()
-        .unwrap();
+    // Printed through the package's redactRequest (the entry points install it as the
+    // objects' toString): the credentials are gone.
+    let printed = grantline_wasm::redact_request(request.clone()).unwrap();
+    assert!(printed.starts_with("POST https://"), "{printed}");
     assert!(!printed.contains("pa55word-value") && !printed.contains("s3cr3t-value"));
     assert!(printed.contains("[redacted]"));
+    let fallback = request.unchecked_ref::<Object>().to_string().as_string().unwrap();
+    assert!(!fallback.contains("pa55word-value") && !fallback.contains("s3cr3t-value"));
 }
 
 #[wasm_bindgen_test]

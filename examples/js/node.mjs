@@ -1,0 +1,44 @@
+// grantline in Node: client credentials over the global fetch, then a TokenSession that keeps
+// the token fresh and calls an API with it.
+//
+//   GRANTLINE_ISSUER=https://as.example.com CLIENT_ID=... CLIENT_SECRET=... node examples/js/node.mjs
+//
+// GRANTLINE_ISSUER is the authorization server's issuer: its RFC 8414 metadata (or OpenID
+// discovery document) must be at /.well-known/oauth-authorization-server (or
+// /.well-known/openid-configuration). API_URL, when set, is called with the token.
+import { Client, Provider, TokenSession, GrantlineError } from 'grantline';
+
+const issuer = process.env.GRANTLINE_ISSUER ?? 'http://127.0.0.1:8080';
+const scopes = (process.env.SCOPES ?? '').split(' ').filter(Boolean);
+
+async function discover() {
+  try {
+    return await Provider.discover(`${issuer}/.well-known/oauth-authorization-server`);
+  } catch {
+    return Provider.discover(`${issuer}/.well-known/openid-configuration`);
+  }
+}
+
+try {
+  const provider = (await discover()).with({ authMethod: process.env.AUTH_METHOD ?? 'client_secret_basic' });
+  const client = new Client(provider, process.env.CLIENT_ID ?? 'test-client', {
+    clientSecret: process.env.CLIENT_SECRET ?? 'test-secret',
+  });
+
+  const tokens = await client.clientCredentials(scopes);
+  console.log(`token from ${provider.name}: ${tokens}`); // prints [redacted], never the token
+
+  const session = TokenSession.clientCredentials(client, scopes, {
+    onTokens: (t) => console.log(`new token set, expires at ${t.expiresAt}`),
+  });
+  const many = await Promise.all(Array.from({ length: 10 }, () => session.getAccessToken()));
+  console.log(`10 callers, ${new Set(many).size} token`);
+  if (process.env.API_URL) {
+    const response = await session.fetch(process.env.API_URL);
+    console.log(`API answered ${response.status}`);
+  }
+} catch (e) {
+  if (!(e instanceof GrantlineError)) throw e;
+  console.error(`${e.name} (${e.kind}${e.code ? `, ${e.code}` : ''}): ${e.message}`);
+  process.exitCode = 1;
+}
