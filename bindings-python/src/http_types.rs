@@ -203,7 +203,9 @@ fn header_map(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<ht
             PyTypeError::new_err("headers: a mapping, or an iterable of (name, value) tuples")
         })?;
         if pair.len() != 2 {
-            return Err(PyTypeError::new_err("headers: each item is a (name, value) pair"));
+            return Err(PyTypeError::new_err(
+                "headers: each item is a (name, value) pair",
+            ));
         }
         add(&pair.get_item(0)?, &pair.get_item(1)?)?;
     }
