@@ -14,7 +14,11 @@ WASM="$ROOT/target/wasm32-unknown-unknown/wasm-release/grantline_wasm.wasm"
 "$ROOT/scripts/tools.sh" npm
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-cargo build --quiet -p grantline-wasm --target wasm32-unknown-unknown --profile wasm-release
+# `cargo rustc --crate-type cdylib`: the crate is also an rlib (for its wasm-bindgen tests),
+# and cargo skips LTO for a crate that builds an rlib; this build links the cdylib alone, so
+# the profile's `lto = true` applies (about 10% smaller).
+cargo rustc --quiet -p grantline-wasm --lib --target wasm32-unknown-unknown --profile wasm-release \
+  --crate-type cdylib
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
