@@ -50,6 +50,33 @@ export function makeRequest(method, url, headers, body) {
   return request;
 }
 
+// Response headers as one flat [name, value, name, value, ...] list of strings, from a
+// `Headers` (or any iterable of pairs, like a Map), a list of [name, value] pairs, or a record
+// whose values are strings or string lists (a repeated header). One call, not one per header.
+// Returns null when the shape is wrong.
+export function flattenHeaders(h) {
+  const out = [];
+  const add = (name, value) => {
+    if (typeof name !== 'string') return false;
+    if (typeof value === 'string') { out.push(name, value); return true; }
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      for (const v of value) out.push(name, v);
+      return true;
+    }
+    return false;
+  };
+  if (h === undefined || h === null) return out;
+  if (typeof h !== 'object') return null;
+  if (Array.isArray(h) || typeof h[Symbol.iterator] === 'function') {
+    for (const pair of h) {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== 'string' || !add(pair[0], pair[1])) return null;
+    }
+    return out;
+  }
+  for (const name of Object.keys(h)) if (!add(name, h[name])) return null;
+  return out;
+}
+
 export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal && signal.aborted) return reject(signal.reason);

@@ -10,6 +10,8 @@ use wasm_bindgen::JsCast;
 extern "C" {
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(class: &str, message: &str, fields: &Object) -> JsValue;
+    #[wasm_bindgen(js_name = flattenHeaders)]
+    fn flatten_headers(headers: &JsValue) -> Option<Vec<String>>;
     #[wasm_bindgen(js_name = makeRequest)]
     fn make_request(method: &str, url: &str, headers: Vec<String>, body: &str) -> JsValue;
 }
@@ -326,42 +328,17 @@ pub(crate) fn response_from_js(v: &JsValue) -> Result<http::Response<Vec<u8>>, E
     build_response(status, header_pairs(&get(v, "headers"))?, body)
 }
 
-/// The headers of a response object as name/value pairs, repeated headers kept in order.
+/// The headers of a response object as name/value pairs, repeated headers kept in order:
+/// a `Headers` (or any iterable of pairs), a list of pairs, or a record of strings or string
+/// lists (read in one call by `flattenHeaders`).
 fn header_pairs(h: &JsValue) -> Result<Vec<(String, String)>, Error> {
-    if absent(h) {
-        return Ok(Vec::new());
-    }
-    if Array::is_array(h) {
-        return pairs(h, "response.headers");
-    }
-    // A fetch `Headers` (or anything iterable over [name, value] pairs, like a Map); a plain
-    // object is not iterable and is read as a record below.
-    if let Ok(Some(iter)) = js_sys::try_iter(h) {
-        let mut out = Vec::new();
-        for item in iter {
-            let item = item.map_err(|_| invalid("response.headers could not be read"))?;
-            out.extend(pairs(&Array::of1(&item).into(), "response.headers")?);
-        }
-        return Ok(out);
-    }
-    let mut out = Vec::new();
-    for entry in Object::entries(h.unchecked_ref::<Object>()).iter() {
-        let entry = Array::from(&entry);
-        let name = entry.get(0).as_string().unwrap_or_default();
-        let value = entry.get(1);
-        if Array::is_array(&value) {
-            for v in Array::from(&value).iter() {
-                let v = v
-                    .as_string()
-                    .ok_or_else(|| invalid(format!("response.headers.{name} must be strings")))?;
-                out.push((name.clone(), v));
-            }
-        } else {
-            let v = value
-                .as_string()
-                .ok_or_else(|| invalid(format!("response.headers.{name} must be a string")))?;
-            out.push((name, v));
-        }
+    let flat = flatten_headers(h).ok_or_else(|| {
+        invalid("headers must be a Headers, [name, value] string pairs, or an object of strings or string lists")
+    })?;
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut items = flat.into_iter();
+    while let (Some(name), Some(value)) = (items.next(), items.next()) {
+        out.push((name, value));
     }
     Ok(out)
 }
