@@ -1,4 +1,4 @@
-// Every ```js block of bindings-wasm/README.md runs as written (against the built package,
+// Every ```js block of bindings-wasm/README.md and of the project's README.md runs as written (against the built package,
 // with tests/fake-fetch.mjs standing in for the network) and exits 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,15 +7,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+const readmes = { 'bindings-wasm/README.md': '../README.md', 'README.md': '../../README.md' };
+const blocks = Object.entries(readmes).flatMap(([name, path]) => {
+  const text = readFileSync(new URL(path, import.meta.url), 'utf8');
+  return [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m, i) => [`${name} example ${i + 1}`, m[1]]);
+});
 
-test('the README has JavaScript examples', () => assert.ok(blocks.length >= 5, `${blocks.length} blocks`));
+test('the READMEs have JavaScript examples', () => {
+  assert.ok(blocks.filter(([n]) => n.startsWith('bindings-wasm')).length >= 5);
+  assert.ok(blocks.filter(([n]) => n.startsWith('README')).length >= 2);
+});
 
-blocks.forEach((code, i) => {
-  test(`README example ${i + 1} runs as written`, () => {
+blocks.forEach(([name, code]) => {
+  test(`${name} runs as written`, () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '--import', './tests/fake-fetch.mjs', '-e', code], { cwd: here, encoding: 'utf8' });
-    assert.equal(r.status, 0, `example ${i + 1} failed:\n${code}\n${r.stderr}`);
+    assert.equal(r.status, 0, `${name} failed:\n${code}\n${r.stderr}`);
     assert.ok(!/access-\d|refresh-\d|CLIENT.SECRET|PASSWORD/.test(r.stdout), `a secret was printed:\n${r.stdout}`);
   });
 });
