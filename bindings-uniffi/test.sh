@@ -87,7 +87,7 @@ check() { if ! "$@"; then say "swift check failed: $*"; fail=1; fi; }
 for f in Grantline.swift GrantlineFFI.h GrantlineFFI.modulemap; do check test -s "$SW/$f"; done
 for decl in 'open class Client' 'open class TokenSession' 'open class TokenSet' 'open class HttpRequest' \
             'open class Provider' 'open class ProviderBuilder' 'open class PendingAuthorization' \
-            'public protocol HttpTransport' 'public protocol TokenListener' 'public enum GrantlineError' \
+            'public protocol HttpTransport' 'public protocol TokenListener' 'enum GrantlineError: Swift.Error' \
             'public struct HttpResponse' 'public struct Header' 'public enum DevicePoll' \
             'public struct AuthorizationRequest' 'public func needsRenewal' 'public func bearerChallenge' \
             'public func parseIntrospectionResponse' 'public func checkRevocationResponse' \

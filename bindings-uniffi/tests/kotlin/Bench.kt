@@ -22,8 +22,13 @@ private inline fun measure(name: String, iterations: Int, rounds: Int, op: () ->
     perOp.sort()
     val median = perOp[rounds / 2]
     println(String.format("%-58s median %9.3f us/op   best %9.3f us/op   (%d x %d)", name, median / 1000, perOp[0] / 1000, rounds, iterations))
+    System.out.flush()
     return median
 }
+
+/** Iterations per round: `-Dgrantline.bench.scale=0.1` for a quick look. */
+private val scale = System.getProperty("grantline.bench.scale")?.toDoubleOrNull() ?: 1.0
+private fun n(count: Int) = maxOf(1, (count * scale).toInt())
 
 fun bench() {
     val transport = FixedTransport()
@@ -32,13 +37,13 @@ fun bench() {
     session.accessToken()
     var sink = 0L
 
-    measure("FFI floor: maxResponseBody()", 1_000_000, 7) { sink += maxResponseBody().toLong() }
-    val cached = measure("TokenSession.accessToken(), cached token", 1_000_000, 7) { sink += session.accessToken().length }
+    measure("FFI floor: maxResponseBody()", n(1_000_000), 7) { sink += maxResponseBody().toLong() }
+    val cached = measure("TokenSession.accessToken(), cached token", n(1_000_000), 7) { sink += session.accessToken().length }
     val request = client.clientCredentialsRequest()
     val response = transport.send(request)
-    measure("clientCredentialsRequest() only", 200_000, 7) { client.clientCredentialsRequest().close() }
-    measure("TokenSet.fromResponse() only", 200_000, 7) { TokenSet.fromResponse(response, 1_700_000_000u).close() }
-    val round = measure("round: build + read request + parse response", 200_000, 7) {
+    measure("clientCredentialsRequest() only", n(200_000), 7) { client.clientCredentialsRequest().close() }
+    measure("TokenSet.fromResponse() only", n(200_000), 7) { TokenSet.fromResponse(response, 1_700_000_000u).close() }
+    val round = measure("round: build + read request + parse response", n(200_000), 7) {
         val r = client.clientCredentialsRequest()
         sink += r.method().length + r.url().length + r.headers().size + r.body().size
         val tokens = TokenSet.fromResponse(transport.send(r), 1_700_000_000u)
