@@ -82,9 +82,12 @@ impl HttpRequest {
         let mut r = http::Request::new(body);
         *r.method_mut() = http::Method::from_bytes(method.as_bytes())
             .map_err(|_| GrantlineError::invalid(format!("{method:?} is not an HTTP method")))?;
-        *r.uri_mut() = url
+        let uri: http::Uri = url
             .parse()
-            .map_err(|_| GrantlineError::invalid("the URL is not a valid absolute URL"))?;
+            .ok()
+            .filter(|u: &http::Uri| u.scheme().is_some() && u.host().is_some())
+            .ok_or_else(|| GrantlineError::invalid("the URL is not a valid absolute URL"))?;
+        *r.uri_mut() = uri;
         for h in headers {
             let name = http::HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
                 GrantlineError::invalid(format!("{:?} is not a header name", h.name))
@@ -260,7 +263,8 @@ mod tests {
         assert!(shown.contains("Basic [redacted]"), "{shown}");
         let h = &r.headers()[0];
         assert_eq!(h.to_string(), "authorization: Basic [redacted]");
-        assert!(HttpRequest::new("P O".into(), "x".into(), vec![], vec![]).is_err());
+        assert!(HttpRequest::new("P O".into(), "https://a/".into(), vec![], vec![]).is_err());
+        assert!(HttpRequest::new("GET".into(), "/relative".into(), vec![], vec![]).is_err());
     }
 
     #[test]

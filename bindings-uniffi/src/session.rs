@@ -313,3 +313,203 @@ fn with_bearer(request: &HttpRequest, token: &str) -> Result<Arc<HttpRequest>, G
     r.headers_mut().insert(http::header::AUTHORIZATION, value);
     Ok(Arc::new(HttpRequest::from(r)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::http::Header;
+    use crate::provider::Provider;
+
+    /// A token endpoint that answers `access-N` (N = its call count), slowly, and an API that
+    /// answers 401 `invalid_token` to `access-1` and 200 to anything else.
+    struct Server {
+        token_calls: AtomicUsize,
+        api_calls: AtomicUsize,
+        fail_tokens: bool,
+    }
+
+    impl Server {
+        fn new(fail_tokens: bool) -> Arc<Self> {
+            Arc::new(Server {
+                token_calls: AtomicUsize::new(0),
+                api_calls: AtomicUsize::new(0),
+                fail_tokens,
+            })
+        }
+    }
+
+    impl HttpTransport for Server {
+        fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, GrantlineError> {
+            if request.url().ends_with("/token") {
+                let n = self.token_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                // Long enough for the other threads to be waiting on this renewal.
+                std::thread::sleep(Duration::from_millis(if self.fail_tokens {
+                    300
+                } else {
+                    50
+                }));
+                if self.fail_tokens {
+                    return Err(GrantlineError::Transport {
+                        reason: "connection refused".into(),
+                    });
+                }
+                let body = format!(
+                    r#"{{"access_token":"access-{n}","refresh_token":"refresh-{n}","expires_in":3600}}"#
+                );
+                return Ok(HttpResponse {
+                    status: 200,
+                    headers: vec![],
+                    body: body.into_bytes(),
+                });
+            }
+            self.api_calls.fetch_add(1, Ordering::SeqCst);
+            let ok = request.header("authorization".into()).as_deref() != Some("Bearer access-1");
+            Ok(HttpResponse {
+                status: if ok { 200 } else { 401 },
+                headers: vec![Header {
+                    name: "www-authenticate".into(),
+                    value: r#"Bearer error="invalid_token""#.into(),
+                }],
+                body: vec![],
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, bool)>>);
+
+    impl TokenListener for Recorder {
+        fn on_tokens(&self, renewed: Renewed) -> Result<(), GrantlineError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((renewed.tokens.access_token(), renewed.refresh_token_rotated));
+            Ok(())
+        }
+    }
+
+    fn client(server: &Arc<Server>) -> Arc<Client> {
+        let provider = crate::provider::ProviderBuilder::new("test".into())
+            .token_endpoint("http://127.0.0.1:9/token".into())
+            .grant(crate::types::GrantType::ClientCredentials)
+            .grant(crate::types::GrantType::RefreshToken)
+            .build()
+            .unwrap();
+        let transport: Arc<dyn HttpTransport> = server.clone();
+        Client::new(
+            &provider,
+            "id".into(),
+            Some("s".into()),
+            None,
+            None,
+            Some(transport),
+        )
+    }
+
+    fn hammer(session: &Arc<TokenSession>, threads: usize) -> Vec<Result<String, GrantlineError>> {
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (s, b) = (session.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    b.wait();
+                    s.access_token()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn many_threads_one_renewal_and_the_listener_hears_it_once() {
+        let server = Server::new(false);
+        let listener = Arc::new(Recorder::default());
+        let session =
+            TokenSession::client_credentials(&client(&server), vec![], Some(listener.clone()))
+                .unwrap();
+        let tokens = hammer(&session, 32);
+        assert!(tokens.iter().all(|t| t.as_deref() == Ok("access-1")));
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(*listener.0.lock().unwrap(), [("access-1".to_owned(), true)]);
+        // A rejection renews once; the rotated refresh token reaches the listener.
+        assert!(session.reject("access-1".into()));
+        assert!(hammer(&session, 32)
+            .iter()
+            .all(|t| t.as_deref() == Ok("access-2")));
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 2);
+        assert_eq!(listener.0.lock().unwrap().len(), 2);
+        assert!(
+            listener.0.lock().unwrap()[1].1,
+            "refresh-1 rotated to refresh-2"
+        );
+        assert!(!session.renewing());
+    }
+
+    #[test]
+    fn a_failed_renewal_reaches_every_waiter_and_the_next_call_retries() {
+        let server = Server::new(true);
+        let session = TokenSession::client_credentials(&client(&server), vec![], None).unwrap();
+        let results = hammer(&session, 8);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(GrantlineError::Transport { reason }) if reason == "connection refused")));
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 1);
+        assert!(session.access_token().is_err());
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn send_renews_once_after_a_401_and_retries_once() {
+        let server = Server::new(false);
+        let session = TokenSession::client_credentials(&client(&server), vec![], None).unwrap();
+        let api = HttpRequest::new(
+            "GET".into(),
+            "http://127.0.0.1:9/api".into(),
+            vec![],
+            vec![],
+        )
+        .unwrap();
+        let response = session.send(&api).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 2);
+        assert_eq!(server.api_calls.load(Ordering::SeqCst), 2);
+        assert_eq!(session.access_token().unwrap(), "access-2");
+    }
+
+    #[test]
+    fn a_throwing_listener_is_reported_and_the_tokens_are_kept() {
+        struct Failing;
+        impl TokenListener for Failing {
+            fn on_tokens(&self, _: Renewed) -> Result<(), GrantlineError> {
+                Err(GrantlineError::Transport {
+                    reason: "disk full".into(),
+                })
+            }
+        }
+        let server = Server::new(false);
+        let session =
+            TokenSession::client_credentials(&client(&server), vec![], Some(Arc::new(Failing)))
+                .unwrap();
+        assert!(
+            matches!(session.access_token(), Err(GrantlineError::Transport { reason }) if reason == "disk full")
+        );
+        assert_eq!(session.access_token().unwrap(), "access-1");
+        assert!(!session.to_string().contains("access-1"));
+    }
+
+    #[test]
+    fn a_client_without_transport_cannot_make_a_session() {
+        let provider = Provider::bookable();
+        let client = Client::new(&provider, "id".into(), None, None, None, None);
+        assert!(matches!(
+            TokenSession::client_credentials(&client, vec![], None),
+            Err(GrantlineError::Configuration { .. })
+        ));
+    }
+}
