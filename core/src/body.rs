@@ -16,6 +16,12 @@ use crate::error::{excerpt, Error};
 /// Response bodies larger than this are refused without being parsed.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// The response headers grantline's parsers read: `content-type` (token, introspection,
+/// revocation and device answers) and `www-authenticate` (an API's 401, see
+/// [`crate::bearer`]). A transport that copies headers one by one may copy only these; any
+/// other header is ignored.
+pub const RESPONSE_HEADERS: [&str; 2] = ["content-type", "www-authenticate"];
+
 /// One member's value, as loosely typed as servers send it.
 #[derive(Debug, Clone)]
 pub(crate) enum Lenient<'a> {
@@ -365,6 +371,17 @@ impl<'de> Deserialize<'de> for Members<'de> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn response_headers_name_what_the_parsers_read() {
+        assert_eq!(
+            RESPONSE_HEADERS,
+            [
+                http::header::CONTENT_TYPE.as_str(),
+                http::header::WWW_AUTHENTICATE.as_str()
+            ]
+        );
+    }
+
     use super::*;
 
     fn resp(status: u16, ct: &str, body: &str) -> http::Response<Vec<u8>> {

@@ -91,7 +91,7 @@ pub mod token;
 
 pub use authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 pub use bearer::{BearerChallenge, Challenge};
-pub use body::MAX_BODY;
+pub use body::{MAX_BODY, RESPONSE_HEADERS};
 pub use client::Client;
 pub use device::{DeviceAuthorization, DevicePoll};
 pub use error::{Error, Fault};
