@@ -42,6 +42,9 @@ if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
   exec node --test tests/
 fi
 
+# The wasm32-only code (the wasm-bindgen tests) is linted here; `make lint` covers the host.
+cargo clippy --quiet -p grantline-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+
 "$ROOT/scripts/tools.sh" chromium
 "$SERVERS" run -- "$HERE/test.sh" suites
 echo "js: all suites passed"

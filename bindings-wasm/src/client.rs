@@ -6,11 +6,12 @@ use crate::convert::{
 use crate::fetch::Fetch;
 use crate::provider::{auth_method, Provider};
 use crate::tokens::{
-    introspection, Authorization, CodeGrant, DeviceAuthorization, PendingAuthorization, TokenSet,
+    Authorization, CodeGrant, DeviceAuthorization, PendingAuthorization, TokenSet,
+    DEVICE_AUTHORIZATION, INTROSPECTION, REFRESH, REVOKE, TOKEN,
 };
 use grantline::{
-    AccessToken, AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod,
-    RefreshToken, TokenTypeHint,
+    AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod, RefreshToken,
+    TokenTypeHint,
 };
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -128,7 +129,9 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
     ) -> Req {
-        let r = self.inner.client_credentials_request(&self::scopes(&scopes)?)?;
+        let r = self
+            .inner
+            .client_credentials_request(&self::scopes(&scopes)?)?;
         Ok(request_to_js(&r))
     }
 
@@ -288,11 +291,8 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
     ) -> Promise {
-        let (c, scopes) = (self.clone(), self::scopes(&scopes));
-        promise(async move {
-            let r = c.inner.client_credentials_request(&scopes?)?;
-            c.token(&r).await
-        })
+        let request = self::scopes(&scopes).and_then(|s| self.inner.client_credentials_request(&s));
+        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Obtains a token with the resource owner's password.
@@ -303,13 +303,11 @@ impl Client {
         password: String,
         #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
     ) -> Promise {
-        let (c, scopes) = (self.clone(), self::scopes(&scopes));
-        promise(async move {
-            let r = c
-                .inner
-                .password_request(&username, &Password::new(password), &scopes?)?;
-            c.token(&r).await
-        })
+        let request = self::scopes(&scopes).and_then(|s| {
+            self.inner
+                .password_request(&username, &Password::new(password), &s)
+        });
+        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Refreshes with a refresh token. When the answer carries no new refresh token, the
@@ -321,25 +319,16 @@ impl Client {
         refresh_token: String,
         #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
     ) -> Promise {
-        let (c, scopes) = (self.clone(), self::scopes(&scopes));
-        promise(async move {
-            let rt = RefreshToken::new(refresh_token);
-            let r = c.inner.refresh_request(&rt, &scopes?)?;
-            let mut tokens = c.token(&r).await?.inner;
-            let previous = grantline::TokenSet::new(AccessToken::new(""), Some(rt), None, 0);
-            tokens.inherit_refresh_token(&previous);
-            Ok(TokenSet::from(tokens))
-        })
+        let rt = RefreshToken::new(refresh_token);
+        let request = self::scopes(&scopes).and_then(|s| self.inner.refresh_request(&rt, &s));
+        self.exchange(request, REFRESH, &JsValue::from_str(rt.secret()))
     }
 
     /// Exchanges the code grant of a callback for tokens.
     #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
     pub fn exchange_code(&self, grant: &CodeGrant) -> Promise {
-        let (c, grant) = (self.clone(), grant.inner.clone());
-        promise(async move {
-            let r = c.inner.authorization_code_request(&grant)?;
-            c.token(&r).await
-        })
+        let request = self.inner.authorization_code_request(&grant.inner);
+        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Starts the device flow: show the answer's `userCode` and `verificationUri`, then
@@ -349,13 +338,9 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
     ) -> Promise {
-        let (c, scopes) = (self.clone(), self::scopes(&scopes));
-        promise(async move {
-            let r = c.inner.device_authorization_request(&scopes?)?;
-            let response = c.fetch.send(&r).await?;
-            let inner = grantline::DeviceAuthorization::from_response(&response, crate::convert::now_or(None)?)?;
-            Ok(DeviceAuthorization { inner })
-        })
+        let request =
+            self::scopes(&scopes).and_then(|s| self.inner.device_authorization_request(&s));
+        self.exchange(request, DEVICE_AUTHORIZATION as i32, &JsValue::UNDEFINED)
     }
 
     /// Polls the token endpoint until the user approves (resolves with the tokens), denies
@@ -389,8 +374,12 @@ impl Client {
                     }
                     // These two are OAuth errors on the wire (RFC 8628 §3.5, HTTP 400);
                     // the poll loop ends with them.
-                    DevicePoll::Expired => return Err(ended("expired_token", "the device code expired")),
-                    DevicePoll::Denied => return Err(ended("access_denied", "the user denied the request")),
+                    DevicePoll::Expired => {
+                        return Err(ended("expired_token", "the device code expired"))
+                    }
+                    DevicePoll::Denied => {
+                        return Err(ended("access_denied", "the user denied the request"))
+                    }
                 }
             }
         })
@@ -405,12 +394,8 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
         options: JsValue,
     ) -> Promise {
-        let c = self.clone();
         let request = self.introspection(&token, &options);
-        promise(async move {
-            let response = c.fetch.send(&request?).await?;
-            Ok(introspection(&grantline::Introspection::from_response(&response)?))
-        })
+        self.exchange(request, INTROSPECTION as i32, &JsValue::UNDEFINED)
     }
 
     /// Revokes a token (RFC 7009). Resolves when the server confirmed.
@@ -420,13 +405,8 @@ impl Client {
         token: String,
         #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
     ) -> Promise {
-        let c = self.clone();
-        let request = self::hint(hint).and_then(|h| c.inner.revocation_request(&token, h));
-        promise(async move {
-            let response = c.fetch.send(&request?).await?;
-            grantline::check_revocation_response(&response)?;
-            Ok(JsValue::UNDEFINED)
-        })
+        let request = self::hint(hint).and_then(|h| self.inner.revocation_request(&token, h));
+        self.exchange(request, REVOKE, &JsValue::UNDEFINED)
     }
 }
 
@@ -440,14 +420,25 @@ fn ended(code: &str, description: &str) -> Error {
 }
 
 impl Client {
-    /// Sends a token request and parses the answer.
-    pub(crate) async fn token(&self, request: &http::Request<Vec<u8>>) -> Result<TokenSet, Error> {
-        let response = self.fetch.send(request).await?;
-        let now = crate::convert::now_or(None)?;
-        Ok(grantline::TokenSet::from_response(&response, now)?.into())
+    /// Sends a built request and parses its answer as `kind`; a request that could not be
+    /// built rejects the Promise.
+    fn exchange(
+        &self,
+        request: Result<http::Request<Vec<u8>>, Error>,
+        kind: i32,
+        extra: &JsValue,
+    ) -> Promise {
+        match request {
+            Ok(r) => self.fetch.exchange(&r, kind, extra),
+            Err(e) => Promise::reject(&Failure(e).into()),
+        }
     }
 
-    fn introspection(&self, token: &str, options: &JsValue) -> Result<http::Request<Vec<u8>>, Error> {
+    fn introspection(
+        &self,
+        token: &str,
+        options: &JsValue,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
         known_keys(options, "introspection", &["hint", "refreshToken"])?;
         let h = hint(opt_string(&get(options, "hint"), "hint")?)?;
         let rt = opt_string(&get(options, "refreshToken"), "refreshToken")?.map(RefreshToken::new);

@@ -11,7 +11,33 @@ extern "C" {
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(class: &str, message: &str, fields: &Object) -> JsValue;
     #[wasm_bindgen(js_name = flattenHeaders)]
-    fn flatten_headers(headers: &JsValue) -> Option<Vec<String>>;
+    fn flatten_headers(headers: &JsValue) -> Option<String>;
+    #[wasm_bindgen(js_name = readThenParse)]
+    pub(crate) fn read_then_parse(
+        res: &JsValue,
+        names: &JsValue,
+        parse: &js_sys::Function,
+        kind: u32,
+        now: f64,
+        interval: f64,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = fetchThenParse)]
+    pub(crate) fn fetch_then_parse(
+        custom: &JsValue,
+        input: &JsValue,
+        init: &JsValue,
+        names: &JsValue,
+        parse: &js_sys::Function,
+        kind: i32,
+        extra: &JsValue,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(catch, js_name = fetchAndRead)]
+    pub(crate) fn fetch_and_read(
+        custom: &JsValue,
+        input: &JsValue,
+        init: &JsValue,
+        names: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
     #[wasm_bindgen(js_name = makeRequest)]
     fn make_request(method: &str, url: &str, headers: Vec<String>, body: &str) -> JsValue;
 }
@@ -86,13 +112,13 @@ pub(crate) fn invalid(reason: impl Into<String>) -> Error {
 /// Sets `obj[key] = value` (a plain data property).
 pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a data property on a plain object we created cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(wasm_bindgen::intern(key)), &value.into());
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
 /// `obj[key]`, or `undefined` when `obj` is not an object.
 pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() || obj.is_function() {
-        Reflect::get(obj, &JsValue::from_str(wasm_bindgen::intern(key))).unwrap_or(JsValue::UNDEFINED)
+        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
     } else {
         JsValue::UNDEFINED
     }
@@ -197,7 +223,11 @@ pub(crate) fn pairs(v: &JsValue, what: &str) -> Result<Vec<(String, String)>, Er
                 return Err(bad());
             }
             let pair = Array::from(&pair);
-            match (pair.length(), pair.get(0).as_string(), pair.get(1).as_string()) {
+            match (
+                pair.length(),
+                pair.get(0).as_string(),
+                pair.get(1).as_string(),
+            ) {
                 (2, Some(name), Some(value)) => Ok((name, value)),
                 _ => Err(bad()),
             }
@@ -238,14 +268,12 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, Error> {
     }
     if ArrayBufferView::is(v) {
         let view: &ArrayBufferView = v.unchecked_ref();
-        return Ok(
-            Uint8Array::new_with_byte_offset_and_length(
-                &view.buffer(),
-                view.byte_offset(),
-                view.byte_length(),
-            )
-            .to_vec(),
-        );
+        return Ok(Uint8Array::new_with_byte_offset_and_length(
+            &view.buffer(),
+            view.byte_offset(),
+            view.byte_length(),
+        )
+        .to_vec());
     }
     Err(invalid(format!(
         "{what} must be a string, a Uint8Array or an ArrayBuffer"
@@ -294,7 +322,8 @@ pub(crate) fn request_to_js(request: &http::Request<Vec<u8>>) -> JsValue {
 /// A plain request object (as `request_to_js` makes them) back as the core's request.
 pub(crate) fn request_from_js(v: &JsValue) -> Result<http::Request<Vec<u8>>, Error> {
     let text = |key: &str| {
-        opt_string(&get(v, key), key)?.ok_or_else(|| invalid(format!("request.{key} must be a string")))
+        opt_string(&get(v, key), key)?
+            .ok_or_else(|| invalid(format!("request.{key} must be a string")))
     };
     let mut builder = http::Request::builder()
         .method(text("method")?.as_str())
@@ -306,7 +335,9 @@ pub(crate) fn request_from_js(v: &JsValue) -> Result<http::Request<Vec<u8>>, Err
         b if absent(&b) => Vec::new(),
         b => bytes(&b, "request.body")?,
     };
-    builder.body(body).map_err(|_| invalid("not a valid HTTP request"))
+    builder
+        .body(body)
+        .map_err(|_| invalid("not a valid HTTP request"))
 }
 
 /// A plain `{ status, headers, body }` object as the response the core parses. `headers` may
@@ -335,10 +366,10 @@ fn header_pairs(h: &JsValue) -> Result<Vec<(String, String)>, Error> {
     let flat = flatten_headers(h).ok_or_else(|| {
         invalid("headers must be a Headers, [name, value] string pairs, or an object of strings or string lists")
     })?;
-    let mut out = Vec::with_capacity(flat.len() / 2);
-    let mut items = flat.into_iter();
+    let mut out = Vec::new();
+    let mut items = flat.split('\n');
     while let (Some(name), Some(value)) = (items.next(), items.next()) {
-        out.push((name, value));
+        out.push((name.to_owned(), value.to_owned()));
     }
     Ok(out)
 }
@@ -363,32 +394,22 @@ fn build_response(
     Ok(response)
 }
 
-/// A real `Response` (or anything with `status`, `headers` and `arrayBuffer()`) as the core's
-/// response. A redirect is refused: grantline never follows redirects on its endpoints.
-pub(crate) async fn response_from_fetch(res: &JsValue) -> Result<http::Response<Vec<u8>>, Error> {
-    let status = get(res, "status").as_f64().unwrap_or(0.0);
-    if get(res, "type").as_string().as_deref() == Some("opaqueredirect")
+/// A fetch `Response` read by `js/support.js` (`{ status, type, headers, body }`) as the
+/// core's response. A redirect is refused: grantline never follows redirects on its endpoints.
+pub(crate) fn response_from_read(v: &JsValue) -> Result<http::Response<Vec<u8>>, Error> {
+    let status = get(v, "status").as_f64().unwrap_or(0.0);
+    if get(v, "type").as_string().as_deref() == Some("opaqueredirect")
         || (300.0..400.0).contains(&status)
         || status == 0.0
     {
         return Err(Error::Transport {
             reason: format!(
-                "the server answered with a redirect (HTTP {status}), which grantline never follows"
+                "the server answered with a redirect (HTTP {}), which grantline never follows",
+                status as u16
             ),
         });
     }
-    let headers = header_pairs(&get(res, "headers"))?;
-    let read: js_sys::Function = get(res, "arrayBuffer")
-        .dyn_into()
-        .map_err(|_| invalid("fetch returned something that is not a Response"))?;
-    let promise: js_sys::Promise = read
-        .call0(res)
-        .and_then(|p| p.dyn_into().map_err(JsValue::from))
-        .map_err(|e| transport("reading the response body failed", &e))?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|e| transport("reading the response body failed", &e))?;
-    build_response(status, headers, bytes(&buffer, "the response body")?)
+    response_from_js(v)
 }
 
 /// `Error::Transport` from what a JavaScript call threw; the thrown value's message only (a
@@ -408,10 +429,10 @@ pub(crate) fn transport(what: &str, thrown: &JsValue) -> Error {
     }
 }
 
-/// A fetch `Response` (or a look-alike with `arrayBuffer()`), as opposed to a plain
+/// A fetch `Response` (or a look-alike with `text()`), as opposed to a plain
 /// `{ status, headers, body }` object.
 pub(crate) fn is_fetch_response(v: &JsValue) -> bool {
-    get(v, "arrayBuffer").is_function()
+    get(v, "text").is_function()
 }
 
 /// Response headers (a `Headers`, a record or pairs) as a header map.
@@ -425,4 +446,14 @@ pub(crate) fn headers_of(h: &JsValue) -> Result<http::HeaderMap, Error> {
         map.append(name, value);
     }
     Ok(map)
+}
+
+thread_local! {
+    /// `grantline::RESPONSE_HEADERS` as a JavaScript array, made once: the headers worth
+    /// copying out of a fetch `Headers`.
+    pub(crate) static RESPONSE_HEADERS: JsValue = grantline::RESPONSE_HEADERS
+        .iter()
+        .map(|n| JsValue::from_str(n))
+        .collect::<Array>()
+        .into();
 }

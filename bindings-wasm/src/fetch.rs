@@ -1,7 +1,9 @@
 //! The transport: the runtime's global `fetch` (bound by an `extern` block, so Node, Deno,
 //! Workers and browsers all work; there is no `window`), or a `fetch` the caller injects.
 
-use crate::convert::{absent, request_to_js, response_from_fetch, set, transport};
+use crate::convert::{
+    absent, fetch_and_read, fetch_then_parse, request_to_js, response_from_read, set, transport,
+};
 use grantline::Error;
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
@@ -34,31 +36,68 @@ impl Fetch {
         let promise = match &self.0 {
             Some(f) => f
                 .call2(&JsValue::UNDEFINED, input, init)
-                .and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from)),
+                .and_then(|p| p.dyn_into::<Promise>()),
             None => global_fetch(input, init),
         }
         .map_err(|e| fetch_failed(&e))?;
         JsFuture::from(promise).await.map_err(|e| fetch_failed(&e))
     }
 
-    /// Sends a core request (redirects not followed) and reads the whole response.
+    /// Sends a core request and parses the answer as `kind` (see `tokens::exchanged`), all
+    /// chained in JavaScript: the Promise the convenient calls return.
+    pub(crate) fn exchange(
+        &self,
+        request: &http::Request<Vec<u8>>,
+        kind: i32,
+        extra: &JsValue,
+    ) -> Promise {
+        let (url, init) = fetch_args(request);
+        let custom = self.0.as_ref().map_or(JsValue::UNDEFINED, JsValue::from);
+        crate::convert::RESPONSE_HEADERS.with(|names| {
+            crate::tokens::EXCHANGED.with(|parse| {
+                fetch_then_parse(
+                    &custom,
+                    &url,
+                    &init,
+                    names,
+                    parse.as_ref().unchecked_ref(),
+                    kind,
+                    extra,
+                )
+            })
+        })
+    }
+
+    /// Sends a core request (redirects not followed) and reads the whole response (one
+    /// Promise: fetch and body read happen in `js/support.js`).
     pub(crate) async fn send(
         &self,
         request: &http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let init: Object = request_to_js(request).unchecked_into();
-        if request.body().is_empty() {
-            set(&init, "body", JsValue::UNDEFINED);
-        }
-        set(&init, "redirect", "manual");
-        let url = JsValue::from_str(&request.uri().to_string());
-        let response = self.call(&url, &init).await?;
-        response_from_fetch(&response).await
+        let (url, init) = fetch_args(request);
+        let custom = self.0.as_ref().map_or(JsValue::UNDEFINED, JsValue::from);
+        let promise = crate::convert::RESPONSE_HEADERS
+            .with(|names| fetch_and_read(&custom, &url, &init, names))
+            .map_err(|e| fetch_failed(&e))?;
+        let read = JsFuture::from(promise)
+            .await
+            .map_err(|e| fetch_failed(&e))?;
+        response_from_read(&read)
     }
 }
 
+/// `fetch`'s arguments for a core request: never follow a redirect.
+fn fetch_args(request: &http::Request<Vec<u8>>) -> (JsValue, JsValue) {
+    let init: Object = request_to_js(request).unchecked_into();
+    if request.body().is_empty() {
+        set(&init, "body", JsValue::UNDEFINED);
+    }
+    set(&init, "redirect", "manual");
+    (JsValue::from_str(&request.uri().to_string()), init.into())
+}
+
 /// What `fetch` threw, with its `cause` (Node puts the socket error there).
-fn fetch_failed(thrown: &JsValue) -> Error {
+pub(crate) fn fetch_failed(thrown: &JsValue) -> Error {
     let cause = crate::convert::get(thrown, "cause");
     match transport("fetch failed", thrown) {
         Error::Transport { reason } if !absent(&cause) => {

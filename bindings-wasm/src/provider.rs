@@ -103,10 +103,16 @@ fn apply(
     for g in strings(&get(options, "grants"), "grants")? {
         b = b.grant(grant(&g)?);
     }
-    if let Some(v) = opt_bool(&get(options, "unsolicitedCallbacks"), "unsolicitedCallbacks")? {
+    if let Some(v) = opt_bool(
+        &get(options, "unsolicitedCallbacks"),
+        "unsolicitedCallbacks",
+    )? {
         b = b.unsolicited_callbacks(v);
     }
-    if let Some(v) = opt_bool(&get(options, "issParameterSupported"), "issParameterSupported")? {
+    if let Some(v) = opt_bool(
+        &get(options, "issParameterSupported"),
+        "issParameterSupported",
+    )? {
         b = b.iss_parameter_supported(v);
     }
     b.build()
@@ -217,7 +223,8 @@ impl Provider {
             let fetch = Fetch::from_option(&get(&options, "fetch")).map_err(Failure)?;
             let request = grantline::Provider::discovery_request(&url).map_err(Failure)?;
             let response = fetch.send(&request).await.map_err(Failure)?;
-            let provider = grantline::Provider::from_discovery_response(&response).map_err(Failure)?;
+            let provider =
+                grantline::Provider::from_discovery_response(&response).map_err(Failure)?;
             Ok(Provider::from(provider).into())
         })
     }
@@ -264,7 +271,9 @@ impl Provider {
     /// The device authorization endpoint, when the provider has one.
     #[wasm_bindgen(getter, js_name = deviceAuthorizationEndpoint)]
     pub fn device_authorization_endpoint(&self) -> Option<String> {
-        self.inner.device_authorization_endpoint().map(str::to_owned)
+        self.inner
+            .device_authorization_endpoint()
+            .map(str::to_owned)
     }
 
     /// `"form"` or `"json"`: how token request bodies are encoded.

@@ -45,11 +45,7 @@ pub struct TokenSession {
 
 const OPTIONS: &[&str] = &["onTokens", "skew", "tokens"];
 
-fn session(
-    client: &Client,
-    grant: SessionGrant,
-    options: &JsValue,
-) -> Result<TokenSession, Error> {
+fn session(client: &Client, grant: SessionGrant, options: &JsValue) -> Result<TokenSession, Error> {
     known_keys(options, "session", OPTIONS)?;
     let mut core = grantline::TokenSession::new(client.inner.clone(), grant);
     if let Some(skew) = opt_seconds(&get(options, "skew"), "skew")? {
@@ -82,14 +78,16 @@ fn tokens_json(v: &JsValue) -> Result<String, Error> {
     if let Some(s) = v.as_string() {
         return Ok(s);
     }
-    let serialize: Function = get(v, "serialize")
-        .dyn_into()
-        .map_err(|_| crate::convert::invalid("tokens must be a TokenSet or its serialize() string"))?;
+    let serialize: Function = get(v, "serialize").dyn_into().map_err(|_| {
+        crate::convert::invalid("tokens must be a TokenSet or its serialize() string")
+    })?;
     serialize
         .call0(v)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| crate::convert::invalid("tokens must be a TokenSet or its serialize() string"))
+        .ok_or_else(|| {
+            crate::convert::invalid("tokens must be a TokenSet or its serialize() string")
+        })
 }
 
 #[wasm_bindgen]
@@ -104,7 +102,11 @@ impl TokenSession {
         #[wasm_bindgen(unchecked_param_type = "SessionOptions")] options: JsValue,
     ) -> Result<TokenSession, Failure> {
         let scopes = strings(&scopes, "scopes")?;
-        Ok(session(client, SessionGrant::ClientCredentials { scopes }, &options)?)
+        Ok(session(
+            client,
+            SessionGrant::ClientCredentials { scopes },
+            &options,
+        )?)
     }
 
     /// A session that obtains its token with the password grant, and renews it by refreshing
@@ -146,8 +148,16 @@ impl TokenSession {
     /// renewal (one token request).
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
     pub fn get_access_token(&self) -> Promise {
-        let state = self.state.clone();
-        future_to_promise(async move { access_token(&state).await.map(JsValue::from) })
+        let first = now_or(None).and_then(|now| self.state.borrow_mut().core.next(now));
+        match first {
+            // The common case, a cached token: no async machinery.
+            Ok(Next::Ready(token)) => Promise::resolve(&JsValue::from_str(token.secret())),
+            Err(e) => Promise::reject(&Failure(e).into()),
+            Ok(next) => {
+                let state = self.state.clone();
+                future_to_promise(async move { drive(&state, next).await.map(JsValue::from) })
+            }
+        }
     }
 
     /// `fetch(input, init)` with `Authorization: Bearer <token>`. On a 401 whose
@@ -190,7 +200,12 @@ impl TokenSession {
     /// The current token set, when there is one.
     #[wasm_bindgen(getter)]
     pub fn tokens(&self) -> Option<TokenSet> {
-        self.state.borrow().core.tokens().cloned().map(TokenSet::from)
+        self.state
+            .borrow()
+            .core
+            .tokens()
+            .cloned()
+            .map(TokenSet::from)
     }
 
     /// Whether a renewal is in flight.
@@ -207,7 +222,11 @@ impl TokenSession {
             "TokenSession {{ client: {}, renewing: {}, tokens: {} }}",
             s.core.client().client_id(),
             s.core.renewing(),
-            if s.core.tokens().is_some() { "[redacted]" } else { "none" }
+            if s.core.tokens().is_some() {
+                "[redacted]"
+            } else {
+                "none"
+            }
         )
     }
 }
@@ -215,8 +234,14 @@ impl TokenSession {
 /// One caller's way to a valid token: use it, send the renewal, or await the renewal another
 /// caller sent. Every decision is the core's.
 async fn access_token(state: &Rc<RefCell<State>>) -> Result<String, JsValue> {
+    let now = now_or(None).map_err(Failure)?;
+    let next = state.borrow_mut().core.next(now).map_err(Failure)?;
+    drive(state, next).await
+}
+
+/// Carries on from what the session said (`next`) until a token is ready.
+async fn drive(state: &Rc<RefCell<State>>, mut next: Next) -> Result<String, JsValue> {
     let now = || now_or(None).map_err(Failure);
-    let mut next = state.borrow_mut().core.next(now()?).map_err(Failure)?;
     loop {
         next = match next {
             Next::Ready(token) => return Ok(token.secret().to_owned()),
@@ -232,7 +257,11 @@ async fn access_token(state: &Rc<RefCell<State>>) -> Result<String, JsValue> {
                     // Its outcome reaches this caller through `waited`.
                     let _ = JsFuture::from(renewal).await;
                 }
-                state.borrow_mut().core.waited(id, now()?).map_err(Failure)?
+                state
+                    .borrow_mut()
+                    .core
+                    .waited(id, now()?)
+                    .map_err(Failure)?
             }
         };
     }

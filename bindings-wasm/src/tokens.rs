@@ -1,10 +1,11 @@
 //! What responses turn into: token sets, authorization records, code grants, introspection
 //! answers, device authorizations and polls; and the sans-IO parse functions.
 
-use crate::convert::{get, now_or, opt_string, response_from_fetch, response_from_js, seconds, set, Failure};
+use crate::convert::{get, now_or, opt_string, response_from_js, seconds, set, Failure};
 use grantline::{AccessToken, Error, RefreshToken};
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// A successful token response, with its expiry made absolute. Prints redacted; persist it
 /// with `serialize()` (the string holds the tokens: store it as a secret).
@@ -26,10 +27,16 @@ impl TokenSet {
     /// `{ accessToken, refreshToken?, expiresAt?, issuedAt? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "{ accessToken: string, refreshToken?: string, expiresAt?: number, issuedAt?: number }")]
+        #[wasm_bindgen(
+            unchecked_param_type = "{ accessToken: string, refreshToken?: string, expiresAt?: number, issuedAt?: number }"
+        )]
         parts: JsValue,
     ) -> Result<TokenSet, Failure> {
-        crate::convert::known_keys(&parts, "TokenSet", &["accessToken", "refreshToken", "expiresAt", "issuedAt"])?;
+        crate::convert::known_keys(
+            &parts,
+            "TokenSet",
+            &["accessToken", "refreshToken", "expiresAt", "issuedAt"],
+        )?;
         let access = opt_string(&get(&parts, "accessToken"), "accessToken")?
             .ok_or_else(|| crate::convert::invalid("a TokenSet needs an accessToken"))?;
         let refresh = opt_string(&get(&parts, "refreshToken"), "refreshToken")?;
@@ -105,7 +112,9 @@ impl TokenSet {
     /// (capped at half its lifetime). `now` defaults to the current time.
     #[wasm_bindgen(js_name = expiresWithin)]
     pub fn expires_within(&self, skew: f64, now: Option<f64>) -> Result<bool, Failure> {
-        Ok(self.inner.expires_within(now_or(now)?, seconds(skew, "skew")?))
+        Ok(self
+            .inner
+            .expires_within(now_or(now)?, seconds(skew, "skew")?))
     }
 
     /// After a refresh: keep `previous`'s refresh token when this answer had none. Returns
@@ -218,7 +227,11 @@ pub struct CodeGrant {
 impl CodeGrant {
     /// A code grant from parts (e.g. a code obtained by other means).
     #[wasm_bindgen(constructor)]
-    pub fn new(code: String, code_verifier: Option<String>, redirect_uri: Option<String>) -> CodeGrant {
+    pub fn new(
+        code: String,
+        code_verifier: Option<String>,
+        redirect_uri: Option<String>,
+    ) -> CodeGrant {
         CodeGrant {
             inner: grantline::CodeGrant {
                 code: grantline::AuthorizationCode::new(code),
@@ -237,7 +250,10 @@ impl CodeGrant {
     /// The PKCE verifier, when the request used PKCE.
     #[wasm_bindgen(getter, js_name = codeVerifier)]
     pub fn code_verifier(&self) -> Option<String> {
-        self.inner.code_verifier.as_ref().map(|v| v.secret().to_owned())
+        self.inner
+            .code_verifier
+            .as_ref()
+            .map(|v| v.secret().to_owned())
     }
 
     /// The redirect URI to repeat in the exchange.
@@ -310,7 +326,13 @@ impl DeviceAuthorization {
 fn introspection_to_js(i: &grantline::Introspection) -> JsValue {
     let o = Object::new();
     set(&o, "active", i.active);
-    set(&o, "scopes", i.scopes.as_ref().map(|s| s.iter().map(JsValue::from).collect::<Array>()));
+    set(
+        &o,
+        "scopes",
+        i.scopes
+            .as_ref()
+            .map(|s| s.iter().map(JsValue::from).collect::<Array>()),
+    );
     set(&o, "clientId", i.client_id.as_deref());
     set(&o, "username", i.username.as_deref());
     set(&o, "tokenType", i.token_type.as_deref());
@@ -318,7 +340,11 @@ fn introspection_to_js(i: &grantline::Introspection) -> JsValue {
     set(&o, "iat", i.iat.map(|s| s as f64));
     set(&o, "sub", i.sub.as_deref());
     set(&o, "iss", i.iss.as_deref());
-    set(&o, "extra", json_value(&serde_json::Value::Object(i.extra.clone())));
+    set(
+        &o,
+        "extra",
+        json_value(&serde_json::Value::Object(i.extra.clone())),
+    );
     o.into()
 }
 
@@ -343,20 +369,114 @@ pub(crate) fn poll_to_js(p: grantline::DevicePoll) -> JsValue {
     o.into()
 }
 
-/// Runs `parse` on a plain response object at once, or, for a fetch `Response`, after reading
-/// its body (then the result is a Promise).
-fn parse_with<T: Into<JsValue> + 'static>(
-    response: JsValue,
-    parse: impl FnOnce(&http::Response<Vec<u8>>) -> Result<T, Error> + 'static,
-) -> Result<JsValue, Failure> {
-    if crate::convert::is_fetch_response(&response) {
-        let promise: Promise = wasm_bindgen_futures::future_to_promise(async move {
-            let r = response_from_fetch(&response).await.map_err(Failure)?;
-            Ok(parse(&r).map_err(Failure)?.into())
+/// The parsers the `parse*` functions dispatch to, by number (the same code serves plain
+/// objects at once and fetch `Response`s after `js/support.js` has read them).
+pub(crate) const TOKEN: u32 = 0;
+pub(crate) const INTROSPECTION: u32 = 1;
+const REVOCATION: u32 = 2;
+pub(crate) const DEVICE_AUTHORIZATION: u32 = 3;
+const DEVICE_POLL: u32 = 4;
+
+fn parse_kind(
+    kind: u32,
+    r: &http::Response<Vec<u8>>,
+    now: u64,
+    interval: u64,
+) -> Result<JsValue, Error> {
+    Ok(match kind {
+        TOKEN => TokenSet::from(grantline::TokenSet::from_response(r, now)?).into(),
+        INTROSPECTION => introspection_to_js(&grantline::Introspection::from_response(r)?),
+        REVOCATION => {
+            grantline::check_revocation_response(r)?;
+            JsValue::TRUE
+        }
+        DEVICE_AUTHORIZATION => DeviceAuthorization {
+            inner: grantline::DeviceAuthorization::from_response(r, now)?,
+        }
+        .into(),
+        _ => poll_to_js(grantline::DevicePoll::from_response(r, now, interval)?),
+    })
+}
+
+thread_local! {
+    /// Parses a read fetch `Response` (made once, kept for the module's life: no closure is
+    /// allocated per call).
+    static PARSE_READ: Closure<ParseRead> =
+        Closure::new(|kind: u32, read: JsValue, now: f64, interval: f64| {
+            let r = crate::convert::response_from_read(&read).map_err(Failure)?;
+            parse_kind(kind, &r, now as u64, interval as u64).map_err(|e| JsValue::from(Failure(e)))
+        });
+}
+
+/// `(kind, read response, now, interval) -> parsed`, called from `js/support.js`.
+type ParseRead = dyn Fn(u32, JsValue, f64, f64) -> Result<JsValue, JsValue>;
+/// `(kind, read response or thrown value, extra) -> parsed`, called from `js/support.js`.
+type Exchanged = dyn Fn(i32, JsValue, JsValue) -> Result<JsValue, JsValue>;
+
+/// The convenient layer's kinds beyond the parsers': a refresh (the answer inherits the
+/// refresh token in `extra` when it has none), and a revocation that resolves to nothing.
+pub(crate) const REFRESH: i32 = 5;
+pub(crate) const REVOKE: i32 = 6;
+/// `fetch` or the body read failed: the value is what was thrown.
+const FAILED: i32 = -1;
+
+/// What a convenient call's answer becomes, at the time it arrives.
+fn exchanged(kind: i32, read: &JsValue, extra: &JsValue) -> Result<JsValue, Error> {
+    if kind == FAILED {
+        return Err(crate::fetch::fetch_failed(read));
+    }
+    let r = crate::convert::response_from_read(read)?;
+    let now = now_or(None)?;
+    match kind {
+        REFRESH => {
+            let mut tokens = grantline::TokenSet::from_response(&r, now)?;
+            let previous = grantline::TokenSet::new(
+                AccessToken::new(""),
+                extra.as_string().map(RefreshToken::new),
+                None,
+                0,
+            );
+            tokens.inherit_refresh_token(&previous);
+            Ok(TokenSet::from(tokens).into())
+        }
+        REVOKE => grantline::check_revocation_response(&r).map(|()| JsValue::UNDEFINED),
+        // The parsers' kinds are small non-negative numbers.
+        other => parse_kind(other.unsigned_abs(), &r, now, 0),
+    }
+}
+
+thread_local! {
+    /// `exchanged` as a JavaScript function, made once.
+    pub(crate) static EXCHANGED: Closure<Exchanged> =
+        Closure::new(|kind: i32, read: JsValue, extra: JsValue| {
+            exchanged(kind, &read, &extra).map_err(|e| JsValue::from(Failure(e)))
+        });
+}
+
+/// Parses a plain response object at once, or a fetch `Response` after reading its body
+/// (then the result is a Promise).
+fn parse(response: &JsValue, kind: u32, now: u64, interval: u64) -> Result<JsValue, Failure> {
+    if crate::convert::is_fetch_response(response) {
+        let promise = crate::convert::RESPONSE_HEADERS.with(|names| {
+            PARSE_READ.with(|parse| {
+                crate::convert::read_then_parse(
+                    response,
+                    names,
+                    parse.as_ref().unchecked_ref(),
+                    kind,
+                    now as f64,
+                    interval as f64,
+                )
+            })
         });
         return Ok(promise.into());
     }
-    Ok(parse(&response_from_js(&response)?)?.into())
+    Ok(parse_kind(
+        kind,
+        &response_from_js(response)?,
+        now,
+        interval,
+    )?)
 }
 
 /// Parses a token endpoint response (`{ status, headers, body }`, or a fetch `Response`,
@@ -364,49 +484,44 @@ fn parse_with<T: Into<JsValue> + 'static>(
 /// `TokenSet`, or throws the error it carries.
 #[wasm_bindgen(js_name = parseTokenResponse, skip_typescript)]
 pub fn parse_token_response(response: JsValue, now: Option<f64>) -> Result<JsValue, Failure> {
-    let now = now_or(now)?;
-    parse_with(response, move |r| {
-        grantline::TokenSet::from_response(r, now).map(TokenSet::from)
-    })
+    parse(&response, TOKEN, now_or(now)?, 0)
 }
 
 /// Parses an introspection response (RFC 7662) into a plain object; `{ active: false }` is an
 /// answer, not an error.
 #[wasm_bindgen(js_name = parseIntrospectionResponse, skip_typescript)]
 pub fn parse_introspection_response(response: JsValue) -> Result<JsValue, Failure> {
-    parse_with(response, |r| {
-        grantline::Introspection::from_response(r).map(|i| introspection_to_js(&i))
-    })
+    parse(&response, INTROSPECTION, 0, 0)
 }
 
 /// Checks a revocation response (RFC 7009): returns `true`, or throws the error it carries.
 #[wasm_bindgen(js_name = checkRevocationResponse, skip_typescript)]
 pub fn check_revocation_response(response: JsValue) -> Result<JsValue, Failure> {
-    parse_with(response, |r| grantline::check_revocation_response(r).map(|()| true))
+    parse(&response, REVOCATION, 0, 0)
 }
 
 /// Parses a device authorization response (RFC 8628 §3.2) received at `now`.
 #[wasm_bindgen(js_name = parseDeviceAuthorizationResponse, skip_typescript)]
-pub fn parse_device_authorization_response(response: JsValue, now: Option<f64>) -> Result<JsValue, Failure> {
-    let now = now_or(now)?;
-    parse_with(response, move |r| {
-        grantline::DeviceAuthorization::from_response(r, now).map(|inner| DeviceAuthorization { inner })
-    })
+pub fn parse_device_authorization_response(
+    response: JsValue,
+    now: Option<f64>,
+) -> Result<JsValue, Failure> {
+    parse(&response, DEVICE_AUTHORIZATION, now_or(now)?, 0)
 }
 
 /// What one device poll's answer means: `{ poll: 'tokens', tokenSet }`, `{ poll: 'pending',
 /// interval }`, `{ poll: 'slow_down', interval }` (the new, longer interval),
 /// `{ poll: 'expired' }` or `{ poll: 'denied' }`; any other error is thrown.
 #[wasm_bindgen(js_name = parseDevicePollResponse, skip_typescript)]
-pub fn parse_device_poll_response(response: JsValue, interval: f64, now: Option<f64>) -> Result<JsValue, Failure> {
-    let now = now_or(now)?;
-    let interval = seconds(interval, "interval")?;
-    parse_with(response, move |r| {
-        grantline::DevicePoll::from_response(r, now, interval).map(poll_to_js)
-    })
-}
-
-/// Introspection answer conversion, for the client's `introspect()`.
-pub(crate) fn introspection(i: &grantline::Introspection) -> JsValue {
-    introspection_to_js(i)
+pub fn parse_device_poll_response(
+    response: JsValue,
+    interval: f64,
+    now: Option<f64>,
+) -> Result<JsValue, Failure> {
+    parse(
+        &response,
+        DEVICE_POLL,
+        now_or(now)?,
+        seconds(interval, "interval")?,
+    )
 }

@@ -29,7 +29,10 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 #[wasm_bindgen_test]
 fn sans_io_in_the_browser() {
     assert!(js_sys::global().has_type::<js_sys::Object>());
-    assert!(!get(&js_sys::global(), "document").is_undefined(), "a browser page");
+    assert!(
+        !get(&js_sys::global(), "document").is_undefined(),
+        "a browser page"
+    );
     let client = Client::new(
         &Provider::libro(),
         "CLIENT_ID".into(),
@@ -40,7 +43,9 @@ fn sans_io_in_the_browser() {
     )
     .unwrap();
     let auth = client.authorization_url(JsValue::UNDEFINED).unwrap();
-    assert!(auth.url().starts_with("https://accounts.libroreserve.com/oauth/authorize?"));
+    assert!(auth
+        .url()
+        .starts_with("https://accounts.libroreserve.com/oauth/authorize?"));
     let query = auth.url().split_once('?').unwrap().1.to_owned();
     let state = query
         .split('&')
@@ -52,9 +57,15 @@ fn sans_io_in_the_browser() {
         .unwrap();
     assert_eq!(grant.code(), "C0DE");
     let exchange = client.authorization_code_request(&grant).unwrap();
-    assert!(get(&exchange, "body").as_string().unwrap().contains("code_verifier="));
+    assert!(get(&exchange, "body")
+        .as_string()
+        .unwrap()
+        .contains("code_verifier="));
     let tokens = parse_token_response(
-        obj(&[("status", 200.into()), ("body", r#"{"access_token":"AT","expires_in":60}"#.into())]),
+        obj(&[
+            ("status", 200.into()),
+            ("body", r#"{"access_token":"AT","expires_in":60}"#.into()),
+        ]),
         Some(1.0),
     )
     .unwrap();
@@ -63,8 +74,9 @@ fn sans_io_in_the_browser() {
 
 #[wasm_bindgen_test]
 async fn client_credentials_over_the_browser_fetch() {
-    let base = option_env!("GRANTLINE_MOCK_URL")
-        .expect("compile this test with GRANTLINE_MOCK_URL set (servers.sh run)");
+    let Some(base) = option_env!("GRANTLINE_MOCK_URL") else {
+        panic!("compile this test with GRANTLINE_MOCK_URL set (servers.sh run)")
+    };
     let discovery = JsFuture::from(Provider::discover(
         format!("{base}/.well-known/openid-configuration"),
         JsValue::UNDEFINED,
@@ -75,7 +87,10 @@ async fn client_credentials_over_the_browser_fetch() {
     assert_eq!(get(&discovery, "issuer").as_string().as_deref(), Some(base));
     let provider = Provider::custom(obj(&[
         ("tokenEndpoint", format!("{base}/token").into()),
-        ("grants", js_sys::Array::of1(&"client_credentials".into()).into()),
+        (
+            "grants",
+            js_sys::Array::of1(&"client_credentials".into()).into(),
+        ),
         ("authMethod", "client_secret_post".into()),
     ]))
     .unwrap();

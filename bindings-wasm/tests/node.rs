@@ -43,9 +43,15 @@ fn calls() -> f64 {
 fn errors_are_instances_of_the_documented_classes() {
     let response = obj(&[
         ("status", 400.into()),
-        ("body", r#"{"error":"invalid_grant","error_description":"bad code"}"#.into()),
+        (
+            "body",
+            r#"{"error":"invalid_grant","error_description":"bad code"}"#.into(),
+        ),
     ]);
-    let err = parse_token_response(response, Some(0.0)).err().map(JsValue::from).unwrap();
+    let err = parse_token_response(response, Some(0.0))
+        .err()
+        .map(JsValue::from)
+        .unwrap();
     assert!(err.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&err, "name").as_string().unwrap(), "OAuthError");
     assert_eq!(get(&err, "code").as_string().unwrap(), "invalid_grant");
@@ -55,7 +61,10 @@ fn errors_are_instances_of_the_documented_classes() {
 
     let html = obj(&[("status", 503.into()), ("body", "<h1>down</h1>".into())]);
     let err = JsValue::from(parse_token_response(html, None).err().unwrap());
-    assert_eq!(get(&err, "name").as_string().unwrap(), "MalformedResponseError");
+    assert_eq!(
+        get(&err, "name").as_string().unwrap(),
+        "MalformedResponseError"
+    );
     assert_eq!(get(&err, "kind").as_string().unwrap(), "unexpected_status");
 
     let bad = obj(&[("status", "200".into())]);
@@ -70,7 +79,11 @@ fn repeated_headers_and_byte_bodies_reach_the_core() {
         &Array::of2(&"x-extra".into(), &"1".into()),
     );
     let body = js_sys::Uint8Array::from(br#"{"access_token":"AT","expires_in":60}"#.as_slice());
-    let response = obj(&[("status", 200.into()), ("headers", headers.into()), ("body", body.into())]);
+    let response = obj(&[
+        ("status", 200.into()),
+        ("headers", headers.into()),
+        ("body", body.into()),
+    ]);
     let tokens = parse_token_response(response, Some(100.0)).unwrap();
     assert_eq!(get(&tokens, "expiresAt").as_f64().unwrap(), 160.0);
 }
@@ -99,7 +112,11 @@ fn request_objects_are_plain_and_print_redacted() {
     assert!(printed.starts_with("POST https://"), "{printed}");
     assert!(!printed.contains("pa55word-value") && !printed.contains("s3cr3t-value"));
     assert!(printed.contains("[redacted]"));
-    let fallback = request.unchecked_ref::<Object>().to_string().as_string().unwrap();
+    let fallback = request
+        .unchecked_ref::<Object>()
+        .to_string()
+        .as_string()
+        .unwrap();
     assert!(!fallback.contains("pa55word-value") && !fallback.contains("s3cr3t-value"));
 }
 
@@ -113,7 +130,9 @@ async fn an_injected_fetch_carries_the_request_without_following_redirects() {
     )
     .unwrap();
     let before = calls();
-    let tokens = JsFuture::from(client.client_credentials(JsValue::UNDEFINED)).await.unwrap();
+    let tokens = JsFuture::from(client.client_credentials(JsValue::UNDEFINED))
+        .await
+        .unwrap();
     assert_eq!(get(&tokens, "accessToken").as_string().unwrap(), "AT-1");
     assert_eq!(calls() - before, 1.0);
     let init = get(&js_sys::global(), "__last");
@@ -129,12 +148,17 @@ async fn concurrent_callers_share_one_renewal() {
         obj(&[("clientSecret", "s".into()), ("fetch", fetch.into())]),
     )
     .unwrap();
-    let session = TokenSession::client_credentials(&client, JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+    let session =
+        TokenSession::client_credentials(&client, JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
     let before = calls();
-    let all: Array = (0..100).map(|_| JsValue::from(session.get_access_token())).collect();
+    let all: Array = (0..100)
+        .map(|_| JsValue::from(session.get_access_token()))
+        .collect();
     let tokens = JsFuture::from(Promise::all(&all)).await.unwrap();
     let tokens = Array::from(&tokens);
     assert_eq!(tokens.length(), 100);
-    assert!(tokens.iter().all(|t| t.as_string().as_deref() == Some("AT-2")));
+    assert!(tokens
+        .iter()
+        .all(|t| t.as_string().as_deref() == Some("AT-2")));
     assert_eq!(calls() - before, 1.0);
 }
