@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use grantline::{Provider, ProviderBuilder};
 use pyo3::prelude::*;
 
+use crate::http_types::{PyHttpRequest, PyHttpResponse};
+
 use crate::errors::{
     auth_method_from_name, body_encoding_from_name, body_encoding_name, call, grant_from_name,
     grant_name, invalid,
@@ -151,6 +153,20 @@ impl PyProvider {
             Err(_) => document.extract::<&[u8]>()?.to_vec(),
         };
         call(py, || Provider::from_metadata(&bytes)).map(wrap)
+    }
+
+    /// The request for a discovery document at its full URL (`GET`, `accept:
+    /// application/json`); the URL must be `https://` (or `http://` on loopback).
+    #[staticmethod]
+    fn discovery_request(py: Python<'_>, url: &str) -> PyResult<PyHttpRequest> {
+        call(py, || Provider::discovery_request(url)).map(PyHttpRequest::wrap)
+    }
+
+    /// The provider a discovery response describes: a 2xx answer carrying the document;
+    /// another status raises `MalformedResponseError` (kind `unexpected_status`).
+    #[staticmethod]
+    fn from_discovery_response(py: Python<'_>, response: &PyHttpResponse) -> PyResult<Self> {
+        call(py, || Provider::from_discovery_response(&response.inner)).map(wrap)
     }
 
     /// A provider from parts. Endpoints must be `https://` (or `http://` on loopback).

@@ -293,3 +293,18 @@ def test_providers() -> None:
     changed = libro.replace(auth_method="client_secret_basic", grants=["password"])
     assert changed.auth_method == "client_secret_basic" and changed.supports("password")
     assert not libro.supports("password"), "replace() made a copy"
+
+
+def test_discovery_request_and_response_come_from_the_core() -> None:
+    request = grantline.Provider.discovery_request("https://as.example/.well-known/oauth-authorization-server")
+    assert (request.method, request.headers["accept"], request.body) == ("GET", "application/json", b"")
+    with pytest.raises(grantline.ConfigurationError) as insecure:
+        grantline.Provider.discovery_request("http://as.example/.well-known/oauth-authorization-server")
+    assert insecure.value.kind == "insecure_endpoint"
+    with pytest.raises(grantline.MalformedResponseError) as missing:
+        grantline.Provider.from_discovery_response(HttpResponse(404, {}, b"<html>Not Found</html>"))
+    assert (missing.value.kind, missing.value.status, missing.value.excerpt) == (
+        "unexpected_status", 404, "<html>Not Found</html>")
+    doc = b'{"issuer":"https://as.example","token_endpoint":"https://as.example/token","grant_types_supported":["client_credentials"]}'
+    provider = grantline.Provider.from_discovery_response(HttpResponse(200, JSON, doc))
+    assert provider.token_endpoint("client_credentials") == "https://as.example/token"

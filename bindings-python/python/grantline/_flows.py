@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Literal, Callable, Optional, Sequence, Union
 
-from ._errors import MalformedResponseError, OAuthError
+from ._errors import OAuthError
 from ._grantline import (
     Client,
     CodeGrant,
@@ -50,14 +50,8 @@ def _send(transport: Optional[Transport], request: HttpRequest) -> HttpResponse:
 def discover(url: str, *, transport: Optional[Transport] = None) -> Provider:
     """A provider from its discovery document (``.../.well-known/openid-configuration`` or
     ``.../.well-known/oauth-authorization-server``)."""
-    response = _send(transport, HttpRequest("GET", url, {"accept": "application/json"}))
-    if response.status != 200:
-        raise MalformedResponseError(
-            f"discovery document at {url}: unexpected HTTP status {response.status}",
-            kind="unexpected_status",
-            status=response.status,
-        )
-    return Provider.from_metadata(response.body)
+    response = _send(transport, Provider.discovery_request(url))
+    return Provider.from_discovery_response(response)
 
 
 def client_credentials(

@@ -103,6 +103,10 @@ class Provider:
     @staticmethod
     def from_metadata(document: Union[str, bytes]) -> Provider: ...
     @staticmethod
+    def discovery_request(url: str) -> HttpRequest: ...
+    @staticmethod
+    def from_discovery_response(response: HttpResponse) -> Provider: ...
+    @staticmethod
     def custom(
         name: str = ...,
         *,

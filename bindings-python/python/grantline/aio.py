@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Literal, Awaitable, Callable, Optional, Sequence, Union
 
-from ._errors import MalformedResponseError, OAuthError, ReauthorizationRequiredError
+from ._errors import OAuthError, ReauthorizationRequiredError
 from ._grantline import (
     Client,
     CodeGrant,
@@ -63,14 +63,8 @@ async def _send(transport: Optional[AsyncTransport], request: HttpRequest) -> Ht
 
 async def discover(url: str, *, transport: Optional[AsyncTransport] = None) -> Provider:
     """A provider from its discovery document."""
-    response = await _send(transport, HttpRequest("GET", url, {"accept": "application/json"}))
-    if response.status != 200:
-        raise MalformedResponseError(
-            f"discovery document at {url}: unexpected HTTP status {response.status}",
-            kind="unexpected_status",
-            status=response.status,
-        )
-    return Provider.from_metadata(response.body)
+    response = await _send(transport, Provider.discovery_request(url))
+    return Provider.from_discovery_response(response)
 
 
 async def client_credentials(
