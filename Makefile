@@ -52,8 +52,15 @@ kotlin:
 interop:
 	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop
 
-bench:
+# Benchmarks, each against its anchor library in the same run: the core against the oauth2
+# crate, the npm package against oauth4webapi, the Python package against oauthlib, the Kotlin
+# binding's cached token and round across the FFI. Figures are never asserted in tests.
+bench: setup
 	$(CARGO) bench -p grantline --bench round
+	bindings-wasm/test.sh bench
+	bindings-wasm/size.sh
+	bindings-python/test.sh bench
+	bindings-uniffi/test.sh bench
 
 fmt:
 	$(CARGO) fmt --all
