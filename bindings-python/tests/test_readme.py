@@ -1,5 +1,5 @@
-"""Every ```python block of bindings-python/README.md runs as written, in order, in one
-namespace, against the local Authlib server. The only substitutions are the documented ones:
+"""Every ```python block of bindings-python/README.md (and of the project's README.md) runs as
+written, in order, in one namespace, against the local Authlib server. The only substitutions are the documented ones:
 the provider URL and the client credentials."""
 
 from __future__ import annotations
@@ -14,10 +14,36 @@ from browser import Browser
 from conftest import CALLBACK
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+PROJECT_README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
+def blocks(readme: Path = README) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", readme.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def run_blocks(found: list[str], authlib_url: str, out: io.StringIO) -> Dict[str, Any]:
+    ns: Dict[str, Any] = {"__name__": "readme"}
+    for i, block in enumerate(found):
+        code = (
+            block.replace("https://auth.example.com", authlib_url)
+            .replace("YOUR_CLIENT_ID", "test-client")
+            .replace("YOUR_CLIENT_SECRET", "test-secret")
+        )
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"README.md python block {i + 1}", "exec"), ns)
+    return ns
+
+
+def test_the_project_readme_python_quick_start_works_as_written(authlib_url: str) -> None:
+    found = blocks(PROJECT_README)
+    assert len(found) >= 2
+    out = io.StringIO()
+    ns = run_blocks(found, authlib_url, out)
+    printed = out.getvalue()
+    assert "TokenSet(access_token=[redacted]" in printed
+    assert "200" in printed and "invalid_client 401" in printed
+    assert "test-secret" not in printed
+    assert "tokens" in ns["saved"], "on_tokens persisted the session's token set"
 
 
 def test_every_python_block_of_the_readme_works_as_written(authlib_url: str) -> None:
