@@ -412,14 +412,19 @@ pub(crate) fn response_from_read(v: &JsValue) -> Result<http::Response<Vec<u8>>,
     response_from_js(v)
 }
 
-/// `Error::Transport` from what a JavaScript call threw; the thrown value's message only (a
-/// fetch error names the host, never a credential).
-pub(crate) fn transport(what: &str, thrown: &JsValue) -> Error {
-    let detail = thrown
+/// The message of what JavaScript threw: an `Error`'s `message`, or a thrown string.
+pub(crate) fn message_of(thrown: &JsValue) -> String {
+    thrown
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| thrown.as_string())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `Error::Transport` from what a JavaScript call threw; the thrown value's message only (a
+/// fetch error names the host, never a credential).
+pub(crate) fn transport(what: &str, thrown: &JsValue) -> Error {
+    let detail = message_of(thrown);
     Error::Transport {
         reason: if detail.is_empty() {
             what.to_owned()

@@ -96,18 +96,14 @@ fn fetch_args(request: &http::Request<Vec<u8>>) -> (JsValue, JsValue) {
     (JsValue::from_str(&request.uri().to_string()), init.into())
 }
 
-/// What `fetch` threw, with its `cause` (Node puts the socket error there).
+/// What `fetch` threw, with its `cause` (Node puts the socket error there, e.g.
+/// `connect ECONNREFUSED 127.0.0.1:9`).
 pub(crate) fn fetch_failed(thrown: &JsValue) -> Error {
-    let cause = crate::convert::get(thrown, "cause");
+    let cause = crate::convert::message_of(&crate::convert::get(thrown, "cause"));
     match transport("fetch failed", thrown) {
-        Error::Transport { reason } if !absent(&cause) => {
-            let Error::Transport { reason: why } = transport("", &cause) else {
-                return Error::Transport { reason };
-            };
-            Error::Transport {
-                reason: format!("{reason} ({})", why.trim_start_matches(": ")),
-            }
-        }
+        Error::Transport { reason } if !cause.is_empty() => Error::Transport {
+            reason: format!("{reason} ({cause})"),
+        },
         other => other,
     }
 }
