@@ -40,7 +40,7 @@ impl fmt::Display for Header {
     }
 }
 
-/// An HTTP request built by grantline (or by you, for [`crate::TokenSession::send`]).
+/// An HTTP request built by grantline (or by you, for [`crate::NativeTokenSession::send`]).
 ///
 /// An object rather than a record so that printing it cannot leak what it carries: its
 /// `toString`/`description` is `grantline::redact::request`, with every secret redacted.
@@ -68,7 +68,7 @@ pub(crate) fn request(inner: http::Request<Vec<u8>>) -> Arc<HttpRequest> {
 
 #[uniffi::export]
 impl HttpRequest {
-    /// A request from parts, e.g. an API call for [`crate::TokenSession::send`].
+    /// A request from parts, e.g. an API call for [`crate::NativeTokenSession::send`].
     ///
     /// # Errors
     /// `Configuration` (`invalid_input`) for an invalid method, URL, header name or value.

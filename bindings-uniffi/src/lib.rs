@@ -14,9 +14,9 @@
 //! 2. **convenient**: a [`Client`] given an [`HttpTransport`] (the app's own HTTP stack;
 //!    `JdkHttpTransport` and `URLSessionTransport` ship with the sources) has one call per grant
 //!    (`client_credentials`, `password`, `exchange_code`, `refresh`, `introspect`, `revoke`,
-//!    `device_authorization`, `poll_device_token`), and [`TokenSession`] keeps a token fresh for
+//!    `device_authorization`, `poll_device_token`), and [`NativeTokenSession`] keeps a token fresh for
 //!    many threads with one renewal in flight, tells a [`TokenListener`] about every new token
-//!    set, and retries an API call once after a 401 `invalid_token` ([`TokenSession::send`]).
+//!    set, and retries an API call once after a 401 `invalid_token` ([`NativeTokenSession::send`]).
 //!
 //! Errors are one [`GrantlineError`] (Kotlin: `GrantlineException`), split by what the caller
 //! does about them. Nothing prints a secret: tokens, codes, verifiers and requests are objects
@@ -41,7 +41,7 @@ pub use crate::client::Client;
 pub use crate::error::GrantlineError;
 pub use crate::http::{max_response_body, Header, HttpRequest, HttpResponse, HttpTransport};
 pub use crate::provider::{Provider, ProviderBuilder};
-pub use crate::session::{TokenListener, TokenSession};
+pub use crate::session::{NativeTokenSession, TokenLease, TokenListener};
 pub use crate::tokens::{
     authorization_header, bearer_challenge, check_revocation_response, needs_renewal,
     parse_device_poll_response, parse_introspection_response, parse_www_authenticate,

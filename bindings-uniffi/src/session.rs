@@ -1,4 +1,4 @@
-//! `TokenSession`: a token kept fresh for many threads, one renewal at a time.
+//! `NativeTokenSession`: a token kept fresh for many threads, one renewal at a time.
 //!
 //! The core's [`grantline::TokenSession`] decides everything (use the token, send this
 //! renewal, wait for the one in flight; expiry, skew, rotation, `invalid_grant`); this object
@@ -15,7 +15,7 @@ use crate::error::GrantlineError;
 use crate::http::{header_map, now, HttpRequest, HttpResponse, HttpTransport};
 use crate::tokens::{token_set, Renewed, TokenSet};
 
-/// Told about every new token set a [`TokenSession`] obtains, in the order they were obtained:
+/// Told about every new token set a [`NativeTokenSession`] obtains, in the order they were obtained:
 /// persist it (when `refreshTokenRotated` is true, only the new set keeps access).
 ///
 /// Called on the thread of one of the callers, never with a grantline lock held; it may call
@@ -28,6 +28,29 @@ pub trait TokenListener: Send + Sync {
     /// Whatever it throws is thrown from the session call that delivered it; the session
     /// keeps the new tokens either way.
     fn on_tokens(&self, renewed: Renewed) -> Result<(), GrantlineError>;
+}
+
+/// An access token with the core's promise: `NativeTokenSession.access_token_lease` answers with
+/// this token until `ready_until` (Unix seconds; `u64::MAX` when the expiry is unknown, 0 when
+/// there is no promise) unless the session is changed. Printing it shows no token.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Display)]
+pub struct TokenLease {
+    /// The access token. Never log it.
+    pub access_token: String,
+    /// Until when it stays the answer.
+    pub ready_until: u64,
+}
+
+impl fmt::Display for TokenLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TokenLease(access_token={}, ready_until={})",
+            grantline::secret::REDACTED,
+            self.ready_until
+        )
+    }
 }
 
 struct State {
@@ -44,21 +67,26 @@ struct State {
 /// client's transport when needed (client credentials, password, or refresh token), with
 /// exactly one renewal in flight however many threads ask. Thread-safe; calls block, so make
 /// them off the main thread.
+///
+/// Named `NativeTokenSession` in every language: Kotlin's `NativeTokenSession` is a hand-written class around it
+/// (`kotlin/grantline/NativeTokenSession.kt`) that keeps the core's lease of the token on the JVM side
+/// (each call into Rust costs microseconds over JNA); Swift's `NativeTokenSession` is a type alias of
+/// it (`swift/Sources/Grantline/NativeTokenSession.swift`).
 #[derive(uniffi::Object)]
 #[uniffi::export(Display)]
-pub struct TokenSession {
+pub struct NativeTokenSession {
     state: Mutex<State>,
     renewed: Condvar,
     transport: Arc<dyn HttpTransport>,
     listener: Option<Arc<dyn TokenListener>>,
 }
 
-impl fmt::Display for TokenSession {
+impl fmt::Display for NativeTokenSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         write!(
             f,
-            "TokenSession(client_id={}, has_tokens={}, renewing={})",
+            "NativeTokenSession(client_id={}, has_tokens={}, renewing={})",
             state.session.client().client_id(),
             state.session.tokens().is_some(),
             state.session.renewing()
@@ -66,13 +94,13 @@ impl fmt::Display for TokenSession {
     }
 }
 
-impl TokenSession {
+impl NativeTokenSession {
     fn create(
         client: &Client,
         session: grantline::TokenSession,
         listener: Option<Arc<dyn TokenListener>>,
     ) -> Result<Arc<Self>, GrantlineError> {
-        Ok(Arc::new(TokenSession {
+        Ok(Arc::new(NativeTokenSession {
             state: Mutex::new(State {
                 session,
                 completed: 0,
@@ -90,8 +118,12 @@ impl TokenSession {
     }
 
     /// Performs renewal `id` with the lock released, hands the outcome to the core, wakes the
-    /// waiters. Returns the new access token.
-    fn renew(&self, id: u64, request: http::Request<Vec<u8>>) -> Result<String, GrantlineError> {
+    /// waiters. Returns the new access token and the core's `ready_until`.
+    fn renew(
+        &self,
+        id: u64,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<TokenLease, GrantlineError> {
         let result = self.transport.send(Arc::new(HttpRequest::from(request)));
         let at = now();
         let mut state = self.lock();
@@ -123,13 +155,52 @@ impl TokenSession {
         state.completed = state.completed.wrapping_add(1);
         self.renewed.notify_all();
         let renewed = outcome?;
-        let token = renewed.tokens.access_token().secret().to_owned();
+        let lease = TokenLease {
+            access_token: renewed.tokens.access_token().secret().to_owned(),
+            ready_until: state.session.ready_until().unwrap_or(0),
+        };
         if self.listener.is_some() {
             state.undelivered.push_back(renewed);
         }
         drop(state);
         self.deliver()?;
-        Ok(token)
+        Ok(lease)
+    }
+
+    /// The single-flight loop behind `access_token` and `access_token_lease`.
+    fn lease(&self) -> Result<TokenLease, GrantlineError> {
+        let mut state = self.lock();
+        let mut step = state.session.next(now());
+        loop {
+            match step? {
+                grantline::Next::Ready(token) => {
+                    let ready_until = state.session.ready_until().unwrap_or(0);
+                    let pending = !state.undelivered.is_empty();
+                    drop(state);
+                    if pending {
+                        self.deliver()?;
+                    }
+                    return Ok(TokenLease {
+                        access_token: token.secret().to_owned(),
+                        ready_until,
+                    });
+                }
+                grantline::Next::Send { id, request } => {
+                    drop(state);
+                    return self.renew(id, *request);
+                }
+                grantline::Next::Wait { id } => {
+                    let seen = state.completed;
+                    while state.completed == seen {
+                        state = self
+                            .renewed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    step = state.session.waited(id, now());
+                }
+            }
+        }
     }
 
     /// Hands undelivered renewals to the listener, in order, one thread at a time, never with
@@ -164,7 +235,7 @@ impl TokenSession {
 }
 
 #[uniffi::export]
-impl TokenSession {
+impl NativeTokenSession {
     /// A session that obtains and renews its token with the client credentials grant, through
     /// the client's transport.
     ///
@@ -229,34 +300,31 @@ impl TokenSession {
     /// thread that waited on it; `ReauthorizationRequired`; `Configuration`; what the listener
     /// threw.
     pub fn access_token(&self) -> Result<String, GrantlineError> {
-        let mut state = self.lock();
-        let mut step = state.session.next(now());
-        loop {
-            match step? {
-                grantline::Next::Ready(token) => {
-                    let pending = !state.undelivered.is_empty();
-                    drop(state);
-                    if pending {
-                        self.deliver()?;
-                    }
-                    return Ok(token.secret().to_owned());
-                }
-                grantline::Next::Send { id, request } => {
-                    drop(state);
-                    return self.renew(id, *request);
-                }
-                grantline::Next::Wait { id } => {
-                    let seen = state.completed;
-                    while state.completed == seen {
-                        state = self
-                            .renewed
-                            .wait(state)
-                            .unwrap_or_else(PoisonError::into_inner);
-                    }
-                    step = state.session.waited(id, now());
-                }
-            }
-        }
+        self.lease().map(|l| l.access_token)
+    }
+
+    /// [`NativeTokenSession::access_token`] with the core's promise attached: the token stays the
+    /// answer until `ready_until` (Unix seconds) unless the session is changed (a rejection,
+    /// restored tokens, a new skew). For bindings where each call into Rust is costly: the
+    /// Kotlin `NativeTokenSession` keeps the lease and answers from it until then.
+    ///
+    /// # Errors
+    /// As [`NativeTokenSession::access_token`].
+    pub fn access_token_lease(&self) -> Result<TokenLease, GrantlineError> {
+        self.lease()
+    }
+
+    /// Sends an API request with `Authorization: Bearer <access_token>` through the session's
+    /// transport: no renewal, no retry (the building block of a foreign `send`).
+    ///
+    /// # Errors
+    /// `Configuration` when the token cannot be sent in a header; the transport's.
+    pub fn send_with(
+        &self,
+        request: &HttpRequest,
+        access_token: String,
+    ) -> Result<HttpResponse, GrantlineError> {
+        self.transport.send(with_bearer(request, &access_token)?)
     }
 
     /// Sends an API request with `Authorization: Bearer <access token>` through the
@@ -265,7 +333,7 @@ impl TokenSession {
     /// retried once; the retry's answer is returned whatever it is.
     ///
     /// # Errors
-    /// As [`TokenSession::access_token`], and the transport's.
+    /// As [`NativeTokenSession::access_token`], and the transport's.
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, GrantlineError> {
         let token = self.access_token()?;
         let response = self.transport.send(with_bearer(request, &token)?)?;
@@ -412,7 +480,10 @@ mod tests {
         )
     }
 
-    fn hammer(session: &Arc<TokenSession>, threads: usize) -> Vec<Result<String, GrantlineError>> {
+    fn hammer(
+        session: &Arc<NativeTokenSession>,
+        threads: usize,
+    ) -> Vec<Result<String, GrantlineError>> {
         let barrier = Arc::new(Barrier::new(threads));
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -430,9 +501,12 @@ mod tests {
     fn many_threads_one_renewal_and_the_listener_hears_it_once() {
         let server = Server::new(false);
         let listener = Arc::new(Recorder::default());
-        let session =
-            TokenSession::client_credentials(&client(&server), vec![], Some(listener.clone()))
-                .unwrap();
+        let session = NativeTokenSession::client_credentials(
+            &client(&server),
+            vec![],
+            Some(listener.clone()),
+        )
+        .unwrap();
         let tokens = hammer(&session, 32);
         assert!(tokens.iter().all(|t| t.as_deref() == Ok("access-1")));
         assert_eq!(server.token_calls.load(Ordering::SeqCst), 1);
@@ -454,7 +528,8 @@ mod tests {
     #[test]
     fn a_failed_renewal_reaches_every_waiter_and_the_next_call_retries() {
         let server = Server::new(true);
-        let session = TokenSession::client_credentials(&client(&server), vec![], None).unwrap();
+        let session =
+            NativeTokenSession::client_credentials(&client(&server), vec![], None).unwrap();
         let results = hammer(&session, 8);
         assert!(results
             .iter()
@@ -467,7 +542,8 @@ mod tests {
     #[test]
     fn send_renews_once_after_a_401_and_retries_once() {
         let server = Server::new(false);
-        let session = TokenSession::client_credentials(&client(&server), vec![], None).unwrap();
+        let session =
+            NativeTokenSession::client_credentials(&client(&server), vec![], None).unwrap();
         let api = HttpRequest::new(
             "GET".into(),
             "http://127.0.0.1:9/api".into(),
@@ -493,9 +569,12 @@ mod tests {
             }
         }
         let server = Server::new(false);
-        let session =
-            TokenSession::client_credentials(&client(&server), vec![], Some(Arc::new(Failing)))
-                .unwrap();
+        let session = NativeTokenSession::client_credentials(
+            &client(&server),
+            vec![],
+            Some(Arc::new(Failing)),
+        )
+        .unwrap();
         assert!(
             matches!(session.access_token(), Err(GrantlineError::Transport { reason }) if reason == "disk full")
         );
@@ -504,11 +583,41 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_carries_the_cores_deadline_and_send_with_sends_as_told() {
+        let server = Server::new(false);
+        let session =
+            NativeTokenSession::client_credentials(&client(&server), vec![], None).unwrap();
+        let before = now();
+        let lease = session.access_token_lease().unwrap();
+        assert_eq!(lease.access_token, "access-1");
+        // expires_in 3600, the provider's default skew 60.
+        assert!((before + 3540..=now() + 3540).contains(&lease.ready_until));
+        assert!(!lease.to_string().contains("access-1"));
+        assert!(session.reject("access-1".into()));
+        assert_eq!(
+            session.access_token_lease().unwrap().access_token,
+            "access-2"
+        );
+        let api = HttpRequest::new(
+            "GET".into(),
+            "http://127.0.0.1:9/api".into(),
+            vec![],
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(
+            session.send_with(&api, "access-1".into()).unwrap().status,
+            401
+        );
+        assert_eq!(server.token_calls.load(Ordering::SeqCst), 2, "no renewal");
+    }
+
+    #[test]
     fn a_client_without_transport_cannot_make_a_session() {
         let provider = Provider::bookable();
         let client = Client::new(&provider, "id".into(), None, None, None, None);
         assert!(matches!(
-            TokenSession::client_credentials(&client, vec![], None),
+            NativeTokenSession::client_credentials(&client, vec![], None),
             Err(GrantlineError::Configuration { .. })
         ));
     }

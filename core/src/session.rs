@@ -325,6 +325,27 @@ impl TokenSession {
         }
     }
 
+    /// Until when [`TokenSession::next`] keeps answering [`Next::Ready`] with the current access
+    /// token if nothing else happens to the session (no [`TokenSession::reject`], no new tokens,
+    /// no skew change): `Some(t)` means `next(now)` is `Ready` for every `now < t` (`u64::MAX`
+    /// when the expiry is unknown); `None` when `next` would not answer `Ready` now (no token, a
+    /// rejected one, a renewal in flight).
+    ///
+    /// For bindings where every call into Rust is costly (Kotlin over JNA): they may keep the
+    /// token and this deadline, answer from them until it passes, and forget them whenever they
+    /// change the session.
+    pub fn ready_until(&self) -> Option<u64> {
+        if self.in_flight.is_some() || self.rejected {
+            return None;
+        }
+        let tokens = self.tokens.as_ref()?;
+        Some(match tokens.expires_at() {
+            None => u64::MAX,
+            // The first second at which `TokenSet::expires_within(now, skew)` holds.
+            Some(at) => at.saturating_sub(self.skew.min(tokens.lifetime().unwrap_or(0) / 2)),
+        })
+    }
+
     fn take_flight(&mut self, id: u64) -> Result<InFlight, Error> {
         match self.in_flight {
             Some(f) if f.id == id => {
@@ -333,5 +354,53 @@ impl TokenSession {
             }
             _ => Err(Error::UnexpectedResponse { id }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::{AccessToken, Provider};
+
+    fn session(expires_at: Option<u64>, issued_at: u64, skew: u64) -> TokenSession {
+        let client = Client::new(Provider::bookable(), "id").with_secret("s");
+        let tokens = TokenSet::new(AccessToken::new("t"), None, expires_at, issued_at);
+        TokenSession::client_credentials(client, vec![])
+            .with_tokens(tokens)
+            .with_skew(skew)
+    }
+
+    #[test]
+    fn ready_until_is_exactly_where_next_stops_answering_ready() {
+        for (expires_at, skew) in [
+            (Some(1_100), 60),
+            (Some(1_100), 10),
+            (Some(1_000), 60),
+            (Some(5), 60),
+        ] {
+            let mut s = session(expires_at, 1_000, skew);
+            let until = s.ready_until().unwrap();
+            for now in 900..1_200 {
+                let ready = matches!(s.clone().next(now).unwrap(), Next::Ready(_));
+                assert_eq!(
+                    ready,
+                    now < until,
+                    "expires_at {expires_at:?}, skew {skew}, now {now}"
+                );
+            }
+            // Rejected, or renewing: no promise.
+            assert!(s.reject("t"));
+            assert_eq!(s.ready_until(), None);
+        }
+        assert_eq!(session(None, 1_000, 60).ready_until(), Some(u64::MAX));
+        let mut s = session(Some(1_000), 0, 60);
+        let Next::Send { .. } = s.next(2_000).unwrap() else {
+            panic!("renewal expected")
+        };
+        assert_eq!(s.ready_until(), None);
+        let fresh =
+            TokenSession::client_credentials(Client::new(Provider::bookable(), "id"), vec![]);
+        assert_eq!(fresh.ready_until(), None);
     }
 }

@@ -38,7 +38,10 @@ fun bench() {
     var sink = 0L
 
     measure("FFI floor: maxResponseBody()", n(100_000), 7) { sink += maxResponseBody().toLong() }
-    val cached = measure("TokenSession.accessToken(), cached token", n(100_000), 7) { sink += session.accessToken().length }
+    val cached = measure("TokenSession.accessToken(), cached token (kept lease)", n(10_000_000), 7) { sink += session.accessToken().length }
+    val native = NativeTokenSession.clientCredentials(client)
+    native.accessToken()
+    measure("NativeTokenSession.accessToken(), cached, into Rust", n(100_000), 7) { sink += native.accessToken().length }
     val request = client.clientCredentialsRequest()
     val response = transport.send(request)
     measure("clientCredentialsRequest() only", n(20_000), 7) { client.clientCredentialsRequest().close() }

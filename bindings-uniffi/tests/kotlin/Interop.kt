@@ -464,6 +464,7 @@ fun interop(t: Tests) {
             oauthError.message ?: "", authorizationHeader(tokens.accessToken()).toString(),
             passwordRequest.headers().toString(), recording.responses.toString(),
             DevicePoll.Tokens(tokens).toString(), session.tokens().toString(),
+            NativeTokenSession.fromTokens(client, renewed.tokens).accessTokenLease().toString(),
         )
         // The secrets are real: the checks below could fail.
         assertTrue(recording.responses.any { String(it.body).contains(tokens.accessToken()) })

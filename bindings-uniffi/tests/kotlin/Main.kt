@@ -18,6 +18,7 @@ fun main(args: Array<String>) {
     val t = Tests(verbose = System.getenv("GRANTLINE_VERBOSE") != null)
     runnerSelfTests(t)
     runAllVectors(File(args[0]), t)
+    sessionTests(t)
     interop(t)
     t.finish("kotlin")
 }
