@@ -32,6 +32,10 @@ mkdir -p "$OUT"
 rm "$OUT/grantline_core_bg.wasm" "$OUT/grantline_core_bg.wasm.d.ts"
 # The glue loads `grantline_core_bg.wasm` by default; the entry points pass the file instead.
 sed -i 's/grantline_core_bg\.wasm/grantline_bg.wasm/g' "$OUT/grantline_core.js"
+# wasm-bindgen declares `[Symbol.dispose]()` on every class, which needs TypeScript's `esnext`
+# lib; the method stays in the JavaScript (where the runtime has it), the declaration goes, so
+# the types check under the usual `es2022` lib.
+sed -i '/\[Symbol\.dispose\](): void;/d' "$OUT/grantline_core.d.ts"
 
 # The error classes live in a wasm-bindgen snippet (the Rust side constructs them): re-export
 # that very module so `instanceof` works.

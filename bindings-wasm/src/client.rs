@@ -9,6 +9,9 @@ use crate::tokens::{
     Authorization, CodeGrant, DeviceAuthorization, PendingAuthorization, TokenSet,
     DEVICE_AUTHORIZATION, INTROSPECTION, REFRESH, REVOKE, TOKEN,
 };
+use crate::types::{
+    js, AuthorizationUrlOptionsArg, ClientOptionsArg, IntrospectionOptions, PollOptions, Scopes,
+};
 use grantline::{
     AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod, RefreshToken,
     TokenTypeHint,
@@ -66,8 +69,9 @@ impl Client {
     pub fn new(
         provider: &Provider,
         client_id: String,
-        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+        options: Option<ClientOptionsArg>,
     ) -> Result<Client, Failure> {
+        let options = js(options);
         known_keys(
             &options,
             "client",
@@ -125,10 +129,8 @@ impl Client {
 
     /// The client credentials token request (RFC 6749 §4.4), as `{ method, url, headers, body }`.
     #[wasm_bindgen(js_name = clientCredentialsRequest, unchecked_return_type = "HttpRequest")]
-    pub fn client_credentials_request(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Req {
+    pub fn client_credentials_request(&self, scopes: Option<Scopes>) -> Req {
+        let scopes = js(scopes);
         let r = self
             .inner
             .client_credentials_request(&self::scopes(&scopes)?)?;
@@ -141,8 +143,9 @@ impl Client {
         &self,
         username: &str,
         password: String,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
+        scopes: Option<Scopes>,
     ) -> Req {
+        let scopes = js(scopes);
         let r = self.inner.password_request(
             username,
             &Password::new(password),
@@ -153,11 +156,8 @@ impl Client {
 
     /// The refresh token request (RFC 6749 §6).
     #[wasm_bindgen(js_name = refreshRequest, unchecked_return_type = "HttpRequest")]
-    pub fn refresh_request(
-        &self,
-        refresh_token: String,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Req {
+    pub fn refresh_request(&self, refresh_token: String, scopes: Option<Scopes>) -> Req {
+        let scopes = js(scopes);
         let r = self
             .inner
             .refresh_request(&RefreshToken::new(refresh_token), &self::scopes(&scopes)?)?;
@@ -174,10 +174,8 @@ impl Client {
 
     /// The device authorization request (RFC 8628 §3.1).
     #[wasm_bindgen(js_name = deviceAuthorizationRequest, unchecked_return_type = "HttpRequest")]
-    pub fn device_authorization_request(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Req {
+    pub fn device_authorization_request(&self, scopes: Option<Scopes>) -> Req {
+        let scopes = js(scopes);
         let r = self
             .inner
             .device_authorization_request(&self::scopes(&scopes)?)?;
@@ -196,12 +194,8 @@ impl Client {
     /// The introspection request (RFC 7662). `options.hint`: `access_token` or
     /// `refresh_token`; `options.refreshToken`: Apicbase's variant also sends it.
     #[wasm_bindgen(js_name = introspectionRequest, unchecked_return_type = "HttpRequest")]
-    pub fn introspection_request(
-        &self,
-        token: &str,
-        #[wasm_bindgen(unchecked_param_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
-        options: JsValue,
-    ) -> Req {
+    pub fn introspection_request(&self, token: &str, options: Option<IntrospectionOptions>) -> Req {
+        let options = js(options);
         Ok(request_to_js(&self.introspection(token, &options)?))
     }
 
@@ -224,8 +218,9 @@ impl Client {
     #[wasm_bindgen(js_name = authorizationUrl)]
     pub fn authorization_url(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "AuthorizationUrlOptions")] options: JsValue,
+        options: Option<AuthorizationUrlOptionsArg>,
     ) -> Result<Authorization, Failure> {
+        let options = js(options);
         known_keys(
             &options,
             "authorizationUrl",
@@ -287,22 +282,16 @@ impl Client {
 
     /// Obtains a token with the client credentials grant.
     #[wasm_bindgen(js_name = clientCredentials, unchecked_return_type = "Promise<TokenSet>")]
-    pub fn client_credentials(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Promise {
+    pub fn client_credentials(&self, scopes: Option<Scopes>) -> Promise {
+        let scopes = js(scopes);
         let request = self::scopes(&scopes).and_then(|s| self.inner.client_credentials_request(&s));
         self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Obtains a token with the resource owner's password.
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
-    pub fn password(
-        &self,
-        username: String,
-        password: String,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Promise {
+    pub fn password(&self, username: String, password: String, scopes: Option<Scopes>) -> Promise {
+        let scopes = js(scopes);
         let request = self::scopes(&scopes).and_then(|s| {
             self.inner
                 .password_request(&username, &Password::new(password), &s)
@@ -314,11 +303,8 @@ impl Client {
     /// result keeps this one; when it carries one, the refresh token rotated: persist the
     /// result, the old one may be dead.
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
-    pub fn refresh(
-        &self,
-        refresh_token: String,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Promise {
+    pub fn refresh(&self, refresh_token: String, scopes: Option<Scopes>) -> Promise {
+        let scopes = js(scopes);
         let rt = RefreshToken::new(refresh_token);
         let request = self::scopes(&scopes).and_then(|s| self.inner.refresh_request(&rt, &s));
         self.exchange(request, REFRESH, &JsValue::from_str(rt.secret()))
@@ -334,10 +320,8 @@ impl Client {
     /// Starts the device flow: show the answer's `userCode` and `verificationUri`, then
     /// `pollDeviceToken()`.
     #[wasm_bindgen(js_name = deviceAuthorization, unchecked_return_type = "Promise<DeviceAuthorization>")]
-    pub fn device_authorization(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-    ) -> Promise {
+    pub fn device_authorization(&self, scopes: Option<Scopes>) -> Promise {
+        let scopes = js(scopes);
         let request =
             self::scopes(&scopes).and_then(|s| self.inner.device_authorization_request(&s));
         self.exchange(request, DEVICE_AUTHORIZATION as i32, &JsValue::UNDEFINED)
@@ -351,8 +335,9 @@ impl Client {
     pub fn poll_device_token(
         &self,
         device: &DeviceAuthorization,
-        #[wasm_bindgen(unchecked_param_type = "{ signal?: AbortSignal }")] options: JsValue,
+        options: Option<PollOptions>,
     ) -> Promise {
+        let options = js(options);
         let (c, device) = (self.clone(), device.inner.clone());
         promise(async move {
             known_keys(&options, "pollDeviceToken", &["signal"])?;
@@ -388,12 +373,8 @@ impl Client {
     /// Introspects a token (RFC 7662): resolves with `{ active, scopes, clientId, username,
     /// tokenType, exp, iat, sub, iss, extra }`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Introspection>")]
-    pub fn introspect(
-        &self,
-        token: String,
-        #[wasm_bindgen(unchecked_param_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
-        options: JsValue,
-    ) -> Promise {
+    pub fn introspect(&self, token: String, options: Option<IntrospectionOptions>) -> Promise {
+        let options = js(options);
         let request = self.introspection(&token, &options);
         self.exchange(request, INTROSPECTION as i32, &JsValue::UNDEFINED)
     }

@@ -22,6 +22,7 @@ mod fetch;
 mod provider;
 mod session;
 mod tokens;
+mod types;
 
 pub use client::Client;
 pub use convert::Failure;
@@ -31,6 +32,10 @@ pub use tokens::{
     check_revocation_response, parse_device_authorization_response, parse_device_poll_response,
     parse_introspection_response, parse_token_response, Authorization, CodeGrant,
     DeviceAuthorization, PendingAuthorization, TokenSet,
+};
+pub use types::{
+    AuthorizationUrlOptionsArg, ClientOptionsArg, DiscoverOptions, FetchInit, IntrospectionOptions,
+    PollOptions, Scopes, SessionOptionsArg,
 };
 
 use convert::{get, headers_of, set};

@@ -5,6 +5,7 @@ use crate::convert::{
     absent, get, invalid, known_keys, opt_bool, opt_seconds, opt_string, pairs, strings, Failure,
 };
 use crate::fetch::Fetch;
+use crate::types::{js, DiscoverOptions};
 use grantline::{BodyEncoding, ClientAuthMethod, Error, GrantType};
 use wasm_bindgen::prelude::*;
 
@@ -214,10 +215,8 @@ impl Provider {
     /// `https://as.example/.well-known/oauth-authorization-server`) and builds the provider.
     /// `options.fetch` replaces the global `fetch`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Provider>")]
-    pub fn discover(
-        url: String,
-        #[wasm_bindgen(unchecked_param_type = "{ fetch?: typeof fetch }")] options: JsValue,
-    ) -> js_sys::Promise {
+    pub fn discover(url: String, options: Option<DiscoverOptions>) -> js_sys::Promise {
+        let options = js(options);
         wasm_bindgen_futures::future_to_promise(async move {
             known_keys(&options, "discover", &["fetch"]).map_err(Failure)?;
             let fetch = Fetch::from_option(&get(&options, "fetch")).map_err(Failure)?;

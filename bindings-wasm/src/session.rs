@@ -7,6 +7,7 @@ use crate::convert::{
 };
 use crate::fetch::Fetch;
 use crate::tokens::TokenSet;
+use crate::types::{js, FetchInit, Scopes, SessionOptionsArg};
 use grantline::{Error, Next, Password, SessionGrant};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
@@ -98,9 +99,11 @@ impl TokenSession {
     #[wasm_bindgen(js_name = clientCredentials)]
     pub fn client_credentials(
         client: &Client,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SessionOptions")] options: JsValue,
+        scopes: Option<Scopes>,
+        options: Option<SessionOptionsArg>,
     ) -> Result<TokenSession, Failure> {
+        let options = js(options);
+        let scopes = js(scopes);
         let scopes = strings(&scopes, "scopes")?;
         Ok(session(
             client,
@@ -115,9 +118,11 @@ impl TokenSession {
         client: &Client,
         username: String,
         password: String,
-        #[wasm_bindgen(unchecked_param_type = "string[]")] scopes: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SessionOptions")] options: JsValue,
+        scopes: Option<Scopes>,
+        options: Option<SessionOptionsArg>,
     ) -> Result<TokenSession, Failure> {
+        let options = js(options);
+        let scopes = js(scopes);
         let grant = SessionGrant::Password {
             username,
             password: Password::new(password),
@@ -133,8 +138,9 @@ impl TokenSession {
     pub fn from_tokens(
         client: &Client,
         tokens: &TokenSet,
-        #[wasm_bindgen(unchecked_param_type = "SessionOptions")] options: JsValue,
+        options: Option<SessionOptionsArg>,
     ) -> Result<TokenSession, Failure> {
+        let options = js(options);
         let s = session(client, SessionGrant::RefreshOnly, &options)?;
         if absent(&get(&options, "tokens")) {
             let mut state = s.state.borrow_mut();
@@ -168,8 +174,9 @@ impl TokenSession {
     pub fn fetch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "RequestInit")] init: JsValue,
+        init: Option<FetchInit>,
     ) -> Promise {
+        let init = js(init);
         let state = self.state.clone();
         future_to_promise(async move {
             let fetch = state.borrow().fetch.clone();

@@ -9,6 +9,7 @@
 use grantline_wasm::{parse_token_response, Client, Provider};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -16,6 +17,11 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 fn get(v: &JsValue, key: &str) -> JsValue {
     Reflect::get(v, &key.into()).unwrap()
+}
+
+/// An options object for an optional argument.
+fn opts<T: JsCast>(pairs: &[(&str, JsValue)]) -> Option<T> {
+    Some(obj(pairs).unchecked_into())
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -36,13 +42,13 @@ fn sans_io_in_the_browser() {
     let client = Client::new(
         &Provider::libro(),
         "CLIENT_ID".into(),
-        obj(&[
+        opts(&[
             ("clientSecret", "CLIENT_SECRET".into()),
             ("redirectUri", "https://app.example.io/cb".into()),
         ]),
     )
     .unwrap();
-    let auth = client.authorization_url(JsValue::UNDEFINED).unwrap();
+    let auth = client.authorization_url(None).unwrap();
     assert!(auth
         .url()
         .starts_with("https://accounts.libroreserve.com/oauth/authorize?"));
@@ -79,7 +85,7 @@ async fn client_credentials_over_the_browser_fetch() {
     };
     let discovery = JsFuture::from(Provider::discover(
         format!("{base}/.well-known/openid-configuration"),
-        JsValue::UNDEFINED,
+        None,
     ))
     .await
     .unwrap();
@@ -97,10 +103,10 @@ async fn client_credentials_over_the_browser_fetch() {
     let client = Client::new(
         &provider,
         "test-client".into(),
-        obj(&[("clientSecret", "test-secret".into())]),
+        opts(&[("clientSecret", "test-secret".into())]),
     )
     .unwrap();
-    let tokens = JsFuture::from(client.client_credentials(JsValue::UNDEFINED))
+    let tokens = JsFuture::from(client.client_credentials(None))
         .await
         .unwrap();
     assert!(get(&tokens, "accessToken").as_string().unwrap().len() > 10);

@@ -15,6 +15,11 @@ fn get(v: &JsValue, key: &str) -> JsValue {
     Reflect::get(v, &key.into()).unwrap()
 }
 
+/// An options object for an optional argument.
+fn opts<T: JsCast>(pairs: &[(&str, JsValue)]) -> Option<T> {
+    Some(obj(pairs).unchecked_into())
+}
+
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = Object::new();
     for (k, v) in pairs {
@@ -93,11 +98,11 @@ fn request_objects_are_plain_and_print_redacted() {
     let client = Client::new(
         &Provider::bindeo(),
         "id".into(),
-        obj(&[("clientSecret", "s3cr3t-value".into())]),
+        opts(&[("clientSecret", "s3cr3t-value".into())]),
     )
     .unwrap();
     let request = client
-        .password_request("alice", "pa55word-value".into(), JsValue::UNDEFINED)
+        .password_request("alice", "pa55word-value".into(), None)
         .unwrap();
     assert_eq!(get(&request, "method").as_string().unwrap(), "POST");
     let body = get(&request, "body").as_string().unwrap();
@@ -126,11 +131,11 @@ async fn an_injected_fetch_carries_the_request_without_following_redirects() {
     let client = Client::new(
         &Provider::bindeo(),
         "id".into(),
-        obj(&[("clientSecret", "s".into()), ("fetch", fetch.into())]),
+        opts(&[("clientSecret", "s".into()), ("fetch", fetch.into())]),
     )
     .unwrap();
     let before = calls();
-    let tokens = JsFuture::from(client.client_credentials(JsValue::UNDEFINED))
+    let tokens = JsFuture::from(client.client_credentials(None))
         .await
         .unwrap();
     assert_eq!(get(&tokens, "accessToken").as_string().unwrap(), "AT-1");
@@ -145,11 +150,10 @@ async fn concurrent_callers_share_one_renewal() {
     let client = Client::new(
         &Provider::bindeo(),
         "id".into(),
-        obj(&[("clientSecret", "s".into()), ("fetch", fetch.into())]),
+        opts(&[("clientSecret", "s".into()), ("fetch", fetch.into())]),
     )
     .unwrap();
-    let session =
-        TokenSession::client_credentials(&client, JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+    let session = TokenSession::client_credentials(&client, None, None).unwrap();
     let before = calls();
     let all: Array = (0..100)
         .map(|_| JsValue::from(session.get_access_token()))

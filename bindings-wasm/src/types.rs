@@ -1,0 +1,38 @@
+//! TypeScript names for optional arguments. An `Option<T>` of one of these types becomes an
+//! optional parameter (`name?: T`) in the package's `.d.ts`; the value arrives as a plain
+//! `JsValue` (read with `crate::convert`), `undefined` when omitted.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// OAuth scopes: `string[]`.
+    #[wasm_bindgen(typescript_type = "string[]")]
+    pub type Scopes;
+    /// The options of `new Client()`: `ClientOptions`.
+    #[wasm_bindgen(typescript_type = "ClientOptions")]
+    pub type ClientOptionsArg;
+    /// The options of introspection: `{ hint?, refreshToken? }`.
+    #[wasm_bindgen(typescript_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
+    pub type IntrospectionOptions;
+    /// The options of `authorizationUrl()`: `AuthorizationUrlOptions`.
+    #[wasm_bindgen(typescript_type = "AuthorizationUrlOptions")]
+    pub type AuthorizationUrlOptionsArg;
+    /// The options of `pollDeviceToken()`: `{ signal? }`.
+    #[wasm_bindgen(typescript_type = "{ signal?: AbortSignal }")]
+    pub type PollOptions;
+    /// The options of `Provider.discover()`: `{ fetch? }`.
+    #[wasm_bindgen(typescript_type = "{ fetch?: typeof fetch }")]
+    pub type DiscoverOptions;
+    /// The options of a `TokenSession`: `SessionOptions`.
+    #[wasm_bindgen(typescript_type = "SessionOptions")]
+    pub type SessionOptionsArg;
+    /// `fetch`'s second argument: `RequestInit`.
+    #[wasm_bindgen(typescript_type = "RequestInit")]
+    pub type FetchInit;
+}
+
+/// An optional argument as a `JsValue` (`undefined` when omitted).
+pub(crate) fn js<T: Into<JsValue>>(arg: Option<T>) -> JsValue {
+    arg.map_or(JsValue::UNDEFINED, Into::into)
+}
