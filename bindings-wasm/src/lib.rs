@@ -201,7 +201,11 @@ export interface AuthorizationUrlOptions {
 
 /** Options of a `TokenSession`. */
 export interface SessionOptions {
-  /** Receives every new token set: persist it (`tokens.serialize()`). May return a Promise. */
+  /**
+   * Receives every new token set: persist it (`tokens.serialize()`). May return a Promise, which
+   * completes before the new token is handed out. If it throws or rejects, the call that renewed
+   * rejects with that error; the session keeps the new tokens.
+   */
   onTokens?: (tokens: TokenSet, info: { refreshTokenRotated: boolean }) => void | Promise<void>;
   /** Seconds before expiry at which to renew (default: the provider's, at most half the lifetime). */
   skew?: number;
