@@ -88,7 +88,7 @@ for f in Grantline.swift GrantlineFFI.h GrantlineFFI.modulemap; do check test -s
 for decl in 'open class Client' 'open class NativeTokenSession' 'open class TokenSet' 'open class HttpRequest' \
             'open class Provider' 'open class ProviderBuilder' 'open class PendingAuthorization' \
             'public protocol HttpTransport' 'public protocol TokenListener' 'enum GrantlineError: Swift.Error' \
-            'public struct HttpResponse' 'public struct Header' 'public enum DevicePoll' \
+            'public struct HttpResponse' 'public struct Header' 'public struct RequestParts' 'public struct TokenLease' 'public enum DevicePoll' \
             'public struct AuthorizationRequest' 'public func needsRenewal' 'public func bearerChallenge' \
             'public func parseIntrospectionResponse' 'public func checkRevocationResponse' \
             'public func parseDevicePollResponse' 'public func maxResponseBody' 'public func authorizationHeader' \

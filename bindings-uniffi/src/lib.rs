@@ -39,7 +39,9 @@ mod types;
 pub use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 pub use crate::client::Client;
 pub use crate::error::GrantlineError;
-pub use crate::http::{max_response_body, Header, HttpRequest, HttpResponse, HttpTransport};
+pub use crate::http::{
+    max_response_body, Header, HttpRequest, HttpResponse, HttpTransport, RequestParts,
+};
 pub use crate::provider::{Provider, ProviderBuilder};
 pub use crate::session::{NativeTokenSession, TokenLease, TokenListener};
 pub use crate::tokens::{

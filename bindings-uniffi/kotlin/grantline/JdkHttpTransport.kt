@@ -41,21 +41,22 @@ class JdkHttpTransport @JvmOverloads constructor(
     }
 
     override fun send(request: HttpRequest): HttpResponse {
-        val url = request.url()
+        val parts = request.parts() // one call across the FFI
+        val url = parts.url
         val uri = try {
             URI(url)
         } catch (e: Exception) {
             throw GrantlineException.Transport("invalid URL: ${e.javaClass.simpleName}")
         }
-        val body = request.body()
+        val body = parts.body
         val builder = JdkRequest.newBuilder(uri)
             .timeout(timeout)
             .method(
-                request.method(),
+                parts.method,
                 if (body.isEmpty()) JdkRequest.BodyPublishers.noBody()
                 else JdkRequest.BodyPublishers.ofByteArray(body),
             )
-        for (header in request.headers()) {
+        for (header in parts.headers) {
             // The JDK sets these itself and refuses them from callers.
             if (header.name.lowercase() in RESTRICTED) continue
             builder.header(header.name, header.value)

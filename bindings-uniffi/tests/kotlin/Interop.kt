@@ -458,7 +458,7 @@ fun interop(t: Tests) {
         )
         val shown = listOf(
             client.toString(), tokens.toString(), renewed.toString(), renewed.tokens.toString(),
-            passwordRequest.toString(), client.refreshRequest(tokens.refreshToken()!!).toString(),
+            passwordRequest.toString(), passwordRequest.parts().toString(), client.refreshRequest(tokens.refreshToken()!!).toString(),
             client.authorizationCodeRequest(grant).toString(), auth.toString(), pending.toString(),
             grant.toString(), device.toString(), session.toString(), oauthError.toString(),
             oauthError.message ?: "", authorizationHeader(tokens.accessToken()).toString(),

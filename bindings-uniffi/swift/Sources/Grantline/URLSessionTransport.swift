@@ -43,18 +43,18 @@ public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
     }
 
     public func send(request: HttpRequest) throws -> HttpResponse {
-        guard let url = URL(string: request.url()) else {
+        let parts = request.parts() // one call across the FFI
+        guard let url = URL(string: parts.url) else {
             throw GrantlineError.Transport(reason: "invalid URL")
         }
         let origin = "\(url.scheme ?? "?")://\(url.host ?? "?")\(url.port.map { ":\($0)" } ?? "")"
         var urlRequest = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-        urlRequest.httpMethod = request.method()
-        for header in request.headers() {
+        urlRequest.httpMethod = parts.method
+        for header in parts.headers {
             urlRequest.addValue(header.value, forHTTPHeaderField: header.name)
         }
-        let body = request.body()
-        if !body.isEmpty {
-            urlRequest.httpBody = body
+        if !parts.body.isEmpty {
+            urlRequest.httpBody = parts.body
         }
         let task = session.dataTask(with: urlRequest)
         let exchange = delegate.register(task)
