@@ -46,16 +46,30 @@ pub struct TokenSession {
 
 const OPTIONS: &[&str] = &["onTokens", "skew", "tokens"];
 
-fn session(client: &Client, grant: SessionGrant, options: &JsValue) -> Result<TokenSession, Error> {
+fn session(
+    client: &Client,
+    grant: SessionGrant,
+    options: &JsValue,
+    initial: Option<grantline::TokenSet>,
+) -> Result<TokenSession, Error> {
     known_keys(options, "session", OPTIONS)?;
     let mut core = grantline::TokenSession::new(client.inner.clone(), grant);
     if let Some(skew) = opt_seconds(&get(options, "skew"), "skew")? {
         core = core.with_skew(skew);
     }
     let tokens = get(options, "tokens");
-    if !absent(&tokens) {
-        let json = tokens_json(&tokens)?;
-        core = core.with_tokens(grantline::TokenSet::from_json(&json)?);
+    match (initial, absent(&tokens)) {
+        (Some(_), false) => {
+            return Err(crate::convert::invalid(
+                "fromTokens takes its tokens as an argument, not as options.tokens",
+            ))
+        }
+        (Some(t), true) => core = core.with_tokens(t),
+        (None, false) => {
+            let json = tokens_json(&tokens)?;
+            core = core.with_tokens(grantline::TokenSet::from_json(&json)?);
+        }
+        (None, true) => {}
     }
     let on_tokens = match get(options, "onTokens") {
         f if absent(&f) => None,
@@ -109,6 +123,7 @@ impl TokenSession {
             client,
             SessionGrant::ClientCredentials { scopes },
             &options,
+            None,
         )?)
     }
 
@@ -128,7 +143,7 @@ impl TokenSession {
             password: Password::new(password),
             scopes: strings(&scopes, "scopes")?,
         };
-        Ok(session(client, grant, &options)?)
+        Ok(session(client, grant, &options, None)?)
     }
 
     /// A session over tokens obtained before (authorization code, device flow), renewed by
@@ -141,13 +156,12 @@ impl TokenSession {
         options: Option<SessionOptionsArg>,
     ) -> Result<TokenSession, Failure> {
         let options = js(options);
-        let s = session(client, SessionGrant::RefreshOnly, &options)?;
-        if absent(&get(&options, "tokens")) {
-            let mut state = s.state.borrow_mut();
-            let core = state.core.clone().with_tokens(tokens.inner.clone());
-            state.core = core;
-        }
-        Ok(s)
+        Ok(session(
+            client,
+            SessionGrant::RefreshOnly,
+            &options,
+            Some(tokens.inner.clone()),
+        )?)
     }
 
     /// A valid access token: the current one, or a renewed one. Concurrent calls share one
