@@ -7,30 +7,15 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use grantline_wasm::{parse_token_response, Client, Provider};
-use js_sys::{Object, Reflect};
-use wasm_bindgen::prelude::*;
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap()
-}
-
-/// An options object for an optional argument.
-fn opts<T: JsCast>(pairs: &[(&str, JsValue)]) -> Option<T> {
-    Some(obj(pairs).unchecked_into())
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &(*k).into(), v).unwrap();
-    }
-    o.into()
-}
+mod common;
+use common::{get, obj, opts};
 
 #[wasm_bindgen_test]
 fn sans_io_in_the_browser() {
