@@ -209,8 +209,9 @@ impl Client {
     /// authorization: `state` (constant time), `iss` (RFC 9207), `error`.
     ///
     /// # Errors
-    /// `StateMismatch`; `OAuth` (status 0) when the callback carries `error`;
-    /// `Configuration` (`issuer_mismatch`, `invalid_input` for a callback without `code`).
+    /// `StateMismatch` (`state_mismatch`, `issuer_mismatch`); `OAuth` (status 0) when the
+    /// callback carries `error`; `Configuration` (`invalid_input` for a callback without
+    /// `code`).
     pub fn callback(
         &self,
         pending: &PendingAuthorization,

@@ -42,11 +42,11 @@ pub enum GrantlineError {
     },
     /// The caller or the configuration is at fault: an insecure or missing endpoint, a grant
     /// the provider lacks, invalid input (a bad URL, a callback without `code`, an unreadable
-    /// stored record), an issuer mismatch in a callback. Fix the code or the configuration.
+    /// stored record). Fix the code or the configuration.
     #[error("{reason}")]
     Configuration {
         /// The core's stable error name: `insecure_endpoint`, `missing_endpoint`,
-        /// `unsupported_grant`, `invalid_input`, `issuer_mismatch`, `unexpected_response`,
+        /// `unsupported_grant`, `invalid_input`, `unexpected_response`,
         /// `random`.
         kind: String,
         /// What was wrong, never containing a secret.
@@ -56,10 +56,16 @@ pub enum GrantlineError {
         /// The endpoint, for `missing_endpoint`.
         endpoint: Option<Endpoint>,
     },
-    /// The callback's `state` is missing or does not match the pending authorization: a
-    /// possible CSRF attempt, or a stale callback. Start the authorization again.
-    #[error("the callback's state does not match the pending authorization")]
-    StateMismatch,
+    /// The callback does not answer the pending authorization: its `state` is missing or
+    /// different (a possible CSRF attempt, or a stale callback), or its `iss` names another
+    /// issuer (RFC 9207, a mix-up). Start the authorization again.
+    #[error("{reason}")]
+    StateMismatch {
+        /// The core's stable error name: `state_mismatch` or `issuer_mismatch`.
+        kind: String,
+        /// What did not match, never containing a secret.
+        reason: String,
+    },
     /// The token session cannot renew its token: no refresh token (or a dead one) and no grant
     /// to repeat. Send the user through authorization again.
     #[error("the token cannot be renewed: authorize again")]
@@ -111,7 +117,9 @@ impl From<grantline::Error> for GrantlineError {
                 reason,
                 excerpt,
             },
-            E::StateMismatch => GrantlineError::StateMismatch,
+            E::StateMismatch | E::IssuerMismatch { .. } => {
+                GrantlineError::StateMismatch { kind, reason }
+            }
             E::ReauthorizationRequired => GrantlineError::ReauthorizationRequired,
             E::Transport { reason } => GrantlineError::Transport { reason },
             E::UnsupportedGrant { grant } => GrantlineError::Configuration {
@@ -126,7 +134,7 @@ impl From<grantline::Error> for GrantlineError {
                 grant: None,
                 endpoint: Some(endpoint.into()),
             },
-            // IssuerMismatch, InsecureEndpoint, InvalidInput, UnexpectedResponse, Random, and
+            // InsecureEndpoint, InvalidInput, UnexpectedResponse, Random, and
             // whatever the non-exhaustive core adds: the caller's side.
             _ => GrantlineError::Configuration {
                 kind,

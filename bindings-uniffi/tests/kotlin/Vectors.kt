@@ -344,7 +344,7 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
         is GrantlineException.Configuration -> {
             m["kind"] = e.kind; m["grant"] = e.grant?.let(::grantName); m["endpoint"] = e.endpoint?.let(::endpointName)
         }
-        is GrantlineException.StateMismatch -> m["kind"] = "state_mismatch"
+        is GrantlineException.StateMismatch -> m["kind"] = e.kind
         is GrantlineException.ReauthorizationRequired -> m["kind"] = "reauthorization_required"
         is GrantlineException.Transport -> m["kind"] = "transport"
     }

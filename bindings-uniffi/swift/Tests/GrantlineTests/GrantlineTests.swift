@@ -252,7 +252,10 @@ final class InteropTests: XCTestCase {
         let callback = try Browser().authorize(auth.url())
         let other = try client.authorizationUrl(request: authlibRequest)
         XCTAssertThrowsError(try client.callback(pending: other.pending(), urlOrQuery: callback)) {
-            XCTAssertEqual($0 as? GrantlineError, .StateMismatch)
+            guard case let .StateMismatch(kind, _)? = $0 as? GrantlineError else {
+                return XCTFail("expected StateMismatch, got \($0)")
+            }
+            XCTAssertEqual(kind, "state_mismatch")
         }
         _ = try client.callback(pending: auth.pending(), urlOrQuery: callback)
     }

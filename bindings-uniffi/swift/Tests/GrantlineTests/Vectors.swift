@@ -359,7 +359,7 @@ func errorJson(_ e: GrantlineError) -> [String: J] {
     case let .Configuration(kind, _, grant, endpoint):
         m["kind"] = .string(kind); m["grant"] = grant.map { .string(grantName($0)) } ?? .null
         m["endpoint"] = endpoint.map { .string(endpointName($0)) } ?? .null
-    case .StateMismatch: m["kind"] = .string("state_mismatch")
+    case let .StateMismatch(kind, _): m["kind"] = .string(kind)
     case .ReauthorizationRequired: m["kind"] = .string("reauthorization_required")
     case .Transport: m["kind"] = .string("transport")
     }
