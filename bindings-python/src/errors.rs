@@ -79,7 +79,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
         ),
         Error::UnsupportedGrant { grant } => (
             "ConfigurationError",
-            vec![("grant", Some(grant_name(*grant).to_owned()))],
+            vec![("grant", Some(grant.name().to_owned()))],
         ),
         Error::InvalidInput { reason } => {
             ("ConfigurationError", vec![("reason", Some(reason.clone()))])
@@ -140,22 +140,9 @@ pub(crate) fn now_or(now: Option<u64>) -> u64 {
     })
 }
 
-/// Grant names as the Python API and the vectors spell them (`device_code`, not the URN).
-pub(crate) fn grant_name(g: GrantType) -> &'static str {
-    match g {
-        GrantType::AuthorizationCode => "authorization_code",
-        GrantType::ClientCredentials => "client_credentials",
-        GrantType::Password => "password",
-        GrantType::RefreshToken => "refresh_token",
-        GrantType::DeviceCode => "device_code",
-    }
-}
-
+/// A grant by its short name (`device_code`) or its `grant_type` value.
 pub(crate) fn grant_from_name(py: Python<'_>, name: &str) -> PyResult<GrantType> {
-    GrantType::ALL
-        .into_iter()
-        .find(|g| grant_name(*g) == name || g.as_str() == name)
-        .ok_or_else(|| invalid(py, format!("unknown grant {name:?}")))
+    GrantType::from_name(name).ok_or_else(|| invalid(py, format!("unknown grant {name:?}")))
 }
 
 pub(crate) fn endpoint_name(e: Endpoint) -> &'static str {

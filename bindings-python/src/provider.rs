@@ -9,7 +9,7 @@ use crate::http_types::{PyHttpRequest, PyHttpResponse};
 
 use crate::errors::{
     auth_method_from_name, body_encoding_from_name, body_encoding_name, call, grant_from_name,
-    grant_name, invalid,
+    invalid,
 };
 
 /// An authorization server: its endpoints and quirks (body encoding, client authentication,
@@ -328,7 +328,7 @@ impl PyProvider {
     /// The supported grants, in the order they were declared.
     #[getter]
     fn grants(&self) -> Vec<&'static str> {
-        self.inner.grants().iter().map(|g| grant_name(*g)).collect()
+        self.inner.grants().iter().map(|g| g.name()).collect()
     }
     /// Whether `grant` is supported.
     fn supports(&self, py: Python<'_>, grant: &str) -> PyResult<bool> {

@@ -1,8 +1,7 @@
 //! Token responses, introspection, revocation and the device flow.
 
 use grantline::{
-    AccessToken, DeviceAuthorization, DevicePoll, ExpirySource, Introspection, RefreshToken,
-    TokenSet,
+    AccessToken, DeviceAuthorization, DevicePoll, Introspection, RefreshToken, TokenSet,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
@@ -10,15 +9,6 @@ use pyo3::types::{PyDict, PyType};
 use crate::errors::{call, json_object_to_py, now_or};
 use crate::http_types::PyHttpResponse;
 use crate::secret::{secret, PySecret, SecretArg};
-
-fn expiry_source_name(s: ExpirySource) -> &'static str {
-    match s {
-        ExpirySource::ExpiresIn => "expires_in",
-        ExpirySource::Expires => "expires",
-        ExpirySource::UnverifiedJwtExp => "unverified_jwt_exp",
-        ExpirySource::Unknown => "unknown",
-    }
-}
 
 /// A token set: the access token, maybe a refresh token and an ID token, when it expires.
 /// Persist it with `to_json()` (or pickle); `repr()` shows no secret.
@@ -112,7 +102,7 @@ impl PyTokenSet {
     /// Where `expires_at` came from: `expires_in`, `expires`, `unverified_jwt_exp`, `unknown`.
     #[getter]
     fn expiry_source(&self) -> &'static str {
-        expiry_source_name(self.inner.expiry_source())
+        self.inner.expiry_source().as_str()
     }
     /// The granted scopes, or `None` when the response had no `scope`.
     #[getter]

@@ -21,9 +21,9 @@ use base64::Engine as _;
 use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
 use grantline::{
     AccessToken, AuthorizationCode, AuthorizationRequest, BodyEncoding, Client, ClientAuthMethod,
-    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Endpoint, Error, ExpirySource,
-    GrantType, Introspection, Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider,
-    RefreshToken, TokenSet, TokenTypeHint,
+    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Error, GrantType, Introspection,
+    Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider, RefreshToken, TokenSet,
+    TokenTypeHint,
 };
 use serde_json::{json, Map, Value};
 
@@ -183,33 +183,10 @@ fn with_common<'a>(specific: &[&'a str]) -> Vec<&'a str> {
 // ------------------------------------------------------------------------------------------
 // Names shared with the bindings.
 
-fn grant_name(g: GrantType) -> &'static str {
-    g.name()
-}
-
 fn grant_from_name(name: &str) -> Res<GrantType> {
     GrantType::from_name(name)
         .filter(|g| g.name() == name)
         .ok_or_else(|| format!("unknown grant {name:?}"))
-}
-
-fn endpoint_name(e: Endpoint) -> &'static str {
-    match e {
-        Endpoint::Authorization => "authorization",
-        Endpoint::Token => "token",
-        Endpoint::Introspection => "introspection",
-        Endpoint::Revocation => "revocation",
-        Endpoint::DeviceAuthorization => "device_authorization",
-    }
-}
-
-fn expiry_source_name(s: ExpirySource) -> &'static str {
-    match s {
-        ExpirySource::ExpiresIn => "expires_in",
-        ExpirySource::Expires => "expires",
-        ExpirySource::UnverifiedJwtExp => "unverified_jwt_exp",
-        ExpirySource::Unknown => "unknown",
-    }
 }
 
 fn body_encoding_name(e: BodyEncoding) -> &'static str {
@@ -484,19 +461,19 @@ fn token_set_json(t: &TokenSet) -> Value {
         "refresh_token": t.refresh_token().map(RefreshToken::secret),
         "id_token": t.id_token().map(|i| i.secret()),
         "expires_at": t.expires_at(),
-        "expiry_source": expiry_source_name(t.expiry_source()),
+        "expiry_source": t.expiry_source().as_str(),
         "scopes": t.scopes(),
         "extra_names": extra,
     })
 }
 
 fn provider_json(p: &Provider) -> Value {
-    let mut grants: Vec<&str> = p.grants().iter().map(|g| grant_name(*g)).collect();
+    let mut grants: Vec<&str> = p.grants().iter().map(|g| g.name()).collect();
     grants.sort_unstable();
     let token_endpoints: Map<String, Value> = p
         .grants()
         .iter()
-        .map(|g| (grant_name(*g).to_owned(), json!(p.token_endpoint(*g))))
+        .map(|g| (g.name().to_owned(), json!(p.token_endpoint(*g))))
         .collect();
     json!({
         "name": p.name(),
@@ -595,11 +572,11 @@ fn error_json(e: &Error) -> Value {
         _ => None,
     };
     let grant = match e {
-        Error::UnsupportedGrant { grant } => Some(grant_name(*grant)),
+        Error::UnsupportedGrant { grant } => Some(grant.name()),
         _ => None,
     };
     let endpoint = match e {
-        Error::MissingEndpoint { endpoint } => Some(endpoint_name(*endpoint)),
+        Error::MissingEndpoint { endpoint } => Some(endpoint.as_str()),
         _ => None,
     };
     json!({
