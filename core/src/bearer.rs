@@ -18,6 +18,27 @@ pub fn authorization_header(token: &AccessToken) -> Result<http::HeaderValue, Er
     Ok(value)
 }
 
+/// `Bearer <token>` for a token set, refusing a token that is not a bearer token: one whose
+/// `token_type` was `DPoP`, `mac`, `N_A`... must never be sent as `Bearer` (RFC 6749 §7.1).
+///
+/// # Errors
+/// [`Error::UnsupportedTokenType`] for a token that is not a bearer token;
+/// [`Error::InvalidInput`] when the token has characters a header cannot carry.
+pub fn authorization_header_for(tokens: &crate::TokenSet) -> Result<http::HeaderValue, Error> {
+    check_bearer(tokens)?;
+    authorization_header(tokens.access_token())
+}
+
+/// [`Error::UnsupportedTokenType`] unless `tokens` holds a bearer token.
+pub(crate) fn check_bearer(tokens: &crate::TokenSet) -> Result<(), Error> {
+    if tokens.is_bearer() {
+        return Ok(());
+    }
+    Err(Error::UnsupportedTokenType {
+        token_type: crate::text::oauth_text(tokens.token_type(), crate::text::Charset::Uri, 64),
+    })
+}
+
 /// One challenge of a `WWW-Authenticate` header (RFC 9110 §11.6.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

@@ -11,16 +11,17 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::error::{excerpt, Error};
+use crate::error::Error;
+use crate::text::excerpt;
 
 /// Response bodies larger than this are refused without being parsed.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// The response headers grantline's parsers read: `content-type` (token, introspection,
-/// revocation and device answers) and `www-authenticate` (an API's 401, see
-/// [`crate::bearer`]). A transport that copies headers one by one may copy only these; any
-/// other header is ignored.
-pub const RESPONSE_HEADERS: [&str; 2] = ["content-type", "www-authenticate"];
+/// revocation and device answers), `www-authenticate` (an API's 401, see [`crate::bearer`])
+/// and `retry-after` (a failed renewal's backoff, see [`crate::session`]). A transport that
+/// copies headers one by one may copy only these; any other header is ignored.
+pub const RESPONSE_HEADERS: [&str; 3] = ["content-type", "www-authenticate", "retry-after"];
 
 /// One member's value, as loosely typed as servers send it.
 #[derive(Debug, Clone)]
@@ -91,7 +92,9 @@ impl<'a> Members<'a> {
 /// Reads `resp` as a JSON or form-encoded object.
 ///
 /// - over [`MAX_BODY`]: [`Error::Malformed`];
-/// - an object with a string `error`: [`Error::OAuth`], whatever the status (a 200 too);
+/// - an object with a non-empty string `error`: [`Error::OAuth`], whatever the status (a 200
+///   too), its texts escaped and capped; `"error": null`, `""` or `false` is no error (some
+///   servers always send the member);
 /// - any other object with a non-2xx status: [`Error::UnexpectedStatus`];
 /// - a body that is neither JSON nor form-encoded: [`Error::Malformed`] for a 2xx status,
 ///   [`Error::UnexpectedStatus`] otherwise, with a short excerpt of the body.
@@ -108,16 +111,17 @@ pub(crate) fn read_members<B: AsRef<[u8]>>(resp: &http::Response<B>) -> Result<M
         ));
     }
     let members = parse_members(resp, status, bytes)?;
-    // `"error": null` (some APIs always send the member) is no error.
+    // `"error": null`, `""` or `false` (some APIs always send the member) is no error.
     match members.get("error") {
-        None | Some(Lenient::Null) => {}
+        None | Some(Lenient::Null | Lenient::Bool(false)) => {}
+        Some(Lenient::Str(code)) if code.is_empty() => {}
         Some(Lenient::Str(code)) => {
-            return Err(Error::OAuth {
-                code: code.clone().into_owned(),
-                description: string(&members, "error_description"),
-                uri: string(&members, "error_uri"),
+            return Err(Error::oauth(
+                code,
+                string(&members, "error_description").as_deref(),
+                string(&members, "error_uri").as_deref(),
                 status,
-            })
+            ))
         }
         Some(_) => return Err(Error::malformed(status, "`error` is not a string")),
     }
@@ -253,11 +257,12 @@ pub(crate) fn seconds(members: &Members<'_>, key: &str, status: u16) -> Result<O
     Ok(Some(number as u64))
 }
 
-/// Scopes as a space-, comma- or plus-separated string, or as an array of strings.
-pub(crate) fn scopes(members: &Members<'_>, key: &str) -> Option<Vec<String>> {
+/// Scopes as a space-separated string (RFC 6749 §3.3), or as an array of strings. `extra` is a
+/// provider's own separator (a preset's `,`), split on as well as spaces.
+pub(crate) fn scopes(members: &Members<'_>, key: &str, extra: Option<char>) -> Option<Vec<String>> {
     match members.get(key)? {
         Lenient::Str(s) => Some(
-            s.split([' ', ',', '+'])
+            s.split(|c| c == ' ' || Some(c) == extra)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
@@ -377,7 +382,8 @@ mod tests {
             RESPONSE_HEADERS,
             [
                 http::header::CONTENT_TYPE.as_str(),
-                http::header::WWW_AUTHENTICATE.as_str()
+                http::header::WWW_AUTHENTICATE.as_str(),
+                http::header::RETRY_AFTER.as_str()
             ]
         );
     }
@@ -394,10 +400,11 @@ mod tests {
 
     #[test]
     fn form_bodies_become_objects() {
-        let r = resp(200, "text/plain", "access_token=a&scope=x%2Cy");
+        let r = resp(200, "text/plain", "access_token=a&scope=x%2Cy+z");
         let o = read_members(&r).unwrap();
         assert_eq!(string(&o, "access_token").unwrap(), "a");
-        assert_eq!(scopes(&o, "scope").unwrap(), ["x", "y"]);
+        assert_eq!(scopes(&o, "scope", None).unwrap(), ["x,y", "z"]);
+        assert_eq!(scopes(&o, "scope", Some(',')).unwrap(), ["x", "y", "z"]);
     }
 
     #[test]

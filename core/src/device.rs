@@ -11,6 +11,8 @@ use crate::token::TokenSet;
 
 /// The polling interval when the server names none (RFC 8628 §3.2).
 pub const DEFAULT_INTERVAL: u64 = 5;
+/// The shortest polling interval grantline tells an app to wait, whatever a server says.
+pub const MIN_INTERVAL: u64 = 1;
 
 /// The device authorization answer (RFC 8628 §3.2): show `user_code` and `verification_uri`
 /// to the user, then poll with [`Client::device_token_request`].
@@ -34,9 +36,15 @@ pub struct DeviceAuthorization {
 impl DeviceAuthorization {
     /// Parses the device authorization response received at `now`.
     ///
+    /// `interval` is [`DEFAULT_INTERVAL`] when absent and never below [`MIN_INTERVAL`].
+    /// `verification_uri` and `verification_uri_complete` are shown to a person who will type
+    /// a code there: they must be `https://` (or `http://` on loopback) URLs without user
+    /// information or fragment.
+    ///
     /// # Errors
     /// [`Error::OAuth`], [`Error::UnexpectedStatus`], and [`Error::Malformed`] when
-    /// `device_code`, `user_code` or `verification_uri` is missing.
+    /// `device_code`, `user_code` or `verification_uri` is missing, or a verification URI fails
+    /// the checks above.
     pub fn from_response(resp: &http::Response<impl AsRef<[u8]>>, now: u64) -> Result<Self, Error> {
         let status = resp.status().as_u16();
         let o = body::read_members(resp)?;
@@ -50,13 +58,29 @@ impl DeviceAuthorization {
             Some(u) if o.get("verification_uri").is_none() => u,
             _ => need("verification_uri")?,
         };
+        let checked = |key: &str, url: String| -> Result<String, Error> {
+            crate::urls::check_user_url(&url).map_err(|e| {
+                let why = match e {
+                    Error::InsecureEndpoint { .. } => "is not an https URL",
+                    _ => "is not a valid https URL",
+                };
+                Error::malformed(status, format!("`{key}` {why}"))
+            })?;
+            Ok(url)
+        };
+        let verification_uri = checked("verification_uri", verification_uri)?;
+        let verification_uri_complete = body::string(&o, "verification_uri_complete")
+            .map(|u| checked("verification_uri_complete", u))
+            .transpose()?;
         Ok(DeviceAuthorization {
             device_code: DeviceCode::new(need("device_code")?),
             user_code: need("user_code")?,
             verification_uri,
-            verification_uri_complete: body::string(&o, "verification_uri_complete"),
+            verification_uri_complete,
             expires_at: body::seconds(&o, "expires_in", status)?.map(|s| now.saturating_add(s)),
-            interval: body::seconds(&o, "interval", status)?.unwrap_or(DEFAULT_INTERVAL),
+            interval: body::seconds(&o, "interval", status)?
+                .unwrap_or(DEFAULT_INTERVAL)
+                .max(MIN_INTERVAL),
         })
     }
 }
@@ -71,7 +95,8 @@ pub enum DevicePoll {
         /// Seconds to wait before the next poll.
         interval: u64,
     },
-    /// Polling too fast: poll again after the new, longer `interval` (5 s more, §3.5).
+    /// Polling too fast: poll again after the new, longer `interval` (5 s more, §3.5, or the
+    /// `interval` the answer carries when that is longer).
     SlowDown {
         /// Seconds to wait before the next poll, from now on.
         interval: u64,
@@ -84,6 +109,7 @@ pub enum DevicePoll {
 
 impl DevicePoll {
     /// Maps a poll's response, received at `now`, polling every `interval` seconds so far.
+    /// The interval handed back is never below [`MIN_INTERVAL`].
     ///
     /// # Errors
     /// Any other OAuth error (e.g. `invalid_grant` for a used code) and malformed answers, as
@@ -93,14 +119,21 @@ impl DevicePoll {
         now: u64,
         interval: u64,
     ) -> Result<Self, Error> {
+        let interval = interval.max(MIN_INTERVAL);
         match TokenSet::from_response(resp, now) {
             Ok(tokens) => Ok(DevicePoll::Tokens(tokens)),
             Err(Error::OAuth { code, .. }) if code == "authorization_pending" => {
                 Ok(DevicePoll::Pending { interval })
             }
-            Err(Error::OAuth { code, .. }) if code == "slow_down" => Ok(DevicePoll::SlowDown {
-                interval: interval.saturating_add(5),
-            }),
+            Err(Error::OAuth { code, .. }) if code == "slow_down" => {
+                let carried = serde_json::from_slice::<body::Members<'_>>(resp.body().as_ref())
+                    .ok()
+                    .and_then(|o| body::seconds(&o, "interval", 0).ok().flatten())
+                    .unwrap_or(0);
+                Ok(DevicePoll::SlowDown {
+                    interval: interval.saturating_add(5).max(carried),
+                })
+            }
             Err(Error::OAuth { code, .. }) if code == "expired_token" => Ok(DevicePoll::Expired),
             Err(Error::OAuth { code, .. }) if code == "access_denied" => Ok(DevicePoll::Denied),
             Err(e) => Err(e),
@@ -129,7 +162,7 @@ impl Client {
                 .ok_or(Error::MissingEndpoint {
                     endpoint: Endpoint::DeviceAuthorization,
                 })?;
-        let scope = self.scope_param(scopes);
+        let scope = self.scope_param(scopes)?;
         let params: Vec<(&str, &str)> =
             scope.as_deref().map(|s| ("scope", s)).into_iter().collect();
         self.post(url, None, &params)
@@ -175,5 +208,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!((d.interval, d.expires_at), (5, Some(700)));
+        assert!(matches!(
+            DevicePoll::from_response(&resp(400, r#"{"error":"slow_down","interval":30}"#), 0, 5)
+                .unwrap(),
+            DevicePoll::SlowDown { interval: 30 }
+        ));
+        assert!(matches!(
+            DevicePoll::from_response(&resp(400, r#"{"error":"authorization_pending"}"#), 0, 0)
+                .unwrap(),
+            DevicePoll::Pending { interval: 1 }
+        ));
+        for bad in [
+            "http://evil.example/device",
+            "javascript:alert(1)",
+            "https://u:p@x/d",
+        ] {
+            let body =
+                format!(r#"{{"device_code":"d","user_code":"U","verification_uri":"{bad}"}}"#);
+            assert_eq!(
+                DeviceAuthorization::from_response(&resp(200, &body), 0)
+                    .unwrap_err()
+                    .kind(),
+                "malformed",
+                "{bad}"
+            );
+        }
     }
 }

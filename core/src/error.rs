@@ -3,18 +3,35 @@
 //! | fault | variants |
 //! |---|---|
 //! | [`Fault::Server`]: the authorization server said no | [`Error::OAuth`] |
-//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`] |
+//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`], [`Error::UnusableToken`] |
 //! | [`Fault::Transport`]: the request did not make it there and back | [`Error::Transport`] |
 //! | [`Fault::Caller`]: the caller or the configuration is at fault | every other variant |
 //!
 //! No variant ever carries a secret, token, code, verifier or password: excerpts of response
 //! bodies are kept only for bodies that are neither JSON nor form-encoded (an HTML 502 page, say),
-//! cut to [`EXCERPT_LEN`] characters.
+//! cut to [`EXCERPT_LEN`] characters, with every secret-named parameter's value and every
+//! token-like run redacted. Text a server chose (`error`, `error_description`, `error_uri`, an
+//! issuer, a list of methods) is checked against RFC 6749 §5.2's character set, escaped where it
+//! strays (no CR, LF or terminal escape reaches a log line) and capped in length.
 
 use crate::provider::{Endpoint, GrantType};
 
-/// How many characters of a non-JSON response body an error keeps.
-pub const EXCERPT_LEN: usize = 120;
+pub use crate::text::EXCERPT_LEN;
+
+/// An [`Error::InvalidInput`] for JSON the caller handed in (a persisted token set or pending
+/// authorization) that does not restore: where it broke, never what it said (serde's messages
+/// quote the values they choke on, and these values are secrets).
+pub(crate) fn json_input(what: &str, e: &serde_json::Error) -> Error {
+    let problem = match e.classify() {
+        serde_json::error::Category::Data => "is not a valid",
+        _ => "is not JSON for a",
+    };
+    Error::invalid(format!(
+        "the input {problem} {what} (line {}, column {})",
+        e.line(),
+        e.column()
+    ))
+}
 
 /// Who is at fault for an [`Error`] (compare h11's local/remote protocol errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +145,30 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the random number generator failed")]
     Random,
+    /// The provider's metadata lists only client authentication methods grantline does not
+    /// speak (`token_endpoint_auth_methods_supported`), and the client has a secret: choose a
+    /// method with [`crate::Client::with_auth_method`] if the provider accepts one anyway.
+    #[error("the provider accepts only client authentication methods grantline does not speak ({}): set one with Client::with_auth_method", offered.join(", "))]
+    UnsupportedAuthMethod {
+        /// The methods the provider listed (escaped, capped).
+        offered: Vec<String>,
+    },
+    /// The token's `token_type` is neither `Bearer` nor absent (`DPoP`, `mac`, `N_A`...): it
+    /// must not be sent as a bearer token (RFC 6749 §7.1), and grantline cannot send it any
+    /// other way yet.
+    #[error("the token's type is {token_type:?}, not Bearer: grantline does not send it")]
+    UnsupportedTokenType {
+        /// The `token_type` received (escaped, capped).
+        token_type: String,
+    },
+    /// The token endpoint answered a renewal with an access token the session cannot use: the
+    /// very token the API had just refused, or one that had already expired when it arrived
+    /// and was then refused. The session backs off before it asks again.
+    #[error("the authorization server issued an unusable access token: {reason}")]
+    UnusableToken {
+        /// Why it is unusable.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -135,7 +176,9 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::OAuth { .. } => Fault::Server,
-            Error::Malformed { .. } | Error::UnexpectedStatus { .. } => Fault::Response,
+            Error::Malformed { .. }
+            | Error::UnexpectedStatus { .. }
+            | Error::UnusableToken { .. } => Fault::Response,
             Error::Transport { .. } => Fault::Transport,
             _ => Fault::Caller,
         }
@@ -177,6 +220,26 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::Transport { .. } => "transport",
             Error::Random => "random",
+            Error::UnsupportedAuthMethod { .. } => "unsupported_auth_method",
+            Error::UnsupportedTokenType { .. } => "unsupported_token_type",
+            Error::UnusableToken { .. } => "unusable_token",
+        }
+    }
+
+    /// An OAuth error as a server (or a callback URL) wrote it: `code` and `description` kept to
+    /// RFC 6749 §5.2's character set (anything else escaped) and capped, `uri` likewise.
+    pub(crate) fn oauth(
+        code: &str,
+        description: Option<&str>,
+        uri: Option<&str>,
+        status: u16,
+    ) -> Self {
+        use crate::text::{oauth_text, Charset, MAX_CODE, MAX_DESCRIPTION, MAX_URI};
+        Error::OAuth {
+            code: oauth_text(code, Charset::Text, MAX_CODE),
+            description: description.map(|d| oauth_text(d, Charset::Text, MAX_DESCRIPTION)),
+            uri: uri.map(|u| oauth_text(u, Charset::Uri, MAX_URI)),
+            status,
         }
     }
 
@@ -194,38 +257,6 @@ impl Error {
         }
     }
 }
-
-/// The start of a body that is safe to show: printable characters only, cut to
-/// [`EXCERPT_LEN`], and every run of [`TOKEN_RUN`] or more token characters (base64url, JWT
-/// dots...) replaced by `[redacted]`, so that a bare token in a text body never reaches an
-/// error message.
-pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= TOKEN_RUN {
-            out.push_str(crate::secret::REDACTED);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars().take(EXCERPT_LEN) {
-        if c.is_ascii_alphanumeric() || "-._~+/=".contains(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(if c.is_control() { ' ' } else { c });
-        }
-    }
-    flush(&mut run, &mut out);
-    let cleaned = out.trim().to_owned();
-    (!cleaned.is_empty()).then_some(cleaned)
-}
-
-/// How many consecutive token characters an excerpt shows before it redacts them.
-pub(crate) const TOKEN_RUN: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -245,14 +276,16 @@ mod tests {
         );
         assert_eq!(e.fault(), Fault::Server);
         assert_eq!(Error::StateMismatch.fault(), Fault::Caller);
-        assert_eq!(
-            excerpt(b"<html>\n<h1>502</h1>").as_deref(),
-            Some("<html> <h1>502</h1>")
-        );
-        assert_eq!(excerpt(b"  "), None);
-        assert_eq!(
-            excerpt(b"token eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln here").as_deref(),
-            Some("token [redacted] here")
-        );
+    }
+
+    #[test]
+    fn server_text_in_oauth_errors_is_escaped_and_capped() {
+        let huge = format!("x\r\n\u{1b}[2J{}", "y".repeat(500_000));
+        let e = Error::oauth("invalid_grant", Some(&huge), Some("https://as/e rr"), 400);
+        let shown = e.to_string();
+        assert!(shown.len() < 1200, "{}", shown.len());
+        assert!(!shown.contains('\r') && !shown.contains('\n') && !shown.contains('\u{1b}'));
+        assert!(shown.contains("x\\u{d}\\u{a}\\u{1b}[2J"));
+        assert!(shown.contains("<https://as/e\\u{20}rr>"));
     }
 }

@@ -57,7 +57,8 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    /// Parses an introspection response.
+    /// Parses an introspection response. An inactive answer (`{"active": false}`) exposes no
+    /// other claim, whatever else the server sent (RFC 7662 §2.2).
     ///
     /// # Errors
     /// [`Error::OAuth`] for an error body; [`Error::Malformed`] when `active` is missing or
@@ -76,9 +77,24 @@ impl Introspection {
                 ))
             }
         };
+        if !active {
+            // An inactive token's answer says nothing else worth believing (RFC 7662 §2.2).
+            return Ok(Introspection {
+                active,
+                scopes: None,
+                client_id: None,
+                username: None,
+                token_type: None,
+                exp: None,
+                iat: None,
+                sub: None,
+                iss: None,
+                extra: Map::new(),
+            });
+        }
         let out = Introspection {
             active,
-            scopes: body::scopes(&o, "scope"),
+            scopes: body::scopes(&o, "scope", None),
             client_id: body::string(&o, "client_id"),
             username: body::string(&o, "username"),
             token_type: body::string(&o, "token_type"),
@@ -159,5 +175,8 @@ mod tests {
         );
         let resp = http::Response::new(br#"{"active": false}"#.to_vec());
         assert!(!Introspection::from_response(&resp).unwrap().active);
+        let resp = http::Response::new(br#"{"active": false, "username": "u", "x": 1}"#.to_vec());
+        let i = Introspection::from_response(&resp).unwrap();
+        assert_eq!((i.username, i.extra.len()), (None, 0));
     }
 }

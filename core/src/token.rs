@@ -54,6 +54,12 @@ fn known(name: &str) -> bool {
     )
 }
 
+/// A token response that could not be used, and the refresh token it carried anyway.
+pub(crate) struct ParseFailure {
+    pub(crate) error: Error,
+    pub(crate) refresh_token: Option<RefreshToken>,
+}
+
 /// A successful token response, with its expiry made absolute.
 ///
 /// Serialize it (it is `serde`-ready, or use [`TokenSet::to_json`]) to persist it, and restore
@@ -98,12 +104,17 @@ impl TokenSet {
     ///
     /// Lenient where real servers are sloppy: `expires_in` as a number or numeric string,
     /// `expires` when `expires_in` is absent, the unverified JWT `exp` when both are;
-    /// `token_type` in any case, `Bearer` when absent; `scope` separated by spaces, commas or
-    /// plus signs, or an array; form-encoded bodies; unknown members kept in
-    /// [`TokenSet::extra`]. Strict where safety needs it: see the errors.
+    /// `token_type` in any case, `Bearer` when absent; `scope` separated by spaces (RFC 6749
+    /// §3.3; [`TokenSet::from_response_for`] also splits on a provider's own separator), or an
+    /// array; form-encoded bodies; unknown members kept in [`TokenSet::extra`]. Strict where
+    /// safety needs it: see the errors.
+    ///
+    /// A `token_type` other than `Bearer` (`DPoP`, `N_A`...) is kept as received: such a token
+    /// is never sent as a bearer token ([`crate::bearer::authorization_header_for`] and the
+    /// session refuse it).
     ///
     /// # Errors
-    /// - [`Error::OAuth`]: an `error` member, whatever the HTTP status (a 200 too);
+    /// - [`Error::OAuth`]: a non-empty `error` member, whatever the HTTP status (a 200 too);
     /// - [`Error::Malformed`]: no `access_token`, one that is not a non-empty string of visible
     ///   ASCII, a negative or non-numeric lifetime, a body that is not JSON or form, a body
     ///   over 1 MiB;
@@ -112,11 +123,52 @@ impl TokenSet {
         resp: &http::Response<impl AsRef<[u8]>>,
         now: u64,
     ) -> Result<TokenSet, Error> {
-        let members = body::read_members(resp)?;
-        Self::from_members(members, resp.status().as_u16(), now)
+        Self::parse(resp, now, None).map_err(|f| f.error)
     }
 
-    fn from_members(mut members: Members<'_>, status: u16, now: u64) -> Result<TokenSet, Error> {
+    /// [`TokenSet::from_response`] for an answer of `provider`'s token endpoint: `scope` is also
+    /// split on the provider's scope separator when it is not a space (`,` for a provider that
+    /// joins scopes with commas).
+    ///
+    /// # Errors
+    /// As [`TokenSet::from_response`].
+    pub fn from_response_for(
+        resp: &http::Response<impl AsRef<[u8]>>,
+        now: u64,
+        provider: &crate::Provider,
+    ) -> Result<TokenSet, Error> {
+        Self::parse(resp, now, provider.response_scope_separator()).map_err(|f| f.error)
+    }
+
+    /// Parses, and on failure keeps the refresh token a successful-looking answer carried (a
+    /// 2xx body without an `error` whose other members are bad), so that a rotation is never
+    /// lost to one bad field.
+    pub(crate) fn parse(
+        resp: &http::Response<impl AsRef<[u8]>>,
+        now: u64,
+        scope_separator: Option<char>,
+    ) -> Result<TokenSet, ParseFailure> {
+        let members = body::read_members(resp).map_err(|error| ParseFailure {
+            error,
+            refresh_token: None,
+        })?;
+        let salvage = body::string(&members, "refresh_token")
+            .filter(|s| !s.is_empty())
+            .map(RefreshToken::new);
+        Self::from_members(members, resp.status().as_u16(), now, scope_separator).map_err(|error| {
+            ParseFailure {
+                error,
+                refresh_token: salvage,
+            }
+        })
+    }
+
+    fn from_members(
+        mut members: Members<'_>,
+        status: u16,
+        now: u64,
+        scope_separator: Option<char>,
+    ) -> Result<TokenSet, Error> {
         let access_token = match members.take("access_token") {
             Some(Lenient::Str(s)) if !s.is_empty() => {
                 // Sent later as `Authorization: Bearer <token>`: must fit in a header.
@@ -170,7 +222,7 @@ impl TokenSet {
         let id_token = body::string(&members, "id_token")
             .filter(|s| !s.is_empty())
             .map(IdToken::new);
-        let scopes = body::scopes(&members, "scope");
+        let scopes = body::scopes(&members, "scope", scope_separator);
         Ok(TokenSet {
             access_token,
             token_type,
@@ -215,6 +267,11 @@ impl TokenSet {
     /// The `token_type` as received (`Bearer` when absent or in any case of "bearer").
     pub fn token_type(&self) -> &str {
         &self.token_type
+    }
+    /// Whether the token is a bearer token (RFC 6750), the only kind grantline sends: its
+    /// `token_type` was `Bearer` in any case, or absent.
+    pub fn is_bearer(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("bearer")
     }
     /// The refresh token, when there is one.
     pub fn refresh_token(&self) -> Option<&RefreshToken> {
@@ -286,6 +343,16 @@ impl TokenSet {
         self.refresh_token = None;
     }
 
+    pub(crate) fn set_refresh_token(&mut self, refresh_token: RefreshToken) {
+        self.refresh_token = Some(refresh_token);
+    }
+
+    /// Whether the access token had already expired when the response arrived (`expires_in`
+    /// 0, a past `expires` or JWT `exp`, or a client clock ahead of the server's).
+    pub fn expired_on_arrival(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= self.issued_at)
+    }
+
     /// The token set as JSON, to persist. It contains the tokens: store it as a secret.
     pub fn to_json(&self) -> String {
         // A struct of strings, numbers and a JSON map always serializes.
@@ -297,7 +364,7 @@ impl TokenSet {
     /// # Errors
     /// [`Error::InvalidInput`] when `json` is not such a token set.
     pub fn from_json(json: &str) -> Result<TokenSet, Error> {
-        serde_json::from_str(json).map_err(|e| Error::invalid(format!("token set JSON: {e}")))
+        serde_json::from_str(json).map_err(|e| crate::error::json_input("token set", &e))
     }
 }
 
@@ -330,12 +397,13 @@ mod tests {
     #[test]
     fn lenient_fields() {
         let t = parse(
-            r#"{"access_token":"a","token_type":"bearer","expires_in":"60","scope":"x,y","foo":1}"#,
+            r#"{"access_token":"a","token_type":"bearer","expires_in":"60","scope":"x,y z","foo":1}"#,
         )
         .unwrap();
         assert_eq!(t.token_type(), "Bearer");
+        assert!(t.is_bearer());
         assert_eq!(t.expires_at(), Some(1060));
-        assert_eq!(t.scopes().unwrap(), ["x", "y"]);
+        assert_eq!(t.scopes().unwrap(), ["x,y", "z"]);
         assert_eq!(t.extra()["foo"], 1);
         let t = parse(r#"{"access_token":"a","expires":3600}"#).unwrap();
         assert_eq!(
@@ -362,6 +430,32 @@ mod tests {
         assert_eq!(new.refresh_token().unwrap().secret(), "r1");
         let mut rotated = parse(r#"{"access_token":"c","refresh_token":"r2"}"#).unwrap();
         assert!(rotated.inherit_refresh_token(&old));
+    }
+
+    #[test]
+    fn a_bad_answer_keeps_its_refresh_token() {
+        let r = http::Response::new(
+            br#"{"access_token":"a","refresh_token":"r2","expires_in":"1h"}"#.to_vec(),
+        );
+        let f = TokenSet::parse(&r, 1000, None).err().unwrap();
+        assert_eq!(f.error.kind(), "malformed");
+        assert_eq!(f.refresh_token.unwrap().secret(), "r2");
+        let r = http::Response::builder()
+            .status(400)
+            .body(br#"{"error":"invalid_grant","refresh_token":"r3"}"#.to_vec())
+            .unwrap();
+        assert!(TokenSet::parse(&r, 1000, None)
+            .err()
+            .unwrap()
+            .refresh_token
+            .is_none());
+    }
+
+    #[test]
+    fn restoring_never_echoes_the_json() {
+        let e =
+            TokenSet::from_json(r#"{"access_token":"a","issued_at":"SECRETVALUE"}"#).unwrap_err();
+        assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
     }
 
     #[test]
