@@ -117,7 +117,7 @@ impl PendingAuthorization {
     /// [`Error::InvalidInput`] when `json` is not a pending authorization.
     pub fn from_json(json: &str) -> Result<Self, Error> {
         serde_json::from_str(json)
-            .map_err(|e| Error::invalid(format!("pending authorization JSON: {e}")))
+            .map_err(|e| crate::error::json_input("pending authorization", &e))
     }
 }
 
@@ -139,6 +139,8 @@ impl Client {
     /// # Errors
     /// [`Error::MissingEndpoint`] when the provider has no authorization endpoint,
     /// [`Error::UnsupportedGrant`] when it lacks the authorization code grant,
+    /// [`Error::InvalidInput`] for a parameter grantline sets itself or one the endpoint's query
+    /// already has, or a scope that is not a valid scope token (RFC 6749 §3.3),
     /// [`Error::Random`] when the RNG fails.
     pub fn authorization_url(
         &self,
@@ -194,14 +196,28 @@ impl Client {
             .clone()
             .or_else(|| self.redirect_uri().map(str::to_owned));
 
+        // The endpoint's own query is kept (RFC 6749 §3.1); none of ours may repeat one of its
+        // parameters (the reserved ones are refused when the provider is built).
+        let endpoint_query = endpoint.split_once('?').map(|(_, q)| q);
+        if let Some(q) = endpoint_query {
+            for (name, _) in form_urlencoded::parse(q.as_bytes()) {
+                if request.params.iter().any(|(k, _)| *k == name) {
+                    return Err(Error::invalid(format!(
+                        "parameter {} is already in the authorization endpoint's query (RFC 6749 §3.1)",
+                        crate::text::oauth_text(&name, crate::text::Charset::Uri, 64)
+                    )));
+                }
+            }
+        }
+        let scope = self.scope_param(&request.scopes)?;
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("response_type", "code");
         query.append_pair("client_id", self.client_id());
         if let Some(uri) = &redirect_uri {
             query.append_pair("redirect_uri", uri);
         }
-        if let Some(scope) = self.scope_param(&request.scopes) {
-            query.append_pair("scope", &scope);
+        if let Some(scope) = &scope {
+            query.append_pair("scope", scope);
         }
         query.append_pair("state", state.secret());
         query.append_pair("code_challenge", &pkce::challenge(&verifier, request.pkce));
@@ -209,7 +225,11 @@ impl Client {
         for (k, v) in &request.params {
             query.append_pair(k, v);
         }
-        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        let separator = match endpoint_query {
+            None => "?",
+            Some(q) if q.is_empty() || q.ends_with('&') => "",
+            Some(_) => "&",
+        };
         Ok(Authorization {
             url: format!("{endpoint}{separator}{}", query.finish()),
             pending: PendingAuthorization {
@@ -222,8 +242,10 @@ impl Client {
         })
     }
 
-    /// Parses the redirect callback (a whole URL, or its query string) against the pending
-    /// authorization.
+    /// Parses the redirect callback against the pending authorization: a whole URL (input that
+    /// starts with a scheme, `https:` or an app's own), or its query string (with or without
+    /// the leading `?`; a value may hold an unencoded `://`). At most
+    /// [`MAX_CALLBACK_PARAMS`] parameters and [`MAX_CALLBACK_LEN`] bytes.
     ///
     /// # Errors
     /// [`Error::StateMismatch`] when `state` is missing or differs (compared in constant
@@ -243,13 +265,17 @@ impl Client {
         match (params.get("iss"), &pending.issuer) {
             (Some(iss), Some(expected)) if iss != expected => {
                 return Err(Error::IssuerMismatch {
-                    expected: expected.clone(),
-                    received: iss.to_owned(),
+                    expected: crate::urls::shown(expected),
+                    received: crate::text::oauth_text(
+                        iss,
+                        crate::text::Charset::Uri,
+                        crate::text::MAX_URI,
+                    ),
                 })
             }
             (None, Some(expected)) if pending.require_iss => {
                 return Err(Error::IssuerMismatch {
-                    expected: expected.clone(),
+                    expected: crate::urls::shown(expected),
                     received: String::new(),
                 })
             }
@@ -320,7 +346,7 @@ impl Client {
 }
 
 /// Parameters [`Client::authorization_url`] sets itself.
-const RESERVED_PARAMS: [&str; 7] = [
+pub(crate) const RESERVED_PARAMS: [&str; 7] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -330,22 +356,54 @@ const RESERVED_PARAMS: [&str; 7] = [
     "code_challenge_method",
 ];
 
+/// The most parameters a callback may carry.
+pub const MAX_CALLBACK_PARAMS: usize = 64;
+/// The longest callback (URL or query) read, in bytes.
+pub const MAX_CALLBACK_LEN: usize = 16 * 1024;
+
 /// The parameters of a callback, each at most once (RFC 6749 §3.1).
 struct CallbackParams(Vec<(String, String)>);
 
+/// Whether `s` starts with a URI scheme and `:` (RFC 3986 §3.1): `https://…`, `myapp:/cb?…`.
+/// A bare query (`code=…&iss=https://as`) does not: its first `=` comes before any `:`.
+fn has_scheme(s: &str) -> bool {
+    let Some((scheme, _)) = s.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 impl CallbackParams {
     fn parse(url_or_query: &str) -> Result<Self, Error> {
+        if url_or_query.len() > MAX_CALLBACK_LEN {
+            return Err(Error::invalid(format!(
+                "the callback is longer than {MAX_CALLBACK_LEN} bytes"
+            )));
+        }
         let without_fragment = url_or_query.split('#').next().unwrap_or_default();
-        let query = match without_fragment.split_once('?') {
-            Some((_, q)) => q,
-            None if without_fragment.contains("://") => "",
-            None => without_fragment,
+        // Only input with a scheme is a URL; anything else is the query itself, even when a
+        // value holds an unencoded `://` (an `iss`) or `?`.
+        let query = if has_scheme(without_fragment) {
+            without_fragment.split_once('?').map_or("", |(_, q)| q)
+        } else {
+            without_fragment
+                .strip_prefix('?')
+                .unwrap_or(without_fragment)
         };
+        let mut seen = std::collections::HashSet::new();
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if pairs.iter().any(|(seen, _)| *seen == k) {
+            if pairs.len() == MAX_CALLBACK_PARAMS {
                 return Err(Error::invalid(format!(
-                    "the callback repeats the parameter {k:?}"
+                    "the callback has more than {MAX_CALLBACK_PARAMS} parameters"
+                )));
+            }
+            if !seen.insert(k.clone()) {
+                return Err(Error::invalid(format!(
+                    "the callback repeats the parameter {}",
+                    crate::text::oauth_text(&k, crate::text::Charset::Uri, 64)
                 )));
             }
             pairs.push((k.into_owned(), v.into_owned()));
@@ -362,12 +420,12 @@ impl CallbackParams {
 
     fn error(&self) -> Result<(), Error> {
         match self.get("error") {
-            Some(code) => Err(Error::OAuth {
-                code: code.to_owned(),
-                description: self.get("error_description").map(str::to_owned),
-                uri: self.get("error_uri").map(str::to_owned),
-                status: 0,
-            }),
+            Some(code) => Err(Error::oauth(
+                code,
+                self.get("error_description"),
+                self.get("error_uri"),
+                0,
+            )),
             None => Ok(()),
         }
     }

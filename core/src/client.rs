@@ -107,11 +107,13 @@ impl Client {
     }
 
     /// The authentication method in force: the override, else the provider's; a client
-    /// without a secret is always public (`none`).
-    pub fn auth_method(&self) -> ClientAuthMethod {
+    /// without a secret is public (`none`). `None` for a client with a secret at a provider
+    /// whose metadata listed only methods grantline does not speak: building a request then
+    /// fails with [`Error::UnsupportedAuthMethod`].
+    pub fn auth_method(&self) -> Option<ClientAuthMethod> {
         match (self.auth_method, &self.client_secret) {
-            (Some(m), _) => m,
-            (None, None) => ClientAuthMethod::None,
+            (Some(m), _) => Some(m),
+            (None, None) => Some(ClientAuthMethod::None),
             (None, Some(_)) => self.provider.auth_method(),
         }
     }
@@ -119,26 +121,28 @@ impl Client {
     /// The client credentials grant (RFC 6749 §4.4.2).
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`].
+    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
+    /// [`Error::InvalidInput`] (a scope that is not a scope token).
     pub fn client_credentials_request(
         &self,
         scopes: &[String],
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes);
+        let scope = self.scope_param(scopes)?;
         self.token_request(GrantType::ClientCredentials, &[("scope", scope.as_deref())])
     }
 
     /// The resource owner password grant (RFC 6749 §4.3.2).
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`].
+    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
+    /// [`Error::InvalidInput`] (a scope that is not a scope token).
     pub fn password_request(
         &self,
         username: &str,
         password: &Password,
         scopes: &[String],
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes);
+        let scope = self.scope_param(scopes)?;
         self.token_request(
             GrantType::Password,
             &[
@@ -153,13 +157,14 @@ impl Client {
     /// to keep the original scopes.
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`].
+    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
+    /// [`Error::InvalidInput`] (a scope that is not a scope token).
     pub fn refresh_request(
         &self,
         refresh_token: &RefreshToken,
         scopes: &[String],
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes);
+        let scope = self.scope_param(scopes)?;
         self.token_request(
             GrantType::RefreshToken,
             &[
@@ -172,7 +177,8 @@ impl Client {
     /// The device access token request (RFC 8628 §3.4), sent once per poll.
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`].
+    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
+    /// [`Error::InvalidInput`] (a scope that is not a scope token).
     pub fn device_token_request(
         &self,
         device_code: &DeviceCode,
@@ -212,6 +218,10 @@ impl Client {
 
     /// A POST to `url` with `params` (the first one leads), the client's authentication and
     /// the provider's body encoding. Body credentials follow the first parameter.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedAuthMethod`] when the client has no method the provider accepts;
+    /// [`Error::InvalidInput`] for an unparsable URL or credentials that cannot form a header.
     pub(crate) fn post(
         &self,
         url: &str,
@@ -227,7 +237,19 @@ impl Client {
         let mut headers = http::HeaderMap::with_capacity(4);
         headers.insert(ACCEPT, JSON);
         let mut auth: [(&str, &str); 2] = [("", ""); 2];
-        let auth: &[(&str, &str)] = match self.auth_method() {
+        let method = self
+            .auth_method()
+            .ok_or_else(|| Error::UnsupportedAuthMethod {
+                offered: self
+                    .provider
+                    .auth_methods_offered()
+                    .unwrap_or_default()
+                    .iter()
+                    .take(16)
+                    .map(|m| crate::text::oauth_text(m, crate::text::Charset::Uri, 64))
+                    .collect(),
+            })?;
+        let auth: &[(&str, &str)] = match method {
             ClientAuthMethod::Basic => {
                 let computed;
                 let credentials = match &self.basic {
@@ -291,8 +313,24 @@ impl Client {
     }
 
     /// The scopes joined with the provider's separator; `None` when there are none.
-    pub(crate) fn scope_param(&self, scopes: &[String]) -> Option<String> {
-        (!scopes.is_empty()).then(|| scopes.join(self.provider.scope_separator()))
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a scope that is not a scope token (RFC 6749 §3.3: one or
+    /// more of `%x21 / %x23-5B / %x5D-7E`, so no empty scope, and no space, `"` or `\` in one).
+    pub(crate) fn scope_param(&self, scopes: &[String]) -> Result<Option<String>, Error> {
+        for scope in scopes {
+            let valid = !scope.is_empty()
+                && scope
+                    .bytes()
+                    .all(|b| matches!(b, b'!' | b'#'..=b'[' | b']'..=b'~'));
+            if !valid {
+                return Err(Error::invalid(format!(
+                    "scope {} is not a scope token (RFC 6749 §3.3: no empty scope, no space, quote or backslash)",
+                    crate::text::oauth_text(scope, crate::text::Charset::Uri, 64)
+                )));
+            }
+        }
+        Ok((!scopes.is_empty()).then(|| scopes.join(self.provider.scope_separator())))
     }
 }
 

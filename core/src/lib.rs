@@ -64,11 +64,12 @@
 //! or *wait for the renewal in flight*; see the [`session`] module for the loop.
 //!
 //! ## Modules
-//! One per concern: [`provider`] (presets and discovery), [`client`] (token requests),
+//! One per concern: [`provider`] (presets, metadata), [`discovery`] (bound to the issuer),
+//! [`client`] (token requests),
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
 //! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
-//! (unverified claim peeking), [`error`].
+//! (unverified claim peeking), [`text`] (server text made safe for error messages), [`error`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -78,6 +79,7 @@ pub mod bearer;
 mod body;
 pub mod client;
 pub mod device;
+pub mod discovery;
 pub mod error;
 pub mod introspection;
 pub mod jwt;
@@ -87,13 +89,16 @@ pub mod redact;
 pub mod revocation;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod token;
+mod urls;
 
 pub use authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 pub use bearer::{BearerChallenge, Challenge};
 pub use body::{MAX_BODY, RESPONSE_HEADERS};
 pub use client::Client;
 pub use device::{DeviceAuthorization, DevicePoll};
+pub use discovery::Discovery;
 pub use error::{Error, Fault};
 pub use introspection::{Introspection, TokenTypeHint};
 pub use pkce::PkceMethod;

@@ -2,18 +2,24 @@
 //! token parameters, default expiry skew and supported grants.
 //!
 //! Five presets come from the providers' own documents (see `PROVIDERS.md`); any other provider
-//! is built with [`ProviderBuilder`] or from an RFC 8414 / OpenID Connect discovery document
-//! with [`Provider::from_metadata`].
+//! is built with [`ProviderBuilder`], or discovered from its issuer with [`Discovery`](crate::Discovery) (RFC 8414,
+//! OpenID Connect Discovery), or built from a metadata document with [`Provider::from_metadata`].
 //!
 //! # Security
-//! Every endpoint is checked when the provider is built: `https://` always, `http://` only on a
-//! loopback host (`127.0.0.0/8`, `[::1]`, `localhost`). URLs are kept exactly as given, trailing
-//! slashes included.
+//! - Every endpoint is checked when the provider is built: an absolute `https://` URL, or
+//!   `http://` only on a loopback host (an IP literal in `127.0.0.0/8`, `[::1]`, or `localhost`
+//!   exactly: `127.0.0.1.evil.com` and `localhost.evil` are public hosts); no user information
+//!   (`https://user:pass@host`, RFC 9110 §4.2.4), no fragment (RFC 6749 §3.1), only the
+//!   characters RFC 3986 allows (no backslash, space or non-ASCII), a valid port. URLs are kept
+//!   exactly as given, trailing slashes included.
+//! - An authorization endpoint may carry a query; it may not set a parameter grantline sets
+//!   itself (RFC 6749 §3.1).
+//! - [`Discovery`](crate::Discovery) is bound to the issuer: a metadata document that names another issuer is
+//!   refused (mix-up attacks, RFC 9700 §4.4).
 
 use std::fmt;
 
-use serde::Deserialize;
-
+use crate::body::{Lenient, Members};
 use crate::error::Error;
 
 /// The grants (RFC 6749 §4, §6; RFC 8628) a provider can support.
@@ -162,9 +168,12 @@ impl ClientAuthMethod {
 
 /// An authorization server: everything grantline needs to know about it, as data.
 ///
-/// Build one with a preset ([`Provider::libro`], ...), with [`Provider::builder`], or from a
-/// discovery document with [`Provider::from_metadata`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Build one with a preset ([`Provider::libro`], ...), with [`Provider::builder`], from its
+/// issuer with [`Discovery`](crate::Discovery), or from a metadata document with [`Provider::from_metadata`].
+///
+/// `Debug` redacts the value of any extra token parameter named like a secret
+/// ([`crate::redact::SECRET_PARAMS`]: a `client_assertion`, say).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Provider {
     name: String,
     issuer: Option<String>,
@@ -175,13 +184,57 @@ pub struct Provider {
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
     body_encoding: BodyEncoding,
-    auth_method: ClientAuthMethod,
+    /// `None`: the metadata listed only methods grantline does not speak (`auth_methods_offered`).
+    auth_method: Option<ClientAuthMethod>,
+    auth_methods_offered: Option<Vec<String>>,
     scope_separator: String,
     extra_token_params: Vec<(String, String)>,
     default_skew: u64,
     grants: Vec<GrantType>,
     unsolicited_callbacks: bool,
     iss_parameter_supported: bool,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Params<'a>(&'a [(String, String)]);
+        impl fmt::Debug for Params<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|(k, v)| {
+                        let shown = if crate::redact::is_secret_param(k) {
+                            crate::secret::REDACTED
+                        } else {
+                            v.as_str()
+                        };
+                        (k, shown)
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("authorization_endpoint", &self.authorization_endpoint)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("grant_token_endpoints", &self.grant_token_endpoints)
+            .field("introspection_endpoint", &self.introspection_endpoint)
+            .field("revocation_endpoint", &self.revocation_endpoint)
+            .field(
+                "device_authorization_endpoint",
+                &self.device_authorization_endpoint,
+            )
+            .field("body_encoding", &self.body_encoding)
+            .field("auth_method", &self.auth_method)
+            .field("auth_methods_offered", &self.auth_methods_offered)
+            .field("scope_separator", &self.scope_separator)
+            .field("extra_token_params", &Params(&self.extra_token_params))
+            .field("default_skew", &self.default_skew)
+            .field("grants", &self.grants)
+            .field("unsolicited_callbacks", &self.unsolicited_callbacks)
+            .field("iss_parameter_supported", &self.iss_parameter_supported)
+            .finish()
+    }
 }
 
 /// The default renewal margin before expiry, in seconds.
@@ -207,7 +260,8 @@ impl Provider {
                 revocation_endpoint: None,
                 device_authorization_endpoint: None,
                 body_encoding: BodyEncoding::Form,
-                auth_method: ClientAuthMethod::Basic,
+                auth_method: Some(ClientAuthMethod::Basic),
+                auth_methods_offered: None,
                 scope_separator: " ".into(),
                 extra_token_params: Vec::new(),
                 default_skew: DEFAULT_SKEW,
@@ -323,66 +377,97 @@ impl Provider {
     }
 
     /// Builds a provider from an RFC 8414 authorization-server metadata or OpenID Connect
-    /// discovery document (the JSON bytes).
+    /// discovery document (the JSON bytes). To fetch one from an issuer, and refuse a document
+    /// that names another issuer, use [`Discovery`](crate::Discovery).
     ///
-    /// Grants come from `grant_types_supported` (absent: authorization code, as RFC 8414
-    /// says); the refresh grant is assumed wherever the authorization code grant is, because a
-    /// refresh token in hand proves it. The client authentication method is HTTP Basic when
-    /// `token_endpoint_auth_methods_supported` lists it or is absent (the RFC default),
-    /// otherwise body, otherwise none when listed, otherwise HTTP Basic again (the list names
-    /// only methods grantline does not speak; override with
-    /// [`Client::with_auth_method`](crate::Client::with_auth_method)). Every endpoint must be
-    /// `https://` (or loopback `http://`).
+    /// - Grants: those `grant_types_supported` lists, with the refresh grant wherever a grant
+    ///   that issues refresh tokens is (a refresh token in hand proves it). When the member is
+    ///   absent, grantline refuses no grant locally: the server's answer decides (Microsoft
+    ///   Entra's document has no such member, and client credentials works there).
+    /// - Client authentication: HTTP Basic when `token_endpoint_auth_methods_supported` lists it
+    ///   or is absent (the RFC default), else `client_secret_post`, else `none`. When the list
+    ///   names only methods grantline does not speak (`private_key_jwt`...), the provider has
+    ///   no method ([`Provider::auth_method`] is `None`) and a client with a secret gets
+    ///   [`Error::UnsupportedAuthMethod`] when it builds a request, unless it chooses one with
+    ///   [`Client::with_auth_method`](crate::Client::with_auth_method).
+    /// - `issuer` must be an `https://` URL (`http://` on loopback) without query or fragment;
+    ///   every endpoint must pass the checks of [`ProviderBuilder::build`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a document that is not JSON or lacks `issuer`;
-    /// [`Error::InsecureEndpoint`] for a non-loopback `http://` endpoint.
+    /// [`Error::InvalidInput`] for a document that is not a JSON object, lacks `issuer`, or has
+    /// a member of the wrong type; [`Error::InsecureEndpoint`] for a non-loopback `http://`
+    /// issuer or endpoint, and the other errors of [`ProviderBuilder::build`].
     pub fn from_metadata(json: &[u8]) -> Result<Provider, Error> {
-        #[derive(Deserialize)]
-        struct Metadata {
-            issuer: String,
-            authorization_endpoint: Option<String>,
-            token_endpoint: Option<String>,
-            introspection_endpoint: Option<String>,
-            revocation_endpoint: Option<String>,
-            device_authorization_endpoint: Option<String>,
-            grant_types_supported: Option<Vec<String>>,
-            token_endpoint_auth_methods_supported: Option<Vec<String>>,
-            #[serde(default)]
-            authorization_response_iss_parameter_supported: bool,
-        }
-        let m: Metadata = serde_json::from_slice(json)
-            .map_err(|e| Error::invalid(format!("discovery document: {e}")))?;
-        let mut b = Provider::builder(m.issuer.clone()).issuer(m.issuer);
-        let grants: Vec<GrantType> = match &m.grant_types_supported {
-            Some(list) => list.iter().filter_map(|g| GrantType::parse(g)).collect(),
-            None => vec![GrantType::AuthorizationCode],
+        let m: Members<'_> = serde_json::from_slice(json.trim_ascii())
+            .map_err(|_| Error::invalid("the discovery document is not a JSON object"))?;
+        let text = |key: &str| -> Result<Option<String>, Error> {
+            match m.get(key) {
+                None | Some(Lenient::Null) => Ok(None),
+                Some(Lenient::Str(s)) => Ok(Some(s.clone().into_owned())),
+                Some(_) => Err(Error::invalid(format!(
+                    "`{key}` in the discovery document is not a string"
+                ))),
+            }
+        };
+        let list = |key: &str| -> Result<Option<Vec<String>>, Error> {
+            let bad = || {
+                Error::invalid(format!(
+                    "`{key}` in the discovery document is not a list of strings"
+                ))
+            };
+            match m.get(key) {
+                None | Some(Lenient::Null) => Ok(None),
+                Some(Lenient::List(items)) => items
+                    .iter()
+                    .map(|i| match i {
+                        Lenient::Str(s) => Ok(s.clone().into_owned()),
+                        _ => Err(bad()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => Err(bad()),
+            }
+        };
+        let issuer = text("issuer")?
+            .ok_or_else(|| Error::invalid("the discovery document has no `issuer`"))?;
+        check_issuer(&issuer)?;
+        let mut b = Provider::builder(issuer.clone()).issuer(issuer);
+        let grants: Vec<GrantType> = match list("grant_types_supported")? {
+            Some(names) => names.iter().filter_map(|g| GrantType::parse(g)).collect(),
+            None => GrantType::ALL.to_vec(),
         };
         for g in &grants {
             b = b.grant(*g);
         }
-        if grants.contains(&GrantType::AuthorizationCode) {
+        if grants.iter().any(|g| {
+            matches!(
+                g,
+                GrantType::AuthorizationCode | GrantType::Password | GrantType::DeviceCode
+            )
+        }) {
             b = b.grant(GrantType::RefreshToken);
         }
-        let methods = m.token_endpoint_auth_methods_supported;
+        let methods = list("token_endpoint_auth_methods_supported")?;
         let supports = |name: &str| methods.as_ref().is_none_or(|l| l.iter().any(|x| x == name));
-        // Only methods grantline speaks count; a list of others (`private_key_jwt`...) falls
-        // back to the RFC default rather than silently dropping the secret.
-        b = b.auth_method(if supports("client_secret_basic") {
-            ClientAuthMethod::Basic
+        b.provider.auth_method = if supports("client_secret_basic") {
+            Some(ClientAuthMethod::Basic)
         } else if supports("client_secret_post") {
-            ClientAuthMethod::Body
+            Some(ClientAuthMethod::Body)
         } else if supports("none") {
-            ClientAuthMethod::None
+            Some(ClientAuthMethod::None)
         } else {
-            ClientAuthMethod::Basic
-        });
-        b.provider.authorization_endpoint = m.authorization_endpoint;
-        b.provider.token_endpoint = m.token_endpoint;
-        b.provider.introspection_endpoint = m.introspection_endpoint;
-        b.provider.revocation_endpoint = m.revocation_endpoint;
-        b.provider.device_authorization_endpoint = m.device_authorization_endpoint;
-        b.provider.iss_parameter_supported = m.authorization_response_iss_parameter_supported;
+            None
+        };
+        b.provider.auth_methods_offered = methods;
+        b.provider.authorization_endpoint = text("authorization_endpoint")?;
+        b.provider.token_endpoint = text("token_endpoint")?;
+        b.provider.introspection_endpoint = text("introspection_endpoint")?;
+        b.provider.revocation_endpoint = text("revocation_endpoint")?;
+        b.provider.device_authorization_endpoint = text("device_authorization_endpoint")?;
+        b.provider.iss_parameter_supported = matches!(
+            m.get("authorization_response_iss_parameter_supported"),
+            Some(Lenient::Bool(true))
+        );
         b.build()
     }
 
@@ -422,13 +507,29 @@ impl Provider {
     pub fn body_encoding(&self) -> BodyEncoding {
         self.body_encoding
     }
-    /// How the client authenticates, unless the client overrides it.
-    pub fn auth_method(&self) -> ClientAuthMethod {
+    /// How a client with a secret authenticates, unless the client overrides it; `None` when
+    /// the provider's metadata listed only methods grantline does not speak
+    /// ([`Provider::auth_methods_offered`]).
+    pub fn auth_method(&self) -> Option<ClientAuthMethod> {
         self.auth_method
+    }
+    /// The `token_endpoint_auth_methods_supported` of the metadata the provider was built
+    /// from, when it had one.
+    pub fn auth_methods_offered(&self) -> Option<&[String]> {
+        self.auth_methods_offered.as_deref()
     }
     /// What joins scopes in requests.
     pub fn scope_separator(&self) -> &str {
         &self.scope_separator
+    }
+    /// The provider's own scope separator, when it is one character other than a space (`,`):
+    /// token responses' `scope` is split on it as well as on spaces.
+    pub fn response_scope_separator(&self) -> Option<char> {
+        let mut chars = self.scope_separator.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c != ' ' => Some(c),
+            _ => None,
+        }
     }
     /// Parameters added to every token request (e.g. Auth0's `audience`).
     pub fn extra_token_params(&self) -> &[(String, String)] {
@@ -520,7 +621,7 @@ impl ProviderBuilder {
     }
     /// Sets the client authentication method.
     pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.provider.auth_method = method;
+        self.provider.auth_method = Some(method);
         self
     }
     /// Sets what joins scopes in requests.
@@ -563,9 +664,18 @@ impl ProviderBuilder {
     ///
     /// # Errors
     /// [`Error::InsecureEndpoint`] for an `http://` endpoint on a non-loopback host;
-    /// [`Error::InvalidInput`] for an endpoint that is not an absolute http(s) URL.
+    /// [`Error::InvalidInput`] for an endpoint that is not an absolute http(s) URL, carries
+    /// user information or a fragment, has characters a URL cannot have or an invalid port, for
+    /// an authorization endpoint whose query sets a parameter grantline sets itself, and for an
+    /// issuer with a query or fragment.
     pub fn build(self) -> Result<Provider, Error> {
         let p = &self.provider;
+        if let Some(issuer) = &p.issuer {
+            check_issuer(issuer)?;
+        }
+        if let Some(url) = &p.authorization_endpoint {
+            check_authorization_endpoint(url)?;
+        }
         let urls = p
             .authorization_endpoint
             .iter()
@@ -577,6 +687,13 @@ impl ProviderBuilder {
         for url in urls {
             check_endpoint(url)?;
         }
+        for (name, value) in &p.extra_token_params {
+            if name.is_empty() || name.contains(['\r', '\n']) || value.contains(['\r', '\n']) {
+                return Err(Error::invalid(
+                    "an extra token parameter has an empty name or a line break",
+                ));
+            }
+        }
         Ok(self.provider)
     }
 
@@ -586,81 +703,7 @@ impl ProviderBuilder {
     }
 }
 
-/// Discovery over HTTP, sans-IO: the request that fetches a metadata document, and the
-/// provider built from the answer. Bindings use these for their `discover` calls.
-impl Provider {
-    /// `GET url` with `accept: application/json`: the request for an RFC 8414 / OpenID Connect
-    /// discovery document at its full URL (e.g.
-    /// `https://as.example/.well-known/oauth-authorization-server`).
-    ///
-    /// # Errors
-    /// [`Error::InsecureEndpoint`] or [`Error::InvalidInput`] for a URL that is not `https://`
-    /// (or loopback `http://`).
-    pub fn discovery_request(url: &str) -> Result<http::Request<Vec<u8>>, Error> {
-        check_endpoint(url)?;
-        http::Request::get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| Error::invalid(format!("discovery URL {url:?} is not a valid URL")))
-    }
-
-    /// The provider described by a discovery response: a 2xx answer whose body is the
-    /// document ([`Provider::from_metadata`]).
-    ///
-    /// # Errors
-    /// [`Error::UnexpectedStatus`] for another status (with an excerpt of a non-JSON body),
-    /// [`Error::Malformed`] for a body over [`MAX_BODY`](crate::MAX_BODY), and the errors of
-    /// [`Provider::from_metadata`].
-    pub fn from_discovery_response(
-        resp: &http::Response<impl AsRef<[u8]>>,
-    ) -> Result<Provider, Error> {
-        let status = resp.status().as_u16();
-        let body = resp.body().as_ref();
-        if !resp.status().is_success() {
-            let excerpt = if body.first().is_some_and(|b| matches!(b, b'{' | b'[')) {
-                None
-            } else {
-                crate::error::excerpt(body)
-            };
-            return Err(Error::UnexpectedStatus { status, excerpt });
-        }
-        if body.len() > crate::MAX_BODY {
-            return Err(Error::malformed(
-                status,
-                "discovery document exceeds the 1 MiB limit",
-            ));
-        }
-        Provider::from_metadata(body)
-    }
-}
-
-/// Refuses anything but `https://`, or `http://` on a loopback host.
-pub(crate) fn check_endpoint(url: &str) -> Result<(), Error> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| Error::invalid(format!("endpoint {url:?} is not a valid URL")))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| Error::invalid(format!("endpoint {url:?} has no host")))?;
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
-        Some("http") => Err(Error::InsecureEndpoint { url: url.into() }),
-        _ => Err(Error::invalid(format!(
-            "endpoint {url:?} is not an http(s) URL"
-        ))),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
-}
+pub(crate) use crate::urls::{check_authorization_endpoint, check_endpoint, check_issuer};
 
 #[cfg(test)]
 mod tests {
@@ -677,35 +720,16 @@ mod tests {
     }
 
     #[test]
-    fn discovery_request_and_response() {
-        let r = Provider::discovery_request(
-            "https://as.example/.well-known/oauth-authorization-server",
-        )
-        .unwrap();
-        assert_eq!(r.method(), http::Method::GET);
-        assert_eq!(r.headers()["accept"], "application/json");
-        assert!(r.body().is_empty());
-        assert!(matches!(
-            Provider::discovery_request("http://as.example/x"),
-            Err(Error::InsecureEndpoint { .. })
-        ));
-        let ok = http::Response::new(
-            br#"{"issuer":"https://as.example","token_endpoint":"https://as.example/token","grant_types_supported":["client_credentials"]}"#.to_vec(),
-        );
-        let p = Provider::from_discovery_response(&ok).unwrap();
-        assert_eq!(
-            p.token_endpoint(GrantType::ClientCredentials),
-            Some("https://as.example/token")
-        );
-        let mut missing = http::Response::new(b"<html>Not Found</html>".to_vec());
-        *missing.status_mut() = http::StatusCode::NOT_FOUND;
-        assert_eq!(
-            Provider::from_discovery_response(&missing),
-            Err(Error::UnexpectedStatus {
-                status: 404,
-                excerpt: Some("<html>Not Found</html>".into())
-            })
-        );
+    fn debug_redacts_secret_extra_parameters() {
+        let p = Provider::builder("x")
+            .token_endpoint("https://as.example/token")
+            .extra_token_param("client_assertion", "eyJ.secret.jwt")
+            .extra_token_param("audience", "api")
+            .build()
+            .unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("eyJ.secret.jwt"), "{shown}");
+        assert!(shown.contains("\"audience\", \"api\""), "{shown}");
     }
 
     #[test]
@@ -737,57 +761,64 @@ mod tests {
     }
 
     #[test]
-    fn http_only_on_loopback() {
-        for ok in [
-            "https://example.com/token",
-            "http://127.0.0.1:8080/token",
-            "http://127.8.0.1/token",
-            "http://localhost/t",
-            "http://[::1]:9/t",
-        ] {
-            assert!(check_endpoint(ok).is_ok(), "{ok}");
-        }
-        assert!(matches!(
-            check_endpoint("http://example.com/token"),
-            Err(Error::InsecureEndpoint { .. })
-        ));
-        assert!(matches!(
-            check_endpoint("http://10.0.0.1/token"),
-            Err(Error::InsecureEndpoint { .. })
-        ));
-        assert!(matches!(
-            check_endpoint("ftp://example.com/x"),
-            Err(Error::InvalidInput { .. })
-        ));
-        assert!(matches!(
-            check_endpoint("/relative"),
-            Err(Error::InvalidInput { .. })
-        ));
-    }
-
-    #[test]
-    fn metadata_defaults_follow_rfc_8414() {
+    fn metadata_grants_and_auth_methods() {
         let p = Provider::from_metadata(
             br#"{"issuer":"https://as.example","token_endpoint":"https://as.example/t",
                  "token_endpoint_auth_methods_supported":["client_secret_post"],
                  "grant_types_supported":["client_credentials","authorization_code","implicit"]}"#,
         )
         .unwrap();
-        assert_eq!(p.auth_method(), ClientAuthMethod::Body);
+        assert_eq!(p.auth_method(), Some(ClientAuthMethod::Body));
         assert!(p.supports(GrantType::RefreshToken));
         assert!(!p.supports(GrantType::Password));
+        // No grant_types_supported (Microsoft Entra): nothing is refused locally.
+        let p = Provider::from_metadata(
+            br#"{"issuer":"https://as.example","token_endpoint":"https://as.example/t"}"#,
+        )
+        .unwrap();
+        assert!(GrantType::ALL.iter().all(|g| p.supports(*g)));
+        // Only methods grantline does not speak: no method, and the list is kept.
         let p = Provider::from_metadata(
             br#"{"issuer":"https://as.example","token_endpoint_auth_methods_supported":["private_key_jwt"]}"#,
         )
         .unwrap();
-        assert_eq!(p.auth_method(), ClientAuthMethod::Basic);
-        assert!(matches!(
-            Provider::from_metadata(br#"{"issuer":"x","token_endpoint":"http://evil.example/t"}"#),
-            Err(Error::InsecureEndpoint { .. })
-        ));
-        assert!(matches!(
-            Provider::from_metadata(b"<html>"),
-            Err(Error::InvalidInput { .. })
-        ));
+        assert_eq!(p.auth_method(), None);
+        assert_eq!(p.auth_methods_offered().unwrap(), ["private_key_jwt"]);
+        for (doc, kind) in [
+            (
+                &br#"{"issuer":"x","token_endpoint":"http://evil.example/t"}"#[..],
+                "invalid_input",
+            ),
+            (
+                br#"{"issuer":"https://as.example","token_endpoint":"http://evil.example/t"}"#,
+                "insecure_endpoint",
+            ),
+            (br#"{"issuer":"http://as.example"}"#, "insecure_endpoint"),
+            (br#"{"issuer":"https://as.example?x=1"}"#, "invalid_input"),
+            (
+                br#"{"issuer":"https://as.example","token_endpoint":7}"#,
+                "invalid_input",
+            ),
+            (b"<html>", "invalid_input"),
+        ] {
+            assert_eq!(Provider::from_metadata(doc).unwrap_err().kind(), kind);
+        }
+    }
+
+    #[test]
+    fn authorization_endpoint_query_is_checked_when_built() {
+        let b = |url: &str| {
+            Provider::builder("x")
+                .authorization_endpoint(url)
+                .grant(GrantType::AuthorizationCode)
+                .build()
+        };
+        assert!(b("https://as.example/authorize?tenant=t").is_ok());
+        assert_eq!(
+            b("https://as.example/authorize?response_type=token")
+                .unwrap_err()
+                .kind(),
+            "invalid_input"
+        );
     }
 }

@@ -46,21 +46,49 @@ pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.contains(&name)
 }
 
-/// A URL with the values of secret query parameters redacted.
+/// A URL as it may be shown: user information (`https://user:pass@host`) removed, and the
+/// values of secret parameters redacted in the query and in the fragment (implicit and hybrid
+/// responses carry `code`, `access_token` and `id_token` there).
 pub fn url(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
     };
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
+    let (base, query) = match before_fragment.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (before_fragment, None),
     };
-    let mut out = format!("{base}?{}", form(query.as_bytes()));
+    let mut out = without_userinfo(base);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&form(query.as_bytes()));
+    }
     if let Some(fragment) = fragment {
         out.push('#');
-        out.push_str(fragment);
+        if fragment.contains('=') {
+            out.push_str(&form(fragment.as_bytes()));
+        } else {
+            out.push_str(fragment);
+        }
     }
     out
+}
+
+/// `scheme://user:pass@host/path` without `user:pass@` (the authority ends at the first `/`
+/// after the scheme's `//`; its last `@` ends the user information).
+fn without_userinfo(base: &str) -> String {
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return base.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{scheme}://{}{path}",
+            authority.get(at + 1..).unwrap_or_default()
+        ),
+        None => base.to_owned(),
+    }
 }
 
 /// A header value as it may be shown: credentials (`Authorization`, `Proxy-Authorization`,
@@ -176,6 +204,15 @@ mod tests {
             "https://app/cb?code=[redacted]&state=[redacted]&iss=https%3A%2F%2Fas#frag"
         );
         assert_eq!(url("https://as/token"), "https://as/token");
+        assert_eq!(
+            url("https://user:p%40ss@as.example:8443/t?token=x"),
+            "https://as.example:8443/t?token=[redacted]"
+        );
+        assert_eq!(
+            url("https://app/cb#access_token=at&id_token=it&state=s&expires_in=3600"),
+            "https://app/cb#access_token=[redacted]&id_token=[redacted]&state=[redacted]&expires_in=3600"
+        );
+        assert_eq!(url("https://a@b@as/x"), "https://as/x");
         let v = http::HeaderValue::from_static("Basic dXNlcjpwYXNz");
         assert_eq!(header(&AUTHORIZATION, &v), "Basic [redacted]");
         assert_eq!(
