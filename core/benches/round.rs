@@ -130,9 +130,11 @@ fn session_next(c: &mut Criterion) {
     let Next::Send { id, .. } = session.next(NOW).unwrap() else {
         panic!("a new session must ask for a token");
     };
-    session
+    let done = session
         .receive(id, &canned_response(RESPONSE), NOW)
         .unwrap();
+    assert!(done.error.is_none());
+    session.delivered(id);
     assert!(matches!(session.next(NOW + 1).unwrap(), Next::Ready(_)));
 
     let mut group = c.benchmark_group("session_next");
