@@ -240,7 +240,7 @@ fn no_secret_in_any_debug_display_or_error() {
     let mut session = TokenSession::new(client.clone(), grant);
     let next = session.next(1).unwrap();
     out.debug("Next::Send", &next);
-    let Next::Send { id, request } = next else {
+    let Next::Send { id, request, .. } = next else {
         panic!("expected Send")
     };
     out.debug("Authorization header", &request.headers());
@@ -250,7 +250,8 @@ fn no_secret_in_any_debug_display_or_error() {
     let renewed = session
         .receive(id, &resp(200, "application/json", &full), 1)
         .unwrap();
-    out.debug("Renewed", &renewed);
+    out.debug("Completion", &renewed);
+    assert!(session.delivered(id));
     out.debug("TokenSession ready", &session);
     let ready = session.next(2).unwrap();
     out.debug("Next::Ready", &ready);
@@ -258,6 +259,24 @@ fn no_secret_in_any_debug_display_or_error() {
     assert!(refreshing.reject(ACCESS));
     let next = refreshing.next(2).unwrap();
     out.debug("Next::Send refresh", &next);
+    // A bad answer that still rotates the refresh token: the salvaged set prints redacted.
+    let Next::Send { id, .. } = next else {
+        panic!("expected Send")
+    };
+    let salvaged = refreshing
+        .receive(
+            id,
+            &resp(
+                200,
+                "application/json",
+                &format!(r#"{{"access_token":"{ACCESS}","refresh_token":"{REFRESH}x","expires_in":"1h"}}"#),
+            ),
+            2,
+        )
+        .unwrap();
+    out.secrets.push(format!("{REFRESH}x"));
+    out.debug("Completion (salvaged)", &salvaged);
+    out.debug("TokenSession after salvage", &refreshing);
     out.debug(
         "bearer header",
         &grantline::bearer::authorization_header(&AccessToken::new(ACCESS)).unwrap(),
@@ -299,6 +318,67 @@ fn no_secret_in_any_debug_display_or_error() {
     }
     let callback = format!("https://app.example/cb?code={CODE}&state=whatever&iss=x");
     out.display("redacted URL", &grantline::redact::url(&callback));
+
+    // Hostile bodies echoing secrets: the excerpts redact them, in every syntax.
+    for (secret, body) in [
+        ("S3cr3t!x", "<p>password=S3cr3t!x</p>"),
+        (
+            "Xy7#longsecretvalue",
+            r#"<pre>{"client_secret":"Xy7#longsecretvalue"}</pre>"#,
+        ),
+        ("rt-9!aa", "refresh_token: rt-9!aa"),
+        ("p%21ss", "client%5Fsecret=p%21ss&x=1"),
+    ] {
+        out.secrets.push(secret.to_owned());
+        for status in [200, 502] {
+            let e = TokenSet::from_response(&resp(status, "text/html", body), 1).unwrap_err();
+            out.error("excerpt of a hostile body", &e);
+        }
+    }
+    // Configuration that carries secrets: a client assertion as an extra parameter, user
+    // information in an endpoint.
+    let assertion = "eyJASSERTIONaa99.payload.sig";
+    out.secrets.push(assertion.to_owned());
+    let asserting = provider()
+        .to_builder()
+        .extra_token_param("client_assertion", assertion)
+        .build()
+        .unwrap();
+    out.debug("Provider with client_assertion", &asserting);
+    out.debug(
+        "Client with client_assertion",
+        &Client::new(asserting, "id"),
+    );
+    out.secrets.push("USERINFOpw42".to_owned());
+    for url in [
+        "https://user:USERINFOpw42@as.example/token",
+        "http://user:USERINFOpw42@evil.example/token",
+    ] {
+        let e = provider()
+            .to_builder()
+            .token_endpoint(url)
+            .build()
+            .unwrap_err();
+        out.error("endpoint with user information", &e);
+        out.display(
+            "redacted URL with user information",
+            &grantline::redact::url(url),
+        );
+    }
+    // Restoring persisted JSON never echoes it.
+    for json in [
+        format!(r#"{{"access_token":"{ACCESS}","issued_at":"{REFRESH}"}}"#),
+        format!(r#"{{"access_token":{{"x":"{ACCESS}"}}}}"#),
+    ] {
+        out.error(
+            "TokenSet::from_json",
+            &TokenSet::from_json(&json).unwrap_err(),
+        );
+        out.error(
+            "PendingAuthorization::from_json",
+            &grantline::PendingAuthorization::from_json(&json).unwrap_err(),
+        );
+    }
 
     // Device flow.
     let device = DeviceAuthorization::from_response(

@@ -19,11 +19,12 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
+use grantline::session::Completion;
 use grantline::{
     AccessToken, AuthorizationCode, AuthorizationRequest, BodyEncoding, Client, ClientAuthMethod,
-    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Error, GrantType, Introspection,
-    Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider, RefreshToken, TokenSet,
-    TokenTypeHint,
+    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Discovery, Error, GrantType,
+    Introspection, Next, Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider,
+    RefreshToken, SessionGrant, TokenSession, TokenSet, TokenTypeHint,
 };
 use serde_json::{json, Map, Value};
 
@@ -37,8 +38,8 @@ const SEED_FILES: [&str; 5] = [
     "apicbase.json",
     "booking-experts.json",
 ];
-/// Sloppy-but-usable and hostile cases.
-const EXTRA_FILES: [&str; 2] = ["lenient.json", "hostile.json"];
+/// Sloppy-but-usable and hostile cases, trust boundaries, and the session's liveness rules.
+const EXTRA_FILES: [&str; 4] = ["lenient.json", "hostile.json", "trust.json", "session.json"];
 /// The seed documents hold this many examples (plus one preset vector per provider).
 const MIN_SEED_VECTORS: usize = 37;
 /// At least this many lenient and hostile cases.
@@ -484,7 +485,7 @@ fn provider_json(p: &Provider) -> Value {
         "revocation_endpoint": p.revocation_endpoint(),
         "device_authorization_endpoint": p.device_authorization_endpoint(),
         "body_encoding": body_encoding_name(p.body_encoding()),
-        "auth_method": p.auth_method().as_str(),
+        "auth_method": p.auth_method().map(ClientAuthMethod::as_str),
         "scope_separator": p.scope_separator(),
         "extra_token_params": p.extra_token_params(),
         "default_skew": p.default_skew(),
@@ -939,6 +940,7 @@ fn run_token_response(v: &Value) -> Res<()> {
             "now",
             "response",
             "previous",
+            "provider",
             "expect_token_set",
             "expect_rotated",
             "expect_error",
@@ -949,7 +951,11 @@ fn run_token_response(v: &Value) -> Res<()> {
     }
     let actual = (|| -> Out<_> {
         let resp = response(f.value("response")?)?;
-        let mut tokens = TokenSet::from_response(&resp, f.u64("now")?)?;
+        let now = f.u64("now")?;
+        let mut tokens = match f.get("provider") {
+            Some(spec) => TokenSet::from_response_for(&resp, now, &provider(spec)?)?,
+            None => TokenSet::from_response(&resp, now)?,
+        };
         let mut o = Map::new();
         if let Some(previous) = f.get("previous") {
             let p = Fields::new(previous, "previous", &["refresh_token"])?;
@@ -1100,6 +1106,356 @@ fn run_www_authenticate(v: &Value) -> Res<()> {
     )
 }
 
+fn run_discovery(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "input",
+            "responses",
+            "expect_issuer",
+            "expect_urls",
+            "expect_provider",
+            "expect_error",
+        ]),
+    )?;
+    let responses = f
+        .value("responses")?
+        .as_array()
+        .ok_or("`responses` is not a list")?;
+    if f.has("expect_provider") == f.has("expect_error") {
+        return Err("exactly one of `expect_provider` and `expect_error`".into());
+    }
+    let mut discovery = match Discovery::new(f.str("input")?) {
+        Err(e) => {
+            if f.has("expect_issuer") || f.has("expect_urls") || !responses.is_empty() {
+                return Err(format!(
+                    "Discovery::new failed ({e}): the vector expects it to succeed"
+                ));
+            }
+            return compare_error(f.value("expect_error")?, &e);
+        }
+        Ok(d) => d,
+    };
+    let mut diffs = Vec::new();
+    diff(
+        "expect_issuer",
+        f.value("expect_issuer")?,
+        &json!(discovery.issuer()),
+        &mut diffs,
+    );
+    diff(
+        "expect_urls",
+        f.value("expect_urls")?,
+        &json!(discovery.urls()),
+        &mut diffs,
+    );
+    if !diffs.is_empty() {
+        return Err(diffs.join("\n"));
+    }
+    if responses.is_empty() {
+        return Err("Discovery::new succeeded: the vector needs responses".into());
+    }
+    let urls = discovery.urls();
+    for (i, spec) in responses.iter().enumerate() {
+        let request = discovery.request();
+        let want = urls.get(i).ok_or("more responses than well-known URLs")?;
+        if request.uri().to_string() != *want
+            || request.method() != http::Method::GET
+            || request.headers().get("accept").map(|v| v.as_bytes())
+                != Some(&b"application/json"[..])
+            || !request.body().is_empty()
+        {
+            return Err(format!(
+                "request {i} is not GET {want} with accept JSON: {request:?}"
+            ));
+        }
+        let last = i + 1 == responses.len();
+        match (discovery.receive(&response(spec)?), last) {
+            (Ok(None), false) => {}
+            (Ok(None), true) => return Err("discovery wants another response".into()),
+            (Ok(Some(_)) | Err(_), false) => {
+                return Err(format!("discovery ended at response {i}, before the last"))
+            }
+            (Ok(Some(p)), true) => {
+                let expected = f.get("expect_provider").ok_or_else(|| {
+                    format!("expected an error, got a provider for {:?}", p.issuer())
+                })?;
+                let mut diffs = Vec::new();
+                diff("expect_provider", expected, &provider_json(&p), &mut diffs);
+                return if diffs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(diffs.join("\n"))
+                };
+            }
+            (Err(e), true) => {
+                let expected = f
+                    .get("expect_error")
+                    .ok_or_else(|| format!("expected a provider, got the error {e}"))?;
+                return compare_error(expected, &e);
+            }
+        }
+    }
+    Err("unreachable: no responses".into())
+}
+
+fn run_redact_url(v: &Value) -> Res<()> {
+    let f = Fields::new(v, "vector", &with_common(&["url", "expect_url"]))?;
+    let got = grantline::redact::url(f.str("url")?);
+    let mut diffs = Vec::new();
+    diff(
+        "expect_url",
+        f.value("expect_url")?,
+        &json!(got),
+        &mut diffs,
+    );
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("\n"))
+    }
+}
+
+fn session_grant(spec: &Value) -> Res<SessionGrant> {
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("grant: `type` missing")?;
+    match kind {
+        "client_credentials" => {
+            let f = Fields::new(spec, "grant", &["type", "scopes"])?;
+            Ok(SessionGrant::ClientCredentials {
+                scopes: f.strings("scopes")?,
+            })
+        }
+        "password" => {
+            let f = Fields::new(spec, "grant", &["type", "username", "password", "scopes"])?;
+            Ok(SessionGrant::Password {
+                username: f.str("username")?.to_owned(),
+                password: Password::new(f.str("password")?),
+                scopes: f.strings("scopes")?,
+            })
+        }
+        "refresh_only" => {
+            Fields::new(spec, "grant", &["type"])?;
+            Ok(SessionGrant::RefreshOnly)
+        }
+        other => Err(format!("grant: unknown type {other:?}")),
+    }
+}
+
+fn next_json(n: &Next) -> Res<Value> {
+    Ok(match n {
+        Next::Ready(token) => json!({"next": "ready", "token": token.secret()}),
+        Next::Wait { id } => json!({"next": "wait", "id": id}),
+        Next::Send {
+            id,
+            request,
+            current,
+        } => json!({
+            "next": "send",
+            "id": id,
+            "current": current.as_ref().map(AccessToken::secret),
+            "request": request_json(request)?,
+        }),
+    })
+}
+
+fn completion_json(c: &Completion) -> Value {
+    json!({
+        "renewed": c.renewed.as_ref().map(|r| json!({
+            "access_token": r.tokens.access_token().secret(),
+            "refresh_token": r.tokens.refresh_token().map(RefreshToken::secret),
+            "rotated": r.refresh_token_rotated,
+        })),
+        "error": c.error.as_ref().map(error_json),
+    })
+}
+
+/// Compares a completion: `renewed` exactly, `error` like `expect_error` (only the fields given).
+fn compare_completion(expected: &Value, c: &Completion) -> Res<()> {
+    let f = Fields::new(expected, "expect_completion", &["renewed", "error"])?;
+    let actual = completion_json(c);
+    let mut diffs = Vec::new();
+    diff(
+        "expect_completion.renewed",
+        f.value("renewed")?,
+        &actual["renewed"],
+        &mut diffs,
+    );
+    match (f.value("error")?, &c.error) {
+        (Value::Null, None) => {}
+        (Value::Null, Some(e)) => {
+            diffs.push(format!("expect_completion.error: expected none, got {e}"))
+        }
+        (_, None) => diffs.push("expect_completion.error: expected an error, got none".to_owned()),
+        (expected, Some(e)) => {
+            if let Err(d) = compare_error(expected, e) {
+                diffs.push(d);
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("\n"))
+    }
+}
+
+/// Compares a *next*: `request` only when the vector gives it.
+fn compare_next(expected: &Value, n: &Next) -> Res<()> {
+    let mut actual = next_json(n)?;
+    if expected.get("request").is_none() {
+        if let Some(o) = actual.as_object_mut() {
+            o.remove("request");
+        }
+    }
+    let mut diffs = Vec::new();
+    diff("expect", expected, &actual, &mut diffs);
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("\n"))
+    }
+}
+
+fn run_session(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["provider", "client", "grant", "tokens", "skew", "steps"]),
+    )?;
+    let client = match provider_and_client(&f) {
+        Ok(c) => c,
+        Err(Fail::Core(e)) => return Err(format!("building the client failed: {e}")),
+        Err(Fail::Vector(e)) => return Err(e),
+    };
+    let mut session = TokenSession::new(client, session_grant(f.value("grant")?)?);
+    if let Some(tokens) = f.get("tokens") {
+        let set = TokenSet::from_json(&tokens.to_string()).map_err(|e| format!("tokens: {e}"))?;
+        session = session.with_tokens(set);
+    }
+    if f.has("skew") {
+        session = session.with_skew(f.u64("skew")?);
+    }
+    let steps = f
+        .value("steps")?
+        .as_array()
+        .ok_or("`steps` is not a list")?;
+    if steps.is_empty() {
+        return Err("no steps".into());
+    }
+    for (i, step) in steps.iter().enumerate() {
+        run_step(&mut session, step).map_err(|e| format!("step {i} ({}): {e}", short(step)))?;
+    }
+    Ok(())
+}
+
+fn run_step(session: &mut TokenSession, step: &Value) -> Res<()> {
+    let op = step
+        .get("op")
+        .and_then(Value::as_str)
+        .ok_or("`op` missing")?;
+    let next_or_error = |f: &Fields<'_>, result: Result<Next, Error>| -> Res<()> {
+        match (f.get("expect"), f.get("expect_error"), result) {
+            (Some(e), None, Ok(n)) => compare_next(e, &n),
+            (None, Some(e), Err(err)) => compare_error(e, &err),
+            (Some(_), None, Err(err)) => Err(format!("expected a next, got the error {err}")),
+            (None, Some(_), Ok(n)) => {
+                Err(format!("expected an error, got {}", short(&next_json(&n)?)))
+            }
+            _ => Err("exactly one of `expect` and `expect_error`".into()),
+        }
+    };
+    let completion_or_error = |f: &Fields<'_>, result: Result<Completion, Error>| -> Res<()> {
+        match (f.get("expect_completion"), f.get("expect_error"), result) {
+            (Some(e), None, Ok(c)) => compare_completion(e, &c),
+            (None, Some(e), Err(err)) => compare_error(e, &err),
+            (Some(_), None, Err(err)) => Err(format!("expected a completion, got the error {err}")),
+            (None, Some(_), Ok(c)) => Err(format!(
+                "expected an error, got {}",
+                short(&completion_json(&c))
+            )),
+            _ => Err("exactly one of `expect_completion` and `expect_error`".into()),
+        }
+    };
+    let boolean = |f: &Fields<'_>, got: bool| -> Res<()> {
+        let want = f
+            .value("expect")?
+            .as_bool()
+            .ok_or("`expect` is not a boolean")?;
+        if want == got {
+            Ok(())
+        } else {
+            Err(format!("expected {want}, got {got}"))
+        }
+    };
+    match op {
+        "next" => {
+            let f = Fields::new(step, "step", &["op", "now", "expect", "expect_error"])?;
+            next_or_error(&f, session.next(f.u64("now")?))
+        }
+        "waited" => {
+            let f = Fields::new(step, "step", &["op", "id", "now", "expect", "expect_error"])?;
+            next_or_error(&f, session.waited(f.u64("id")?, f.u64("now")?))
+        }
+        "receive" => {
+            let f = Fields::new(
+                step,
+                "step",
+                &[
+                    "op",
+                    "id",
+                    "now",
+                    "response",
+                    "expect_completion",
+                    "expect_error",
+                ],
+            )?;
+            let resp = response(f.value("response")?)?;
+            completion_or_error(&f, session.receive(f.u64("id")?, &resp, f.u64("now")?))
+        }
+        "fail" => {
+            let f = Fields::new(
+                step,
+                "step",
+                &[
+                    "op",
+                    "id",
+                    "now",
+                    "reason",
+                    "expect_completion",
+                    "expect_error",
+                ],
+            )?;
+            completion_or_error(
+                &f,
+                session.fail(f.u64("id")?, f.str("reason")?, f.u64("now")?),
+            )
+        }
+        "delivered" => {
+            let f = Fields::new(step, "step", &["op", "id", "expect"])?;
+            boolean(&f, session.delivered(f.u64("id")?))
+        }
+        "reject" => {
+            let f = Fields::new(step, "step", &["op", "token", "expect"])?;
+            boolean(&f, session.reject(f.str("token")?))
+        }
+        "ready_until" => {
+            let f = Fields::new(step, "step", &["op", "expect"])?;
+            let got = json!(session.ready_until());
+            let want = f.value("expect")?;
+            if *want == got {
+                Ok(())
+            } else {
+                Err(format!("ready_until: expected {want}, got {got}"))
+            }
+        }
+        other => Err(format!("unknown op {other:?}")),
+    }
+}
+
 /// Runs one vector; `Err` describes the failure.
 fn run_vector(v: &Value) -> Res<()> {
     for key in ["name", "kind", "source"] {
@@ -1122,6 +1478,9 @@ fn run_vector(v: &Value) -> Res<()> {
         "device_authorization_response" => run_device_authorization_response(v),
         "device_poll_response" => run_device_poll_response(v),
         "www_authenticate" => run_www_authenticate(v),
+        "discovery" => run_discovery(v),
+        "redact_url" => run_redact_url(v),
+        "session" => run_session(v),
         other => Err(format!("unknown kind {other:?}")),
     }
 }
