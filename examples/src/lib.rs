@@ -12,7 +12,10 @@
 //! - every response header is kept, repeated ones (several `WWW-Authenticate`) included;
 //! - at most [`grantline::MAX_BODY`]` + 1` bytes of a body are read, so the core's 1 MiB check
 //!   sees an oversized body without this crate buffering all of it;
-//! - connect and overall timeouts are set ([`CONNECT_TIMEOUT`], [`REQUEST_TIMEOUT`]).
+//! - connect and whole-request timeouts are set ([`CONNECT_TIMEOUT`], and [`REQUEST_TIMEOUT`]
+//!   for connecting, sending and reading the whole body together: a server that drips one
+//!   byte every few seconds is cut off at the deadline);
+//! - `gzip` answers are decoded (the body cap applies to the decoded bytes).
 //!
 //! The ureq build used here has no TLS backend: it speaks plain `http://`, which grantline
 //! accepts on loopback only — exactly what the local interop servers need. Enable one of ureq's
@@ -24,8 +27,8 @@
 //! ```no_run
 //! use grantline::{Client, Provider, TokenSet};
 //!
-//! let discovery = grantline_examples::get("http://127.0.0.1:3000/.well-known/openid-configuration")?;
-//! let provider = Provider::from_metadata(discovery.body())?;
+//! // Discovery bound to the issuer: the document must name http://127.0.0.1:3000.
+//! let provider = grantline_examples::discover("http://127.0.0.1:3000")?;
 //! let client = Client::new(provider, "test-client").with_secret("test-secret");
 //! let response = grantline_examples::send(&client.client_credentials_request(&[])?)?;
 //! let tokens = TokenSet::from_response(&response, grantline_examples::now())?;
@@ -99,6 +102,22 @@ impl Transport {
 pub fn send(request: &http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Error> {
     static SHARED: OnceLock<Transport> = OnceLock::new();
     SHARED.get_or_init(Transport::new).send(request)
+}
+
+/// The provider at `issuer` (or at a full well-known URL), discovered with
+/// [`grantline::Discovery`] over the shared transport: the well-known URLs in the documented
+/// order, and a document that names another issuer refused.
+///
+/// # Errors
+/// The errors of [`grantline::Discovery`], and [`Error::Transport`].
+pub fn discover(issuer: &str) -> Result<grantline::Provider, Error> {
+    let mut discovery = grantline::Discovery::new(issuer)?;
+    loop {
+        let response = send(&discovery.request())?;
+        if let Some(provider) = discovery.receive(&response)? {
+            return Ok(provider);
+        }
+    }
 }
 
 /// A plain `GET url` with the shared transport (for discovery documents and APIs).

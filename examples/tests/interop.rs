@@ -48,9 +48,7 @@ fn server(var: &str) -> String {
 }
 
 fn discover(url: &str) -> Provider {
-    let response = grantline_examples::get(url).unwrap();
-    assert_eq!(response.status(), 200, "discovery document at {url}");
-    Provider::from_metadata(response.body()).unwrap()
+    grantline_examples::discover(url).unwrap()
 }
 
 fn oidc_url() -> String {
@@ -63,12 +61,13 @@ fn mock_url() -> String {
     server("GRANTLINE_MOCK_URL")
 }
 
-/// oidc-provider, from its OpenID Connect discovery document.
+/// oidc-provider, discovered from its issuer (it answers the RFC 8414 URL with 404, so the
+/// OpenID Connect one is tried next).
 fn oidc() -> Provider {
-    discover(&format!("{}/.well-known/openid-configuration", oidc_url()))
+    discover(&oidc_url())
 }
 
-/// Authlib, from its RFC 8414 metadata.
+/// Authlib, from the full URL of its RFC 8414 metadata (the issuer is derived from it).
 fn authlib() -> Provider {
     discover(&format!(
         "{}/.well-known/oauth-authorization-server",
@@ -79,7 +78,7 @@ fn authlib() -> Provider {
 /// oauth2-mock-server. Its metadata lists only `none` as token endpoint auth method although
 /// it checks test-client's secret (basic or post): use Basic, as a user of it would.
 fn mock() -> Provider {
-    discover(&format!("{}/.well-known/openid-configuration", mock_url()))
+    discover(&mock_url())
         .to_builder()
         .auth_method(ClientAuthMethod::Basic)
         .build()
@@ -192,15 +191,26 @@ fn authlib_request() -> AuthorizationRequest {
     AuthorizationRequest::new().scopes(["read", "profile"])
 }
 
+/// Hands renewal `id`'s response to the session: it must succeed; the token set is "persisted".
+fn complete(
+    session: &mut TokenSession,
+    id: u64,
+    response: &http::Response<Vec<u8>>,
+) -> grantline::Renewed {
+    let done = session.receive(id, response, now()).unwrap();
+    assert!(done.error.is_none(), "renewal failed: {:?}", done.error);
+    assert!(session.delivered(id));
+    done.renewed.unwrap()
+}
+
 /// Drives a session until it yields a token, sending what it asks and counting the requests.
 fn drive(session: &mut TokenSession, sent: &Cell<u32>) -> AccessToken {
     for _ in 0..3 {
         match session.next(now()).unwrap() {
             Next::Ready(token) => return token,
-            Next::Send { id, request } => {
+            Next::Send { id, request, .. } => {
                 sent.set(sent.get() + 1);
-                let response = send(&request).unwrap();
-                session.receive(id, &response, now()).unwrap();
+                complete(session, id, &send(&request).unwrap());
             }
             Next::Wait { id } => panic!("nothing else is renewing, yet told to wait on #{id}"),
         }
@@ -212,7 +222,7 @@ fn drive(session: &mut TokenSession, sent: &Cell<u32>) -> AccessToken {
 
 fn assert_basic_then_body(provider: Provider, scope: &[&str]) -> (TokenSet, TokenSet) {
     let basic = confidential(provider.clone());
-    assert_eq!(basic.auth_method(), ClientAuthMethod::Basic);
+    assert_eq!(basic.auth_method(), Some(ClientAuthMethod::Basic));
     let request = basic.client_credentials_request(&scopes(scope)).unwrap();
     assert!(request.headers()[AUTHORIZATION]
         .to_str()
@@ -320,7 +330,7 @@ fn authorization_code_pkce_oidc_provider_with_scripted_consent() {
 #[test]
 fn authorization_code_pkce_oidc_provider_public_client() {
     let client = public(oidc());
-    assert_eq!(client.auth_method(), ClientAuthMethod::None);
+    assert_eq!(client.auth_method(), Some(ClientAuthMethod::None));
     let (_, exchange) = authorize(
         &client,
         &AuthorizationRequest::new().scopes(["openid", "profile"]),
@@ -400,16 +410,19 @@ fn assert_rotation(client: &Client, first: TokenSet, replay_kills_grant: bool) {
     assert!(matches!(session.next(now()).unwrap(), Next::Ready(_)));
     assert!(session.reject(old_access.secret()));
 
-    let Next::Send { id, request } = session.next(now()).unwrap() else {
+    let Next::Send { id, request, .. } = session.next(now()).unwrap() else {
         panic!("a rejected token is renewed")
     };
     assert_eq!(
         param(&request, "grant_type").as_deref(),
         Some("refresh_token")
     );
-    let renewed = session
+    let done = session
         .receive(id, &send(&request).unwrap(), now())
         .unwrap();
+    assert!(done.error.is_none(), "{:?}", done.error);
+    let renewed = done.renewed.unwrap();
+    assert!(session.delivered(id));
     assert!(renewed.refresh_token_rotated, "both servers rotate");
     let new_refresh = renewed.tokens.refresh_token().unwrap();
     assert!(!new_refresh.ct_eq(old_refresh.secret()));
@@ -477,13 +490,16 @@ fn a_session_whose_refresh_token_died_asks_for_reauthorization() {
     let access = first.access_token().secret().to_owned();
     let mut session = TokenSession::from_tokens(client, first);
     session.reject(&access);
-    let Next::Send { id, request } = session.next(now()).unwrap() else {
+    let Next::Send { id, request, .. } = session.next(now()).unwrap() else {
         panic!("renewal expected")
     };
-    let err = session
+    let done = session
         .receive(id, &send(&request).unwrap(), now())
-        .unwrap_err();
-    assert_eq!(err.oauth_code(), Some("invalid_grant"));
+        .unwrap();
+    assert_eq!(done.error.unwrap().oauth_code(), Some("invalid_grant"));
+    // The set without the dead refresh token is handed out to persist.
+    assert!(done.renewed.unwrap().tokens.refresh_token().is_none());
+    assert!(session.delivered(id));
     assert_eq!(
         session.next(now()).unwrap_err(),
         Error::ReauthorizationRequired
@@ -700,16 +716,14 @@ fn password_session_renews_with_the_refresh_token_authlib() {
     let first = drive(&mut session, &sent);
     assert_eq!(sent.get(), 1);
     assert!(session.reject(first.secret()));
-    let Next::Send { request, id } = session.next(now()).unwrap() else {
+    let Next::Send { request, id, .. } = session.next(now()).unwrap() else {
         panic!("renewal expected")
     };
     assert_eq!(
         param(&request, "grant_type").as_deref(),
         Some("refresh_token")
     );
-    let renewed = session
-        .receive(id, &send(&request).unwrap(), now())
-        .unwrap();
+    let renewed = complete(&mut session, id, &send(&request).unwrap());
     assert!(renewed.refresh_token_rotated);
     assert_eq!(
         authlib_me(Some(renewed.tokens.access_token())).status(),
@@ -872,14 +886,12 @@ fn assert_session_renews_once(client: Client, scope: &[&str], api: Option<&str>)
     let mut session = TokenSession::client_credentials(client, scopes(scope));
     let sent = Cell::new(0u32);
 
-    let Next::Send { id, request } = session.next(now()).unwrap() else {
+    let Next::Send { id, request, .. } = session.next(now()).unwrap() else {
         panic!("a new session must fetch a token")
     };
     assert!(matches!(session.next(now()).unwrap(), Next::Wait { id: w } if w == id));
     sent.set(sent.get() + 1);
-    let renewed = session
-        .receive(id, &send(&request).unwrap(), now())
-        .unwrap();
+    let renewed = complete(&mut session, id, &send(&request).unwrap());
     assert!(!renewed.refresh_token_rotated);
     let Next::Ready(first) = session.next(now()).unwrap() else {
         panic!("ready after the first token")
@@ -895,15 +907,13 @@ fn assert_session_renews_once(client: Client, scope: &[&str], api: Option<&str>)
     // Three callers see the API refuse the same token: one renewal.
     assert!(session.reject(first.secret()));
     assert!(session.reject(first.secret()));
-    let Next::Send { id, request } = session.next(now()).unwrap() else {
+    let Next::Send { id, request, .. } = session.next(now()).unwrap() else {
         panic!("a rejected token is renewed")
     };
     assert!(matches!(session.next(now()).unwrap(), Next::Wait { .. }));
     assert!(!session.reject("some-other-token"));
     sent.set(sent.get() + 1);
-    session
-        .receive(id, &send(&request).unwrap(), now())
-        .unwrap();
+    complete(&mut session, id, &send(&request).unwrap());
     assert!(!session.reject(first.secret()), "stale: already renewed");
     let second = drive(&mut session, &sent);
     assert!(!second.ct_eq(first.secret()));

@@ -38,6 +38,15 @@ fn fail<T>(message: impl Display) -> Outcome<T> {
     Err(message.to_string().into())
 }
 
+/// The token set a renewal produced, or its error.
+fn renewed(done: grantline::session::Completion) -> Outcome<Renewed> {
+    if let Some(e) = done.error {
+        return Err(e.into());
+    }
+    done.renewed
+        .ok_or_else(|| "the renewal produced no token set".into())
+}
+
 fn check(condition: bool, message: impl Display) -> Outcome {
     if condition {
         Ok(())
@@ -65,14 +74,8 @@ fn main() -> ExitCode {
 
     let mut providers = None;
     demo.run("1. Discovery", |d| {
-        let oidc = d.discover(
-            "oidc-provider",
-            &format!("{oidc_url}/.well-known/openid-configuration"),
-        )?;
-        let authlib = d.discover(
-            "Authlib",
-            &format!("{authlib_url}/.well-known/oauth-authorization-server"),
-        )?;
+        let oidc = d.discover("oidc-provider", &oidc_url)?;
+        let authlib = d.discover("Authlib", &authlib_url)?;
         providers = Some((oidc, authlib));
         Ok(())
     });
@@ -164,19 +167,21 @@ fn client_credentials_by_hand(d: &mut Demo, client: &Client) -> Outcome {
 fn client_credentials_session(d: &mut Demo, client: &Client, api: &str) -> Outcome {
     let client = client.clone().with_auth_method(ClientAuthMethod::Body);
     let mut session = TokenSession::client_credentials(client, vec!["read".to_owned()]);
-    let Next::Send { id, request } = session.next(now())? else {
+    let Next::Send { id, request, .. } = session.next(now())? else {
         return fail("a new session should ask for a token first");
     };
     d.step(&format!(
         "session.next(now) → Next::Send {{ id: {id}, .. }}: no token yet, fetch one"
     ));
     let response = d.send(&request)?;
-    let renewed = session.receive(id, &response, now())?;
+    let renewed = renewed(session.receive(id, &response, now())?)?;
     d.step(&format!(
-        "session.receive(..) → Renewed {{ refresh_token_rotated: {} }}",
+        "session.receive(..) → Completion {{ renewed: Renewed {{ refresh_token_rotated: {} }} }}",
         renewed.refresh_token_rotated
     ));
     d.tokens(&renewed.tokens);
+    session.delivered(id);
+    d.detail("persisted; session.delivered(id)");
     let Next::Ready(token) = session.next(now())? else {
         return fail("the session should be ready");
     };
@@ -267,7 +272,7 @@ fn renewal(d: &mut Demo, client: &Client, tokens: TokenSet) -> Outcome<(TokenSet
     d.detail(&format!(
         "session.reject(token) → {current} (it was the current token)"
     ));
-    let Next::Send { id, request } = session.next(now())? else {
+    let Next::Send { id, request, .. } = session.next(now())? else {
         return fail("a rejected token should be renewed");
     };
     d.step(&format!(
@@ -279,12 +284,13 @@ fn renewal(d: &mut Demo, client: &Client, tokens: TokenSet) -> Outcome<(TokenSet
         describe_next(&waiting)
     ));
     let response = d.send(&request)?;
-    let renewed: Renewed = session.receive(id, &response, now())?;
+    let renewed: Renewed = renewed(session.receive(id, &response, now())?)?;
     d.step(&format!(
-        "session.receive(..) → Renewed {{ refresh_token_rotated: {} }}: persist the new set",
+        "session.receive(..) → Completion {{ renewed: Renewed {{ refresh_token_rotated: {} }} }}: persist the new set",
         renewed.refresh_token_rotated
     ));
     d.tokens(&renewed.tokens);
+    session.delivered(id);
     check(
         renewed.refresh_token_rotated,
         "oidc-provider rotates refresh tokens",
@@ -482,14 +488,15 @@ fn settle(d: &mut Demo, session: &mut TokenSession) -> Outcome<AccessToken> {
         d.detail(&format!("session.next(now) → {}", describe_next(&next)));
         match next {
             Next::Ready(token) => return Ok(token),
-            Next::Send { id, request } => {
+            Next::Send { id, request, .. } => {
                 let response = d.send(&request)?;
-                let renewed = session.receive(id, &response, now())?;
+                let renewed = renewed(session.receive(id, &response, now())?)?;
                 d.detail(&format!(
-                    "session.receive(..) → Renewed {{ refresh_token_rotated: {} }}",
+                    "session.receive(..) → Completion {{ renewed: Renewed {{ refresh_token_rotated: {} }} }}",
                     renewed.refresh_token_rotated
                 ));
                 d.tokens(&renewed.tokens);
+                session.delivered(id);
             }
             Next::Wait { .. } => return fail("nothing else is renewing"),
         }
@@ -621,14 +628,21 @@ impl Demo {
         }
     }
 
-    fn discover(&mut self, name: &str, url: &str) -> Outcome<Provider> {
-        self.step(&format!("{name}: GET {url}"));
-        let response = self.transport.send(&get(url)?)?;
-        self.detail(&format!("← {}", status_line(&response)));
-        check(response.status() == 200, "no discovery document")?;
-        let p = Provider::from_metadata(response.body())?;
+    fn discover(&mut self, name: &str, issuer: &str) -> Outcome<Provider> {
+        self.step(&format!("{name}: Discovery::new({issuer:?})"));
+        let mut discovery = grantline::Discovery::new(issuer)?;
+        let p = loop {
+            let request = discovery.request();
+            self.detail(&format!("GET {}", request.uri()));
+            let response = self.transport.send(&request)?;
+            self.detail(&format!("← {}", status_line(&response)));
+            if let Some(p) = discovery.receive(&response)? {
+                break p;
+            }
+            self.detail("404: the next well-known URL");
+        };
         self.detail(&format!(
-            "Provider::from_metadata → issuer {}",
+            "the document names the expected issuer {}",
             p.issuer().unwrap_or("?")
         ));
         let grants: Vec<String> = p.grants().iter().map(ToString::to_string).collect();
@@ -762,10 +776,6 @@ impl Demo {
             ExitCode::FAILURE
         }
     }
-}
-
-fn get(url: &str) -> Result<http::Request<Vec<u8>>, http::Error> {
-    http::Request::get(url).body(Vec::new())
 }
 
 fn status_line(response: &http::Response<Vec<u8>>) -> String {
