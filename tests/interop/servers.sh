@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Interop-test authorization servers for grantline: oidc-provider, Authlib and oauth2-mock-server,
-# all on 127.0.0.1 with free ports. See README.md in this folder.
+# Interop-test servers for grantline: oidc-provider, Authlib and oauth2-mock-server, plus our own
+# hostile HTTP server (tests/hostile) and rotating token server (tests/load), all on 127.0.0.1 with
+# free ports. See README.md in this folder.
 #
 #   tests/interop/servers.sh install            install Node and Python deps (idempotent, quick when done)
-#   tests/interop/servers.sh run [--] CMD ...   install, start the three servers, export
-#                                               GRANTLINE_OIDC_URL / GRANTLINE_AUTHLIB_URL / GRANTLINE_MOCK_URL,
+#   tests/interop/servers.sh run [--] CMD ...   install, start the five servers, export
+#                                               GRANTLINE_OIDC_URL / GRANTLINE_AUTHLIB_URL / GRANTLINE_MOCK_URL /
+#                                               GRANTLINE_HOSTILE_URL / GRANTLINE_LOAD_URL,
 #                                               run CMD, stop the servers, exit with CMD's status
 #   tests/interop/servers.sh start              start them in the background, print the env (for hand testing)
 #   tests/interop/servers.sh stop               stop what `start` started
@@ -24,7 +26,7 @@ TIMEOUT="${GRANTLINE_INTEROP_TIMEOUT:-30}"
 PYTHON="${GRANTLINE_INTEROP_PYTHON:-python3}"
 HOST=127.0.0.1
 
-NAMES=(oidc authlib mock)
+NAMES=(oidc authlib mock hostile load)
 declare -A PORT=() PID=() URL=() PROBE=()
 PIDS_STARTED=()
 WATCHDOG=""
@@ -33,7 +35,7 @@ say() { printf 'interop: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {  # usage [STATUS]
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
@@ -87,11 +89,11 @@ cmd_install() {
 }
 
 # ---------------------------------------------------------------- servers
-free_ports() {  # prints three free TCP ports on 127.0.0.1
-  "$PYTHON" - <<'EOF'
-import socket
+free_ports() {  # free_ports N -- prints N free TCP ports on 127.0.0.1
+  "$PYTHON" - "$1" <<'EOF'
+import socket, sys
 socks = []
-for _ in range(3):
+for _ in range(int(sys.argv[1])):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -125,6 +127,14 @@ start_one() {  # start_one NAME -- each server in its own session/process group,
     mock)
       PROBE[$name]="${URL[$name]}/.well-known/openid-configuration"
       setsid node "$HERE/mock-server.mjs" "$port" </dev/null >"$log" 2>&1 &
+      ;;
+    hostile)   # stdlib only; the venv's python just pins the interpreter
+      PROBE[$name]="${URL[$name]}/ok"
+      PYTHONUNBUFFERED=1 setsid "$VENV/bin/python" "$ROOT/tests/hostile/server.py" "$port" </dev/null >"$log" 2>&1 &
+      ;;
+    load)
+      PROBE[$name]="${URL[$name]}/admin/stats"
+      PYTHONUNBUFFERED=1 setsid "$VENV/bin/python" "$ROOT/tests/load/server.py" "$port" </dev/null >"$log" 2>&1 &
       ;;
   esac
   PID[$name]=$!
@@ -188,11 +198,11 @@ start_watchdog() {
   WATCHDOG=$!
 }
 
-start_all() {  # starts the three servers and waits until they answer; sets URL[]
+start_all() {  # starts the five servers and waits until they answer; sets URL[]
   local name deadline pending
   mkdir -p "$LOGDIR"
   command -v setsid >/dev/null || die "setsid not found (util-linux)"
-  read -r 'PORT[oidc]' 'PORT[authlib]' 'PORT[mock]' <<<"$(free_ports)"
+  read -r 'PORT[oidc]' 'PORT[authlib]' 'PORT[mock]' 'PORT[hostile]' 'PORT[load]' <<<"$(free_ports "${#NAMES[@]}")"
   for name in "${NAMES[@]}"; do start_one "$name"; done
 
   deadline=$((SECONDS + TIMEOUT))
@@ -227,6 +237,8 @@ export_env() {
   export GRANTLINE_OIDC_URL="${URL[oidc]}"
   export GRANTLINE_AUTHLIB_URL="${URL[authlib]}"
   export GRANTLINE_MOCK_URL="${URL[mock]}"
+  export GRANTLINE_HOSTILE_URL="${URL[hostile]}"
+  export GRANTLINE_LOAD_URL="${URL[load]}"
 }
 
 cmd_run() {
@@ -241,7 +253,8 @@ cmd_run() {
   start_all || exit 1
   start_watchdog
   export_env
-  say "servers up in $((SECONDS - t0))s: oidc ${URL[oidc]}, authlib ${URL[authlib]}, mock ${URL[mock]} (logs: $LOGDIR)"
+  say "servers up in $((SECONDS - t0))s: oidc ${URL[oidc]}, authlib ${URL[authlib]}, mock ${URL[mock]}," \
+      "hostile ${URL[hostile]}, load ${URL[load]} (logs: $LOGDIR)"
   local rc=0
   "$@" || rc=$?
   exit "$rc"   # EXIT trap stops the servers
@@ -258,6 +271,8 @@ cmd_start() {
     printf 'export GRANTLINE_OIDC_URL=%s\n' "$GRANTLINE_OIDC_URL"
     printf 'export GRANTLINE_AUTHLIB_URL=%s\n' "$GRANTLINE_AUTHLIB_URL"
     printf 'export GRANTLINE_MOCK_URL=%s\n' "$GRANTLINE_MOCK_URL"
+    printf 'export GRANTLINE_HOSTILE_URL=%s\n' "$GRANTLINE_HOSTILE_URL"
+    printf 'export GRANTLINE_LOAD_URL=%s\n' "$GRANTLINE_LOAD_URL"
   } >"$STATE"
   PIDS_STARTED=()     # leave them running
   trap - EXIT
@@ -271,7 +286,7 @@ cmd_stop() {
   PGIDS="$(sed -n 's/^PGIDS="\(.*\)"$/\1/p' "$STATE")"
   local pid mine=()
   for pid in $PGIDS; do   # only our servers, in case the state file is stale and a pid was reused
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$HERE/"; then mine+=("$pid"); fi
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$ROOT/tests/"; then mine+=("$pid"); fi
   done
   ((${#mine[@]})) && stop_groups "${mine[@]}"
   rm -f "$STATE"
