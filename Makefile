@@ -9,7 +9,7 @@ CARGO ?= cargo
 SERVERS := tests/interop/servers.sh
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: test demo setup lint unit wasm js python kotlin interop vectors bench fmt
+.PHONY: test demo setup lint unit wasm js python kotlin interop vectors bench load fuzz fmt
 
 test: setup lint unit wasm js python kotlin interop
 	@echo "make test: all suites passed"
@@ -48,9 +48,10 @@ python:
 kotlin:
 	bindings-uniffi/test.sh
 
-# Interop against real authorization servers on 127.0.0.1, stopped when done.
+# Interop against real authorization servers on 127.0.0.1, and the examples' transport against
+# the hostile server (tests/hostile), all stopped when done.
 interop:
-	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop
+	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test hostile
 
 # Benchmarks, each against its anchor library in the same run: the core against the oauth2
 # crate, the npm package against oauth4webapi, the Python package against oauthlib, the Kotlin
@@ -61,6 +62,19 @@ bench: setup
 	bindings-wasm/size.sh
 	bindings-python/test.sh bench
 	bindings-uniffi/test.sh bench
+
+# Faults under load, every binding: many callers share one session against the rotating token
+# server of tests/load (reuse revokes the family, a share of requests fails). Figures printed;
+# a run fails only on a correctness failure (invalid_grant, a lost refresh token, an error while
+# a valid token existed). LOAD_SECONDS (default 20) sets each run's length.
+load: setup
+	$(CARGO) build --release -p grantline-examples --bin load
+	$(SERVERS) run -- bash -c 'rc=0; for run in target/release/load "bindings-wasm/test.sh load" \
+	  "bindings-python/test.sh load" "bindings-uniffi/test.sh load"; do $$run || rc=1; done; exit $$rc'
+
+# Every cargo-fuzz target for FUZZ_SECONDS (default 60) each; see core/fuzz/README.md.
+fuzz:
+	scripts/fuzz.sh
 
 fmt:
 	$(CARGO) fmt --all

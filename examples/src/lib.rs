@@ -15,7 +15,8 @@
 //! - connect and whole-request timeouts are set ([`CONNECT_TIMEOUT`], and [`REQUEST_TIMEOUT`]
 //!   for connecting, sending and reading the whole body together: a server that drips one
 //!   byte every few seconds is cut off at the deadline);
-//! - `gzip` answers are decoded (the body cap applies to the decoded bytes).
+//! - `gzip` and `deflate` answers are decoded (the body cap applies to the decoded bytes, so a
+//!   compression bomb stops at the cap).
 //!
 //! The ureq build used here has no TLS backend: it speaks plain `http://`, which grantline
 //! accepts on loopback only — exactly what the local interop servers need. Enable one of ureq's
@@ -35,6 +36,10 @@
 //! println!("{tokens:?}"); // secrets print as [redacted]
 //! # Ok::<(), grantline::Error>(())
 //! ```
+
+mod shared;
+
+pub use shared::{OnTokens, SharedSession};
 
 use std::io::Read as _;
 use std::sync::OnceLock;
@@ -79,8 +84,17 @@ impl Transport {
     /// A transport that never follows redirects, with [`CONNECT_TIMEOUT`] and
     /// [`REQUEST_TIMEOUT`].
     pub fn new() -> Self {
+        Self::with_timeout(REQUEST_TIMEOUT)
+    }
+
+    /// A transport whose whole-request deadline (connect, send, headers and the whole body) is
+    /// `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Self {
         Transport {
-            agent: agent_builder().build(),
+            agent: agent_builder()
+                .timeout_connect(CONNECT_TIMEOUT.min(timeout))
+                .timeout(timeout)
+                .build(),
         }
     }
 
@@ -209,8 +223,19 @@ fn convert_response(response: ureq::Response, url: &str) -> Result<http::Respons
     }
     let mut body = Vec::new();
     let limit = u64::try_from(grantline::MAX_BODY).map_or(u64::MAX, |n| n.saturating_add(1));
-    response
-        .into_reader()
+    // ureq decodes gzip; deflate (a zlib stream, RFC 9110 §8.4.1.2) is decoded here. The cap
+    // applies to the decoded bytes.
+    let deflate = response
+        .header("content-encoding")
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("deflate"));
+    let raw = response.into_reader();
+    let mut reader: Box<dyn std::io::Read + Send> = if deflate {
+        Box::new(flate2::read::ZlibDecoder::new(raw))
+    } else {
+        raw
+    };
+    reader
+        .by_ref()
         .take(limit)
         .read_to_end(&mut body)
         .map_err(|e| transport_error(format!("reading the response from {url}: {}", e.kind())))?;
