@@ -72,9 +72,11 @@ load: setup
 	$(SERVERS) run -- bash -c 'rc=0; for run in target/release/load "bindings-wasm/test.sh load" \
 	  "bindings-python/test.sh load" "bindings-uniffi/test.sh load"; do $$run || rc=1; done; exit $$rc'
 
-# Every cargo-fuzz target for FUZZ_SECONDS (default 60) each; see core/fuzz/README.md.
+# Fuzz every parser and the token session (cargo-fuzz on the installed nightly; not part of
+# `make test`): FUZZ_SECONDS (60) per target, FUZZ_JOBS at a time; TARGETS="jwt session" for
+# some. See core/fuzz/README.md.
 fuzz:
-	scripts/fuzz.sh
+	scripts/fuzz.sh $(TARGETS)
 
 fmt:
 	$(CARGO) fmt --all

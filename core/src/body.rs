@@ -225,6 +225,17 @@ fn looks_like_form(body: &[u8]) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'{' | b'"'))
 }
 
+/// The refresh token of a 2xx answer that [`read_members`] refused for a member other than
+/// `error` being a string (an `"error": true`): a rotation is never lost to one bad member.
+pub(crate) fn salvage_refresh_token<B: AsRef<[u8]>>(resp: &http::Response<B>) -> Option<String> {
+    let bytes = resp.body().as_ref();
+    if !resp.status().is_success() || bytes.len() > MAX_BODY {
+        return None;
+    }
+    let members = parse_members(resp, resp.status().as_u16(), bytes).ok()?;
+    string(&members, "refresh_token").filter(|s| !s.is_empty())
+}
+
 /// A string member; numbers and booleans are accepted as their text.
 pub(crate) fn string(members: &Members<'_>, key: &str) -> Option<String> {
     match members.get(key)? {
@@ -267,13 +278,17 @@ pub(crate) fn scopes(members: &Members<'_>, key: &str, extra: Option<char>) -> O
                 .map(str::to_owned)
                 .collect(),
         ),
+        // Each item a scope; an item with spaces is several (and empty ones are none).
         Lenient::List(items) => Some(
             items
                 .iter()
                 .filter_map(|i| match i {
-                    Lenient::Str(s) => Some(s.clone().into_owned()),
+                    Lenient::Str(s) => Some(s),
                     _ => None,
                 })
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
                 .collect(),
         ),
         _ => None,

@@ -150,7 +150,9 @@ fn hide_secret_values(text: &[char], hidden: &mut [bool]) {
                         for h in hidden.get_mut(from..to).into_iter().flatten() {
                             *h = true;
                         }
-                        i = to.max(i + 1);
+                        // Go on inside the value: it may itself be a name with a value
+                        // (`refresh_token: id_token = …`).
+                        i = from.max(i + 1);
                         matched = true;
                         break;
                     }
@@ -163,7 +165,7 @@ fn hide_secret_values(text: &[char], hidden: &mut [bool]) {
                             for h in hidden.get_mut(from..to).into_iter().flatten() {
                                 *h = true;
                             }
-                            i = to.max(i + 1);
+                            i = from.max(i + 1);
                             matched = true;
                             break;
                         }
@@ -379,6 +381,14 @@ mod tests {
                 "client_secret&quot;:&quot;[redacted]&quot;",
             ),
             ("the token is invalid", "the token is invalid"),
+            (
+                "refresh_token: id_token = S3cr3t!x",
+                "refresh_token: [redacted] = [redacted]",
+            ),
+            (
+                "Authorization: Bearer Basic S3cr3t!x",
+                "Authorization: Bearer [redacted] [redacted]",
+            ),
             ("tokens=5", "tokens=5"),
             ("mytoken=5", "mytoken=5"),
         ] {

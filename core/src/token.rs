@@ -148,9 +148,17 @@ impl TokenSet {
         now: u64,
         scope_separator: Option<char>,
     ) -> Result<TokenSet, ParseFailure> {
-        let members = body::read_members(resp).map_err(|error| ParseFailure {
-            error,
-            refresh_token: None,
+        let members = body::read_members(resp).map_err(|error| {
+            // A 2xx answer refused for a malformed member (`"error": true`) may still carry a
+            // rotated refresh token; an OAuth error (the server said no) carries none to trust.
+            let refresh_token = matches!(error, Error::Malformed { .. })
+                .then(|| body::salvage_refresh_token(resp))
+                .flatten()
+                .map(RefreshToken::new);
+            ParseFailure {
+                error,
+                refresh_token,
+            }
         })?;
         let salvage = body::string(&members, "refresh_token")
             .filter(|s| !s.is_empty())
