@@ -110,5 +110,5 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Password,
     PkceVerifier, RefreshToken,
 };
-pub use session::{Next, Renewed, SessionGrant, TokenSession};
+pub use session::{Completion, Next, Renewed, SessionGrant, TokenSession};
 pub use token::{ExpirySource, TokenSet};

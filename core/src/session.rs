@@ -286,6 +286,12 @@ impl TokenSession {
         self.in_flight.is_some()
     }
 
+    /// Whether a completed renewal's token set is waiting for [`TokenSession::delivered`]
+    /// (no other renewal starts until then).
+    pub fn delivering(&self) -> bool {
+        self.delivering.is_some()
+    }
+
     /// How many renewals in a row have failed (0 after a success).
     pub fn failures(&self) -> u32 {
         self.failures
