@@ -4,6 +4,9 @@
 #   bindings-uniffi/test.sh          build, generate Kotlin + Swift, compile, run the Kotlin tests
 #                                    (vectors + the real servers of tests/interop), check the Swift
 #   bindings-uniffi/test.sh bench    the Kotlin benchmark (release library)
+#   bindings-uniffi/test.sh load     the Kotlin load run (64 threads, one TokenSession, ~20 s)
+#                                    against GRANTLINE_LOAD_URL: run it as
+#                                    tests/interop/servers.sh run -- bindings-uniffi/test.sh load
 #
 # Installs what it needs (kotlinc from npm, JNA from apt) through scripts/tools.sh. Compiled Kotlin
 # is cached under target/uniffi/classes-<content hash>: a warm run skips kotlinc.
@@ -79,6 +82,10 @@ if [[ "$MODE" == bench ]]; then
   "${JAVA[@]}" -Xss4m grantline.test.MainKt bench
   exit 0
 fi
+if [[ "$MODE" == load ]]; then
+  [[ -n "${GRANTLINE_LOAD_URL:-}" ]] || { say "GRANTLINE_LOAD_URL is not set: run tests/interop/servers.sh run -- bindings-uniffi/test.sh load"; exit 2; }
+  exec "${JAVA[@]}" grantline.test.MainKt load
+fi
 
 # ------------------------------------------------------------------ Swift: what can be checked here
 say "checking the generated Swift and the Swift package"
@@ -93,7 +100,11 @@ for decl in 'open class Client' 'open class NativeTokenSession' 'open class Toke
             'public struct AuthorizationRequest' 'public func needsRenewal' 'public func bearerChallenge' \
             'public func parseIntrospectionResponse' 'public func checkRevocationResponse' \
             'public func parseDevicePollResponse' 'public func maxResponseBody' 'public func authorizationHeader' \
-            'func accessToken() throws' 'func send(request: HttpRequest) throws' 'func accessTokenLease() throws'; do
+            'func accessToken() throws' 'func send(request: HttpRequest) throws' 'func accessTokenLease() throws' \
+            'open class SessionState' 'open class Discovery' 'public enum Next' 'public struct Completion' \
+            'public func discover(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)' \
+            'public func redactUrl' 'public func authorizationHeaderFor' 'func withTimeout(timeout: TimeInterval?)' \
+            'func setMaxApiBody(bytes: UInt64?)' 'public var timeout: TimeInterval?' 'public var maxResponseBody: UInt64?'; do
   check grep -qF "$decl" "$SW/Grantline.swift"
 done
 check grep -q 'module GrantlineFFI' "$SW/GrantlineFFI.modulemap"
@@ -110,7 +121,7 @@ for f in Sources/Grantline/URLSessionTransport.swift Sources/Grantline/TokenSess
   check test -s "$PKG/$f"
 done
 # The hand-written Swift only names types the generated Swift declares (or aliases by hand).
-for name in $(grep -ohE '\b(Client|TokenSession|TokenSet|HttpRequest|HttpResponse|Header|Provider|ProviderBuilder|PendingAuthorization|CodeGrant|GrantlineError|TokenListener|HttpTransport|AuthorizationRequest|Param|Renewed|DevicePoll|DeviceAuthorization)\b' \
+for name in $(grep -ohE '\b(Client|TokenSession|TokenSet|HttpRequest|HttpResponse|Header|Provider|ProviderBuilder|PendingAuthorization|CodeGrant|GrantlineError|TokenListener|HttpTransport|AuthorizationRequest|Param|Renewed|DevicePoll|DeviceAuthorization|SessionState|Discovery|Next|Completion|RequestParts|TokenLease)\b' \
                "$PKG/Sources/Grantline/URLSessionTransport.swift" "$ROOT/examples/swift/main.swift" "$PKG/Tests/GrantlineTests/GrantlineTests.swift" | sort -u); do
   check grep -qE "((class|struct|enum|protocol) $name\b)|(typealias $name = )" "$SW/Grantline.swift" "$PKG"/Sources/Grantline/*.swift
 done

@@ -3,16 +3,17 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 use crate::error::GrantlineError;
-use crate::http::{now, request, HttpRequest, HttpResponse, HttpTransport};
+use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
 use crate::provider::Provider;
 use crate::tokens::{token_set, DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
 use crate::types::{ClientAuthMethod, TokenTypeHint};
 
 /// An OAuth client registered at a [`Provider`]: its id, optional secret and redirect URI, and
-/// optionally the transport its convenient calls use.
+/// optionally the transport its convenient calls use and their whole-request deadline.
 ///
 /// The `*Request` methods only build requests (send them yourself, redirects off, and parse
 /// the answer with `TokenSet.fromResponse` & co.); the other calls (`clientCredentials`,
@@ -23,6 +24,8 @@ use crate::types::{ClientAuthMethod, TokenTypeHint};
 pub struct Client {
     pub(crate) inner: grantline::Client,
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
+    /// The whole-request deadline of every request this client sends (none: the transport's).
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl fmt::Display for Client {
@@ -51,12 +54,17 @@ impl Client {
         })
     }
 
-    /// Sends a request through the client's transport.
+    /// An endpoint request the core built, with this client's deadline.
+    pub(crate) fn endpoint_request(&self, request: http::Request<Vec<u8>>) -> Arc<HttpRequest> {
+        Arc::new(HttpRequest::endpoint(request, self.timeout))
+    }
+
+    /// Sends an endpoint request through the client's transport.
     pub(crate) fn exchange(
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<HttpResponse, GrantlineError> {
-        self.transport()?.send(Arc::new(HttpRequest::from(request)))
+        self.transport()?.send(self.endpoint_request(request))
     }
 
     fn fetch_tokens(
@@ -64,9 +72,10 @@ impl Client {
         request: http::Request<Vec<u8>>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
         let response = self.exchange(request)?;
-        Ok(token_set(grantline::TokenSet::from_response(
+        Ok(token_set(grantline::TokenSet::from_response_for(
             &response.to_http()?,
             now(),
+            self.inner.provider(),
         )?))
     }
 }
@@ -77,12 +86,15 @@ impl Client {
     ///
     /// `client_secret`: none for a public client (mobile apps usually are: PKCE protects them).
     /// `auth_method` overrides the provider's. `transport` is what the convenient calls and
-    /// `TokenSession` send through (none: only the `*Request` builders work).
+    /// `TokenSession` send through (none: only the `*Request` builders work). `timeout`: the
+    /// whole-request deadline of every request this client sends (none: the transport's
+    /// default, 30 s in the shipped transports); [`Client::with_timeout`] changes it per call.
     #[uniffi::constructor(default(
         client_secret = None,
         redirect_uri = None,
         auth_method = None,
-        transport = None
+        transport = None,
+        timeout = None
     ))]
     pub fn new(
         provider: &Provider,
@@ -91,6 +103,7 @@ impl Client {
         redirect_uri: Option<String>,
         auth_method: Option<ClientAuthMethod>,
         transport: Option<Arc<dyn HttpTransport>>,
+        timeout: Option<Duration>,
     ) -> Arc<Self> {
         let mut inner = grantline::Client::new(provider.inner.clone(), client_id);
         if let Some(secret) = client_secret {
@@ -102,7 +115,27 @@ impl Client {
         if let Some(method) = auth_method {
             inner = inner.with_auth_method(method.into());
         }
-        Arc::new(Client { inner, transport })
+        Arc::new(Client {
+            inner,
+            transport,
+            timeout,
+        })
+    }
+
+    /// This client with another whole-request deadline (none: the transport's default), e.g.
+    /// for one call: `client.withTimeout(Duration.ofSeconds(5)).clientCredentials()`. Cheap:
+    /// the provider, credentials and transport are shared.
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Arc<Self> {
+        Arc::new(Client {
+            inner: self.inner.clone(),
+            transport: self.transport.clone(),
+            timeout,
+        })
+    }
+
+    /// The whole-request deadline of the requests this client sends, when it has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The provider.
@@ -119,9 +152,11 @@ impl Client {
     pub fn redirect_uri(&self) -> Option<String> {
         self.inner.redirect_uri().map(str::to_owned)
     }
-    /// The authentication method in force (a client without a secret is always `Public`).
-    pub fn auth_method(&self) -> ClientAuthMethod {
-        self.inner.auth_method().into()
+    /// The authentication method in force (a client without a secret is always `Public`);
+    /// `null`/`nil` when the provider's metadata listed only methods grantline does not speak and
+    /// none was chosen: building a token request then fails with `unsupported_auth_method`.
+    pub fn auth_method(&self) -> Option<ClientAuthMethod> {
+        self.inner.auth_method().map(Into::into)
     }
 
     // ------------------------------------------------------------------ sans-IO builders
@@ -129,13 +164,14 @@ impl Client {
     /// The client credentials token request (RFC 6749 §4.4.2).
     ///
     /// # Errors
-    /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
+    /// `Configuration`: `unsupported_grant`, `missing_endpoint`, `unsupported_auth_method`,
+    /// `invalid_input` (a scope that is not an RFC 6749 §3.3 scope token).
     #[uniffi::method(default(scopes = []))]
     pub fn client_credentials_request(
         &self,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(self.inner.client_credentials_request(&scopes)?))
+        Ok(self.endpoint_request(self.inner.client_credentials_request(&scopes)?))
     }
 
     /// The resource owner password token request (RFC 6749 §4.3.2).
@@ -149,7 +185,7 @@ impl Client {
         password: String,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(self.inner.password_request(
+        Ok(self.endpoint_request(self.inner.password_request(
             &username,
             &grantline::Password::new(password),
             &scopes,
@@ -166,10 +202,10 @@ impl Client {
         refresh_token: String,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(self.inner.refresh_request(
-            &grantline::RefreshToken::new(refresh_token),
-            &scopes,
-        )?))
+        Ok(self.endpoint_request(
+            self.inner
+                .refresh_request(&grantline::RefreshToken::new(refresh_token), &scopes)?,
+        ))
     }
 
     /// The authorization URL (PKCE S256 and `state` from the system's random generator) and
@@ -242,9 +278,7 @@ impl Client {
         &self,
         grant: &CodeGrant,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(
-            self.inner.authorization_code_request(&grant.inner)?,
-        ))
+        Ok(self.endpoint_request(self.inner.authorization_code_request(&grant.inner)?))
     }
 
     /// The device authorization request (RFC 8628 §3.1).
@@ -256,7 +290,7 @@ impl Client {
         &self,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(self.inner.device_authorization_request(&scopes)?))
+        Ok(self.endpoint_request(self.inner.device_authorization_request(&scopes)?))
     }
 
     /// The device access token request (RFC 8628 §3.4), sent once per poll.
@@ -267,9 +301,10 @@ impl Client {
         &self,
         device_code: String,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(self.inner.device_token_request(
-            &grantline::DeviceCode::new(device_code),
-        )?))
+        Ok(self.endpoint_request(
+            self.inner
+                .device_token_request(&grantline::DeviceCode::new(device_code))?,
+        ))
     }
 
     /// An introspection request (RFC 7662) for `token`. Apicbase also wants the refresh
@@ -285,7 +320,7 @@ impl Client {
         refresh_token: Option<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         let refresh = refresh_token.map(grantline::RefreshToken::new);
-        Ok(request(self.inner.introspection_request(
+        Ok(self.endpoint_request(self.inner.introspection_request(
             &token,
             hint.map(Into::into),
             refresh.as_ref(),
@@ -302,7 +337,7 @@ impl Client {
         token: String,
         hint: Option<TokenTypeHint>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(request(
+        Ok(self.endpoint_request(
             self.inner
                 .revocation_request(&token, hint.map(Into::into))?,
         ))
@@ -364,7 +399,11 @@ impl Client {
             .refresh_token()
             .ok_or_else(|| GrantlineError::invalid("the token set has no refresh token"))?;
         let response = self.exchange(self.inner.refresh_request(refresh_token, &scopes)?)?;
-        let mut fresh = grantline::TokenSet::from_response(&response.to_http()?, now())?;
+        let mut fresh = grantline::TokenSet::from_response_for(
+            &response.to_http()?,
+            now(),
+            self.inner.provider(),
+        )?;
         let rotated = fresh.inherit_refresh_token(&tokens.inner);
         Ok(Renewed {
             tokens: token_set(fresh),

@@ -26,13 +26,16 @@ pub enum GrantlineError {
         status: u16,
     },
     /// The server answered something that is neither a valid answer nor an OAuth error (an
-    /// HTML error page, a token response without `access_token`, an unexpected status...).
-    /// Retrying later may help; the server or a proxy is at fault.
+    /// HTML error page, a token response without `access_token`, an unexpected status, a body
+    /// over its limit, an access token the session cannot use...). Retrying later may help; the
+    /// server or a proxy is at fault.
     #[error("malformed response (HTTP {status}): {reason}")]
     MalformedResponse {
-        /// `malformed`, or `unexpected_status` when only the status was wrong.
+        /// `malformed`; `unexpected_status` when only the status was wrong; `unusable_token`
+        /// when a renewal answered with a token the session cannot use (the very token the API
+        /// had just refused, one already expired on arrival).
         kind: String,
-        /// The HTTP status of the response.
+        /// The HTTP status of the response (0 when the error is not about one response).
         status: u16,
         /// What was wrong, never containing a secret.
         reason: String,
@@ -42,12 +45,15 @@ pub enum GrantlineError {
     },
     /// The caller or the configuration is at fault: an insecure or missing endpoint, a grant
     /// the provider lacks, invalid input (a bad URL, a callback without `code`, an unreadable
-    /// stored record). Fix the code or the configuration.
+    /// stored record), a client authentication method or token type grantline does not speak.
+    /// Fix the code or the configuration.
     #[error("{reason}")]
     Configuration {
         /// The core's stable error name: `insecure_endpoint`, `missing_endpoint`,
-        /// `unsupported_grant`, `invalid_input`, `unexpected_response`,
-        /// `random`.
+        /// `unsupported_grant`, `invalid_input`, `unexpected_response`, `random`,
+        /// `unsupported_auth_method` (the provider's metadata lists only client authentication
+        /// methods grantline does not speak: choose one with the client's `authMethod`),
+        /// `unsupported_token_type` (a `DPoP`, `N_A`... token: never sent as Bearer).
         kind: String,
         /// What was wrong, never containing a secret.
         reason: String,
@@ -58,7 +64,8 @@ pub enum GrantlineError {
     },
     /// The callback does not answer the pending authorization: its `state` is missing or
     /// different (a possible CSRF attempt, or a stale callback), or its `iss` names another
-    /// issuer (RFC 9207, a mix-up). Start the authorization again.
+    /// issuer (RFC 9207, a mix-up); or a discovery document names another issuer than the one
+    /// asked for (RFC 8414 §3.3, a mix-up). Start again; never use that provider.
     #[error("{reason}")]
     StateMismatch {
         /// The core's stable error name: `state_mismatch` or `issuer_mismatch`.
@@ -120,6 +127,12 @@ impl From<grantline::Error> for GrantlineError {
             E::StateMismatch | E::IssuerMismatch { .. } => {
                 GrantlineError::StateMismatch { kind, reason }
             }
+            E::UnusableToken { .. } => GrantlineError::MalformedResponse {
+                kind,
+                status: 0,
+                reason,
+                excerpt: None,
+            },
             E::ReauthorizationRequired => GrantlineError::ReauthorizationRequired,
             E::Transport { reason } => GrantlineError::Transport { reason },
             E::UnsupportedGrant { grant } => GrantlineError::Configuration {
@@ -134,8 +147,9 @@ impl From<grantline::Error> for GrantlineError {
                 grant: None,
                 endpoint: Some(endpoint.into()),
             },
-            // InsecureEndpoint, InvalidInput, UnexpectedResponse, Random, and
-            // whatever the non-exhaustive core adds: the caller's side.
+            // InsecureEndpoint, InvalidInput, UnexpectedResponse, Random,
+            // UnsupportedAuthMethod, UnsupportedTokenType, and whatever the non-exhaustive core
+            // adds: the caller's side.
             _ => GrantlineError::Configuration {
                 kind,
                 reason,
@@ -191,5 +205,29 @@ mod tests {
             GrantlineError::from(grantline::Error::ReauthorizationRequired),
             GrantlineError::ReauthorizationRequired
         );
+        let e = GrantlineError::from(grantline::Error::UnusableToken {
+            reason: "refused".into(),
+        });
+        assert!(
+            matches!(e, GrantlineError::MalformedResponse { ref kind, status: 0, .. } if kind == "unusable_token")
+        );
+        for (core, name) in [
+            (
+                grantline::Error::UnsupportedAuthMethod {
+                    offered: vec!["private_key_jwt".into()],
+                },
+                "unsupported_auth_method",
+            ),
+            (
+                grantline::Error::UnsupportedTokenType {
+                    token_type: "DPoP".into(),
+                },
+                "unsupported_token_type",
+            ),
+        ] {
+            assert!(
+                matches!(GrantlineError::from(core), GrantlineError::Configuration { ref kind, .. } if kind == name)
+            );
+        }
     }
 }

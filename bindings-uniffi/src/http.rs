@@ -4,9 +4,24 @@
 //! secret: the Basic credential, `client_secret`, codes, verifiers, refresh tokens, passwords);
 //! responses come back as [`HttpResponse`] records. An [`HttpTransport`] performs one exchange,
 //! and must not follow redirects (a 301 turns a POST into a GET and may leak its body).
+//!
+//! # What a request tells its transport
+//! Besides method, URL, headers and body, every [`HttpRequest`] carries two limits for the
+//! exchange, so that a foreign transport needs no other channel to learn them per call:
+//! - `timeout`: the **whole-request deadline** (connect, send, the response head and every read
+//!   of the body, together). `null`/`nil`: the transport's own default (30 s in the shipped
+//!   transports). Set per client (`Client(..., timeout = ...)`, `Client.withTimeout`) or per
+//!   request (`HttpRequest.withTimeout`).
+//! - `max_response_body`: read at most this many body bytes, **after** decoding
+//!   `Content-Encoding`, plus one (so the reader can tell "exactly the limit" from "more").
+//!   Token-endpoint requests grantline builds carry [`max_response_body`] (1 MiB, the core's
+//!   cap); requests you build carry none (no limit) unless you set one; `TokenSession.send`
+//!   applies the session's API body limit to requests that carry none, and refuses a body over
+//!   it (never a silent cut).
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::GrantlineError;
 
@@ -48,6 +63,10 @@ impl fmt::Display for Header {
 #[uniffi::export(Display)]
 pub struct HttpRequest {
     pub(crate) inner: http::Request<Vec<u8>>,
+    /// The whole-request deadline, when this request has its own.
+    pub(crate) timeout: Option<Duration>,
+    /// The most body bytes (decoded) to read, plus one; `None`: no limit.
+    pub(crate) max_response_body: Option<u64>,
 }
 
 impl fmt::Display for HttpRequest {
@@ -56,28 +75,54 @@ impl fmt::Display for HttpRequest {
     }
 }
 
-impl From<http::Request<Vec<u8>>> for HttpRequest {
-    fn from(inner: http::Request<Vec<u8>>) -> Self {
-        HttpRequest { inner }
+impl HttpRequest {
+    /// A request to a token, introspection, revocation, device or discovery endpoint, built by
+    /// the core: its answer is parsed by the core, which refuses bodies over `MAX_BODY`.
+    pub(crate) fn endpoint(inner: http::Request<Vec<u8>>, timeout: Option<Duration>) -> Self {
+        HttpRequest {
+            inner,
+            timeout,
+            max_response_body: Some(grantline::MAX_BODY as u64),
+        }
+    }
+
+    /// The URL without user information, query or fragment, for error messages.
+    pub(crate) fn shown_url(&self) -> String {
+        shown_url(self.inner.uri())
     }
 }
 
+/// An endpoint request (see [`HttpRequest::endpoint`]) without a deadline of its own.
 pub(crate) fn request(inner: http::Request<Vec<u8>>) -> Arc<HttpRequest> {
-    Arc::new(HttpRequest { inner })
+    Arc::new(HttpRequest::endpoint(inner, None))
+}
+
+/// `scheme://host[:port]/path`: a URL as errors may show it (no user information, no query, no
+/// fragment: they may carry secrets).
+pub(crate) fn shown_url(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("?");
+    let host = uri.host().unwrap_or("?");
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{scheme}://{host}{port}{}", uri.path())
 }
 
 #[uniffi::export]
 impl HttpRequest {
     /// A request from parts, e.g. an API call for [`crate::NativeTokenSession::send`].
+    /// `timeout`: its whole-request deadline (none: the client's, else the transport's
+    /// default). `max_response_body`: the most body bytes to accept (none: no limit of its own;
+    /// `TokenSession.send` then applies the session's API body limit).
     ///
     /// # Errors
     /// `Configuration` (`invalid_input`) for an invalid method, URL, header name or value.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(timeout = None, max_response_body = None))]
     pub fn new(
         method: String,
         url: String,
         headers: Vec<Header>,
         body: Vec<u8>,
+        timeout: Option<Duration>,
+        max_response_body: Option<u64>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let mut r = http::Request::new(body);
         *r.method_mut() = http::Method::from_bytes(method.as_bytes())
@@ -97,7 +142,42 @@ impl HttpRequest {
             })?;
             r.headers_mut().append(name, value);
         }
-        Ok(Arc::new(HttpRequest { inner: r }))
+        Ok(Arc::new(HttpRequest {
+            inner: r,
+            timeout,
+            max_response_body,
+        }))
+    }
+
+    /// This request with another whole-request deadline (`null`/`nil`: the client's or the
+    /// transport's default). The request itself is unchanged.
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Arc<Self> {
+        Arc::new(HttpRequest {
+            inner: self.inner.clone(),
+            timeout,
+            max_response_body: self.max_response_body,
+        })
+    }
+
+    /// This request with another response body limit (`null`/`nil`: none of its own).
+    pub fn with_max_response_body(&self, max_response_body: Option<u64>) -> Arc<Self> {
+        Arc::new(HttpRequest {
+            inner: self.inner.clone(),
+            timeout: self.timeout,
+            max_response_body,
+        })
+    }
+
+    /// The whole-request deadline for this exchange (connect, send, head and body reads
+    /// together), when the request has one; else the transport's default applies.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Read at most this many response body bytes (after decoding `Content-Encoding`) plus
+    /// one; `null`/`nil`: no limit. 1 MiB for the endpoint requests grantline builds.
+    pub fn max_response_body(&self) -> Option<u64> {
+        self.max_response_body
     }
 
     /// The method (`POST` for every request grantline builds).
@@ -136,13 +216,16 @@ impl HttpRequest {
         self.inner.body().clone()
     }
 
-    /// Method, URL, headers and body at once (what a transport needs, in one call).
+    /// Method, URL, headers, body, deadline and body limit at once (what a transport needs,
+    /// in one call).
     pub fn parts(&self) -> RequestParts {
         RequestParts {
             method: self.method(),
             url: self.url(),
             headers: self.headers(),
             body: self.body(),
+            timeout: self.timeout,
+            max_response_body: self.max_response_body,
         }
     }
 }
@@ -161,6 +244,11 @@ pub struct RequestParts {
     pub headers: Vec<Header>,
     /// The body (credentials included: never log it).
     pub body: Vec<u8>,
+    /// The whole-request deadline (connect, send, head and body reads together); `null`/`nil`:
+    /// the transport's default.
+    pub timeout: Option<Duration>,
+    /// Read at most this many body bytes (decoded) plus one; `null`/`nil`: no limit.
+    pub max_response_body: Option<u64>,
 }
 
 impl fmt::Display for RequestParts {
@@ -170,6 +258,8 @@ impl fmt::Display for RequestParts {
             self.url.clone(),
             self.headers.clone(),
             self.body.clone(),
+            None,
+            None,
         ) {
             Ok(r) => fmt::Display::fmt(&r, f),
             Err(_) => write!(f, "{} [an invalid request, not shown]", self.method),
@@ -187,8 +277,8 @@ pub struct HttpResponse {
     pub status: u16,
     /// The headers, names in any case; a repeated header is several entries.
     pub headers: Vec<Header>,
-    /// The body (read at most [`crate::max_response_body`] + 1 bytes: grantline refuses
-    /// anything larger).
+    /// The body, decoded (`Content-Encoding` undone), at most the request's
+    /// `max_response_body` + 1 bytes.
     pub body: Vec<u8>,
 }
 
@@ -243,11 +333,20 @@ impl HttpResponse {
 /// status. Implement it over OkHttp, Ktor, `java.net.http`, URLSession... (grantline ships
 /// `JdkHttpTransport` for Kotlin and `URLSessionTransport` for Swift).
 ///
-/// Contract: never follow redirects (return the 3xx as it came); read at most
-/// [`crate::max_response_body`] + 1 bytes of body; throw `GrantlineException.Transport`
-/// (Kotlin) / `GrantlineError.transport` (Swift) when there is no response at all. Any other
-/// exception is reported as a transport failure too. Called from the thread that asked for a
-/// token, never while grantline holds a lock; it may block.
+/// Contract (read everything with `request.parts()`, one call across the FFI):
+/// - never follow redirects (return the 3xx as it came);
+/// - end the whole exchange (connect, send, head, every body read) by `parts.timeout`, or by
+///   your own default (30 s in the shipped transports) when it is null/nil, and throw
+///   `Transport` when it passes;
+/// - decode `Content-Encoding: gzip` and `deflate` (zlib), and read at most
+///   `parts.max_response_body` + 1 **decoded** bytes (none: no limit), so a gzip bomb stays
+///   bounded; return the decoded body (drop `content-encoding` and `content-length`);
+/// - throw `GrantlineException.Transport` (Kotlin) / `GrantlineError.Transport` (Swift) when
+///   there is no whole response; name the URL without its query and never a body. Any other
+///   exception is reported as a transport failure too.
+///
+/// Called from the thread that asked for a token, never while grantline holds a lock; it may
+/// block.
 #[uniffi::export(with_foreign)]
 pub trait HttpTransport: Send + Sync {
     /// Sends `request` and returns the response.
@@ -258,7 +357,7 @@ pub trait HttpTransport: Send + Sync {
 }
 
 /// The largest response body grantline parses, in bytes (1 MiB); larger ones are refused.
-/// Transports should stop reading one byte past it.
+/// The endpoint requests grantline builds carry it as their `max_response_body`.
 #[uniffi::export]
 pub fn max_response_body() -> u64 {
     grantline::MAX_BODY as u64
@@ -293,6 +392,8 @@ mod tests {
                 },
             ],
             b"grant_type=password&password=hunter2".to_vec(),
+            None,
+            None,
         )
         .unwrap();
         let shown = r.to_string();
@@ -305,8 +406,28 @@ mod tests {
         assert_eq!(r.parts().body, r.body());
         let h = &r.headers()[0];
         assert_eq!(h.to_string(), "authorization: Basic [redacted]");
-        assert!(HttpRequest::new("P O".into(), "https://a/".into(), vec![], vec![]).is_err());
-        assert!(HttpRequest::new("GET".into(), "/relative".into(), vec![], vec![]).is_err());
+        assert!(HttpRequest::new(
+            "P O".into(),
+            "https://a/".into(),
+            vec![],
+            vec![],
+            None,
+            None
+        )
+        .is_err());
+        assert!(
+            HttpRequest::new("GET".into(), "/relative".into(), vec![], vec![], None, None).is_err()
+        );
+        let limited = r
+            .with_timeout(Some(Duration::from_secs(2)))
+            .with_max_response_body(Some(10));
+        assert_eq!(limited.parts().timeout, Some(Duration::from_secs(2)));
+        assert_eq!(limited.parts().max_response_body, Some(10));
+        assert_eq!(r.timeout(), None);
+        assert_eq!(
+            shown_url(&"https://u:p@as.example:8443/t?code=x#f".parse().unwrap()),
+            "https://as.example:8443/t"
+        );
     }
 
     #[test]

@@ -10,13 +10,21 @@
 //!    [`parse_introspection_response`], [`check_revocation_response`],
 //!    [`DeviceAuthorization::from_response`], [`parse_device_poll_response`]. The authorization
 //!    code flow: [`Client::authorization_url`], [`Client::callback`] (with a
-//!    [`PendingAuthorization`] that serializes to JSON to survive process death).
+//!    [`PendingAuthorization`] that serializes to JSON to survive process death). Discovery
+//!    bound to its issuer: [`Discovery`]. The token lifecycle: [`SessionState`] (the core's
+//!    state machine, driven by you).
 //! 2. **convenient**: a [`Client`] given an [`HttpTransport`] (the app's own HTTP stack;
 //!    `JdkHttpTransport` and `URLSessionTransport` ship with the sources) has one call per grant
 //!    (`client_credentials`, `password`, `exchange_code`, `refresh`, `introspect`, `revoke`,
-//!    `device_authorization`, `poll_device_token`), and [`NativeTokenSession`] keeps a token fresh for
-//!    many threads with one renewal in flight, tells a [`TokenListener`] about every new token
-//!    set, and retries an API call once after a 401 `invalid_token` ([`NativeTokenSession::send`]).
+//!    `device_authorization`, `poll_device_token`), [`discover`] fetches a provider bound to its
+//!    issuer, and [`NativeTokenSession`] keeps a token fresh for many threads with one renewal in
+//!    flight, tells a [`TokenListener`] about every new token set in renewal order, and retries
+//!    an API call once after a 401 `invalid_token` ([`NativeTokenSession::send`]).
+//!
+//! Every request carries its whole-request deadline and its response body limit to the
+//! transport (see [`HttpTransport`]): per client (`Client(timeout = ...)`,
+//! [`Client::with_timeout`]) or per request ([`HttpRequest::with_timeout`],
+//! [`HttpRequest::with_max_response_body`]).
 //!
 //! Errors are one [`GrantlineError`] (Kotlin: `GrantlineException`), split by what the caller
 //! does about them. Nothing prints a secret: tokens, codes, verifiers and requests are objects
@@ -29,25 +37,30 @@ uniffi::setup_scaffolding!("grantline");
 
 mod authorize;
 mod client;
+mod discovery;
 mod error;
 mod http;
 mod provider;
 mod session;
+mod state;
 mod tokens;
 mod types;
 
 pub use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 pub use crate::client::Client;
+pub use crate::discovery::{discover, Discovery};
 pub use crate::error::GrantlineError;
 pub use crate::http::{
     max_response_body, Header, HttpRequest, HttpResponse, HttpTransport, RequestParts,
 };
 pub use crate::provider::{Provider, ProviderBuilder};
 pub use crate::session::{NativeTokenSession, TokenLease, TokenListener};
+pub use crate::state::{Completion, Next, SessionState};
 pub use crate::tokens::{
-    authorization_header, bearer_challenge, check_revocation_response, needs_renewal,
-    parse_device_poll_response, parse_introspection_response, parse_www_authenticate,
-    BearerChallenge, Challenge, DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet,
+    authorization_header, authorization_header_for, bearer_challenge, check_revocation_response,
+    needs_renewal, parse_device_poll_response, parse_introspection_response,
+    parse_www_authenticate, redact_url, BearerChallenge, Challenge, DeviceAuthorization,
+    DevicePoll, Introspection, Renewed, TokenSet,
 };
 pub use crate::types::{
     BodyEncoding, ClientAuthMethod, Endpoint, ExpirySource, GrantType, Param, PkceMethod,

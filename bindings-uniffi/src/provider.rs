@@ -1,4 +1,5 @@
-//! Providers: the five presets, a builder for any other, and discovery documents.
+//! Providers: the five presets, a builder for any other, and metadata documents (see
+//! [`crate::discovery`] to fetch one bound to its issuer).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -75,12 +76,15 @@ impl Provider {
             .ok_or_else(|| GrantlineError::invalid(format!("no preset named {name:?}")))
     }
 
-    /// A provider from an RFC 8414 / OpenID Connect discovery document (the JSON bytes, e.g.
-    /// the body of `GET <issuer>/.well-known/openid-configuration`).
+    /// A provider from an RFC 8414 / OpenID Connect metadata document (the JSON bytes), taken
+    /// as it is: nothing checks that it came from the issuer it names. To fetch one, use
+    /// `discover(issuer, transport)` or [`crate::Discovery`], which refuse a document naming
+    /// another issuer.
     ///
     /// # Errors
-    /// `Configuration`: `invalid_input` for a document that is not JSON or lacks `issuer`,
-    /// `insecure_endpoint` for an `http://` endpoint that is not loopback.
+    /// `Configuration`: `invalid_input` for a document that is not a JSON object, lacks
+    /// `issuer` or has a member of the wrong type, `insecure_endpoint` for an `http://`
+    /// endpoint that is not loopback.
     #[uniffi::constructor]
     pub fn from_metadata(json: Vec<u8>) -> Result<Arc<Self>, GrantlineError> {
         Ok(wrap(grantline::Provider::from_metadata(&json)?))
@@ -127,9 +131,16 @@ impl Provider {
     pub fn body_encoding(&self) -> BodyEncoding {
         self.inner.body_encoding().into()
     }
-    /// How clients authenticate, unless a client overrides it.
-    pub fn auth_method(&self) -> ClientAuthMethod {
-        self.inner.auth_method().into()
+    /// How clients authenticate, unless a client overrides it; `null`/`nil` when the metadata
+    /// listed only methods grantline does not speak (`private_key_jwt`...): a client with a
+    /// secret must then choose one, or its token requests fail with `unsupported_auth_method`.
+    pub fn auth_method(&self) -> Option<ClientAuthMethod> {
+        self.inner.auth_method().map(Into::into)
+    }
+    /// The methods the metadata's `token_endpoint_auth_methods_supported` listed, as written,
+    /// when it had that member.
+    pub fn auth_methods_offered(&self) -> Option<Vec<String>> {
+        self.inner.auth_methods_offered().map(<[String]>::to_vec)
     }
     /// What joins scopes in requests.
     pub fn scope_separator(&self) -> String {

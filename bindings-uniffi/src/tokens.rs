@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::GrantlineError;
 use crate::http::{header_map, Header, HttpResponse};
+use crate::provider::Provider;
 use crate::types::{ExpirySource, Param};
 
 /// A successful token response with its expiry made absolute. Printing it shows no token.
@@ -62,6 +63,25 @@ impl TokenSet {
         )?))
     }
 
+    /// [`TokenSet::from_response`] for an answer from `provider`'s token endpoint: the
+    /// `scope` is also split on the provider's own one-character scope separator (`,` for some
+    /// presets), not only on spaces.
+    ///
+    /// # Errors
+    /// As [`TokenSet::from_response`].
+    #[uniffi::constructor]
+    pub fn from_response_for(
+        response: &HttpResponse,
+        now: u64,
+        provider: &Provider,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        Ok(token_set(grantline::TokenSet::from_response_for(
+            &response.to_http()?,
+            now,
+            &provider.inner,
+        )?))
+    }
+
     /// A token set persisted with [`TokenSet::to_json`].
     ///
     /// # Errors
@@ -82,6 +102,16 @@ impl TokenSet {
     /// The token type (`Bearer` when absent or any case of "bearer").
     pub fn token_type(&self) -> String {
         self.inner.token_type().to_owned()
+    }
+    /// Whether the access token is a bearer token (RFC 6750), the only kind grantline sends.
+    /// A `DPoP`, `N_A`... token is never sent as `Authorization: Bearer`.
+    pub fn is_bearer(&self) -> bool {
+        self.inner.is_bearer()
+    }
+    /// Whether the access token had already expired when the response arrived (`expires_in:
+    /// 0`, a past `expires` or JWT `exp`, a client clock ahead of the server's).
+    pub fn expired_on_arrival(&self) -> bool {
+        self.inner.expired_on_arrival()
     }
     /// The refresh token, when there is one. Never log it.
     pub fn refresh_token(&self) -> Option<String> {
@@ -393,8 +423,9 @@ pub fn needs_renewal(status: u16, headers: Vec<Header>) -> bool {
     grantline::bearer::needs_renewal(status, &header_map(&headers))
 }
 
-/// The `Authorization: Bearer <token>` header for an access token (printing the header
-/// redacts the token).
+/// The `Authorization: Bearer <token>` header for a bare access token string (printing the
+/// header redacts the token). With a token set, prefer [`authorization_header_for`], which
+/// refuses tokens that are not bearer tokens.
 ///
 /// # Errors
 /// `Configuration` (`invalid_input`) when the token cannot be sent in a header.
@@ -402,8 +433,32 @@ pub fn needs_renewal(status: u16, headers: Vec<Header>) -> bool {
 pub fn authorization_header(access_token: String) -> Result<Header, GrantlineError> {
     let value =
         grantline::bearer::authorization_header(&grantline::AccessToken::new(access_token))?;
-    Ok(Header {
+    Ok(authorization(&value))
+}
+
+/// The `Authorization: Bearer <token>` header for a token set's access token.
+///
+/// # Errors
+/// `Configuration`: `unsupported_token_type` when the set's `token_type` is not Bearer (a
+/// `DPoP`, `N_A`... token must not be sent as a bearer token, RFC 6749 §7.1); `invalid_input`
+/// when the token cannot be sent in a header.
+#[uniffi::export]
+pub fn authorization_header_for(tokens: &TokenSet) -> Result<Header, GrantlineError> {
+    let value = grantline::bearer::authorization_header_for(&tokens.inner)?;
+    Ok(authorization(&value))
+}
+
+fn authorization(value: &http::HeaderValue) -> Header {
+    Header {
         name: "authorization".into(),
         value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-    })
+    }
+}
+
+/// `url` as it may be logged: user information removed, the values of secret parameters
+/// (`code`, `state`, `access_token`, `client_secret`...) in the query **and** the fragment
+/// replaced by `[redacted]`.
+#[uniffi::export]
+pub fn redact_url(url: String) -> String {
+    grantline::redact::url(&url)
 }

@@ -7,16 +7,31 @@ package grantline
 import java.util.concurrent.atomic.AtomicLong
 
 /**
- * A token kept fresh: [accessToken] returns a valid access token, renewing it through the
+ * A token kept fresh: [accessToken] returns a usable access token, renewing it through the
  * client's transport when needed (client credentials, password, or refresh token), with exactly
- * one renewal in flight however many threads ask. Thread-safe; calls block during a renewal, so
- * make them off the main thread. Every new token set goes to the [TokenListener], in order.
+ * one renewal in flight however many threads ask. Thread-safe. The thread that starts a renewal
+ * performs it (it blocks); while it does, threads with a still-valid token get that token at
+ * once, and only threads with no usable token wait. A renewal that fails while the token is
+ * still valid reaches nobody; the core backs off before the next try. Every token set goes to
+ * the [TokenListener] in renewal order, before anyone waiting for it is woken. Make the calls
+ * off the main thread.
  *
  * All decisions are the Rust core's. The one thing this class does on its own: it remembers the
- * core's last answer together with the deadline the core promised it for (`readyUntil`: the
- * second at which the core would start renewing) and answers from memory until then. Every
- * call that changes the session ([reject], [restore], [setSkew], and the rejection inside
- * [send]) forgets it first and again when done, so a remembered answer never outlives a change.
+ * last lease (the token and `readyUntil`, the second until which the Rust session promised to
+ * answer with it) and answers from memory until then. Why that answer cannot go wrong:
+ * - `readyUntil` is never later than the token's own expiry (or, for a token that arrived
+ *   already expired, the grace the core serves it in): the remembered token is valid until
+ *   then by the session's own rules, whatever a renewal completing meanwhile in Rust brings. A
+ *   new token does not invalidate the old one: the server keeps it valid until it expires
+ *   unless it is revoked, which an API shows with a 401, and [send] then [reject]s it.
+ * - Outside a renewal, `readyUntil` is the renew-at second (expiry minus skew, capped, or the
+ *   end of a backoff): the first caller after it asks Rust, which starts the renewal on time.
+ * - While a renewal is in flight or being delivered, Rust's promise is the current token's
+ *   expiry; the lease is shortened to the next second so that the renewed token (and its own
+ *   renew-at) is picked up at once, not at the old token's expiry.
+ * - Every call that changes the session ([reject], [restore], [setSkew], and the rejection
+ *   inside [send]) forgets the lease first and again when done (an epoch counter), so a lease
+ *   fetched across a change is never kept.
  */
 class TokenSession private constructor(private val native: NativeTokenSession) : AutoCloseable {
     private class Lease(val token: String, val readyUntil: Long, val epoch: Long)
@@ -71,11 +86,14 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
     }
 
     /**
-     * A valid access token: the current one, or a new one after the renewal this call or another
-     * thread performs. Blocks during a renewal.
+     * A usable access token: the current one (also while another thread renews it ahead of
+     * expiry), or a new one after the renewal this call performs or waits for.
      *
-     * @throws GrantlineException the renewal's error (for this call and every thread that waited
-     *   on it), [GrantlineException.ReauthorizationRequired], or what the listener threw.
+     * @throws GrantlineException only when no usable token is left: the renewal's error (for
+     *   this call and every thread that waited on it, and during the backoff that follows),
+     *   [GrantlineException.ReauthorizationRequired], [GrantlineException.Configuration]
+     *   (`unsupported_token_type`); and what the listener threw, from the call that performed
+     *   the renewal.
      */
     @Throws(GrantlineException::class)
     fun accessToken(): String {
@@ -96,7 +114,12 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
      * rejected, renewed once (one renewal however many threads see the 401) and the request
      * retried once; the retry's answer is returned whatever it is.
      *
-     * @throws GrantlineException as [accessToken], and the transport's.
+     * The deadline is the request's (`HttpRequest.withTimeout`), else the client's, else the
+     * transport's. The body is not cut at the token endpoint's 1 MiB: its limit is the request's
+     * `maxResponseBody`, else [setMaxApiBody] (none by default), and a larger body is an error.
+     *
+     * @throws GrantlineException as [accessToken]; [GrantlineException.MalformedResponse] for a
+     *   body over its limit; the transport's.
      */
     @Throws(GrantlineException::class)
     fun send(request: HttpRequest): HttpResponse {
@@ -113,17 +136,32 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
      */
     fun reject(accessToken: String): Boolean = changing { native.reject(accessToken) }
 
-    /** Starts from this token set (restoring a persisted session). */
+    /** Starts from this token set (restoring a persisted session); forgets failures and backoff. */
     fun restore(tokens: TokenSet) = changing { native.restore(tokens) }
 
     /** Renews [seconds] before expiry (capped at half the token's lifetime). */
     fun setSkew(seconds: ULong) = changing { native.setSkew(seconds) }
+
+    /**
+     * The body limit of API calls through [send] for requests that carry none (`null`, the
+     * default: no limit). A larger body is a [GrantlineException.MalformedResponse], never cut.
+     */
+    fun setMaxApiBody(bytes: ULong?) = native.setMaxApiBody(bytes)
+
+    /** The API body limit ([setMaxApiBody]); null: none. */
+    fun maxApiBody(): ULong? = native.maxApiBody()
 
     /** The current token set, when there is one (to persist at shutdown, say). */
     fun tokens(): TokenSet? = native.tokens()
 
     /** Whether a renewal is in flight. */
     fun renewing(): Boolean = native.renewing()
+
+    /** How many renewals in a row have failed (0 after a success), for logs and metrics. */
+    fun failures(): UInt = native.failures()
+
+    /** When the backoff after failed renewals ends (Unix seconds), for logs; null after a success. */
+    fun retryAt(): ULong? = native.retryAt()
 
     /** No token: the client id and the session's state. */
     override fun toString(): String = native.toString()

@@ -50,16 +50,13 @@ fun get(url: String, token: String? = null): HttpResponse {
     return jdk.send(HttpRequest("GET", url, headers, ByteArray(0)))
 }
 
-fun discover(url: String): Provider {
-    val r = get(url)
-    assertEq(200, r.status.toInt(), "discovery at $url")
-    return Provider.fromMetadata(r.body)
-}
-
-fun oidc() = discover("$oidcUrl/.well-known/openid-configuration")
-fun authlib() = discover("$authlibUrl/.well-known/oauth-authorization-server")
+/** oidc-provider, discovered from its issuer (it answers the RFC 8414 URL with 404, so the
+ *  OpenID Connect one is tried next). */
+fun oidc() = discover(oidcUrl, jdk)
+/** Authlib, from the full URL of its RFC 8414 metadata (the issuer is derived from it). */
+fun authlib() = discover("$authlibUrl/.well-known/oauth-authorization-server", jdk)
 /** The mock's metadata lists only `none` although it checks test-client's secret: use Basic. */
-fun mock() = discover("$mockUrl/.well-known/openid-configuration").toBuilder().authMethod(ClientAuthMethod.BASIC).build()
+fun mock() = discover(mockUrl, jdk).toBuilder().authMethod(ClientAuthMethod.BASIC).build()
 
 fun confidential(p: Provider, transport: HttpTransport = jdk, method: ClientAuthMethod? = null) =
     Client(p, "test-client", "test-secret", CALLBACK, method, transport)
@@ -411,7 +408,7 @@ fun interop(t: Tests) {
         assertTrue(r.status.toInt() in 300..399) { "status ${r.status}" }
         assertTrue(r.headers.first { it.name.equals("location", true) }.value.startsWith(CALLBACK))
     }
-    t.check("transport: a body over the cap is cut at cap + 1 bytes and refused") {
+    t.check("transport: a body over the request's cap is cut at cap + 1 bytes and refused") {
         val server = com.sun.net.httpserver.HttpServer.create(java.net.InetSocketAddress("127.0.0.1", 0), 0)
         val big = ByteArray(3 shl 20) { 'a'.code.toByte() }
         server.createContext("/token") { ex ->
@@ -422,8 +419,10 @@ fun interop(t: Tests) {
         server.start()
         try {
             val url = "http://127.0.0.1:${server.address.port}/token"
-            val r = jdk.send(HttpRequest("POST", url, listOf(), ByteArray(0)))
+            val r = jdk.send(HttpRequest("POST", url, listOf(), ByteArray(0), maxResponseBody = maxResponseBody()))
             assertEq(maxResponseBody().toInt() + 1, r.body.size)
+            // Without a limit of its own, the whole body.
+            assertEq(big.size, jdk.send(HttpRequest("POST", url, listOf(), ByteArray(0))).body.size)
             val p = ProviderBuilder("big").tokenEndpoint(url).grant(GrantType.CLIENT_CREDENTIALS).build()
             val e = assertThrows<GrantlineException.MalformedResponse> { Client(p, "id", "s", transport = jdk).clientCredentials() }
             assertContains(e.reason, "MiB")

@@ -1,5 +1,6 @@
 // The Kotlin test program: `java ... grantline.test.MainKt <tests/vectors dir>` under
-// tests/interop/servers.sh, or `... grantline.test.MainKt bench` for the benchmark.
+// tests/interop/servers.sh, `... grantline.test.MainKt bench` for the benchmark, or
+// `... grantline.test.MainKt load` for the load run (under servers.sh, GRANTLINE_LOAD_URL).
 // Prints `kotlin: N passed, N failed` and exits non-zero on any failure.
 package grantline.test
 
@@ -7,18 +8,22 @@ import java.io.File
 import kotlin.system.exitProcess
 
 fun main(args: Array<String>) {
-    if (args.firstOrNull() == "bench") {
-        bench()
-        return
+    when (args.firstOrNull()) {
+        "bench" -> {
+            bench()
+            return
+        }
+        "load" -> exitProcess(load())
     }
     if (args.size != 1) {
-        System.err.println("usage: grantline.test.MainKt <tests/vectors directory> | bench")
+        System.err.println("usage: grantline.test.MainKt <tests/vectors directory> | bench | load")
         exitProcess(2)
     }
     val t = Tests(verbose = System.getenv("GRANTLINE_VERBOSE") != null)
     runnerSelfTests(t)
     runAllVectors(File(args[0]), t)
     sessionTests(t)
+    hostile(t)
     interop(t)
     t.finish("kotlin")
 }

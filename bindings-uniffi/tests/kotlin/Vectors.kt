@@ -270,7 +270,7 @@ private fun providerJson(p: Provider): Map<String, Any?> {
         "revocation_endpoint" to p.revocationEndpoint(),
         "device_authorization_endpoint" to p.deviceAuthorizationEndpoint(),
         "body_encoding" to p.bodyEncoding().name.lowercase(),
-        "auth_method" to authMethodName(p.authMethod()),
+        "auth_method" to p.authMethod()?.let(::authMethodName),
         "scope_separator" to p.scopeSeparator(),
         "extra_token_params" to p.extraTokenParams().map { listOf(it.name, it.value) },
         "default_skew" to big(p.defaultSkew()),
@@ -508,13 +508,17 @@ private fun runCallback(v: Any?): String? {
 }
 
 private fun runTokenResponse(v: Any?): String? {
-    val f = Fields(v, "vector", withCommon("now", "response", "previous", "expect_token_set", "expect_rotated", "expect_error"))
+    val f = Fields(v, "vector", withCommon("now", "response", "previous", "provider", "expect_token_set", "expect_rotated", "expect_error"))
     if (f.has("previous") != f.has("expect_rotated") && !f.has("expect_error")) {
         return "`previous` and `expect_rotated` go together"
     }
     val actual = run {
         val resp = response(f.value("response"))
-        var tokens = TokenSet.fromResponse(resp, f.u64("now"))
+        var tokens = if (f.has("provider")) {
+            TokenSet.fromResponseFor(resp, f.u64("now"), provider(f.get("provider")))
+        } else {
+            TokenSet.fromResponse(resp, f.u64("now"))
+        }
         val o = linkedMapOf<String, Any?>()
         if (f.has("previous")) {
             val p = Fields(f.get("previous"), "previous", listOf("refresh_token"))
@@ -587,6 +591,190 @@ private fun runWwwAuthenticate(v: Any?): String? {
     })
 }
 
+// ------------------------------------------------------------------ discovery, redact_url, session
+
+@Suppress("UNCHECKED_CAST")
+private fun runDiscovery(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("input", "responses", "expect_issuer", "expect_urls", "expect_provider", "expect_error"))
+    val responses = f.value("responses") as? List<Any?> ?: return "`responses` is not a list"
+    if (f.has("expect_error") && !f.has("expect_issuer") && responses.isNotEmpty()) {
+        return "an error from Discovery(...) has no responses"
+    }
+    // The issuer and URLs are compared whenever the vector gives them, also with `expect_error`
+    // (an error from `receive`, after a constructor that succeeded).
+    var urlsSeen: Map<String, Any?> = emptyMap()
+    val actual = run {
+        val discovery = Discovery(f.str("input"))
+        val urls = discovery.urls()
+        urlsSeen = linkedMapOf("expect_issuer" to discovery.issuer(), "expect_urls" to urls)
+        val o = LinkedHashMap(urlsSeen)
+        if (responses.isEmpty()) throw VectorError("a discovery that succeeds needs responses")
+        for ((i, spec) in responses.withIndex()) {
+            val request = discovery.request()
+            val want = urls.getOrNull(i) ?: throw VectorError("more responses than well-known URLs")
+            val parts = request.parts()
+            if (parts.url != want || parts.method != "GET" || request.header("accept") != "application/json" || parts.body.isNotEmpty()) {
+                throw VectorError("request $i is not GET $want: $request")
+            }
+            val last = i == responses.size - 1
+            val provider = discovery.receive(response(spec))
+            when {
+                provider == null && last -> throw VectorError("discovery wants another response")
+                provider == null -> {}
+                last -> o["expect_provider"] = providerJson(provider)
+                else -> throw VectorError("a provider after response $i, before the last")
+            }
+        }
+        o
+    }
+    if (f.has("expect_error") && f.has("expect_issuer") && actual is Out.Core) {
+        val diffs = ArrayList<String>()
+        for (k in listOf("expect_issuer", "expect_urls")) diff(k, f.value(k), urlsSeen[k], diffs)
+        if (diffs.isNotEmpty()) return diffs.joinToString("\n    ")
+        return compareError(f.get("expect_error"), actual.e)
+    }
+    return judge(f, listOf("expect_issuer", "expect_urls", "expect_provider"), listOf(), actual)
+}
+
+private fun runRedactUrl(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("url", "expect_url"))
+    val diffs = ArrayList<String>()
+    diff("expect_url", f.value("expect_url"), redactUrl(f.str("url")), diffs)
+    return if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
+}
+
+private fun sessionState(c: Client, spec: Any?): SessionState {
+    val type = (spec as? Map<*, *>)?.get("type") as? String ?: throw VectorError("grant: `type` missing")
+    return when (type) {
+        "client_credentials" -> Fields(spec, "grant", listOf("type", "scopes")).let { SessionState.clientCredentials(c, it.strings("scopes")) }
+        "password" -> Fields(spec, "grant", listOf("type", "username", "password", "scopes")).let {
+            SessionState.password(c, it.str("username"), it.str("password"), it.strings("scopes"))
+        }
+        "refresh_only" -> { Fields(spec, "grant", listOf("type")); SessionState.refreshOnly(c) }
+        else -> throw VectorError("grant: unknown type \"$type\"")
+    }
+}
+
+private fun nextJson(n: Next): Map<String, Any?> = when (n) {
+    is Next.Ready -> linkedMapOf("next" to "ready", "token" to n.token)
+    is Next.Wait -> linkedMapOf("next" to "wait", "id" to big(n.id))
+    is Next.Send -> linkedMapOf("next" to "send", "id" to big(n.id), "current" to n.current, "request" to requestJson(n.request))
+}
+
+private fun completionJson(c: Completion): Map<String, Any?> = linkedMapOf(
+    "renewed" to c.renewed?.let {
+        linkedMapOf("access_token" to it.tokens.accessToken(), "refresh_token" to it.tokens.refreshToken(), "rotated" to it.refreshTokenRotated)
+    },
+    "error" to c.error?.let(::errorJson),
+)
+
+private fun compareNext(expected: Any?, n: Next): String? {
+    val actual = nextJson(n).toMutableMap()
+    if ((expected as? Map<*, *>)?.containsKey("request") != true) actual.remove("request")
+    val diffs = ArrayList<String>()
+    diff("expect", expected, actual, diffs)
+    return if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
+}
+
+private fun compareCompletion(expected: Any?, c: Completion): String? {
+    val f = Fields(expected, "expect_completion", listOf("renewed", "error"))
+    val diffs = ArrayList<String>()
+    diff("expect_completion.renewed", f.value("renewed"), completionJson(c)["renewed"], diffs)
+    val wantError = f.value("error")
+    val gotError = c.error
+    when {
+        wantError == null && gotError != null -> diffs.add("expect_completion.error: expected none, got ${gotError.message}")
+        wantError != null && gotError == null -> diffs.add("expect_completion.error: expected an error, got none")
+        wantError != null && gotError != null -> compareError(wantError, gotError)?.let { diffs.add(it) }
+    }
+    return if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
+}
+
+private fun <T> outcome(body: () -> T): Result<T> = try {
+    Result.success(body())
+} catch (e: GrantlineException) {
+    Result.failure(e)
+}
+
+private fun runStep(s: SessionState, step: Any?): String? {
+    val op = (step as? Map<*, *>)?.get("op") as? String ?: throw VectorError("`op` missing")
+    fun nextOrError(f: Fields, r: Result<Next>): String? {
+        val e = r.exceptionOrNull() as GrantlineException?
+        return when {
+            f.has("expect") && !f.has("expect_error") && e == null -> compareNext(f.get("expect"), r.getOrThrow())
+            !f.has("expect") && f.has("expect_error") && e != null -> compareError(f.get("expect_error"), e)
+            f.has("expect") && !f.has("expect_error") -> "expected a next, got the error ${e?.message}"
+            !f.has("expect") && f.has("expect_error") -> "expected an error, got ${short(nextJson(r.getOrThrow()))}"
+            else -> "exactly one of `expect` and `expect_error`"
+        }
+    }
+    fun completionOrError(f: Fields, r: Result<Completion>): String? {
+        val e = r.exceptionOrNull() as GrantlineException?
+        return when {
+            f.has("expect_completion") && !f.has("expect_error") && e == null -> compareCompletion(f.get("expect_completion"), r.getOrThrow())
+            !f.has("expect_completion") && f.has("expect_error") && e != null -> compareError(f.get("expect_error"), e)
+            f.has("expect_completion") && !f.has("expect_error") -> "expected a completion, got the error ${e?.message}"
+            !f.has("expect_completion") && f.has("expect_error") -> "expected an error, got ${short(completionJson(r.getOrThrow()))}"
+            else -> "exactly one of `expect_completion` and `expect_error`"
+        }
+    }
+    fun boolean(f: Fields, got: Boolean): String? {
+        val want = f.value("expect") as? Boolean ?: throw VectorError("`expect` is not a boolean")
+        return if (want == got) null else "expected $want, got $got"
+    }
+    return when (op) {
+        "next" -> Fields(step, "step", listOf("op", "now", "expect", "expect_error")).let { nextOrError(it, outcome { s.next(it.u64("now")) }) }
+        "waited" -> Fields(step, "step", listOf("op", "id", "now", "expect", "expect_error")).let {
+            nextOrError(it, outcome { s.waited(it.u64("id"), it.u64("now")) })
+        }
+        "receive" -> Fields(step, "step", listOf("op", "id", "now", "response", "expect_completion", "expect_error")).let {
+            val resp = response(it.value("response"))
+            completionOrError(it, outcome { s.receive(it.u64("id"), resp, it.u64("now")) })
+        }
+        "fail" -> Fields(step, "step", listOf("op", "id", "now", "reason", "expect_completion", "expect_error")).let {
+            completionOrError(it, outcome { s.fail(it.u64("id"), it.str("reason"), it.u64("now")) })
+        }
+        "delivered" -> Fields(step, "step", listOf("op", "id", "expect")).let { boolean(it, s.delivered(it.u64("id"))) }
+        "reject" -> Fields(step, "step", listOf("op", "token", "expect")).let { boolean(it, s.reject(it.str("token"))) }
+        "ready_until" -> Fields(step, "step", listOf("op", "expect")).let {
+            val got = big(s.readyUntil())
+            val want = it.value("expect")
+            if (jsonEquals(want, got)) null else "ready_until: expected ${short(want)}, got ${short(got)}"
+        }
+        else -> "unknown op \"$op\""
+    }
+}
+
+private fun runSession(v: Any?): String? {
+    val f = Fields(v, "vector", withCommon("provider", "client", "grant", "tokens", "skew", "steps"))
+    val c = try {
+        providerAndClient(f)
+    } catch (e: GrantlineException) {
+        return "building the client failed: ${e.message}"
+    }
+    val s = sessionState(c, f.value("grant"))
+    if (f.has("tokens")) {
+        val set = try {
+            TokenSet.fromJson(Json.write(f.get("tokens")))
+        } catch (e: GrantlineException) {
+            return "tokens: ${e.message}"
+        }
+        s.restore(set)
+    }
+    if (f.has("skew")) s.setSkew(f.u64("skew"))
+    val steps = f.value("steps") as? List<*> ?: return "`steps` is not a list"
+    if (steps.isEmpty()) return "no steps"
+    for ((i, step) in steps.withIndex()) {
+        val failure = try {
+            runStep(s, step)
+        } catch (e: VectorError) {
+            e.message
+        }
+        if (failure != null) return "step $i (${short(step)}): $failure"
+    }
+    return null
+}
+
 /** Runs one vector; returns the failure, or null. */
 fun runVector(v: Any?): String? = try {
     val m = v as? Map<*, *> ?: throw VectorError("not a JSON object")
@@ -606,6 +794,9 @@ fun runVector(v: Any?): String? = try {
         "device_authorization_response" -> runDeviceAuthorizationResponse(v)
         "device_poll_response" -> runDevicePollResponse(v)
         "www_authenticate" -> runWwwAuthenticate(v)
+        "discovery" -> runDiscovery(v)
+        "redact_url" -> runRedactUrl(v)
+        "session" -> runSession(v)
         else -> "unknown kind \"$kind\""
     }
 } catch (e: VectorError) {

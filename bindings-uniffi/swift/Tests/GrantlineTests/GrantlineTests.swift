@@ -2,7 +2,9 @@
 // (bindings-uniffi/tests/kotlin): every shared vector, and against the real servers of
 // tests/interop (through URLSessionTransport): client credentials, authorization code + PKCE,
 // refresh with rotation, introspection, revocation, password, JSON bodies, 100 threads -> one
-// token request, the 401 helper, errors by type, no secret in any description.
+// token request, the 401 helper, errors by type, no secret in any description; the hostile
+// server (deadlines, bounded bodies, redirects, compression, error pages); the session's
+// liveness rules with in-memory endpoints.
 //
 //   bindings-uniffi/generate.sh release
 //   tests/interop/servers.sh run -- swift test --package-path bindings-uniffi/swift
@@ -81,17 +83,15 @@ func get(_ url: String, token: String? = nil) throws -> HttpResponse {
     return try transport.send(request: try HttpRequest(method: "GET", url: url, headers: headers, body: Data()))
 }
 
-func discover(_ url: String) throws -> Provider {
-    let r = try get(url)
-    XCTAssertEqual(r.status, 200, "discovery at \(url)")
-    return try Provider.fromMetadata(json: r.body)
+/// oidc-provider, discovered from its issuer (RFC 8414's URL answers 404, OpenID Connect's is next).
+func oidc() throws -> Provider { try discover(issuer: try server("GRANTLINE_OIDC_URL"), transport: transport) }
+/// Authlib, from the full URL of its RFC 8414 metadata (the issuer is derived from it).
+func authlib() throws -> Provider {
+    try discover(issuer: "\(try server("GRANTLINE_AUTHLIB_URL"))/.well-known/oauth-authorization-server", transport: transport)
 }
-
-func oidc() throws -> Provider { try discover("\(try server("GRANTLINE_OIDC_URL"))/.well-known/openid-configuration") }
-func authlib() throws -> Provider { try discover("\(try server("GRANTLINE_AUTHLIB_URL"))/.well-known/oauth-authorization-server") }
 /// The mock's metadata lists only `none` although it checks test-client's secret: use Basic.
 func mock() throws -> Provider {
-    try discover("\(try server("GRANTLINE_MOCK_URL"))/.well-known/openid-configuration").toBuilder().authMethod(method: .basic).build()
+    try discover(issuer: try server("GRANTLINE_MOCK_URL"), transport: transport).toBuilder().authMethod(method: .basic).build()
 }
 
 func confidential(_ p: Provider, _ t: HttpTransport = transport, method: ClientAuthMethod? = nil) -> Client {
@@ -455,5 +455,229 @@ final class InteropTests: XCTestCase {
         for text in shown {
             for secret in secrets { XCTAssertFalse(text.contains(secret), "a secret shows in: \(text)") }
         }
+    }
+}
+
+// MARK: the hostile server (tests/hostile), through URLSessionTransport
+
+let hostileSecrets = ["S3cr3t!x", "Xy7#longsecretvalue", "hostile-leaked-access-token-0123456789"]
+
+final class HostileTests: XCTestCase {
+    let short: TimeInterval = 2
+
+    func base() throws -> String { try server("GRANTLINE_HOSTILE_URL") }
+
+    func request(_ path: String, method: String = "POST", timeout: TimeInterval? = 2) throws -> HttpRequest {
+        try HttpRequest(method: method, url: "\(try base())\(path)", headers: [Header(name: "accept", value: "application/json")],
+                        body: Data("grant_type=client_credentials".utf8), timeout: timeout, maxResponseBody: maxResponseBody())
+    }
+
+    func tokenClient(_ path: String, timeout: TimeInterval? = 2, via: HttpTransport = transport) throws -> Client {
+        let p = try ProviderBuilder(name: "hostile").tokenEndpoint(url: "\(try base())\(path)").grant(grant: .clientCredentials).build()
+        return Client(provider: p, clientId: "hostile-client", clientSecret: "hostile-secret", transport: via, timeout: timeout)
+    }
+
+    /// `body` must throw GrantlineError.Transport by the 2 s deadline, and not much later.
+    func endsAtDeadline(_ what: String, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+        let start = Date()
+        do {
+            try body()
+            XCTFail("\(what): no error", file: file, line: line)
+        } catch let GrantlineError.Transport(reason) {
+            let elapsed = Date().timeIntervalSince(start)
+            XCTAssertTrue((1.7...4.5).contains(elapsed), "\(what) ended after \(elapsed) s: \(reason)", file: file, line: line)
+            XCTAssertTrue(reason.contains("deadline"), reason, file: file, line: line)
+            XCTAssertFalse(reason.contains("?"), reason, file: file, line: line)
+        } catch {
+            XCTFail("\(what): expected Transport, got \(error)", file: file, line: line)
+        }
+    }
+
+    func testDeadlinesPerRequestPerClientPerTransport() throws {
+        endsAtDeadline("/drip") { _ = try transport.send(request: try request("/drip?interval=0.5")) }
+        endsAtDeadline("/drip-headers") { _ = try transport.send(request: try request("/drip-headers?interval=0.5")) }
+        endsAtDeadline("/hang") { _ = try transport.send(request: try request("/hang")) }
+        endsAtDeadline("/drip via Client") { _ = try tokenClient("/drip").clientCredentials() }
+        endsAtDeadline("/drip via Client.withTimeout") { _ = try tokenClient("/drip", timeout: nil).withTimeout(timeout: short).clientCredentials() }
+        let session = try TokenSession.clientCredentials(client: try tokenClient("/drip", timeout: nil, via: URLSessionTransport(timeout: short)))
+        endsAtDeadline("/drip via TokenSession") { _ = try session.accessToken() }
+    }
+
+    func testResetsAndTruncatedBodiesAreTransportErrors() throws {
+        for path in ["/reset", "/close-mid-body"] {
+            XCTAssertThrowsError(try transport.send(request: try request(path))) {
+                guard case GrantlineError.Transport? = $0 as? GrantlineError else { return XCTFail("\(path): \($0)") }
+            }
+            XCTAssertThrowsError(try tokenClient(path).clientCredentials()) {
+                guard case GrantlineError.Transport? = $0 as? GrantlineError else { return XCTFail("\(path): \($0)") }
+            }
+        }
+    }
+
+    func testHugeBodiesAndGzipBombsStopAtTheCap() throws {
+        let cap = Int(maxResponseBody())
+        for path in ["/huge", "/huge-chunked", "/gzip-bomb"] {
+            let r = try transport.send(request: try request(path, timeout: 20))
+            XCTAssertEqual(r.body.count, cap + 1, path)
+            XCTAssertTrue(String(decoding: r.body.prefix(17), as: UTF8.self) == "{\"access_token\":\"", path)
+            XCTAssertThrowsError(try tokenClient(path, timeout: 20).clientCredentials()) {
+                guard case GrantlineError.MalformedResponse? = $0 as? GrantlineError else { return XCTFail("\(path): \($0)") }
+            }
+        }
+    }
+
+    func testRedirectsAreNeverFollowed() throws {
+        let tag = "swift-\(UUID().uuidString)"
+        _ = try transport.send(request: try request("/captured/reset?tag=\(tag)"))
+        for code in [301, 302, 303, 307, 308] {
+            XCTAssertEqual(Int(try transport.send(request: try request("/redirect-\(code)?tag=\(tag)")).status), code)
+            XCTAssertThrowsError(try tokenClient("/redirect-\(code)?tag=\(tag)").clientCredentials()) {
+                guard case let GrantlineError.MalformedResponse(kind, status, _, _)? = $0 as? GrantlineError else { return XCTFail("\($0)") }
+                XCTAssertEqual(kind, "unexpected_status")
+                XCTAssertEqual(Int(status), code)
+            }
+        }
+        let captured = try JSONText.parse(String(decoding: try transport.send(request: try request("/captured?tag=\(tag)", method: "GET")).body, as: UTF8.self))
+        XCTAssertEqual(captured["count"], .int("0"))
+    }
+
+    func testGzipAndDeflateAreDecoded() throws {
+        XCTAssertEqual(try tokenClient("/gzip").clientCredentials().accessToken(), "gzip-token")
+        XCTAssertEqual(try tokenClient("/deflate").clientCredentials().accessToken(), "deflate-token")
+    }
+
+    func testErrorPagesAreTypedAndShowNoSecret() throws {
+        for (path, check) in [("/html-error", 502), ("/empty-403", 403)] {
+            XCTAssertThrowsError(try tokenClient(path).clientCredentials()) {
+                guard case let GrantlineError.MalformedResponse(kind, status, _, _)? = $0 as? GrantlineError else { return XCTFail("\($0)") }
+                XCTAssertEqual(kind, "unexpected_status")
+                XCTAssertEqual(Int(status), check)
+                for secret in hostileSecrets { XCTAssertFalse("\($0)".contains(secret)) }
+            }
+        }
+        assertOAuth("invalid_grant", 200) { _ = try self.tokenClient("/error-200").clientCredentials() }
+        XCTAssertFalse(try transport.send(request: try request("/html-error")).description.contains(hostileSecrets[0]))
+    }
+}
+
+// MARK: the session's liveness rules, in memory
+
+/// A token endpoint scripted per call (n is 1-based); an API that answers 200 with `apiBody`.
+final class ScriptedEndpoint: HttpTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private let answer: (Int) throws -> HttpResponse
+    private let apiBody: Data
+    var calls: Int { lock.lock(); defer { lock.unlock() }; return count }
+
+    init(apiBody: Data = Data("{}".utf8), _ answer: @escaping (Int) throws -> HttpResponse) {
+        self.answer = answer
+        self.apiBody = apiBody
+    }
+
+    func send(request: HttpRequest) throws -> HttpResponse {
+        guard request.url().hasSuffix("/token") else { return HttpResponse(status: 200, headers: [], body: apiBody) }
+        lock.lock()
+        count += 1
+        let n = count
+        lock.unlock()
+        return try answer(n)
+    }
+}
+
+func jsonAnswer(_ body: String, status: UInt16 = 200) -> HttpResponse {
+    HttpResponse(status: status, headers: [Header(name: "content-type", value: "application/json")], body: Data(body.utf8))
+}
+
+final class OrderListener: TokenListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [(String, Bool)] = []
+    var seen: [(String, Bool)] { lock.lock(); defer { lock.unlock() }; return items }
+    func onTokens(renewed: Renewed) throws {
+        lock.lock()
+        items.append((renewed.tokens.accessToken(), renewed.refreshTokenRotated))
+        lock.unlock()
+    }
+}
+
+final class SessionTests: XCTestCase {
+    func client(_ endpoint: HttpTransport) throws -> Client {
+        let p = try ProviderBuilder(name: "memory").tokenEndpoint(url: "http://127.0.0.1:9/token")
+            .grant(grant: .clientCredentials).grant(grant: .refreshToken).build()
+        return Client(provider: p, clientId: "id", clientSecret: "secret", transport: endpoint)
+    }
+
+    func testAFailedRenewalWhileTheTokenIsValidReachesNobody() throws {
+        let endpoint = ScriptedEndpoint { n in
+            if n == 1 { return jsonAnswer(#"{"access_token":"tok-1","expires_in":4}"#) }
+            throw GrantlineError.Transport(reason: "connection reset")
+        }
+        let session = try TokenSession.clientCredentials(client: try client(endpoint))
+        let issued = Date().timeIntervalSince1970.rounded(.down)
+        XCTAssertEqual(try session.accessToken(), "tok-1")
+        Thread.sleep(forTimeInterval: max(0, issued + 2.05 - Date().timeIntervalSince1970))
+        for _ in 0..<5 { XCTAssertEqual(try session.accessToken(), "tok-1") }
+        XCTAssertEqual(endpoint.calls, 2)
+        XCTAssertEqual(session.failures(), 1)
+    }
+
+    func testTheListenerGetsTheRotationFlagInOrder() throws {
+        let endpoint = ScriptedEndpoint { n in
+            n < 3 ? jsonAnswer(#"{"access_token":"tok-\#(n)","refresh_token":"rt-\#(n)","expires_in":3600}"#)
+                  : jsonAnswer(#"{"access_token":"tok-\#(n)","expires_in":3600}"#)
+        }
+        let listener = OrderListener()
+        let session = try TokenSession.clientCredentials(client: try client(endpoint), listener: listener)
+        for expected in ["tok-1", "tok-2", "tok-3"] {
+            XCTAssertEqual(try session.accessToken(), expected)
+            _ = session.reject(accessToken: expected)
+        }
+        XCTAssertEqual(listener.seen.map(\.0), ["tok-1", "tok-2", "tok-3"])
+        XCTAssertEqual(listener.seen.map(\.1), [true, true, false])
+    }
+
+    func testExpiredOnArrivalAndDpopNeverLoop() throws {
+        let expired = ScriptedEndpoint { n in jsonAnswer(#"{"access_token":"tok-\#(n)","expires_in":0}"#) }
+        let s1 = try TokenSession.clientCredentials(client: try client(expired))
+        let token = try s1.accessToken()
+        for _ in 0..<10 { XCTAssertEqual(try s1.accessToken(), token) }
+        XCTAssertLessThanOrEqual(expired.calls, 2)
+        let dpop = ScriptedEndpoint { n in jsonAnswer(#"{"access_token":"tok-\#(n)","token_type":"DPoP","expires_in":3600}"#) }
+        let s2 = try TokenSession.clientCredentials(client: try client(dpop))
+        for _ in 0..<3 {
+            XCTAssertThrowsError(try s2.accessToken()) {
+                guard case let GrantlineError.Configuration(kind, _, _, _)? = $0 as? GrantlineError else { return XCTFail("\($0)") }
+                XCTAssertEqual(kind, "unsupported_token_type")
+            }
+        }
+        XCTAssertEqual(dpop.calls, 1)
+    }
+
+    func testApiBodiesHaveTheirOwnLimit() throws {
+        let endpoint = ScriptedEndpoint(apiBody: Data(repeating: 0x61, count: 3 << 20)) { n in
+            jsonAnswer(#"{"access_token":"tok-\#(n)","expires_in":3600}"#)
+        }
+        let session = try TokenSession.clientCredentials(client: try client(endpoint))
+        let api = try HttpRequest(method: "GET", url: "http://127.0.0.1:9/api", headers: [], body: Data())
+        XCTAssertEqual(try session.send(request: api).body.count, 3 << 20)
+        session.setMaxApiBody(bytes: 1000)
+        XCTAssertThrowsError(try session.send(request: api)) {
+            guard case GrantlineError.MalformedResponse? = $0 as? GrantlineError else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testDiscoveryRefusesAForgedIssuer() throws {
+        final class Forged: HttpTransport, @unchecked Sendable {
+            func send(request: HttpRequest) throws -> HttpResponse {
+                request.url().hasSuffix("/openid-configuration")
+                    ? jsonAnswer(#"{"issuer":"https://evil.example","token_endpoint":"https://evil.example/token"}"#)
+                    : jsonAnswer("{}", status: 404)
+            }
+        }
+        XCTAssertThrowsError(try discover(issuer: "https://as.example/t1", transport: Forged())) {
+            guard case let GrantlineError.StateMismatch(kind, _)? = $0 as? GrantlineError else { return XCTFail("\($0)") }
+            XCTAssertEqual(kind, "issuer_mismatch")
+        }
+        XCTAssertEqual(redactUrl(url: "https://as.example/cb?code=abc"), "https://as.example/cb?code=[redacted]")
     }
 }

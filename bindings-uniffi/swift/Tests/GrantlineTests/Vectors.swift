@@ -294,7 +294,7 @@ func providerJson(_ p: Provider) -> J {
         ("revocation_endpoint", .str(p.revocationEndpoint())),
         ("device_authorization_endpoint", .str(p.deviceAuthorizationEndpoint())),
         ("body_encoding", .string(p.bodyEncoding() == .form ? "form" : "json")),
-        ("auth_method", .string(authMethodName(p.authMethod()))),
+        ("auth_method", p.authMethod().map { .string(authMethodName($0)) } ?? .null),
         ("scope_separator", .string(p.scopeSeparator())),
         ("extra_token_params", .array(p.extraTokenParams().map { .array([.string($0.name), .string($0.value)]) })),
         ("default_skew", .u(p.defaultSkew())),
@@ -401,18 +401,23 @@ func judge(_ f: Fields, _ required: [String], _ optional: [String], _ actual: Ou
     case let .vector(m): return "cannot run the vector: \(m)"
     case let .core(e):
         guard expectError else { return "unexpected error \(errorJson(e))" }
-        let ef = try Fields(f.get("expect_error"), "expect_error", ["kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint"])
-        _ = try ef.str("kind")
-        let a = errorJson(e)
-        var diffs: [String] = []
-        for (k, ev) in ef.map { diff("expect_error.\(k)", ev, a[k] ?? .null, &diffs) }
-        return diffs.isEmpty ? nil : diffs.joined(separator: "\n    ")
+        return try compareError(f.get("expect_error"), e)
     case let .ok(out):
         if expectError { return "expected the error \(short(f.get("expect_error") ?? .null)), but it succeeded" }
         var diffs: [String] = []
         for k in present { diff(k, try f.value(k), out[k] ?? .null, &diffs) }
         return diffs.isEmpty ? nil : diffs.joined(separator: "\n    ")
     }
+}
+
+/// Compares an error with an `expect_error` object: only the fields it lists.
+func compareError(_ expected: J?, _ e: GrantlineError) throws -> String? {
+    let ef = try Fields(expected, "expect_error", ["kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint"])
+    _ = try ef.str("kind")
+    let a = errorJson(e)
+    var diffs: [String] = []
+    for (k, ev) in ef.map { diff("expect_error.\(k)", ev, a[k] ?? .null, &diffs) }
+    return diffs.isEmpty ? nil : "\(diffs.joined(separator: "\n    "))\n    (the error: \(e))"
 }
 
 // MARK: the kinds
@@ -512,10 +517,13 @@ func runVector(_ v: J) throws -> String? {
             return out
         })
     case "token_response":
-        let f = try Fields(v, "vector", withCommon(["now", "response", "previous", "expect_token_set", "expect_rotated", "expect_error"]))
+        let f = try Fields(v, "vector", withCommon(["now", "response", "previous", "provider", "expect_token_set", "expect_rotated", "expect_error"]))
         if f.has("previous") != f.has("expect_rotated") && !f.has("expect_error") { return "`previous` and `expect_rotated` go together" }
         let actual = attempt {
-            var tokens = try TokenSet.fromResponse(response: try response(f.get("response")), now: try f.u64("now"))
+            let resp = try response(f.get("response"))
+            var tokens = f.has("provider")
+                ? try TokenSet.fromResponseFor(response: resp, now: try f.u64("now"), provider: try provider(f.get("provider")))
+                : try TokenSet.fromResponse(response: resp, now: try f.u64("now"))
             var out: [String: J] = [:]
             if let previous = f.get("previous") {
                 let p = try Fields(previous, "previous", ["refresh_token"])
@@ -570,7 +578,206 @@ func runVector(_ v: J) throws -> String? {
                     "expect_needs_renewal": .bool(needsRenewal(status: resp.status, headers: resp.headers)),
                     "expect_challenges": .array(challenges)]
         })
+    case "discovery":
+        return try runDiscovery(v)
+    case "redact_url":
+        let f = try Fields(v, "vector", withCommon(["url", "expect_url"]))
+        var diffs: [String] = []
+        diff("expect_url", try f.value("expect_url"), .string(redactUrl(url: try f.str("url"))), &diffs)
+        return diffs.isEmpty ? nil : diffs.joined(separator: "\n    ")
+    case "session":
+        return try runSession(v)
     default:
         return "unknown kind \(kind)"
     }
+}
+
+// MARK: discovery and the sans-IO session
+
+func runDiscovery(_ v: J) throws -> String? {
+    let f = try Fields(v, "vector", withCommon(["input", "responses", "expect_issuer", "expect_urls", "expect_provider", "expect_error"]))
+    guard case let .array(responses) = try f.value("responses") else { return "`responses` is not a list" }
+    if f.has("expect_error") && !f.has("expect_issuer") && !responses.isEmpty { return "an error from Discovery(...) has no responses" }
+    // The issuer and URLs are compared whenever the vector gives them, also with `expect_error`
+    // (an error from `receive`, after a constructor that succeeded).
+    var seen: [String: J] = [:]
+    let actual = attempt {
+        let d = try Discovery(issuerOrUrl: try f.str("input"))
+        let urls = d.urls()
+        seen = ["expect_issuer": .string(d.issuer()), "expect_urls": .strings(urls)]
+        var out = seen
+        if responses.isEmpty { throw VectorError(message: "a discovery that succeeds needs responses") }
+        for (i, spec) in responses.enumerated() {
+            let request = d.request()
+            guard i < urls.count else { throw VectorError(message: "more responses than well-known URLs") }
+            let parts = request.parts()
+            if parts.url != urls[i] || parts.method != "GET" || request.header(name: "accept") != "application/json" || !parts.body.isEmpty {
+                throw VectorError(message: "request \(i) is not GET \(urls[i]): \(request)")
+            }
+            let last = i == responses.count - 1
+            let found = try d.receive(response: try response(spec))
+            if let provider = found {
+                guard last else { throw VectorError(message: "a provider after response \(i), before the last") }
+                out["expect_provider"] = providerJson(provider)
+            } else if last {
+                throw VectorError(message: "discovery wants another response")
+            }
+        }
+        return out
+    }
+    if f.has("expect_error"), f.has("expect_issuer"), case let .core(e) = actual {
+        var diffs: [String] = []
+        for k in ["expect_issuer", "expect_urls"] { diff(k, try f.value(k), seen[k] ?? .null, &diffs) }
+        if !diffs.isEmpty { return diffs.joined(separator: "\n    ") }
+        return try compareError(f.get("expect_error"), e)
+    }
+    return try judge(f, ["expect_issuer", "expect_urls", "expect_provider"], [], actual)
+}
+
+func sessionState(_ c: Client, _ spec: J?) throws -> SessionState {
+    guard case let .string(type)? = spec?["type"] else { throw VectorError(message: "grant: `type` missing") }
+    switch type {
+    case "client_credentials":
+        let f = try Fields(spec, "grant", ["type", "scopes"])
+        return SessionState.clientCredentials(client: c, scopes: try f.strings("scopes"))
+    case "password":
+        let f = try Fields(spec, "grant", ["type", "username", "password", "scopes"])
+        return SessionState.password(client: c, username: try f.str("username"), password: try f.str("password"), scopes: try f.strings("scopes"))
+    case "refresh_only":
+        _ = try Fields(spec, "grant", ["type"])
+        return SessionState.refreshOnly(client: c)
+    default:
+        throw VectorError(message: "grant: unknown type \(type)")
+    }
+}
+
+func nextJson(_ n: Next) throws -> J {
+    switch n {
+    case let .ready(token): return J.obj([("next", .string("ready")), ("token", .string(token))])
+    case let .wait(id): return J.obj([("next", .string("wait")), ("id", .u(id))])
+    case let .send(id, request, current):
+        return J.obj([("next", .string("send")), ("id", .u(id)), ("current", .str(current)), ("request", try requestJson(request))])
+    }
+}
+
+func completionJson(_ c: Completion) -> J {
+    let renewed: J = c.renewed.map {
+        J.obj([("access_token", .string($0.tokens.accessToken())), ("refresh_token", .str($0.tokens.refreshToken())),
+               ("rotated", .bool($0.refreshTokenRotated))])
+    } ?? .null
+    let error: J = c.error.map { e in J.obj(errorJson(e).map { ($0.key, $0.value) }) } ?? .null
+    return J.obj([("renewed", renewed), ("error", error)])
+}
+
+func compareNext(_ expected: J, _ n: Next) throws -> String? {
+    var actual = try nextJson(n)
+    if expected["request"] == nil, case let .object(m, order) = actual {
+        var without = m
+        without["request"] = nil
+        actual = .object(without, order.filter { $0 != "request" })
+    }
+    var diffs: [String] = []
+    diff("expect", expected, actual, &diffs)
+    return diffs.isEmpty ? nil : diffs.joined(separator: "\n    ")
+}
+
+func compareCompletion(_ expected: J, _ c: Completion) throws -> String? {
+    let f = try Fields(expected, "expect_completion", ["renewed", "error"])
+    var diffs: [String] = []
+    diff("expect_completion.renewed", try f.value("renewed"), completionJson(c)["renewed"] ?? .null, &diffs)
+    let want = try f.value("error")
+    switch (want == .null, c.error) {
+    case (true, nil): break
+    case let (true, e?): diffs.append("expect_completion.error: expected none, got \(e)")
+    case (false, nil): diffs.append("expect_completion.error: expected an error, got none")
+    case let (false, e?): if let d = try compareError(want, e) { diffs.append(d) }
+    }
+    return diffs.isEmpty ? nil : diffs.joined(separator: "\n    ")
+}
+
+func runStep(_ s: SessionState, _ step: J) throws -> String? {
+    guard case let .string(op)? = step["op"] else { throw VectorError(message: "`op` missing") }
+    func nextOrError(_ f: Fields, _ body: () throws -> Next) throws -> String? {
+        var result: Next?
+        var failure: GrantlineError?
+        do { result = try body() } catch let e as GrantlineError { failure = e }
+        switch (f.get("expect"), f.get("expect_error")) {
+        case let (expected?, nil):
+            if let r = result { return try compareNext(expected, r) }
+            return "expected a next, got the error \(failure.map { "\($0)" } ?? "?")"
+        case let (nil, expected?):
+            if let e = failure { return try compareError(expected, e) }
+            return "expected an error, got \(short(try result.map(nextJson) ?? .null))"
+        default:
+            return "exactly one of `expect` and `expect_error`"
+        }
+    }
+    func completionOrError(_ f: Fields, _ body: () throws -> Completion) throws -> String? {
+        var result: Completion?
+        var failure: GrantlineError?
+        do { result = try body() } catch let e as GrantlineError { failure = e }
+        switch (f.get("expect_completion"), f.get("expect_error")) {
+        case let (expected?, nil):
+            if let r = result { return try compareCompletion(expected, r) }
+            return "expected a completion, got the error \(failure.map { "\($0)" } ?? "?")"
+        case let (nil, expected?):
+            if let e = failure { return try compareError(expected, e) }
+            return "expected an error, got \(short(result.map(completionJson) ?? .null))"
+        default:
+            return "exactly one of `expect_completion` and `expect_error`"
+        }
+    }
+    func boolean(_ f: Fields, _ got: Bool) throws -> String? {
+        guard case let .bool(want) = try f.value("expect") else { throw VectorError(message: "`expect` is not a boolean") }
+        return want == got ? nil : "expected \(want), got \(got)"
+    }
+    switch op {
+    case "next":
+        let f = try Fields(step, "step", ["op", "now", "expect", "expect_error"])
+        return try nextOrError(f) { try s.next(now: try f.u64("now")) }
+    case "waited":
+        let f = try Fields(step, "step", ["op", "id", "now", "expect", "expect_error"])
+        return try nextOrError(f) { try s.waited(id: try f.u64("id"), now: try f.u64("now")) }
+    case "receive":
+        let f = try Fields(step, "step", ["op", "id", "now", "response", "expect_completion", "expect_error"])
+        let resp = try response(f.get("response"))
+        return try completionOrError(f) { try s.receive(id: try f.u64("id"), response: resp, now: try f.u64("now")) }
+    case "fail":
+        let f = try Fields(step, "step", ["op", "id", "now", "reason", "expect_completion", "expect_error"])
+        return try completionOrError(f) { try s.fail(id: try f.u64("id"), reason: try f.str("reason"), now: try f.u64("now")) }
+    case "delivered":
+        let f = try Fields(step, "step", ["op", "id", "expect"])
+        return try boolean(f, s.delivered(id: try f.u64("id")))
+    case "reject":
+        let f = try Fields(step, "step", ["op", "token", "expect"])
+        return try boolean(f, s.reject(token: try f.str("token")))
+    case "ready_until":
+        let f = try Fields(step, "step", ["op", "expect"])
+        let got = J.u(s.readyUntil())
+        let want = try f.value("expect")
+        return want == got ? nil : "ready_until: expected \(short(want)), got \(short(got))"
+    default:
+        return "unknown op \(op)"
+    }
+}
+
+func runSession(_ v: J) throws -> String? {
+    let f = try Fields(v, "vector", withCommon(["provider", "client", "grant", "tokens", "skew", "steps"]))
+    let c: Client
+    do { c = try providerAndClient(f) } catch let e as GrantlineError { return "building the client failed: \(e)" }
+    let s = try sessionState(c, f.get("grant"))
+    if let tokens = f.get("tokens") {
+        do { s.restore(tokens: try TokenSet.fromJson(json: JSONText.write(tokens))) } catch let e as GrantlineError {
+            return "tokens: \(e)"
+        }
+    }
+    if f.has("skew") { s.setSkew(seconds: try f.u64("skew")) }
+    guard case let .array(steps) = try f.value("steps") else { return "`steps` is not a list" }
+    if steps.isEmpty { return "no steps" }
+    for (i, step) in steps.enumerated() {
+        let failure: String?
+        do { failure = try runStep(s, step) } catch let e as VectorError { failure = e.message }
+        if let failure = failure { return "step \(i) (\(short(step))): \(failure)" }
+    }
+    return nil
 }
