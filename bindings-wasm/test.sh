@@ -3,14 +3,22 @@
 #   - wasm-bindgen-test in Node (the binding's Rust side) and in headless Chromium (the
 #     sans-IO layer and one grant over the browser's fetch against a loopback server);
 #   - `node --test` on the built package as a user imports it (`import ... from 'grantline'`):
-#     every shared vector, and the convenient layer against the interop servers.
+#     every shared vector, the convenient layer against the interop servers, the transport
+#     against the hostile server, the session's liveness rules with a fake clock.
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
+# `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
+# load server: under `tests/interop/servers.sh run` (it starts one itself when
+# GRANTLINE_LOAD_URL is unset). Not part of `make test`.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 SERVERS="$ROOT/tests/interop/servers.sh"
 STAMP="$HERE/node_modules/.dev-stamp"
+
+if [[ "${1:-}" == load && -z "${GRANTLINE_LOAD_URL:-}" ]]; then
+  exec "$SERVERS" run -- "$HERE/test.sh" load
+fi
 
 "$HERE/build.sh"
 
@@ -26,6 +34,10 @@ ln -sfn ../../../target/npm/grantline "$ROOT/examples/js/node_modules/grantline"
 
 if [[ "${1:-}" == bench ]]; then
   exec node "$HERE/bench/bench.mjs"
+fi
+
+if [[ "${1:-}" == load ]]; then
+  exec node "$HERE/bench/load.mjs"
 fi
 
 if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)

@@ -1,6 +1,7 @@
 // Support code of the npm package `grantline`, imported by the Rust side: the error classes
 // (every error grantline throws is built by `makeError`, so `instanceof` works against the
-// classes the package exports), redacted printing of request objects, and a cancellable sleep.
+// classes the package exports), redacted printing of request objects, the transport (fetch
+// with a whole-request deadline and a capped body read), and a cancellable sleep.
 
 /** Base class of every error grantline throws. */
 export class GrantlineError extends Error {
@@ -19,7 +20,7 @@ export class ConfigurationError extends GrantlineError {}
 export class StateMismatchError extends GrantlineError {}
 /** The token can no longer be renewed: the user must authorize again. */
 export class ReauthorizationRequiredError extends GrantlineError {}
-/** fetch failed, or the server answered a token request with a redirect. */
+/** fetch failed, the whole-request deadline passed, or the server answered with a redirect. */
 export class TransportError extends GrantlineError {}
 
 const classes = {
@@ -44,10 +45,26 @@ function redacted() { return redactor ? redactor(this) : `${this.method} ${this.
 export function makeRequest(method, url, headers, body) {
   const h = {};
   for (let i = 0; i + 1 < headers.length; i += 2) h[headers[i]] = headers[i + 1];
-  const request = { method, url, headers: h, body };
+  // No body at all when it is empty (a GET): fetch refuses a GET with a body, even ''.
+  const request = body === '' ? { method, url, headers: h } : { method, url, headers: h, body };
   Object.defineProperty(request, 'toString', { value: redacted });
   Object.defineProperty(request, Symbol.for('nodejs.util.inspect.custom'), { value: redacted });
   return request;
+}
+
+// A session's `next` answer ({ next, token } / { next, id, request, current } / { next, id }):
+// plain data, printed with the tokens redacted (`toString`, Node's inspect).
+function shownNext() {
+  const shown = { ...this };
+  if (shown.token !== undefined) shown.token = '[redacted]';
+  if (shown.current !== undefined) shown.current = '[redacted]';
+  if (shown.request !== undefined) shown.request = `${shown.request.method} ${shown.request.url} [redacted]`;
+  return `Next ${JSON.stringify(shown)}`;
+}
+export function makeNext(o) {
+  Object.defineProperty(o, 'toString', { value: shownNext });
+  Object.defineProperty(o, Symbol.for('nodejs.util.inspect.custom'), { value: shownNext });
+  return o;
 }
 
 // Response headers as one string, "name\nvalue\nname\nvalue...", from a `Headers` (or any
@@ -79,15 +96,233 @@ export function flattenHeaders(h) {
   return out.join('\n');
 }
 
-// A fetch Response read into a plain object: { status, type, headers, body }. Of a
-// `Headers`, only `names` (grantline::RESPONSE_HEADERS, the ones the core reads) are copied:
-// walking a fresh Headers costs more than the whole parse.
-async function read(res, names) {
-  if (!res || typeof res.text !== 'function') throw new TypeError('fetch returned something that is not a Response');
-  // text(), not arrayBuffer(): about 10 µs faster in Node's fetch. Token endpoint bodies are
-  // JSON or form, UTF-8 by definition; a byte that is not UTF-8 can only reach an error
-  // excerpt, as U+FFFD.
-  const body = await res.text();
+// ------------------------------------------------------------------------------ transport
+//
+// Every request grantline sends goes through `fetchAndRead` (the session's API calls through
+// `fetchApi`): the runtime's fetch (or the one the caller injected), redirects never followed (`redirect: 'manual'`, set by the Rust side), a
+// whole-request deadline covering the fetch AND the body read, and the body read through the
+// stream reader, at most `cap` bytes kept (the decoded bytes: fetch has already inflated gzip and
+// deflate), the stream cancelled past it.
+
+/** What a transport failure becomes (the Rust side turns it into a TransportError). */
+class TransportFailure extends Error {}
+
+// "POST https://as.example/token": what a transport error names (never the query, which may
+// hold a secret, nor a body).
+function target(input, init) {
+  const url = typeof input === 'string' ? input : String((input && input.url) || input);
+  return `${(init && init.method) || 'GET'} ${url.split(/[?#]/)[0]}`;
+}
+
+// Timers above this many milliseconds fire at once in Node (with a warning): no deadline then.
+const MAX_TIMER = 2147483647;
+// Calls started within the same slot of this many milliseconds, with the same timeout, share one
+// timer (one timer per request costs more than the rest of a request to a fast server). A
+// deadline never fires early, and at most this late.
+const SLOT_MS = 25;
+const clock = typeof performance !== 'undefined' && performance.now ? () => performance.now() : () => Date.now();
+// timeout -> the open bucket of the current slot: { slot, calls: Set<Deadline>, timer }.
+const buckets = new Map();
+
+function expireBucket(timeout, bucket) {
+  if (buckets.get(timeout) === bucket) buckets.delete(timeout);
+  for (const d of bucket.calls) d.expire();
+  bucket.calls.clear();
+}
+
+// The deadline of one call (and the caller's abort signal). `signal()` is the AbortSignal to give
+// fetch, made on first use (an AbortSignal costs microseconds: a fetch that never reads it, like
+// a test double, never pays). When the deadline passes or the caller's signal aborts, the
+// controller aborts, the body `reader` is cancelled and `reject` is called, once. `finish()`
+// ends it. `input`/`init`: what the messages name; `late(ms)`: the message of a passed deadline.
+class Deadline {
+  constructor(timeout, signal, input, init, late) {
+    this.timeout = timeout;
+    this.input = input;
+    this.init = init;
+    this.late = late;
+    this.controller = undefined;
+    this.reason = undefined;
+    this.reject = undefined;
+    this.reader = undefined;
+    this.bucket = undefined;
+    this.unlink = undefined;
+    if (timeout < MAX_TIMER) {
+      const slot = Math.floor(clock() / SLOT_MS);
+      let bucket = buckets.get(timeout);
+      if (bucket === undefined || bucket.slot !== slot) {
+        bucket = { slot, calls: new Set(), timer: undefined };
+        const b = bucket;
+        bucket.timer = setTimeout(() => expireBucket(timeout, b), Math.max(0, (slot + 1) * SLOT_MS - clock()) + timeout);
+        buckets.set(timeout, bucket);
+      }
+      bucket.calls.add(this);
+      this.bucket = bucket;
+    }
+    if (signal) {
+      const aborted = () => this.fire(`${this.what()}: aborted${signal.reason && signal.reason.message ? ` (${signal.reason.message})` : ''}`);
+      if (signal.aborted) aborted();
+      else {
+        signal.addEventListener('abort', aborted, { once: true });
+        this.unlink = () => signal.removeEventListener('abort', aborted);
+      }
+    }
+  }
+
+  what() {
+    return this.input === undefined ? 'waiting for the token renewal' : target(this.input, this.init);
+  }
+
+  signal() {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(new TransportFailure(this.reason));
+    }
+    return this.controller.signal;
+  }
+
+  expire() {
+    this.bucket = undefined;
+    this.fire(this.late ? this.late(this.timeout) : `${this.what()}: no complete answer within ${this.timeout} ms (the whole-request deadline)`);
+  }
+
+  fire(reason) {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    if (this.controller !== undefined) this.controller.abort(new TransportFailure(reason));
+    if (this.reader !== undefined) this.reader.cancel().catch(() => {});
+    if (this.reject !== undefined) this.reject(new TransportFailure(reason));
+  }
+
+  finish() {
+    const bucket = this.bucket;
+    if (bucket !== undefined) {
+      bucket.calls.delete(this);
+      if (bucket.calls.size === 0) {
+        clearTimeout(bucket.timer);
+        if (buckets.get(this.timeout) === bucket) buckets.delete(this.timeout);
+      }
+      this.bucket = undefined;
+    }
+    if (this.unlink !== undefined) this.unlink();
+    this.reject = undefined;
+    this.reader = undefined;
+  }
+}
+
+// `sent` (a fetch's Promise), or a rejection when the deadline passes (or the caller aborts)
+// first: a fetch that ignores the signal still ends at the deadline.
+function race(sent, d) {
+  return new Promise((resolve, reject) => {
+    // Always handled, even when the deadline won: never an unhandled rejection.
+    Promise.resolve(sent).then(resolve, reject);
+    if (d.reason !== undefined) reject(new TransportFailure(d.reason));
+    else d.reject = reject;
+  });
+}
+
+// fetch(input, init) as a Promise (one that rejects when fetch throws), unless the call was
+// aborted already.
+function send(custom, input, init, d) {
+  if (d.reason !== undefined) return Promise.reject(new TransportFailure(d.reason));
+  try {
+    return (custom || globalThis.fetch)(input, init);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// Gives `init` a lazily made `signal` (see `Deadline`): an own property, so that a fetch wrapper
+// that spreads `init` keeps it (the session's API calls, whose `init` is the caller's).
+function lazySignal(init, d) {
+  Object.defineProperty(init, 'signal', { get: () => d.signal(), enumerable: true, configurable: true });
+}
+
+const DEADLINE = Symbol('deadline');
+// The `init` of grantline's own requests: the request's fields, and `signal` made on first read
+// (a getter on the prototype: an own accessor would cost more than the rest of a request to a
+// fast server). An injected fetch should pass `init` on as it is, or at least its `signal`: a
+// wrapper that spreads it drops the signal, and the call still ends at its deadline, but a
+// request with no answer then keeps its connection until the server closes it. Prints redacted.
+class FetchInit {
+  constructor(init, d) {
+    this.method = init.method;
+    this.url = init.url;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.redirect = init.redirect;
+    this[DEADLINE] = d;
+  }
+
+  get signal() {
+    return this[DEADLINE].signal();
+  }
+
+  toString() {
+    return redacted.call(this);
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return redacted.call(this);
+  }
+}
+
+// The body of a fetch Response as bytes, at most `cap` of them (the stream is cancelled past
+// it: a 50 MB answer or a gzip bomb costs `cap` bytes of memory, not 50 MB). `d` (optional):
+// the call's deadline, which cancels the read when it fires.
+async function readBody(res, cap, d) {
+  const stream = res.body;
+  if (stream === null || stream === undefined || typeof stream.getReader !== 'function') {
+    // No body, or a look-alike without a stream: read it whole (it is in memory already).
+    let all;
+    if (typeof res.arrayBuffer === 'function') all = new Uint8Array(await res.arrayBuffer());
+    else if (typeof res.text === 'function') all = new TextEncoder().encode(await res.text());
+    else return new Uint8Array(0);
+    return all.length > cap ? all.subarray(0, cap) : all;
+  }
+  const reader = stream.getReader();
+  if (d) d.reader = reader;
+  let first;
+  let chunks;
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (d && d.reason !== undefined) break;
+      size += value.length;
+      if (first === undefined) first = value;
+      else (chunks || (chunks = [first])).push(value);
+      if (size >= cap) {
+        reader.cancel().catch(() => {});
+        break;
+      }
+    }
+  } catch (e) {
+    if (d && d.reason !== undefined) throw new TransportFailure(d.reason);
+    throw e;
+  }
+  if (d && d.reason !== undefined) throw new TransportFailure(d.reason);
+  if (first === undefined) return new Uint8Array(0);
+  if (chunks === undefined) return first.length > cap ? first.subarray(0, cap) : first;
+  const out = new Uint8Array(Math.min(size, cap));
+  let at = 0;
+  for (const c of chunks) {
+    const n = Math.min(c.length, out.length - at);
+    out.set(n === c.length ? c : c.subarray(0, n), at);
+    at += n;
+    if (at === out.length) break;
+  }
+  return out;
+}
+
+// A fetch Response read into a plain object: { status, type, headers, body } (`body`: bytes).
+// Of a `Headers`, only `names` (grantline::RESPONSE_HEADERS, the ones the core reads) are
+// copied: walking a fresh Headers costs more than the whole parse.
+async function read(res, names, cap, d) {
+  if (!res || typeof res.status !== 'number' || (!res.body && typeof res.arrayBuffer !== 'function' && typeof res.text !== 'function')) {
+    throw new TypeError('fetch returned something that is not a Response');
+  }
   let headers = res.headers;
   if (headers && typeof headers.get === 'function') {
     headers = [];
@@ -96,31 +331,115 @@ async function read(res, names) {
       if (value !== null) headers.push([name, value]);
     }
   }
+  // A redirect (refused by the Rust side) or an opaque answer: its body is not needed.
+  if ((res.status >= 300 && res.status < 400) || res.type === 'opaqueredirect') {
+    if (res.body && typeof res.body.cancel === 'function') res.body.cancel().catch(() => {});
+    return { status: res.status, type: res.type, headers, body: new Uint8Array(0) };
+  }
+  const body = await readBody(res, cap, d);
   return { status: res.status, type: res.type, headers, body };
 }
 
-// fetch(input, init) with the global fetch (or `custom`), then the whole response read: one
-// Promise for the Rust side to await.
-export function fetchAndRead(custom, input, init, names) {
-  const f = custom || globalThis.fetch;
-  return f(input, init).then((res) => read(res, names));
+// The message of a failure, as the Rust side puts it in a TransportError: what was sent where,
+// and what fetch said (Node puts the socket error in `cause`, e.g. `connect ECONNREFUSED`).
+function failure(e, d) {
+  if (e instanceof TransportFailure) return e;
+  const message = (e && e.message) || String(e);
+  const cause = e && e.cause && e.cause.message;
+  return new TransportFailure(`${d.what()}: ${message}${cause && cause !== message ? ` (${cause})` : ''}`);
 }
 
-// One round of the convenient layer: fetch, read, then `parse(kind, read, extra)` (the Rust
-// side: the core parses); a fetch or read failure goes to `parse(-1, error, extra)`, which
-// maps it to a TransportError. No Rust future, no per-call closure.
-export function fetchThenParse(custom, input, init, names, parse, kind, extra) {
-  const f = custom || globalThis.fetch;
-  return Promise.resolve()
-    .then(() => f(input, init))
-    .then((res) => read(res, names))
-    .then((r) => parse(kind, r, extra), (e) => parse(-1, e, extra));
+// fetch(input, init) then the body read, within `timeout` ms (and until `signal` aborts), the
+// body capped at `cap` bytes: one Promise of the read response, or of a TransportFailure.
+export function fetchAndRead(custom, input, init, names, cap, timeout, signal) {
+  const d = new Deadline(timeout, signal, input, init);
+  return race(send(custom, input, new FetchInit(init, d), d), d).then((res) => {
+    d.reject = undefined;
+    return read(res, names, cap, d);
+  }).then(
+    (r) => {
+      d.finish();
+      // A redirect's message names the request (the Rust side refuses it).
+      if ((r.status >= 300 && r.status < 400) || r.type === 'opaqueredirect') r.what = d.what();
+      return r;
+    },
+    (e) => { d.finish(); throw failure(e, d); },
+  );
 }
 
-// The sans-IO parse functions given a fetch Response: read it, then run the (synchronous)
-// parser on the plain object.
-export function readThenParse(res, names, parse, kind, now, interval) {
-  return read(res, names).then((plain) => parse(kind, plain, now, interval));
+// One round of the convenient layer: fetch and read (as fetchAndRead), then
+// `parse(kind, read, extra, separator)` (the Rust side: the core parses); a failure goes to
+// `parse(-1, error, extra, separator)`, which maps it to a TransportError. No Rust future, no
+// per-call closure.
+export function fetchThenParse(custom, input, init, names, cap, timeout, signal, parse, kind, extra, separator) {
+  return fetchAndRead(custom, input, init, names, cap, timeout, signal)
+    .then((r) => parse(kind, r, extra, separator), (e) => parse(-1, e, extra, separator));
+}
+
+// The sans-IO parse functions given a fetch Response: read it (capped), then run the
+// (synchronous) parser on the plain object.
+export function readThenParse(res, names, cap, parse, kind, now, interval, separator) {
+  return read(res, names, cap, undefined).then((plain) => parse(kind, plain, now, interval, separator));
+}
+
+// `fetch(input, init)` for the session's API calls: the deadline (and the options' `signal`)
+// cover the answer's head; the body is the caller's to read, streamed (never cut, never
+// buffered here). The caller's own signal (in `init`, or on a Request `input`) aborts the call
+// before the answer (a TransportError) and the body read after it (as fetch does).
+export function fetchApi(custom, input, init, timeout, signal) {
+  const own = init.signal || (input && typeof input === 'object' && input.signal) || undefined;
+  const d = new Deadline(timeout, signal, input, init);
+  if (own) {
+    // Both signals go to fetch: AbortSignal.any where the runtime has it (no listener left on
+    // a long-lived signal of the caller's), else the caller's forwarded to ours.
+    const any = typeof AbortSignal.any === 'function';
+    init.signal = any ? AbortSignal.any([own, d.signal()]) : d.signal();
+    const forward = () => {
+      if (!any) d.signal() && d.controller.abort(own.reason);
+      if (d.reject) d.reject(new TransportFailure(`${d.what()}: aborted`));
+    };
+    if (own.aborted) forward();
+    else {
+      own.addEventListener('abort', forward, { once: true });
+      if (any) {
+        const unlink = d.unlink;
+        d.unlink = () => { if (unlink) unlink(); own.removeEventListener('abort', forward); };
+      }
+    }
+  } else {
+    lazySignal(init, d);
+  }
+  return race(send(custom, input, init, d), d).then(
+    (r) => { d.finish(); return r; },
+    (e) => { d.finish(); throw failure(e, d); },
+  );
+}
+
+// A fetch Response whose body will not be read (a refused answer before the retry): cancel
+// it, so that its connection is freed.
+export function discard(res) {
+  if (res && res.body && typeof res.body.cancel === 'function' && !res.bodyUsed) res.body.cancel().catch(() => {});
+}
+
+// A promise bounded by a caller's `timeout` (ms) and `signal`: a caller that stops waiting for
+// a renewal other callers share (the renewal goes on).
+export function bounded(promise, timeout, signal) {
+  const d = new Deadline(timeout, signal, undefined, undefined, (ms) => `gave up waiting for the token renewal after ${ms} ms (this call's deadline; the renewal goes on)`);
+  return race(promise, d).then(
+    (r) => { d.finish(); return r; },
+    (e) => { d.finish(); throw e; },
+  );
+}
+
+// Calls a user callback for its side effect only (`onError`): whatever it throws or rejects
+// with is dropped (never an unhandled rejection).
+export function callQuietly(f, value) {
+  try {
+    const r = f(value);
+    if (r && typeof r.then === 'function') r.then(undefined, () => {});
+  } catch {
+    // A logging callback that throws must not break the session.
+  }
 }
 
 export function sleep(ms, signal) {

@@ -3,8 +3,8 @@ export interface GrantlineErrorFields {
   /**
    * A short, stable name of what went wrong: `oauth`, `malformed`, `unexpected_status`,
    * `state_mismatch`, `issuer_mismatch`, `insecure_endpoint`, `missing_endpoint`,
-   * `unsupported_grant`, `reauthorization_required`, `unexpected_response`, `invalid_input`,
-   * `transport`, `random`.
+   * `unsupported_grant`, `unsupported_auth_method`, `unsupported_token_type`, `unusable_token`,
+   * `reauthorization_required`, `unexpected_response`, `invalid_input`, `transport`, `random`.
    */
   kind: string;
   /** Who is at fault: the `server` said no, its `response` was nonsense, the `caller`, or the `transport`. */
@@ -23,6 +23,10 @@ export interface GrantlineErrorFields {
   endpoint?: string;
   /** The unsupported grant (`kind` `unsupported_grant`). */
   grant?: string;
+  /** The methods the provider's metadata offered (`kind` `unsupported_auth_method`). */
+  offered?: string[];
+  /** The token type received (`kind` `unsupported_token_type`: `DPoP`, `N_A`...). */
+  tokenType?: string;
 }
 
 /** Base class of every error grantline throws. No message ever contains a secret. */
@@ -36,16 +40,28 @@ export class GrantlineError extends Error implements GrantlineErrorFields {
   excerpt?: string;
   endpoint?: string;
   grant?: string;
+  offered?: string[];
+  tokenType?: string;
 }
 /** The authorization server said no (an OAuth `error` response, or a callback's `error`). */
 export class OAuthError extends GrantlineError { code: string }
-/** The server answered something that is neither a valid answer nor an OAuth error. */
+/**
+ * The server answered something that is neither a valid answer nor an OAuth error (also kind
+ * `unusable_token`: a token the session cannot use, such as the one the API just refused).
+ */
 export class MalformedResponseError extends GrantlineError {}
-/** The configuration or an argument is wrong (bad option, missing endpoint, insecure URL...). */
+/**
+ * The configuration or an argument is wrong (bad option, missing endpoint, insecure URL, a
+ * provider offering only client authentication methods grantline does not speak, a token type
+ * grantline cannot send...).
+ */
 export class ConfigurationError extends GrantlineError {}
-/** The callback does not answer the pending authorization (state or issuer mismatch). */
+/**
+ * The callback does not answer the pending authorization (state or issuer mismatch), or a
+ * discovery document names another issuer than the one asked for (kind `issuer_mismatch`).
+ */
 export class StateMismatchError extends GrantlineError {}
 /** The token can no longer be renewed: the user must authorize again. */
 export class ReauthorizationRequiredError extends GrantlineError {}
-/** fetch failed, or the server answered with a redirect (never followed). */
+/** fetch failed, the whole-request deadline passed, the call was aborted, or the server answered with a redirect (never followed). */
 export class TransportError extends GrantlineError {}

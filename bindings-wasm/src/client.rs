@@ -10,7 +10,8 @@ use crate::tokens::{
     DEVICE_AUTHORIZATION, INTROSPECTION, REFRESH, REVOKE, TOKEN,
 };
 use crate::types::{
-    js, AuthorizationUrlOptionsArg, ClientOptionsArg, IntrospectionOptions, PollOptions, Scopes,
+    js, AuthorizationUrlOptionsArg, CallOptionsArg, ClientOptionsArg, IntrospectOptions,
+    IntrospectionOptions, PollOptions, Scopes,
 };
 use grantline::{
     AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod, RefreshToken,
@@ -27,8 +28,9 @@ extern "C" {
 }
 
 /// An OAuth client of one provider: its id, secret and redirect URI. Builds every request
-/// (sans-IO), and sends them with `fetch` (the global one, or `options.fetch`). Redirects are
-/// never followed. Prints without its secret.
+/// (sans-IO), and sends them with `fetch` (the global one, or `options.fetch`), each within a
+/// whole-request deadline (`options.timeout`, milliseconds, default 30 000; per call
+/// `{ timeout, signal }`). Redirects are never followed. Prints without its secret.
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct Client {
@@ -64,7 +66,9 @@ fn promise<T: Into<JsValue>>(
 impl Client {
     /// A client of `provider`. `options`: `clientSecret`, `redirectUri`, `authMethod`
     /// (overrides the provider's: `client_secret_basic`, `client_secret_post`, `none`),
-    /// `fetch` (replaces the global `fetch`: tests, proxies, custom agents).
+    /// `fetch` (replaces the global `fetch`: tests, proxies, custom agents), `timeout` (the
+    /// whole-request deadline of every call, in milliseconds: default 30 000, `Infinity` for
+    /// none).
     #[wasm_bindgen(constructor)]
     pub fn new(
         provider: &Provider,
@@ -75,7 +79,13 @@ impl Client {
         known_keys(
             &options,
             "client",
-            &["clientSecret", "redirectUri", "authMethod", "fetch"],
+            &[
+                "clientSecret",
+                "redirectUri",
+                "authMethod",
+                "fetch",
+                "timeout",
+            ],
         )?;
         let mut inner = grantline::Client::new(provider.inner.clone(), client_id);
         if let Some(secret) = opt_string(&get(&options, "clientSecret"), "clientSecret")? {
@@ -87,7 +97,7 @@ impl Client {
         if let Some(m) = opt_string(&get(&options, "authMethod"), "authMethod")? {
             inner = inner.with_auth_method(auth_method(&m)?);
         }
-        let fetch = Fetch::from_option(&get(&options, "fetch"))?;
+        let fetch = Fetch::from_options(&options)?;
         Ok(Client { inner, fetch })
     }
 
@@ -103,10 +113,13 @@ impl Client {
         self.inner.redirect_uri().map(str::to_owned)
     }
 
-    /// How this client authenticates: `client_secret_basic`, `client_secret_post` or `none`.
-    #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod")]
-    pub fn auth_method(&self) -> String {
-        self.inner.auth_method().as_str().to_owned()
+    /// How this client authenticates: `client_secret_basic`, `client_secret_post` or `none`;
+    /// `undefined` when the provider's metadata listed only methods grantline does not speak
+    /// (requests then fail with `ConfigurationError` kind `unsupported_auth_method`: choose one
+    /// with the `authMethod` option).
+    #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod | undefined")]
+    pub fn auth_method(&self) -> Option<String> {
+        self.inner.auth_method().map(|m| m.as_str().to_owned())
     }
 
     /// The provider.
@@ -196,7 +209,7 @@ impl Client {
     #[wasm_bindgen(js_name = introspectionRequest, unchecked_return_type = "HttpRequest")]
     pub fn introspection_request(&self, token: &str, options: Option<IntrospectionOptions>) -> Req {
         let options = js(options);
-        Ok(request_to_js(&self.introspection(token, &options)?))
+        Ok(request_to_js(&self.introspection(token, &options, false)?))
     }
 
     /// The revocation request (RFC 7009). `hint`: `access_token` or `refresh_token`.
@@ -279,58 +292,92 @@ impl Client {
     }
 
     // ------------------------------------------------------------------ over fetch
+    //
+    // Every call takes `options` last: `{ timeout, signal }` (the whole-request deadline in
+    // milliseconds, default the client's; an `AbortSignal`). A deadline passed or an abort is a
+    // `TransportError`.
 
     /// Obtains a token with the client credentials grant.
     #[wasm_bindgen(js_name = clientCredentials, unchecked_return_type = "Promise<TokenSet>")]
-    pub fn client_credentials(&self, scopes: Option<Scopes>) -> Promise {
+    pub fn client_credentials(
+        &self,
+        scopes: Option<Scopes>,
+        options: Option<CallOptionsArg>,
+    ) -> Promise {
         let scopes = js(scopes);
         let request = self::scopes(&scopes).and_then(|s| self.inner.client_credentials_request(&s));
-        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
+        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Obtains a token with the resource owner's password.
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
-    pub fn password(&self, username: String, password: String, scopes: Option<Scopes>) -> Promise {
+    pub fn password(
+        &self,
+        username: String,
+        password: String,
+        scopes: Option<Scopes>,
+        options: Option<CallOptionsArg>,
+    ) -> Promise {
         let scopes = js(scopes);
         let request = self::scopes(&scopes).and_then(|s| {
             self.inner
                 .password_request(&username, &Password::new(password), &s)
         });
-        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
+        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Refreshes with a refresh token. When the answer carries no new refresh token, the
     /// result keeps this one; when it carries one, the refresh token rotated: persist the
     /// result, the old one may be dead.
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
-    pub fn refresh(&self, refresh_token: String, scopes: Option<Scopes>) -> Promise {
+    pub fn refresh(
+        &self,
+        refresh_token: String,
+        scopes: Option<Scopes>,
+        options: Option<CallOptionsArg>,
+    ) -> Promise {
         let scopes = js(scopes);
         let rt = RefreshToken::new(refresh_token);
         let request = self::scopes(&scopes).and_then(|s| self.inner.refresh_request(&rt, &s));
-        self.exchange(request, REFRESH, &JsValue::from_str(rt.secret()))
+        self.exchange(
+            request,
+            &js(options),
+            REFRESH,
+            &JsValue::from_str(rt.secret()),
+        )
     }
 
     /// Exchanges the code grant of a callback for tokens.
     #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
-    pub fn exchange_code(&self, grant: &CodeGrant) -> Promise {
+    pub fn exchange_code(&self, grant: &CodeGrant, options: Option<CallOptionsArg>) -> Promise {
         let request = self.inner.authorization_code_request(&grant.inner);
-        self.exchange(request, TOKEN as i32, &JsValue::UNDEFINED)
+        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Starts the device flow: show the answer's `userCode` and `verificationUri`, then
     /// `pollDeviceToken()`.
     #[wasm_bindgen(js_name = deviceAuthorization, unchecked_return_type = "Promise<DeviceAuthorization>")]
-    pub fn device_authorization(&self, scopes: Option<Scopes>) -> Promise {
+    pub fn device_authorization(
+        &self,
+        scopes: Option<Scopes>,
+        options: Option<CallOptionsArg>,
+    ) -> Promise {
         let scopes = js(scopes);
         let request =
             self::scopes(&scopes).and_then(|s| self.inner.device_authorization_request(&s));
-        self.exchange(request, DEVICE_AUTHORIZATION as i32, &JsValue::UNDEFINED)
+        self.exchange(
+            request,
+            &js(options),
+            DEVICE_AUTHORIZATION as i32,
+            &JsValue::UNDEFINED,
+        )
     }
 
     /// Polls the token endpoint until the user approves (resolves with the tokens), denies
     /// (`OAuthError` `access_denied`), or the code expires (`OAuthError` `expired_token`),
     /// waiting the interval between polls and slowing down when told. `options.signal` (an
-    /// `AbortSignal`) stops it.
+    /// `AbortSignal`) stops it; `options.timeout` is each poll request's deadline
+    /// (milliseconds, default the client's).
     #[wasm_bindgen(js_name = pollDeviceToken, unchecked_return_type = "Promise<TokenSet>")]
     pub fn poll_device_token(
         &self,
@@ -340,17 +387,16 @@ impl Client {
         let options = js(options);
         let (c, device) = (self.clone(), device.inner.clone());
         promise(async move {
-            known_keys(&options, "pollDeviceToken", &["signal"])?;
-            let signal = get(&options, "signal");
+            let call = c.fetch.call(&options, "pollDeviceToken", &[])?;
             let mut interval = device.interval;
             loop {
-                let wait = sleep(interval as f64 * 1000.0, &signal)
+                let wait = sleep(interval as f64 * 1000.0, &call.signal)
                     .map_err(|e| crate::convert::transport("could not wait", &e))?;
                 wasm_bindgen_futures::JsFuture::from(wait)
                     .await
                     .map_err(|e| crate::convert::transport("polling stopped", &e))?;
                 let r = c.inner.device_token_request(&device.device_code)?;
-                let response = c.fetch.send(&r).await?;
+                let response = c.fetch.send(&r, &call).await?;
                 let now = crate::convert::now_or(None)?;
                 match DevicePoll::from_response(&response, now, interval)? {
                     DevicePoll::Tokens(tokens) => return Ok(TokenSet::from(tokens)),
@@ -371,12 +417,13 @@ impl Client {
     }
 
     /// Introspects a token (RFC 7662): resolves with `{ active, scopes, clientId, username,
-    /// tokenType, exp, iat, sub, iss, extra }`.
+    /// tokenType, exp, iat, sub, iss, extra }`. `options`: `hint`, `refreshToken` (as
+    /// `introspectionRequest`), `timeout`, `signal`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Introspection>")]
-    pub fn introspect(&self, token: String, options: Option<IntrospectionOptions>) -> Promise {
+    pub fn introspect(&self, token: String, options: Option<IntrospectOptions>) -> Promise {
         let options = js(options);
-        let request = self.introspection(&token, &options);
-        self.exchange(request, INTROSPECTION as i32, &JsValue::UNDEFINED)
+        let request = self.introspection(&token, &options, true);
+        self.exchange(request, &options, INTROSPECTION as i32, &JsValue::UNDEFINED)
     }
 
     /// Revokes a token (RFC 7009). Resolves when the server confirmed.
@@ -385,9 +432,10 @@ impl Client {
         &self,
         token: String,
         #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let request = self::hint(hint).and_then(|h| self.inner.revocation_request(&token, h));
-        self.exchange(request, REVOKE, &JsValue::UNDEFINED)
+        self.exchange(request, &js(options), REVOKE, &JsValue::UNDEFINED)
     }
 }
 
@@ -401,26 +449,45 @@ fn ended(code: &str, description: &str) -> Error {
 }
 
 impl Client {
-    /// Sends a built request and parses its answer as `kind`; a request that could not be
-    /// built rejects the Promise.
+    /// Sends a built request and parses its answer as `kind`, within the deadline of
+    /// `options`; a request that could not be built, or bad options, reject the Promise.
     fn exchange(
         &self,
         request: Result<http::Request<Vec<u8>>, Error>,
+        options: &JsValue,
         kind: i32,
         extra: &JsValue,
     ) -> Promise {
-        match request {
-            Ok(r) => self.fetch.exchange(&r, kind, extra),
+        let also: &[&str] = if kind == INTROSPECTION as i32 {
+            &["hint", "refreshToken"]
+        } else {
+            &[]
+        };
+        let sent = request.and_then(|r| {
+            let call = self.fetch.call(options, "call", also)?;
+            let separator = crate::tokens::separator_code(self.inner.provider());
+            Ok(self.fetch.exchange(&r, &call, kind, extra, separator))
+        });
+        match sent {
+            Ok(p) => p,
             Err(e) => Promise::reject(&Failure(e).into()),
         }
     }
 
+    /// The introspection request; `call_options`: whether `options` may also hold
+    /// `timeout` and `signal` (the convenient call's).
     fn introspection(
         &self,
         token: &str,
         options: &JsValue,
+        call_options: bool,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        known_keys(options, "introspection", &["hint", "refreshToken"])?;
+        let known: &[&str] = if call_options {
+            &["hint", "refreshToken", "timeout", "signal"]
+        } else {
+            &["hint", "refreshToken"]
+        };
+        known_keys(options, "introspection", known)?;
         let h = hint(opt_string(&get(options, "hint"), "hint")?)?;
         let rt = opt_string(&get(options, "refreshToken"), "refreshToken")?.map(RefreshToken::new);
         self.inner.introspection_request(token, h, rt.as_ref())

@@ -16,10 +16,12 @@ extern "C" {
     pub(crate) fn read_then_parse(
         res: &JsValue,
         names: &JsValue,
+        cap: f64,
         parse: &js_sys::Function,
         kind: u32,
         now: f64,
         interval: f64,
+        separator: u32,
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = fetchThenParse)]
     pub(crate) fn fetch_then_parse(
@@ -27,17 +29,41 @@ extern "C" {
         input: &JsValue,
         init: &JsValue,
         names: &JsValue,
+        cap: f64,
+        timeout: f64,
+        signal: &JsValue,
         parse: &js_sys::Function,
         kind: i32,
         extra: &JsValue,
+        separator: u32,
     ) -> js_sys::Promise;
-    #[wasm_bindgen(catch, js_name = fetchAndRead)]
+    #[wasm_bindgen(js_name = fetchAndRead)]
     pub(crate) fn fetch_and_read(
         custom: &JsValue,
         input: &JsValue,
         init: &JsValue,
         names: &JsValue,
-    ) -> Result<js_sys::Promise, JsValue>;
+        cap: f64,
+        timeout: f64,
+        signal: &JsValue,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = fetchApi)]
+    pub(crate) fn fetch_api(
+        custom: &JsValue,
+        input: &JsValue,
+        init: &JsValue,
+        timeout: f64,
+        signal: &JsValue,
+    ) -> js_sys::Promise;
+    /// `promise`, or a rejection when the caller's `timeout` passes or `signal` aborts first.
+    pub(crate) fn bounded(
+        promise: &js_sys::Promise,
+        timeout: f64,
+        signal: &JsValue,
+    ) -> js_sys::Promise;
+    /// Calls `f(value)`, dropping whatever it throws or rejects with.
+    #[wasm_bindgen(js_name = callQuietly)]
+    pub(crate) fn call_quietly(f: &js_sys::Function, value: &JsValue);
     #[wasm_bindgen(js_name = makeRequest)]
     fn make_request(method: &str, url: &str, headers: Vec<String>, body: &str) -> JsValue;
 }
@@ -63,7 +89,9 @@ impl From<Failure> for JsValue {
 pub(crate) fn error_class(e: &Error) -> &'static str {
     match e {
         Error::OAuth { .. } => "OAuthError",
-        Error::Malformed { .. } | Error::UnexpectedStatus { .. } => "MalformedResponseError",
+        Error::Malformed { .. } | Error::UnexpectedStatus { .. } | Error::UnusableToken { .. } => {
+            "MalformedResponseError"
+        }
         Error::StateMismatch | Error::IssuerMismatch { .. } => "StateMismatchError",
         Error::ReauthorizationRequired => "ReauthorizationRequiredError",
         Error::Transport { .. } => "TransportError",
@@ -96,6 +124,14 @@ fn error_to_js(e: &Error) -> JsValue {
         }
         Error::MissingEndpoint { endpoint } => set(&fields, "endpoint", endpoint.as_str()),
         Error::UnsupportedGrant { grant } => set(&fields, "grant", grant.name()),
+        Error::UnsupportedAuthMethod { offered } => set(
+            &fields,
+            "offered",
+            offered.iter().map(JsValue::from).collect::<Array>(),
+        ),
+        Error::UnsupportedTokenType { token_type } => {
+            set(&fields, "tokenType", token_type.as_str())
+        }
         _ => {}
     }
     // The core's messages never contain a secret (its no-secret test checks every variant).
@@ -402,9 +438,14 @@ pub(crate) fn response_from_read(v: &JsValue) -> Result<http::Response<Vec<u8>>,
         || (300.0..400.0).contains(&status)
         || status == 0.0
     {
+        // `what`: the method and the URL without its query, when the transport sent it.
+        let what = get(v, "what")
+            .as_string()
+            .map(|w| format!("{w}: "))
+            .unwrap_or_default();
         return Err(Error::Transport {
             reason: format!(
-                "the server answered with a redirect (HTTP {}), which grantline never follows",
+                "{what}the server answered with a redirect (HTTP {}), which grantline never follows",
                 status as u16
             ),
         });

@@ -1,8 +1,14 @@
 //! The transport: the runtime's global `fetch` (bound by an `extern` block, so Node, Deno,
 //! Workers and browsers all work; there is no `window`), or a `fetch` the caller injects.
+//!
+//! Every request has a whole-request deadline (the fetch and the body read together: default
+//! 30 s, per client `timeout` and per call `{ timeout, signal }`, in milliseconds), never
+//! follows a redirect, and reads at most `MAX_BODY + 1` decoded bytes of a token endpoint's
+//! answer (the stream is cancelled past it). The IO itself is in `js/support.js`.
 
 use crate::convert::{
-    absent, fetch_and_read, fetch_then_parse, request_to_js, response_from_read, set, transport,
+    absent, fetch_and_read, fetch_then_parse, get, invalid, known_keys, request_to_js,
+    response_from_read, set,
 };
 use grantline::Error;
 use js_sys::{Function, Object, Promise};
@@ -10,49 +16,131 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(input: &JsValue, init: &JsValue) -> Result<Promise, JsValue>;
+/// The default whole-request deadline, in milliseconds.
+pub(crate) const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
+
+/// How many bytes of a token endpoint's answer are read: one more than the core accepts, so
+/// that it can tell "too big" from "exactly the limit".
+pub(crate) const BODY_CAP: f64 = (grantline::MAX_BODY + 1) as f64;
+
+/// Which `fetch` to call (the global one, or one the caller passed), and the client's
+/// whole-request deadline.
+#[derive(Clone)]
+pub(crate) struct Fetch {
+    custom: Option<Function>,
+    timeout: f64,
 }
 
-/// Which `fetch` to call: the global one, or one the caller passed.
-#[derive(Clone, Default)]
-pub(crate) struct Fetch(Option<Function>);
+/// One call's deadline and abort signal.
+pub(crate) struct Call {
+    /// Milliseconds (`f64::INFINITY`: none).
+    pub(crate) timeout: f64,
+    /// An `AbortSignal`, or `undefined`.
+    pub(crate) signal: JsValue,
+}
 
-impl Fetch {
-    /// From a `fetch` option: `undefined`/`null` for the global `fetch`, else a function.
-    pub(crate) fn from_option(v: &JsValue) -> Result<Fetch, Error> {
-        if absent(v) {
-            return Ok(Fetch(None));
-        }
-        v.dyn_ref::<Function>()
-            .map(|f| Fetch(Some(f.clone())))
-            .ok_or_else(|| crate::convert::invalid("the fetch option must be a function"))
+impl Call {
+    /// The instant (ms since the epoch) at which this call's deadline passes.
+    pub(crate) fn ends_at(&self) -> f64 {
+        js_sys::Date::now() + self.timeout
     }
 
-    /// Calls `fetch(input, init)` and waits for the `Response`.
-    pub(crate) async fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsValue, Error> {
-        let promise = match &self.0 {
-            Some(f) => f
-                .call2(&JsValue::UNDEFINED, input, init)
-                .and_then(|p| p.dyn_into::<Promise>()),
-            None => global_fetch(input, init),
+    /// The same signal with what is left of the deadline ending at `end`.
+    pub(crate) fn until(&self, end: f64) -> Call {
+        Call {
+            timeout: (end - js_sys::Date::now()).max(1.0),
+            signal: self.signal.clone(),
         }
-        .map_err(|e| fetch_failed(&e))?;
-        JsFuture::from(promise).await.map_err(|e| fetch_failed(&e))
+    }
+}
+
+/// A `timeout` option: a positive number of milliseconds (`Infinity`: no deadline).
+pub(crate) fn timeout_option(v: &JsValue, what: &str) -> Result<Option<f64>, Error> {
+    if absent(v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(ms) if ms > 0.0 && !ms.is_nan() => Ok(Some(ms)),
+        _ => Err(invalid(format!(
+            "{what} must be a positive number of milliseconds (Infinity: no deadline)"
+        ))),
+    }
+}
+
+/// An `AbortSignal` option (anything with `aborted` and `addEventListener`).
+fn signal_option(v: &JsValue) -> Result<JsValue, Error> {
+    if absent(v) {
+        return Ok(JsValue::UNDEFINED);
+    }
+    if get(v, "aborted").as_bool().is_some() && get(v, "addEventListener").is_function() {
+        Ok(v.clone())
+    } else {
+        Err(invalid("signal must be an AbortSignal"))
+    }
+}
+
+impl Fetch {
+    /// From a client's options: `fetch` (`undefined`/`null` for the global `fetch`, else a
+    /// function) and `timeout` (milliseconds).
+    pub(crate) fn from_options(options: &JsValue) -> Result<Fetch, Error> {
+        let f = get(options, "fetch");
+        let custom = if absent(&f) {
+            None
+        } else {
+            Some(
+                f.dyn_into::<Function>()
+                    .map_err(|_| invalid("the fetch option must be a function"))?,
+            )
+        };
+        let timeout = timeout_option(&get(options, "timeout"), "timeout")?;
+        Ok(Fetch {
+            custom,
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT_MS),
+        })
+    }
+
+    /// The deadline of a call without options of its own.
+    pub(crate) fn default_call(&self) -> Call {
+        Call {
+            timeout: self.timeout,
+            signal: JsValue::UNDEFINED,
+        }
+    }
+
+    /// The deadline and signal of a call: its `options` (`{ timeout?, signal? }`, plus the
+    /// `also` names the call itself reads), else the client's.
+    pub(crate) fn call(&self, options: &JsValue, what: &str, also: &[&str]) -> Result<Call, Error> {
+        if absent(options) {
+            return Ok(self.default_call());
+        }
+        let mut known = vec!["timeout", "signal"];
+        known.extend_from_slice(also);
+        known_keys(options, what, &known)?;
+        Ok(Call {
+            timeout: timeout_option(&get(options, "timeout"), "timeout")?.unwrap_or(self.timeout),
+            signal: signal_option(&get(options, "signal"))?,
+        })
+    }
+
+    fn custom(&self) -> JsValue {
+        self.custom
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, JsValue::from)
     }
 
     /// Sends a core request and parses the answer as `kind` (see `tokens::exchanged`), all
-    /// chained in JavaScript: the Promise the convenient calls return.
+    /// chained in JavaScript: the Promise the convenient calls return. `separator`: the
+    /// provider's response scope separator (0 for none).
     pub(crate) fn exchange(
         &self,
         request: &http::Request<Vec<u8>>,
+        call: &Call,
         kind: i32,
         extra: &JsValue,
+        separator: u32,
     ) -> Promise {
         let (url, init) = fetch_args(request);
-        let custom = self.0.as_ref().map_or(JsValue::UNDEFINED, JsValue::from);
+        let custom = self.custom();
         crate::convert::RESPONSE_HEADERS.with(|names| {
             crate::tokens::EXCHANGED.with(|parse| {
                 fetch_then_parse(
@@ -60,50 +148,75 @@ impl Fetch {
                     &url,
                     &init,
                     names,
+                    BODY_CAP,
+                    call.timeout,
+                    &call.signal,
                     parse.as_ref().unchecked_ref(),
                     kind,
                     extra,
+                    separator,
                 )
             })
         })
     }
 
-    /// Sends a core request (redirects not followed) and reads the whole response (one
-    /// Promise: fetch and body read happen in `js/support.js`).
+    /// Sends a core request (redirects not followed) and reads the answer, at most
+    /// `BODY_CAP` bytes, all within the call's deadline.
     pub(crate) async fn send(
         &self,
         request: &http::Request<Vec<u8>>,
+        call: &Call,
     ) -> Result<http::Response<Vec<u8>>, Error> {
         let (url, init) = fetch_args(request);
-        let custom = self.0.as_ref().map_or(JsValue::UNDEFINED, JsValue::from);
-        let promise = crate::convert::RESPONSE_HEADERS
-            .with(|names| fetch_and_read(&custom, &url, &init, names))
-            .map_err(|e| fetch_failed(&e))?;
+        let custom = self.custom();
+        let promise = crate::convert::RESPONSE_HEADERS.with(|names| {
+            fetch_and_read(
+                &custom,
+                &url,
+                &init,
+                names,
+                BODY_CAP,
+                call.timeout,
+                &call.signal,
+            )
+        });
         let read = JsFuture::from(promise)
             .await
             .map_err(|e| fetch_failed(&e))?;
         response_from_read(&read)
     }
+
+    /// `fetch(input, init)` for an API call (the session's `fetch`): the deadline covers the
+    /// answer's head; the body is the caller's to read.
+    pub(crate) async fn api(
+        &self,
+        input: &JsValue,
+        init: &JsValue,
+        call: &Call,
+    ) -> Result<JsValue, Error> {
+        let custom = self.custom();
+        let promise = crate::convert::fetch_api(&custom, input, init, call.timeout, &call.signal);
+        JsFuture::from(promise).await.map_err(|e| fetch_failed(&e))
+    }
 }
 
-/// `fetch`'s arguments for a core request: never follow a redirect.
+/// `fetch`'s arguments for a core request (an empty body is absent): never follow a redirect.
 fn fetch_args(request: &http::Request<Vec<u8>>) -> (JsValue, JsValue) {
     let init: Object = request_to_js(request).unchecked_into();
-    if request.body().is_empty() {
-        set(&init, "body", JsValue::UNDEFINED);
-    }
     set(&init, "redirect", "manual");
     (JsValue::from_str(&request.uri().to_string()), init.into())
 }
 
-/// What `fetch` threw, with its `cause` (Node puts the socket error there, e.g.
-/// `connect ECONNREFUSED 127.0.0.1:9`).
+/// What the transport rejected with, as a transport error: `js/support.js` has put the method,
+/// the URL without its query and what went wrong in the message (a deadline, an abort, fetch's
+/// own error and its cause).
 pub(crate) fn fetch_failed(thrown: &JsValue) -> Error {
-    let cause = crate::convert::message_of(&crate::convert::get(thrown, "cause"));
-    match transport("fetch failed", thrown) {
-        Error::Transport { reason } if !cause.is_empty() => Error::Transport {
-            reason: format!("{reason} ({cause})"),
+    let message = crate::convert::message_of(thrown);
+    Error::Transport {
+        reason: if message.is_empty() {
+            "fetch failed".to_owned()
+        } else {
+            message
         },
-        other => other,
     }
 }

@@ -6,8 +6,11 @@
 //! - **sans-IO**: `Provider`, `Client` request builders returning plain `{ method, url,
 //!   headers, body }` objects, `authorizationUrl` / `callback`, and `parse*` functions taking
 //!   `{ status, headers, body }` objects (or a fetch `Response`);
-//! - **over fetch**: one async call per grant on `Client`, and `TokenSession` with
-//!   single-flight renewal, `onTokens` for persistence and an authorized `fetch`.
+//! - **over fetch**: one async call per grant on `Client` (each within a whole-request
+//!   deadline), `discover()` bound to the issuer, and `TokenSession` with single-flight renewal,
+//!   `onTokens` for persistence (in renewal order) and an authorized `fetch`;
+//! - the session's state machine itself, `SessionState`, and discovery's, `Discovery`, for
+//!   drivers of your own.
 //!
 //! Errors are instances of the package's error classes (`OAuthError`,
 //! `MalformedResponseError`, `ConfigurationError`, `StateMismatchError`,
@@ -18,6 +21,7 @@
 
 mod client;
 mod convert;
+mod discovery;
 mod fetch;
 mod provider;
 mod session;
@@ -26,16 +30,18 @@ mod types;
 
 pub use client::Client;
 pub use convert::Failure;
+pub use discovery::{discover, Discovery};
 pub use provider::Provider;
-pub use session::TokenSession;
+pub use session::{SessionState, TokenSession};
 pub use tokens::{
     check_revocation_response, parse_device_authorization_response, parse_device_poll_response,
     parse_introspection_response, parse_token_response, Authorization, CodeGrant,
     DeviceAuthorization, PendingAuthorization, TokenSet,
 };
 pub use types::{
-    AuthorizationUrlOptionsArg, ClientOptionsArg, DiscoverOptions, FetchInit, IntrospectionOptions,
-    PollOptions, Scopes, SessionOptionsArg,
+    AuthorizationUrlOptionsArg, CallOptionsArg, ClientOptionsArg, DiscoverOptions, FetchInit,
+    IntrospectOptions, IntrospectionOptions, PollOptions, Scopes, SessionGrantArg,
+    SessionOptionsArg, SessionStateOptionsArg,
 };
 
 use convert::{get, headers_of, set};
@@ -51,6 +57,14 @@ pub fn redact_request(
 ) -> Result<String, Failure> {
     let request = convert::request_from_js(&request)?;
     Ok(grantline::redact::request(&request).to_string())
+}
+
+/// A URL as it may be shown (in logs, error reports): user information removed, and the values
+/// of secret parameters (`code`, `state`, `access_token`...) redacted in the query and in the
+/// fragment.
+#[wasm_bindgen(js_name = redactUrl)]
+pub fn redact_url(url: &str) -> String {
+    grantline::redact::url(url)
 }
 
 /// Every challenge of one `WWW-Authenticate` value: `[{ scheme, token68, params }]`, with
@@ -121,6 +135,8 @@ pub fn needs_renewal(
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
+import type { GrantlineError } from './errors.js';
+
 /** A grant name. */
 export type Grant = 'authorization_code' | 'client_credentials' | 'password' | 'refresh_token' | 'device_code';
 /** A client authentication method (RFC 8414 names). */
@@ -136,8 +152,8 @@ export interface HttpRequest {
   url: string;
   /** Lowercase header name → value. */
   headers: Record<string, string>;
-  /** The form or JSON body. */
-  body: string;
+  /** The form or JSON body; absent when there is none (a `GET`, such as discovery's). */
+  body?: string;
 }
 
 /** A response to parse. `body` absent means empty. */
@@ -184,6 +200,33 @@ export interface ClientOptions {
   authMethod?: AuthMethod;
   /** Replaces the global `fetch` (tests, proxies, custom agents). */
   fetch?: typeof fetch;
+  /**
+   * The whole-request deadline of every call (the fetch and the body read together), in
+   * milliseconds: default 30000; `Infinity` for none. A call past it rejects with a
+   * `TransportError`.
+   */
+  timeout?: number;
+}
+
+/** Per-call options of every network call. */
+export interface CallOptions {
+  /** This call's whole-request deadline in milliseconds (default: the client's). */
+  timeout?: number;
+  /** Aborts the call (a `TransportError`). */
+  signal?: AbortSignal;
+}
+
+/** Options of `discover()`. */
+export interface DiscoverOptions extends CallOptions {
+  /** Replaces the global `fetch`. `timeout` covers the whole discovery (default 30000 ms). */
+  fetch?: typeof fetch;
+}
+
+/** Options of `introspectionRequest()` and `introspect()`. */
+export interface IntrospectionOptions {
+  hint?: TokenTypeHint;
+  /** Apicbase's variant also sends the refresh token. */
+  refreshToken?: string;
 }
 
 /** Options of `client.authorizationUrl()`. */
@@ -202,15 +245,54 @@ export interface AuthorizationUrlOptions {
 /** Options of a `TokenSession`. */
 export interface SessionOptions {
   /**
-   * Receives every new token set: persist it (`tokens.serialize()`). May return a Promise, which
-   * completes before the new token is handed out. If it throws or rejects, the call that renewed
-   * rejects with that error; the session keeps the new tokens.
+   * Receives every new token set, in renewal order: persist it (`tokens.serialize()`). May
+   * return a Promise: no other renewal starts, and no waiting caller gets the new token, before
+   * it completes (a slow save never lets an older set be stored last). `refreshTokenRotated`:
+   * only this set keeps access. If it throws or rejects, the call that was waiting on the
+   * renewal rejects with that error (a renewal in the background reports it to `onError`); the
+   * session keeps the new tokens.
    */
   onTokens?: (tokens: TokenSet, info: { refreshTokenRotated: boolean }) => void | Promise<void>;
+  /**
+   * For logs and metrics: every failed renewal (a `GrantlineError`; also those that reached no
+   * caller because the token was still valid), and what `onTokens` threw in a background
+   * renewal. What `onError` itself throws is ignored.
+   */
+  onError?: (error: unknown) => void;
   /** Seconds before expiry at which to renew (default: the provider's, at most half the lifetime). */
   skew?: number;
   /** Tokens to start from: a `TokenSet` or its `serialize()` string. */
   tokens?: TokenSet | string;
+}
+
+/** The grant a `SessionState` renews with. */
+export type SessionGrant =
+  | { type: 'client_credentials'; scopes?: string[] }
+  | { type: 'password'; username: string; password: string; scopes?: string[] }
+  | { type: 'refresh_only' };
+
+/** Options of `new SessionState()`. */
+export interface SessionStateOptions {
+  /** Seconds before expiry at which to renew (default: the provider's, at most half the lifetime). */
+  skew?: number;
+  /** Tokens to start from: a `TokenSet` or its `serialize()` string. */
+  tokens?: TokenSet | string;
+}
+
+/** What a `SessionState` says to do next. */
+export type Next =
+  | { next: 'ready'; token: string }
+  /** Send `request`, then `receive(id, answer)` or `fail(id, reason)`; `current`: a still-valid token to use meanwhile. */
+  | { next: 'send'; id: number; request: HttpRequest; current?: string }
+  /** Renewal `id` is in flight and there is no usable token: when it completes, `waited(id)`. */
+  | { next: 'wait'; id: number };
+
+/** What a completed renewal leaves to do. */
+export interface Completion {
+  /** A token set to persist; then call `delivered(id)`. */
+  renewed?: { tokens: TokenSet; refreshTokenRotated: boolean };
+  /** Why the renewal failed (for logs: callers learn through `waited`/`next`). */
+  error?: GrantlineError;
 }
 
 /** An introspection answer (RFC 7662). */
@@ -245,9 +327,16 @@ export interface BearerChallenge {
   errorUri?: string;
 }
 
+export interface Provider {
+  /** Parses an answer of this provider's token endpoint (`scope` also split on its own separator). */
+  parseTokenResponse(response: HttpResponse, now?: number): TokenSet;
+  /** Reads a fetch `Response` (at most 1 MiB + 1 byte), then parses it. */
+  parseTokenResponse(response: Response, now?: number): Promise<TokenSet>;
+}
+
 /** Parses a token endpoint response received at `now` (Unix seconds; default: now). */
 export function parseTokenResponse(response: HttpResponse, now?: number): TokenSet;
-/** Reads a fetch `Response`, then parses it. */
+/** Reads a fetch `Response` (at most 1 MiB + 1 byte), then parses it. */
 export function parseTokenResponse(response: Response, now?: number): Promise<TokenSet>;
 /** Parses an introspection response (RFC 7662); `{ active: false }` is an answer, not an error. */
 export function parseIntrospectionResponse(response: HttpResponse): Introspection;

@@ -4,7 +4,6 @@
 use crate::convert::{
     absent, get, invalid, known_keys, opt_bool, opt_seconds, opt_string, pairs, strings, Failure,
 };
-use crate::fetch::Fetch;
 use crate::types::{js, DiscoverOptions};
 use grantline::{BodyEncoding, ClientAuthMethod, Error, GrantType};
 use wasm_bindgen::prelude::*;
@@ -211,21 +210,26 @@ impl Provider {
         Ok(grantline::Provider::from_metadata(&bytes)?.into())
     }
 
-    /// Fetches a discovery document (the full URL, e.g.
-    /// `https://as.example/.well-known/oauth-authorization-server`) and builds the provider.
-    /// `options.fetch` replaces the global `fetch`.
+    /// Discovers the provider of `issuer` (RFC 8414 / OpenID Connect Discovery): fetches its
+    /// metadata from the well-known URLs built from the issuer, in order (a 404 moves on), and
+    /// refuses a document that names another issuer (`StateMismatchError`, kind
+    /// `issuer_mismatch`). A full well-known URL is accepted too (its issuer is derived).
+    /// `options`: `fetch` (replaces the global `fetch`), `timeout` (milliseconds for the whole
+    /// discovery, default 30 000), `signal`. The same as the package's `discover()`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Provider>")]
-    pub fn discover(url: String, options: Option<DiscoverOptions>) -> js_sys::Promise {
-        let options = js(options);
-        wasm_bindgen_futures::future_to_promise(async move {
-            known_keys(&options, "discover", &["fetch"]).map_err(Failure)?;
-            let fetch = Fetch::from_option(&get(&options, "fetch")).map_err(Failure)?;
-            let request = grantline::Provider::discovery_request(&url).map_err(Failure)?;
-            let response = fetch.send(&request).await.map_err(Failure)?;
-            let provider =
-                grantline::Provider::from_discovery_response(&response).map_err(Failure)?;
-            Ok(Provider::from(provider).into())
-        })
+    pub fn discover(issuer: String, options: Option<DiscoverOptions>) -> js_sys::Promise {
+        crate::discovery::discover_promise(issuer, js(options))
+    }
+
+    /// Parses an answer of this provider's token endpoint, as `parseTokenResponse()` does, with
+    /// `scope` also split on the provider's own one-character separator (e.g. `,`).
+    #[wasm_bindgen(js_name = parseTokenResponse, skip_typescript)]
+    pub fn parse_token_response(
+        &self,
+        response: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, Failure> {
+        crate::tokens::parse_token_response_for(&self.inner, &response, now)
     }
 
     /// The display name.
@@ -285,11 +289,19 @@ impl Provider {
         .to_owned()
     }
 
-    /// How clients authenticate by default: `client_secret_basic`, `client_secret_post` or
-    /// `none`.
-    #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod")]
-    pub fn auth_method(&self) -> String {
-        self.inner.auth_method().as_str().to_owned()
+    /// How clients with a secret authenticate by default: `client_secret_basic`,
+    /// `client_secret_post` or `none`; `undefined` when the provider's metadata listed only
+    /// methods grantline does not speak (see `authMethodsOffered`).
+    #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod | undefined")]
+    pub fn auth_method(&self) -> Option<String> {
+        self.inner.auth_method().map(|m| m.as_str().to_owned())
+    }
+
+    /// The `token_endpoint_auth_methods_supported` of the metadata this provider was built
+    /// from, when it had one.
+    #[wasm_bindgen(getter, js_name = authMethodsOffered)]
+    pub fn auth_methods_offered(&self) -> Option<Vec<String>> {
+        self.inner.auth_methods_offered().map(<[String]>::to_vec)
     }
 
     /// The separator between scopes in requests.

@@ -1,14 +1,30 @@
-//! `TokenSession`: the core's token lifecycle state machine, driven over `fetch`, with one
-//! shared Promise per renewal so that any number of concurrent callers cause one request.
+//! Token sessions: the core's token lifecycle state machine (`grantline::TokenSession`), driven
+//! over `fetch` by `TokenSession`, and exposed step by step, sans-IO, as `SessionState`.
+//!
+//! How `TokenSession` drives the core (every decision is the core's; nothing here retries):
+//! - `next()` says `Ready`: the caller gets the token at once (no async machinery).
+//! - `Send` with `current` (a renewal ahead of expiry): the renewal starts in the background and
+//!   the caller gets `current` at once.
+//! - `Send` without `current`, or `Wait`: the caller awaits the one renewal Promise in flight,
+//!   then asks the core `waited(id)`, which gives the token, the failure, or what to do next.
+//! - A renewal sends its request, hands the answer to `receive` (or the transport failure to
+//!   `fail`), awaits `onTokens` with the token set to persist, then calls `delivered` (even when
+//!   `onTokens` threw): no second renewal starts before that, so token sets reach `onTokens` in
+//!   renewal order. Only then does its Promise settle (it never rejects) and the waiters wake.
 
 use crate::client::Client;
 use crate::convert::{
-    absent, get, headers_of, known_keys, now_or, opt_seconds, set, strings, transport, Failure,
+    absent, get, headers_of, invalid, known_keys, now_or, opt_seconds, opt_string,
+    response_from_js, set, strings, transport, Failure,
 };
-use crate::fetch::Fetch;
+use crate::fetch::{fetch_failed, Call, Fetch};
 use crate::tokens::TokenSet;
-use crate::types::{js, FetchInit, Scopes, SessionOptionsArg};
-use grantline::{Error, Next, Password, SessionGrant};
+use crate::types::{
+    js, CallOptionsArg, FetchInit, Scopes, SessionGrantArg, SessionOptionsArg,
+    SessionStateOptionsArg,
+};
+use grantline::session::Completion;
+use grantline::{Error, Next, Password, Renewed, SessionGrant};
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,41 +42,53 @@ extern "C" {
     fn set(this: &Headers, name: &str, value: &str) -> Result<(), JsValue>;
 }
 
+#[wasm_bindgen(module = "/js/support.js")]
+extern "C" {
+    /// Gives a `next` answer its redacted printing.
+    #[wasm_bindgen(js_name = makeNext)]
+    fn make_next(o: Object) -> JsValue;
+    /// Cancels a fetch `Response`'s body that will not be read (a refused answer before the
+    /// retry), so that its connection is freed.
+    fn discard(response: &JsValue);
+}
+
 struct State {
     core: grantline::TokenSession,
     fetch: Fetch,
-    /// The renewal in flight: every waiter awaits this one Promise.
-    inflight: Option<Promise>,
+    /// The renewal in flight or delivering its token set: its id and its Promise (which never
+    /// rejects). Every caller without a usable token awaits this one Promise. Set when the core
+    /// says `Send`, cleared once the renewal was delivered.
+    inflight: Option<(u64, Promise)>,
     on_tokens: Option<Function>,
+    on_error: Option<Function>,
 }
 
 /// Keeps one token fresh for any number of callers: `getAccessToken()` renews before expiry
 /// (the provider's skew, at most half the lifetime), and concurrent calls share one renewal.
-/// Every new token set goes to `onTokens` (persist it: the refresh token may have rotated).
-/// `session.fetch()` attaches the token and, on a 401 `invalid_token`, renews once and retries
-/// once.
+/// While a renewal ahead of expiry runs, callers keep getting the still-valid token; a renewal
+/// that fails while the token is valid reaches no caller (the next try waits a backoff); only
+/// callers with no usable token wait, and get the failure when there is no token left. Every
+/// new token set goes to `onTokens`, in renewal order (persist it: the refresh token may have
+/// rotated). `session.fetch()` attaches the token and, on a 401 `invalid_token`, renews once
+/// and retries once.
 #[wasm_bindgen]
 pub struct TokenSession {
     state: Rc<RefCell<State>>,
 }
 
-const OPTIONS: &[&str] = &["onTokens", "skew", "tokens"];
-
-fn session(
-    client: &Client,
-    grant: SessionGrant,
+/// The `tokens` and `skew` options, applied to a new core session.
+fn configure(
+    mut core: grantline::TokenSession,
     options: &JsValue,
     initial: Option<grantline::TokenSet>,
-) -> Result<TokenSession, Error> {
-    known_keys(options, "session", OPTIONS)?;
-    let mut core = grantline::TokenSession::new(client.inner.clone(), grant);
+) -> Result<grantline::TokenSession, Error> {
     if let Some(skew) = opt_seconds(&get(options, "skew"), "skew")? {
         core = core.with_skew(skew);
     }
     let tokens = get(options, "tokens");
     match (initial, absent(&tokens)) {
         (Some(_), false) => {
-            return Err(crate::convert::invalid(
+            return Err(invalid(
                 "fromTokens takes its tokens as an argument, not as options.tokens",
             ))
         }
@@ -71,19 +99,40 @@ fn session(
         }
         (None, true) => {}
     }
-    let on_tokens = match get(options, "onTokens") {
-        f if absent(&f) => None,
-        f => Some(
-            f.dyn_into::<Function>()
-                .map_err(|_| crate::convert::invalid("onTokens must be a function"))?,
-        ),
-    };
+    Ok(core)
+}
+
+/// An optional callback option.
+fn callback(options: &JsValue, name: &str) -> Result<Option<Function>, Error> {
+    match get(options, name) {
+        f if absent(&f) => Ok(None),
+        f => f
+            .dyn_into::<Function>()
+            .map(Some)
+            .map_err(|_| invalid(format!("{name} must be a function"))),
+    }
+}
+
+fn session(
+    client: &Client,
+    grant: SessionGrant,
+    options: &JsValue,
+    initial: Option<grantline::TokenSet>,
+) -> Result<TokenSession, Error> {
+    known_keys(
+        options,
+        "session",
+        &["onTokens", "onError", "skew", "tokens"],
+    )?;
+    let core = grantline::TokenSession::new(client.inner.clone(), grant);
+    let core = configure(core, options, initial)?;
     Ok(TokenSession {
         state: Rc::new(RefCell::new(State {
             core,
             fetch: client.fetch.clone(),
             inflight: None,
-            on_tokens,
+            on_tokens: callback(options, "onTokens")?,
+            on_error: callback(options, "onError")?,
         })),
     })
 }
@@ -93,23 +142,25 @@ fn tokens_json(v: &JsValue) -> Result<String, Error> {
     if let Some(s) = v.as_string() {
         return Ok(s);
     }
-    let serialize: Function = get(v, "serialize").dyn_into().map_err(|_| {
-        crate::convert::invalid("tokens must be a TokenSet or its serialize() string")
-    })?;
+    let bad = || invalid("tokens must be a TokenSet or its serialize() string");
+    let serialize: Function = get(v, "serialize").dyn_into().map_err(|_| bad())?;
     serialize
         .call0(v)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| {
-            crate::convert::invalid("tokens must be a TokenSet or its serialize() string")
-        })
+        .ok_or_else(bad)
+}
+
+fn now() -> u64 {
+    // `now_or(None)` reads `Date.now()`, which cannot fail.
+    now_or(None).unwrap_or_default()
 }
 
 #[wasm_bindgen]
 impl TokenSession {
     /// A session that obtains and renews its token with the client credentials grant.
-    /// `options`: `onTokens(tokens, { refreshTokenRotated })`, `skew` (seconds),
-    /// `tokens` (a `TokenSet` or its `serialize()` string to start from).
+    /// `options`: `onTokens(tokens, { refreshTokenRotated })`, `onError(error)`, `skew`
+    /// (seconds), `tokens` (a `TokenSet` or its `serialize()` string to start from).
     #[wasm_bindgen(js_name = clientCredentials)]
     pub fn client_credentials(
         client: &Client,
@@ -164,18 +215,38 @@ impl TokenSession {
         )?)
     }
 
-    /// A valid access token: the current one, or a renewed one. Concurrent calls share one
-    /// renewal (one token request).
+    /// A usable access token: the current one, or a renewed one. Concurrent calls share one
+    /// renewal (one token request); during a renewal ahead of expiry the current token is
+    /// returned at once. `options`: `timeout` (milliseconds this caller waits for a renewal;
+    /// default the client's) and `signal`: giving up rejects this call with a `TransportError`,
+    /// the renewal goes on for the others.
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
-    pub fn get_access_token(&self) -> Promise {
-        let first = now_or(None).and_then(|now| self.state.borrow_mut().core.next(now));
+    pub fn get_access_token(&self, options: Option<CallOptionsArg>) -> Promise {
+        let options = js(options);
+        let wait = match self.wait_bound(&options, "getAccessToken") {
+            Ok(w) => w,
+            Err(e) => return Promise::reject(&Failure(e).into()),
+        };
+        let first = self.state.borrow_mut().core.next(now());
         match first {
             // The common case, a cached token: no async machinery.
             Ok(Next::Ready(token)) => Promise::resolve(&JsValue::from_str(token.secret())),
+            // A renewal ahead of expiry: it runs in the background, the caller goes on.
+            Ok(Next::Send {
+                id,
+                request,
+                current: Some(current),
+            }) => {
+                // It never rejects, and it is kept as the renewal in flight.
+                let _renewal = start(&self.state, id, *request, true);
+                Promise::resolve(&JsValue::from_str(current.secret()))
+            }
             Err(e) => Promise::reject(&Failure(e).into()),
             Ok(next) => {
                 let state = self.state.clone();
-                future_to_promise(async move { drive(&state, next).await.map(JsValue::from) })
+                future_to_promise(async move {
+                    drive(&state, next, wait.as_ref()).await.map(JsValue::from)
+                })
             }
         }
     }
@@ -183,31 +254,39 @@ impl TokenSession {
     /// `fetch(input, init)` with `Authorization: Bearer <token>`. On a 401 whose
     /// `WWW-Authenticate` says `invalid_token` (or gives no error), the token is rejected,
     /// renewed once and the request retried once. A `Request` input is cloned for the retry;
-    /// a streamed `init.body` cannot be sent twice.
+    /// a streamed `init.body` cannot be sent twice. The answer's body is yours to read, streamed:
+    /// never cut, never buffered. `options`: `timeout` (milliseconds until the answer's head,
+    /// the token included; default the client's) and `signal`; `init.signal` aborts the call
+    /// and, after it, the body read.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         init: Option<FetchInit>,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let init = js(init);
+        let options = js(options);
         let state = self.state.clone();
         future_to_promise(async move {
             let fetch = state.borrow().fetch.clone();
-            let token = access_token(&state).await?;
+            let call = fetch.call(&options, "fetch", &[]).map_err(Failure)?;
+            let end = call.ends_at();
+            let token = access_token(&state, &call.until(end)).await?;
             let first = match get(&input, "clone").dyn_into::<Function>() {
                 Ok(clone) if !input.is_string() => clone.call0(&input)?,
                 _ => input.clone(),
             };
-            let response = authorized(&fetch, &first, &init, &token).await?;
+            let response = authorized(&fetch, &first, &init, &token, &call.until(end)).await?;
             let status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
             let headers = headers_of(&get(&response, "headers")).map_err(Failure)?;
             if !grantline::bearer::needs_renewal(status, &headers) {
                 return Ok(response);
             }
+            discard(&response);
             state.borrow_mut().core.reject(&token);
-            let token = access_token(&state).await?;
-            authorized(&fetch, &input, &init, &token).await
+            let token = access_token(&state, &call.until(end)).await?;
+            authorized(&fetch, &input, &init, &token, &call.until(end)).await
         })
     }
 
@@ -235,7 +314,20 @@ impl TokenSession {
         self.state.borrow().core.renewing()
     }
 
-    /// `TokenSession { renewing, tokens: [redacted] }`.
+    /// How many renewals in a row have failed (0 after a success): for logs and metrics.
+    #[wasm_bindgen(getter)]
+    pub fn failures(&self) -> u32 {
+        self.state.borrow().core.failures()
+    }
+
+    /// When the backoff after a failed renewal ends (Unix seconds): no renewal is sent before
+    /// then. `undefined` when the last renewal succeeded.
+    #[wasm_bindgen(getter, js_name = retryAt)]
+    pub fn retry_at(&self) -> Option<f64> {
+        self.state.borrow().core.retry_at().map(|s| s as f64)
+    }
+
+    /// `TokenSession { client, renewing, tokens: [redacted] }`.
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
         let s = self.state.borrow();
@@ -252,76 +344,155 @@ impl TokenSession {
     }
 }
 
-/// One caller's way to a valid token: use it, send the renewal, or await the renewal another
-/// caller sent. Every decision is the core's.
-async fn access_token(state: &Rc<RefCell<State>>) -> Result<String, JsValue> {
-    let now = now_or(None).map_err(Failure)?;
-    let next = state.borrow_mut().core.next(now).map_err(Failure)?;
-    drive(state, next).await
-}
-
-/// Carries on from what the session said (`next`) until a token is ready.
-async fn drive(state: &Rc<RefCell<State>>, mut next: Next) -> Result<String, JsValue> {
-    let now = || now_or(None).map_err(Failure);
-    loop {
-        next = match next {
-            Next::Ready(token) => return Ok(token.secret().to_owned()),
-            Next::Send { id, request } => {
-                let renewal = future_to_promise(renew(state.clone(), id, *request));
-                state.borrow_mut().inflight = Some(renewal.clone());
-                JsFuture::from(renewal).await?;
-                state.borrow_mut().core.next(now()?).map_err(Failure)?
-            }
-            Next::Wait { id } => {
-                let renewal = state.borrow().inflight.clone();
-                if let Some(renewal) = renewal {
-                    // Its outcome reaches this caller through `waited`.
-                    let _ = JsFuture::from(renewal).await;
-                }
-                state
-                    .borrow_mut()
-                    .core
-                    .waited(id, now()?)
-                    .map_err(Failure)?
-            }
-        };
+impl TokenSession {
+    /// How long a caller waits for a renewal: unbounded (the renewal's own deadline ends it)
+    /// unless the call has options.
+    fn wait_bound(&self, options: &JsValue, what: &str) -> Result<Option<Call>, Error> {
+        if absent(options) {
+            return Ok(None);
+        }
+        self.state.borrow().fetch.call(options, what, &[]).map(Some)
     }
 }
 
-/// Sends renewal `id`, hands the answer to the core, and the new tokens to `onTokens`.
+/// One caller's way to a usable token, waiting at most as `wait` says.
+async fn access_token(state: &Rc<RefCell<State>>, wait: &Call) -> Result<String, JsValue> {
+    let next = state.borrow_mut().core.next(now()).map_err(Failure)?;
+    drive(state, next, Some(wait)).await
+}
+
+/// Carries on from what the session said (`next`) until there is a token or an error. Every
+/// turn of the loop awaits a renewal (a request, or one another caller sent), then asks the
+/// core: it never spins.
+async fn drive(
+    state: &Rc<RefCell<State>>,
+    mut next: Next,
+    wait: Option<&Call>,
+) -> Result<String, JsValue> {
+    loop {
+        let (id, renewal, mine) = match next {
+            Next::Ready(token) => return Ok(token.secret().to_owned()),
+            Next::Send {
+                id,
+                request,
+                current,
+            } => {
+                let renewal = start(state, id, *request, current.is_some());
+                if let Some(current) = current {
+                    return Ok(current.secret().to_owned());
+                }
+                (id, renewal, true)
+            }
+            Next::Wait { id } => {
+                let renewal = match &state.borrow().inflight {
+                    Some((i, p)) if *i == id => p.clone(),
+                    // The core waits on a renewal this driver did not start: cannot happen
+                    // (the renewal's Promise is kept until it was delivered). Never spin on it.
+                    _ => return Err(Failure(Error::UnexpectedResponse { id }).into()),
+                };
+                (id, renewal, false)
+            }
+        };
+        let settled = match wait {
+            None => renewal,
+            Some(call) => crate::convert::bounded(&renewal, call.timeout, &call.signal),
+        };
+        let outcome = JsFuture::from(settled)
+            .await
+            .map_err(|e| Failure(fetch_failed(&e)))?;
+        // The renewal this caller sent, whose onTokens threw: the caller learns it (the session
+        // kept the new tokens).
+        if mine && !outcome.is_undefined() {
+            return Err(outcome);
+        }
+        next = state.borrow_mut().core.waited(id, now()).map_err(Failure)?;
+    }
+}
+
+/// Starts renewal `id` (a Promise that never rejects: it resolves with `undefined`, or with
+/// what `onTokens` threw) and keeps it as the one in flight.
+fn start(
+    state: &Rc<RefCell<State>>,
+    id: u64,
+    request: http::Request<Vec<u8>>,
+    background: bool,
+) -> Promise {
+    let renewal = future_to_promise(renew(state.clone(), id, request, background));
+    state.borrow_mut().inflight = Some((id, renewal.clone()));
+    renewal
+}
+
+/// Sends renewal `id`, hands the answer (or the transport failure) to the core, the token set
+/// to `onTokens` (awaited), then confirms the delivery. No borrow of the state is held while
+/// JavaScript runs (fetch, callbacks): they may call back into the session.
 async fn renew(
     state: Rc<RefCell<State>>,
     id: u64,
     request: http::Request<Vec<u8>>,
+    background: bool,
 ) -> Result<JsValue, JsValue> {
     let fetch = state.borrow().fetch.clone();
-    let sent = fetch.send(&request).await;
-    let now = now_or(None).map_err(Failure)?;
-    let outcome = {
+    let sent = fetch.send(&request, &fetch.default_call()).await;
+    let completion = {
         let mut s = state.borrow_mut();
-        let outcome = match sent {
+        let now = now();
+        match sent {
             Ok(response) => s.core.receive(id, &response, now),
-            Err(e) => Err(s.core.fail(id, reason(e)).unwrap_or_else(|e| e)),
-        };
-        s.inflight = None;
-        outcome
+            Err(e) => s.core.fail(id, reason(e), now),
+        }
     };
-    let renewed = outcome.map_err(Failure)?;
-    let on_tokens = state.borrow().on_tokens.clone();
-    if let Some(f) = on_tokens {
-        let info = Object::new();
-        set(&info, "refreshTokenRotated", renewed.refresh_token_rotated);
-        let result = f.call2(
-            &JsValue::UNDEFINED,
-            &TokenSet::from(renewed.tokens).into(),
-            &info,
-        )?;
-        // An async onTokens (persisting to a store) completes before the token is used.
-        if let Ok(p) = result.dyn_into::<Promise>() {
-            JsFuture::from(p).await?;
+    let (on_tokens, on_error) = {
+        let s = state.borrow();
+        (s.on_tokens.clone(), s.on_error.clone())
+    };
+    let mut outcome = JsValue::UNDEFINED;
+    match completion {
+        // Only for a renewal the core is not waiting for: cannot happen here.
+        Err(e) => outcome = Failure(e).into(),
+        Ok(done) => {
+            if let (Some(error), Some(f)) = (&done.error, &on_error) {
+                crate::convert::call_quietly(f, &Failure(error.clone()).into());
+            }
+            if let Some(renewed) = done.renewed {
+                if let Some(f) = &on_tokens {
+                    if let Err(thrown) = deliver(f, renewed).await {
+                        outcome = thrown;
+                    }
+                }
+                // Even when onTokens threw: else no renewal could ever start again.
+                state.borrow_mut().core.delivered(id);
+            }
         }
     }
-    Ok(JsValue::UNDEFINED)
+    {
+        let mut s = state.borrow_mut();
+        if matches!(&s.inflight, Some((i, _)) if *i == id) {
+            s.inflight = None;
+        }
+    }
+    // A background renewal has no caller to tell: onError hears it.
+    if background && !outcome.is_undefined() {
+        if let Some(f) = &on_error {
+            crate::convert::call_quietly(f, &outcome);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Hands a token set to `onTokens` and awaits what it returns.
+async fn deliver(f: &Function, renewed: Renewed) -> Result<(), JsValue> {
+    let info = Object::new();
+    set(&info, "refreshTokenRotated", renewed.refresh_token_rotated);
+    let result = f.call2(
+        &JsValue::UNDEFINED,
+        &TokenSet::from(renewed.tokens).into(),
+        &info,
+    )?;
+    if result.is_object() && get(&result, "then").is_function() {
+        // An async onTokens (persisting to a store) completes before the token is used.
+        JsFuture::from(Promise::resolve(&result)).await?;
+    }
+    Ok(())
 }
 
 fn reason(e: Error) -> String {
@@ -337,12 +508,14 @@ async fn authorized(
     input: &JsValue,
     init: &JsValue,
     token: &str,
+    call: &Call,
 ) -> Result<JsValue, JsValue> {
     let base = match get(init, "headers") {
         h if absent(&h) => get(input, "headers"),
         h => h,
     };
     let headers = Headers::new(&base).map_err(|e| Failure(transport("bad headers", &e)))?;
+    // A bare token from the session, which serves bearer tokens only.
     let value = grantline::bearer::authorization_header(&grantline::AccessToken::new(token))
         .map_err(Failure)?;
     headers.set("authorization", value.to_str().unwrap_or_default())?;
@@ -351,5 +524,238 @@ async fn authorized(
         Object::assign(&init2, init.unchecked_ref());
     }
     set(&init2, "headers", headers);
-    Ok(fetch.call(input, &init2).await.map_err(Failure)?)
+    Ok(fetch
+        .api(input, &init2.into(), call)
+        .await
+        .map_err(Failure)?)
+}
+
+// ------------------------------------------------------------------------------ sans-IO
+
+/// The token session as a state machine, sans-IO (the shared `session` vectors drive it; build
+/// your own driver on it, or use `TokenSession`). `next(now)` says what to do:
+/// `{ next: 'ready', token }`, `{ next: 'send', id, request, current }` (send `request`, hand
+/// its answer to `receive`, or its failure to `fail`; `current`: the still-valid token a
+/// caller may use meanwhile) or `{ next: 'wait', id }` (renewal `id` is in flight: when it
+/// completes, call `waited(id)`). `receive` and `fail` return `{ renewed, error }`: persist
+/// `renewed.tokens` when present, then call `delivered(id)`. Times are Unix seconds (default:
+/// now).
+#[wasm_bindgen]
+pub struct SessionState {
+    core: grantline::TokenSession,
+}
+
+/// A session grant object (`{ type, ... }`) as the core's grant.
+fn grant_of(v: &JsValue) -> Result<SessionGrant, Error> {
+    let kind = opt_string(&get(v, "type"), "grant.type")?.unwrap_or_default();
+    match kind.as_str() {
+        "client_credentials" => {
+            known_keys(v, "grant", &["type", "scopes"])?;
+            Ok(SessionGrant::ClientCredentials {
+                scopes: strings(&get(v, "scopes"), "grant.scopes")?,
+            })
+        }
+        "password" => {
+            known_keys(v, "grant", &["type", "username", "password", "scopes"])?;
+            let text = |key: &str| {
+                opt_string(&get(v, key), key)?
+                    .ok_or_else(|| invalid(format!("a password grant needs a {key}")))
+            };
+            Ok(SessionGrant::Password {
+                username: text("username")?,
+                password: Password::new(text("password")?),
+                scopes: strings(&get(v, "scopes"), "grant.scopes")?,
+            })
+        }
+        "refresh_only" => {
+            known_keys(v, "grant", &["type"])?;
+            Ok(SessionGrant::RefreshOnly)
+        }
+        _ => Err(invalid(
+            "grant.type must be client_credentials, password or refresh_only",
+        )),
+    }
+}
+
+/// A renewal id from JavaScript.
+fn id_of(id: f64) -> Result<u64, Error> {
+    crate::convert::seconds(id, "id")
+        .map_err(|_| invalid("id must be a renewal id (a whole number)"))
+}
+
+fn next_to_js(next: Next) -> JsValue {
+    let o = Object::new();
+    match next {
+        Next::Ready(token) => {
+            set(&o, "next", "ready");
+            set(&o, "token", token.secret());
+        }
+        Next::Send {
+            id,
+            request,
+            current,
+        } => {
+            set(&o, "next", "send");
+            set(&o, "id", id as f64);
+            set(&o, "request", crate::convert::request_to_js(&request));
+            set(
+                &o,
+                "current",
+                current.as_ref().map(|t| t.secret().to_owned()),
+            );
+        }
+        Next::Wait { id } => {
+            set(&o, "next", "wait");
+            set(&o, "id", id as f64);
+        }
+    }
+    make_next(o)
+}
+
+fn completion_to_js(done: Completion) -> JsValue {
+    let o = Object::new();
+    let renewed = done.renewed.map(|r| {
+        let renewed = Object::new();
+        set(&renewed, "tokens", TokenSet::from(r.tokens));
+        set(&renewed, "refreshTokenRotated", r.refresh_token_rotated);
+        JsValue::from(renewed)
+    });
+    set(&o, "renewed", renewed.unwrap_or(JsValue::UNDEFINED));
+    set(
+        &o,
+        "error",
+        done.error
+            .map_or(JsValue::UNDEFINED, |e| JsValue::from(Failure(e))),
+    );
+    o.into()
+}
+
+fn at(now: Option<f64>) -> Result<u64, Error> {
+    now_or(now)
+}
+
+#[wasm_bindgen]
+impl SessionState {
+    /// A session of `client` renewing with `grant`: `{ type: 'client_credentials', scopes? }`,
+    /// `{ type: 'password', username, password, scopes? }` or `{ type: 'refresh_only' }`.
+    /// `options`: `tokens` (a `TokenSet` or its `serialize()` string), `skew` (seconds).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        client: &Client,
+        grant: SessionGrantArg,
+        options: Option<SessionStateOptionsArg>,
+    ) -> Result<SessionState, Failure> {
+        let options = js(options);
+        known_keys(&options, "SessionState", &["tokens", "skew"])?;
+        let core = grantline::TokenSession::new(client.inner.clone(), grant_of(&grant)?);
+        Ok(SessionState {
+            core: configure(core, &options, None)?,
+        })
+    }
+
+    /// What to do at `now`: use a token, send a renewal, or wait for one.
+    #[wasm_bindgen(unchecked_return_type = "Next")]
+    pub fn next(&mut self, now: Option<f64>) -> Result<JsValue, Failure> {
+        Ok(next_to_js(self.core.next(at(now)?)?))
+    }
+
+    /// For a caller that waited on renewal `id` (or sent it) and saw it complete: the usable
+    /// token, else the renewal's failure (thrown), else what `next()` says now.
+    #[wasm_bindgen(unchecked_return_type = "Next")]
+    pub fn waited(&mut self, id: f64, now: Option<f64>) -> Result<JsValue, Failure> {
+        Ok(next_to_js(self.core.waited(id_of(id)?, at(now)?)?))
+    }
+
+    /// The answer to renewal `id` (`{ status, headers, body }`), received at `now`. Throws only
+    /// for a renewal that is not in flight (kind `unexpected_response`); the renewal's own
+    /// failure is the completion's `error`.
+    #[wasm_bindgen(unchecked_return_type = "Completion")]
+    pub fn receive(
+        &mut self,
+        id: f64,
+        #[wasm_bindgen(unchecked_param_type = "HttpResponse")] response: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, Failure> {
+        let response = response_from_js(&response)?;
+        Ok(completion_to_js(self.core.receive(
+            id_of(id)?,
+            &response,
+            at(now)?,
+        )?))
+    }
+
+    /// Renewal `id` could not be sent or answered (`reason`: what the transport said).
+    #[wasm_bindgen(unchecked_return_type = "Completion")]
+    pub fn fail(&mut self, id: f64, reason: &str, now: Option<f64>) -> Result<JsValue, Failure> {
+        Ok(completion_to_js(self.core.fail(
+            id_of(id)?,
+            reason,
+            at(now)?,
+        )?))
+    }
+
+    /// The token set of renewal `id` reached storage (call it even when storing failed):
+    /// another renewal may start. Returns whether `id` was waiting for it.
+    pub fn delivered(&mut self, id: f64) -> bool {
+        id_of(id).is_ok_and(|id| self.core.delivered(id))
+    }
+
+    /// The API refused `token` (401 `invalid_token`): renew on the next `next()`. Returns
+    /// whether it was the current token.
+    pub fn reject(&mut self, token: &str) -> bool {
+        self.core.reject(token)
+    }
+
+    /// Until when (Unix seconds, exclusive) `next()` keeps answering `ready` with the current
+    /// token if nothing else happens to the session (`1.8446744073709552e19` when the expiry is
+    /// unknown); `undefined` when `next()` would not answer `ready`.
+    #[wasm_bindgen(js_name = readyUntil)]
+    pub fn ready_until(&self) -> Option<f64> {
+        self.core.ready_until().map(|t| t as f64)
+    }
+
+    /// The current token set, when there is one.
+    #[wasm_bindgen(getter)]
+    pub fn tokens(&self) -> Option<TokenSet> {
+        self.core.tokens().cloned().map(TokenSet::from)
+    }
+
+    /// Whether a renewal is in flight.
+    #[wasm_bindgen(getter)]
+    pub fn renewing(&self) -> bool {
+        self.core.renewing()
+    }
+
+    /// How many renewals in a row have failed.
+    #[wasm_bindgen(getter)]
+    pub fn failures(&self) -> u32 {
+        self.core.failures()
+    }
+
+    /// When the backoff after a failed renewal ends (Unix seconds), when one runs.
+    #[wasm_bindgen(getter, js_name = retryAt)]
+    pub fn retry_at(&self) -> Option<f64> {
+        self.core.retry_at().map(|s| s as f64)
+    }
+
+    /// The renewal margin, in seconds.
+    #[wasm_bindgen(getter)]
+    pub fn skew(&self) -> f64 {
+        self.core.skew() as f64
+    }
+
+    /// `SessionState { client, renewing, tokens: [redacted] }`.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> String {
+        format!(
+            "SessionState {{ client: {}, renewing: {}, tokens: {} }}",
+            self.core.client().client_id(),
+            self.core.renewing(),
+            if self.core.tokens().is_some() {
+                "[redacted]"
+            } else {
+                "none"
+            }
+        )
+    }
 }

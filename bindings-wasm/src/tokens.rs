@@ -63,6 +63,31 @@ impl TokenSet {
         self.inner.token_type().to_owned()
     }
 
+    /// Whether the access token is a bearer token (`token_type` `Bearer` in any case, or
+    /// absent). Any other type (`DPoP`, `N_A`...) is never sent as `Bearer`: sessions refuse
+    /// it, and so does `authorizationHeader()`.
+    #[wasm_bindgen(getter, js_name = isBearer)]
+    pub fn is_bearer(&self) -> bool {
+        self.inner.is_bearer()
+    }
+
+    /// `Bearer <access token>`: the `Authorization` header value to send to an API. Throws
+    /// `ConfigurationError` (kind `unsupported_token_type`) for a token that is not a bearer
+    /// token.
+    #[wasm_bindgen(js_name = authorizationHeader)]
+    pub fn authorization_header(&self) -> Result<String, Failure> {
+        let value = grantline::bearer::authorization_header_for(&self.inner)?;
+        // A header value the core built from a visible-ASCII token.
+        Ok(value.to_str().unwrap_or_default().to_owned())
+    }
+
+    /// Whether the access token had already expired when the response arrived (`expires_in`
+    /// 0, a past `expires`, or a client clock ahead of the server's).
+    #[wasm_bindgen(getter, js_name = expiredOnArrival)]
+    pub fn expired_on_arrival(&self) -> bool {
+        self.inner.expired_on_arrival()
+    }
+
     /// The refresh token, when there is one.
     #[wasm_bindgen(getter, js_name = refreshToken)]
     pub fn refresh_token(&self) -> Option<String> {
@@ -377,14 +402,42 @@ const REVOCATION: u32 = 2;
 pub(crate) const DEVICE_AUTHORIZATION: u32 = 3;
 const DEVICE_POLL: u32 = 4;
 
+/// A provider's response scope separator as the number that crosses into JavaScript and back
+/// (0: none, split on spaces only).
+pub(crate) fn separator_code(provider: &grantline::Provider) -> u32 {
+    provider.response_scope_separator().map_or(0, u32::from)
+}
+
+/// A token response parsed as `TokenSet::from_response_for` would for a provider whose response
+/// scope separator is `separator` (0: `TokenSet::from_response`).
+fn token_set(
+    r: &http::Response<Vec<u8>>,
+    now: u64,
+    separator: u32,
+) -> Result<grantline::TokenSet, Error> {
+    match char::from_u32(separator).filter(|c| *c != '\0') {
+        None => grantline::TokenSet::from_response(r, now),
+        Some(c) => {
+            // The convenient layer's answers arrive in a closure made once (no per-call
+            // allocation), which carries the separator, not the provider: a provider with that
+            // separator and nothing else parses the same.
+            let provider = grantline::Provider::builder("response")
+                .scope_separator(c.to_string())
+                .build()?;
+            grantline::TokenSet::from_response_for(r, now, &provider)
+        }
+    }
+}
+
 fn parse_kind(
     kind: u32,
     r: &http::Response<Vec<u8>>,
     now: u64,
     interval: u64,
+    separator: u32,
 ) -> Result<JsValue, Error> {
     Ok(match kind {
-        TOKEN => TokenSet::from(grantline::TokenSet::from_response(r, now)?).into(),
+        TOKEN => TokenSet::from(token_set(r, now, separator)?).into(),
         INTROSPECTION => introspection_to_js(&grantline::Introspection::from_response(r)?),
         REVOCATION => {
             grantline::check_revocation_response(r)?;
@@ -402,16 +455,18 @@ thread_local! {
     /// Parses a read fetch `Response` (made once, kept for the module's life: no closure is
     /// allocated per call).
     static PARSE_READ: Closure<ParseRead> =
-        Closure::new(|kind: u32, read: JsValue, now: f64, interval: f64| {
+        Closure::new(|kind: u32, read: JsValue, now: f64, interval: f64, separator: u32| {
             let r = crate::convert::response_from_read(&read).map_err(Failure)?;
-            parse_kind(kind, &r, now as u64, interval as u64).map_err(|e| JsValue::from(Failure(e)))
+            parse_kind(kind, &r, now as u64, interval as u64, separator)
+                .map_err(|e| JsValue::from(Failure(e)))
         });
 }
 
-/// `(kind, read response, now, interval) -> parsed`, called from `js/support.js`.
-type ParseRead = dyn Fn(u32, JsValue, f64, f64) -> Result<JsValue, JsValue>;
-/// `(kind, read response or thrown value, extra) -> parsed`, called from `js/support.js`.
-type Exchanged = dyn Fn(i32, JsValue, JsValue) -> Result<JsValue, JsValue>;
+/// `(kind, read response, now, interval, separator) -> parsed`, called from `js/support.js`.
+type ParseRead = dyn Fn(u32, JsValue, f64, f64, u32) -> Result<JsValue, JsValue>;
+/// `(kind, read response or thrown value, extra, separator) -> parsed`, called from
+/// `js/support.js`.
+type Exchanged = dyn Fn(i32, JsValue, JsValue, u32) -> Result<JsValue, JsValue>;
 
 /// The convenient layer's kinds beyond the parsers': a refresh (the answer inherits the
 /// refresh token in `extra` when it has none), and a revocation that resolves to nothing.
@@ -421,7 +476,7 @@ pub(crate) const REVOKE: i32 = 6;
 const FAILED: i32 = -1;
 
 /// What a convenient call's answer becomes, at the time it arrives.
-fn exchanged(kind: i32, read: &JsValue, extra: &JsValue) -> Result<JsValue, Error> {
+fn exchanged(kind: i32, read: &JsValue, extra: &JsValue, separator: u32) -> Result<JsValue, Error> {
     if kind == FAILED {
         return Err(crate::fetch::fetch_failed(read));
     }
@@ -429,7 +484,7 @@ fn exchanged(kind: i32, read: &JsValue, extra: &JsValue) -> Result<JsValue, Erro
     let now = now_or(None)?;
     match kind {
         REFRESH => {
-            let mut tokens = grantline::TokenSet::from_response(&r, now)?;
+            let mut tokens = token_set(&r, now, separator)?;
             let previous = grantline::TokenSet::new(
                 AccessToken::new(""),
                 extra.as_string().map(RefreshToken::new),
@@ -441,31 +496,39 @@ fn exchanged(kind: i32, read: &JsValue, extra: &JsValue) -> Result<JsValue, Erro
         }
         REVOKE => grantline::check_revocation_response(&r).map(|()| JsValue::UNDEFINED),
         // The parsers' kinds are small non-negative numbers.
-        other => parse_kind(other.unsigned_abs(), &r, now, 0),
+        other => parse_kind(other.unsigned_abs(), &r, now, 0, separator),
     }
 }
 
 thread_local! {
     /// `exchanged` as a JavaScript function, made once.
     pub(crate) static EXCHANGED: Closure<Exchanged> =
-        Closure::new(|kind: i32, read: JsValue, extra: JsValue| {
-            exchanged(kind, &read, &extra).map_err(|e| JsValue::from(Failure(e)))
+        Closure::new(|kind: i32, read: JsValue, extra: JsValue, separator: u32| {
+            exchanged(kind, &read, &extra, separator).map_err(|e| JsValue::from(Failure(e)))
         });
 }
 
 /// Parses a plain response object at once, or a fetch `Response` after reading its body
-/// (then the result is a Promise).
-fn parse(response: &JsValue, kind: u32, now: u64, interval: u64) -> Result<JsValue, Failure> {
+/// (at most `MAX_BODY + 1` bytes; then the result is a Promise).
+fn parse(
+    response: &JsValue,
+    kind: u32,
+    now: u64,
+    interval: u64,
+    separator: u32,
+) -> Result<JsValue, Failure> {
     if crate::convert::is_fetch_response(response) {
         let promise = crate::convert::RESPONSE_HEADERS.with(|names| {
             PARSE_READ.with(|parse| {
                 crate::convert::read_then_parse(
                     response,
                     names,
+                    crate::fetch::BODY_CAP,
                     parse.as_ref().unchecked_ref(),
                     kind,
                     now as f64,
                     interval as f64,
+                    separator,
                 )
             })
         });
@@ -476,28 +539,40 @@ fn parse(response: &JsValue, kind: u32, now: u64, interval: u64) -> Result<JsVal
         &response_from_js(response)?,
         now,
         interval,
+        separator,
     )?)
 }
 
 /// Parses a token endpoint response (`{ status, headers, body }`, or a fetch `Response`,
 /// then asynchronously) received at `now` (Unix seconds; default: the current time) into a
-/// `TokenSet`, or throws the error it carries.
+/// `TokenSet`, or throws the error it carries. `scope` is split on spaces; a provider's
+/// `parseTokenResponse()` also splits it on the provider's own separator.
 #[wasm_bindgen(js_name = parseTokenResponse, skip_typescript)]
 pub fn parse_token_response(response: JsValue, now: Option<f64>) -> Result<JsValue, Failure> {
-    parse(&response, TOKEN, now_or(now)?, 0)
+    parse(&response, TOKEN, now_or(now)?, 0, 0)
+}
+
+/// `parseTokenResponse()` for an answer of `provider`'s token endpoint (what the convenient
+/// calls do): `scope` also split on the provider's one-character scope separator (e.g. `,`).
+pub(crate) fn parse_token_response_for(
+    provider: &grantline::Provider,
+    response: &JsValue,
+    now: Option<f64>,
+) -> Result<JsValue, Failure> {
+    parse(response, TOKEN, now_or(now)?, 0, separator_code(provider))
 }
 
 /// Parses an introspection response (RFC 7662) into a plain object; `{ active: false }` is an
 /// answer, not an error.
 #[wasm_bindgen(js_name = parseIntrospectionResponse, skip_typescript)]
 pub fn parse_introspection_response(response: JsValue) -> Result<JsValue, Failure> {
-    parse(&response, INTROSPECTION, 0, 0)
+    parse(&response, INTROSPECTION, 0, 0, 0)
 }
 
 /// Checks a revocation response (RFC 7009): returns `true`, or throws the error it carries.
 #[wasm_bindgen(js_name = checkRevocationResponse, skip_typescript)]
 pub fn check_revocation_response(response: JsValue) -> Result<JsValue, Failure> {
-    parse(&response, REVOCATION, 0, 0)
+    parse(&response, REVOCATION, 0, 0, 0)
 }
 
 /// Parses a device authorization response (RFC 8628 §3.2) received at `now`.
@@ -506,7 +581,7 @@ pub fn parse_device_authorization_response(
     response: JsValue,
     now: Option<f64>,
 ) -> Result<JsValue, Failure> {
-    parse(&response, DEVICE_AUTHORIZATION, now_or(now)?, 0)
+    parse(&response, DEVICE_AUTHORIZATION, now_or(now)?, 0, 0)
 }
 
 /// What one device poll's answer means: `{ poll: 'tokens', tokenSet }`, `{ poll: 'pending',
@@ -523,5 +598,6 @@ pub fn parse_device_poll_response(
         DEVICE_POLL,
         now_or(now)?,
         seconds(interval, "interval")?,
+        0,
     )
 }

@@ -12,18 +12,30 @@ extern "C" {
     /// The options of `new Client()`: `ClientOptions`.
     #[wasm_bindgen(typescript_type = "ClientOptions")]
     pub type ClientOptionsArg;
-    /// The options of introspection: `{ hint?, refreshToken? }`.
-    #[wasm_bindgen(typescript_type = "{ hint?: TokenTypeHint, refreshToken?: string }")]
+    /// The options of `introspectionRequest()`: `IntrospectionOptions`.
+    #[wasm_bindgen(typescript_type = "IntrospectionOptions")]
     pub type IntrospectionOptions;
+    /// The options of `introspect()`: `IntrospectionOptions & CallOptions`.
+    #[wasm_bindgen(typescript_type = "IntrospectionOptions & CallOptions")]
+    pub type IntrospectOptions;
     /// The options of `authorizationUrl()`: `AuthorizationUrlOptions`.
     #[wasm_bindgen(typescript_type = "AuthorizationUrlOptions")]
     pub type AuthorizationUrlOptionsArg;
-    /// The options of `pollDeviceToken()`: `{ signal? }`.
-    #[wasm_bindgen(typescript_type = "{ signal?: AbortSignal }")]
+    /// The options of `pollDeviceToken()`: `CallOptions`.
+    #[wasm_bindgen(typescript_type = "CallOptions")]
     pub type PollOptions;
-    /// The options of `Provider.discover()`: `{ fetch? }`.
-    #[wasm_bindgen(typescript_type = "{ fetch?: typeof fetch }")]
+    /// The options of `discover()`: `DiscoverOptions`.
+    #[wasm_bindgen(typescript_type = "DiscoverOptions")]
     pub type DiscoverOptions;
+    /// The per-call options of every network call: `CallOptions`.
+    #[wasm_bindgen(typescript_type = "CallOptions")]
+    pub type CallOptionsArg;
+    /// The grant of a `SessionState`: `SessionGrant`.
+    #[wasm_bindgen(typescript_type = "SessionGrant")]
+    pub type SessionGrantArg;
+    /// The options of a `SessionState`: `SessionStateOptions`.
+    #[wasm_bindgen(typescript_type = "SessionStateOptions")]
+    pub type SessionStateOptionsArg;
     /// The options of a `TokenSession`: `SessionOptions`.
     #[wasm_bindgen(typescript_type = "SessionOptions")]
     pub type SessionOptionsArg;

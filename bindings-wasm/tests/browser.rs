@@ -91,7 +91,7 @@ async fn client_credentials_over_the_browser_fetch() {
         opts(&[("clientSecret", "test-secret".into())]),
     )
     .unwrap();
-    let tokens = JsFuture::from(client.client_credentials(None))
+    let tokens = JsFuture::from(client.client_credentials(None, None))
         .await
         .unwrap();
     assert!(get(&tokens, "accessToken").as_string().unwrap().len() > 10);

@@ -18,8 +18,9 @@ const OIDC = server('GRANTLINE_OIDC_URL');
 const AUTHLIB = server('GRANTLINE_AUTHLIB_URL');
 const MOCK = server('GRANTLINE_MOCK_URL');
 
-const oidc = () => g.Provider.discover(`${OIDC}/.well-known/openid-configuration`);
-const authlib = () => g.Provider.discover(`${AUTHLIB}/.well-known/oauth-authorization-server`);
+// Discovery from the issuer (the well-known URLs built from it), and from a full well-known URL.
+const oidc = () => g.discover(OIDC);
+const authlib = () => g.Provider.discover(AUTHLIB);
 // The mock server's metadata lists only `none` although it checks test-client's secret.
 const mock = async () => (await g.Provider.discover(`${MOCK}/.well-known/openid-configuration`)).with({ authMethod: 'client_secret_basic' });
 
@@ -130,6 +131,29 @@ test('authorization code + PKCE: oidc-provider (confidential and public clients)
   assert.ok(pub.accessToken);
   const a = await codeFlow(confidential(await authlib()), { scopes: ['read', 'profile'] });
   assert.equal((await authlibMe(a.accessToken)).status, 200);
+});
+
+test('discovery is bound to the issuer: a document naming another issuer is refused', async () => {
+  const provider = await oidc();
+  assert.equal(provider.issuer, OIDC);
+  assert.equal((await authlib()).issuer, AUTHLIB);
+  // A server at OIDC's URLs that serves Authlib's document: a mix-up, refused.
+  const mixUp = (input, init) => fetch(String(input).replace(OIDC, AUTHLIB), init);
+  const e = await rejects(g.discover(OIDC, { fetch: mixUp }), g.StateMismatchError);
+  assert.equal(e.kind, 'issuer_mismatch');
+  const seen = [];
+  const d = new g.Discovery(OIDC);
+  for (;;) {
+    const r = d.request();
+    seen.push(r.url);
+    const res = await fetch(r.url, { ...r, redirect: 'manual' });
+    const p = d.receive({ status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) });
+    if (p) { assert.equal(p.issuer, OIDC); break; }
+  }
+  assert.deepEqual(seen, d.urls.slice(0, seen.length));
+  // An issuer whose well-known URLs are all 404: the last 404 is the answer.
+  const missing = await rejects(g.discover(`${OIDC}/no-such-tenant`), g.MalformedResponseError);
+  assert.equal(missing.status, 404);
 });
 
 test('a callback with a foreign state is refused before any request', async () => {

@@ -121,7 +121,7 @@ async fn an_injected_fetch_carries_the_request_without_following_redirects() {
     )
     .unwrap();
     let before = calls();
-    let tokens = JsFuture::from(client.client_credentials(None))
+    let tokens = JsFuture::from(client.client_credentials(None, None))
         .await
         .unwrap();
     assert_eq!(get(&tokens, "accessToken").as_string().unwrap(), "AT-1");
@@ -142,7 +142,7 @@ async fn concurrent_callers_share_one_renewal() {
     let session = TokenSession::client_credentials(&client, None, None).unwrap();
     let before = calls();
     let all: Array = (0..100)
-        .map(|_| JsValue::from(session.get_access_token()))
+        .map(|_| JsValue::from(session.get_access_token(None)))
         .collect();
     let tokens = JsFuture::from(Promise::all(&all)).await.unwrap();
     let tokens = Array::from(&tokens);
@@ -151,4 +151,32 @@ async fn concurrent_callers_share_one_renewal() {
         .iter()
         .all(|t| t.as_string().as_deref() == Some("AT-2")));
     assert_eq!(calls() - before, 1.0);
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_never_answers_ends_at_the_deadline() {
+    let never = Function::new_no_args("return new Promise(() => {});");
+    let client = Client::new(
+        &Provider::bindeo(),
+        "id".into(),
+        opts(&[
+            ("clientSecret", "s".into()),
+            ("fetch", never.into()),
+            ("timeout", 50.into()),
+        ]),
+    )
+    .unwrap();
+    let err = JsFuture::from(client.client_credentials(None, None))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "name").as_string().unwrap(), "TransportError");
+    assert_eq!(get(&err, "kind").as_string().unwrap(), "transport");
+    let message = get(&err, "message").as_string().unwrap();
+    assert!(message.contains("50 ms"), "{message}");
+    assert!(message.contains("POST https://"), "{message}");
+    // A per-call deadline overrides the client's.
+    let err = JsFuture::from(client.client_credentials(None, opts(&[("timeout", 20.into())])))
+        .await
+        .unwrap_err();
+    assert!(get(&err, "message").as_string().unwrap().contains("20 ms"));
 }

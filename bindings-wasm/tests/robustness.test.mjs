@@ -28,7 +28,8 @@ function call(f) {
 }
 
 test('20,000 hostile inputs: typed errors only, and the module keeps working', () => {
-  const client = new g.Client(g.Provider.bindeo(), 'id', { clientSecret: 's' });
+  const client = new g.Client(g.Provider.bindeo(), 'id', { clientSecret: 's', fetch: () => Promise.resolve(new Response('{}')) });
+  const state = new g.SessionState(client, { type: 'client_credentials' });
   for (let i = 0; i < 20000; i += 1) {
     const response = { status: junk(), headers: junk(), body: junk() };
     call(() => g.parseTokenResponse(response, junk()));
@@ -48,6 +49,16 @@ test('20,000 hostile inputs: typed errors only, and the module keeps working', (
     call(() => client.callback(client.authorizationUrl().pending, String(junk())));
     call(() => g.TokenSet.deserialize(String(junk())));
     call(() => g.PendingAuthorization.deserialize(String(junk())));
+    call(() => new g.Discovery(String(junk())));
+    call(() => new g.Discovery('https://as.example').receive(response));
+    call(() => g.redactUrl(String(junk())));
+    call(() => new g.SessionState(client, junk(), junk()));
+    call(() => state.receive(junk(), response, junk()));
+    call(() => state.fail(junk(), String(junk()), junk()));
+    call(() => state.waited(junk(), junk()));
+    call(() => state.next(junk()));
+    call(() => state.delivered(junk()));
+    call(() => client.clientCredentials(junk(), { timeout: junk(), signal: junk() }));
   }
   // Still working.
   const t = g.parseTokenResponse({ status: 200, body: '{"access_token":"ok","expires_in":60}' }, 10);

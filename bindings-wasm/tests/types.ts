@@ -1,17 +1,45 @@
 // Type-checked (never run) by tests/types.test.mjs with `tsc --strict`: the package's .d.ts
 // describes the API as the README uses it.
 import {
-  Client, Provider, TokenSession, TokenSet, PendingAuthorization, CodeGrant,
-  parseTokenResponse, parseDevicePollResponse, needsRenewal, bearerChallenge, parseWwwAuthenticate,
-  redactRequest, OAuthError, GrantlineError, ReauthorizationRequiredError,
-  type HttpRequest, type Introspection, type DevicePoll, type ProviderOptions,
+  Client, Provider, TokenSession, TokenSet, PendingAuthorization, CodeGrant, Discovery, SessionState,
+  discover, parseTokenResponse, parseDevicePollResponse, needsRenewal, bearerChallenge, parseWwwAuthenticate,
+  redactRequest, redactUrl, OAuthError, GrantlineError, ReauthorizationRequiredError, ConfigurationError,
+  type HttpRequest, type Introspection, type DevicePoll, type ProviderOptions, type CallOptions,
+  type Next, type Completion, type SessionGrant,
 } from 'grantline';
 
 export async function usage(): Promise<string> {
   const options: ProviderOptions = { tokenEndpoint: 'https://as.example/token', grants: ['client_credentials'], bodyEncoding: 'json' };
   const provider: Provider = Provider.custom(options).with({ authMethod: 'client_secret_post' });
   const discovered: Provider = await Provider.discover('https://as.example/.well-known/oauth-authorization-server', { fetch });
-  const client = new Client(Provider.bookable('api'), 'id', { clientSecret: 's', redirectUri: 'https://app/cb', fetch });
+  const byIssuer: Provider = await discover('https://as.example', { fetch, timeout: 5000, signal: AbortSignal.timeout(10000) });
+  const method: string | undefined = byIssuer.authMethod;
+  const offered: string[] | undefined = byIssuer.authMethodsOffered;
+  const d = new Discovery('https://as.example/tenant');
+  const wellKnown: string[] = d.urls;
+  const first: HttpRequest = d.request();
+  const maybe: Provider | undefined = d.receive({ status: 404, body: '' });
+  const shownUrl: string = redactUrl(first.url) + d.issuer;
+  const client = new Client(Provider.bookable('api'), 'id', { clientSecret: 's', redirectUri: 'https://app/cb', fetch, timeout: 10_000 });
+  const clientMethod: string | undefined = client.authMethod;
+  const perCall: CallOptions = { timeout: 2000, signal: new AbortController().signal };
+  const quick: TokenSet = await client.clientCredentials(['read'], perCall);
+  const header: string = quick.authorizationHeader();
+  const bearer: boolean = quick.isBearer && !quick.expiredOnArrival;
+  const forProvider: TokenSet = byIssuer.parseTokenResponse({ status: 200, body: '{}' });
+  const grantSpec: SessionGrant = { type: 'password', username: 'u', password: 'p' };
+  const state = new SessionState(client, grantSpec, { skew: 30 });
+  const next: Next = state.next(1000);
+  if (next.next === 'send') {
+    const done: Completion = state.receive(next.id, { status: 200, body: '{}' }, 1000);
+    if (done.renewed) { void done.renewed.tokens.serialize(); state.delivered(next.id); }
+    if (done.error instanceof GrantlineError) { const kind: string = done.error.kind; void kind; }
+    const after: Next = state.waited(next.id, 1000);
+    void after;
+  } else if (next.next === 'ready') {
+    const t: string = next.token; void t;
+  }
+  const until: number | undefined = state.readyUntil();
   const request: HttpRequest = client.clientCredentialsRequest(['read']);
   const printed: string = redactRequest(request);
   const tokens: TokenSet = await client.clientCredentials();
@@ -27,9 +55,13 @@ export async function usage(): Promise<string> {
   const exchanged: TokenSet = await client.exchangeCode(grant);
   const session = TokenSession.fromTokens(client, exchanged, {
     onTokens: async (t: TokenSet, { refreshTokenRotated }) => { void t.serialize(); void refreshTokenRotated; },
+    onError: (e) => { if (e instanceof ConfigurationError) void e.tokenType; },
   });
   const token: string = await session.getAccessToken();
-  const response: Response = await session.fetch('https://api.example/x', { method: 'GET' });
+  const bounded: string = await session.getAccessToken({ timeout: 100 });
+  const failures: number = session.failures;
+  const retryAt: number | undefined = session.retryAt;
+  const response: Response = await session.fetch('https://api.example/x', { method: 'GET' }, { timeout: 5000 });
   const renew: boolean = needsRenewal(response) || needsRenewal({ status: 401, headers: [['www-authenticate', 'Bearer']] });
   const challenge = bearerChallenge(response.headers);
   const scheme: string | undefined = parseWwwAuthenticate('Bearer realm="x"')[0]?.scheme;
@@ -39,6 +71,8 @@ export async function usage(): Promise<string> {
     if (e instanceof OAuthError) { const code: string = e.code; const status: number | undefined = e.status; void code; void status; }
     if (e instanceof ReauthorizationRequiredError || e instanceof GrantlineError) { const kind: string = e.kind; void kind; }
   }
+  void method; void offered; void wellKnown; void maybe; void shownUrl; void clientMethod; void header; void bearer;
+  void forProvider; void until; void bounded; void failures; void retryAt;
   void provider; void discovered; void printed; void expires; void sync; void fromResponse; void info; void renew; void challenge; void scheme;
   return token;
 }

@@ -90,9 +90,10 @@ pub enum Error {
     /// missing.
     #[error("the callback's state does not match the pending authorization")]
     StateMismatch,
-    /// The callback's `iss` (RFC 9207) names another issuer than the provider's, or is missing
-    /// while the provider promised to send it.
-    #[error("the callback's issuer {received:?} is not the expected {expected:?}")]
+    /// A callback's `iss` (RFC 9207) names another issuer than the provider's, or is missing
+    /// while the provider promised to send it; or a discovery document names another issuer
+    /// than the one it was fetched for (RFC 8414 §3.3).
+    #[error("the issuer {received:?} is not the expected {expected:?}")]
     IssuerMismatch {
         /// The provider's issuer.
         expected: String,

@@ -3,24 +3,16 @@
 //
 //   GRANTLINE_ISSUER=https://as.example.com CLIENT_ID=... CLIENT_SECRET=... node examples/js/node.mjs
 //
-// GRANTLINE_ISSUER is the authorization server's issuer: its RFC 8414 metadata (or OpenID
-// discovery document) must be at /.well-known/oauth-authorization-server (or
-// /.well-known/openid-configuration). API_URL, when set, is called with the token.
-import { Client, Provider, TokenSession, GrantlineError } from 'grantline';
+// GRANTLINE_ISSUER is the authorization server's issuer: `discover` finds its RFC 8414 metadata
+// (or OpenID discovery document) at the well-known URLs, and refuses a document that names
+// another issuer. API_URL, when set, is called with the token.
+import { Client, TokenSession, GrantlineError, discover } from 'grantline';
 
 const issuer = process.env.GRANTLINE_ISSUER ?? 'http://127.0.0.1:8080';
 const scopes = (process.env.SCOPES ?? '').split(' ').filter(Boolean);
 
-async function discover() {
-  try {
-    return await Provider.discover(`${issuer}/.well-known/oauth-authorization-server`);
-  } catch {
-    return Provider.discover(`${issuer}/.well-known/openid-configuration`);
-  }
-}
-
 try {
-  const provider = (await discover()).with({ authMethod: process.env.AUTH_METHOD ?? 'client_secret_basic' });
+  const provider = (await discover(issuer, { timeout: 10_000 })).with({ authMethod: process.env.AUTH_METHOD ?? 'client_secret_basic' });
   const client = new Client(provider, process.env.CLIENT_ID ?? 'test-client', {
     clientSecret: process.env.CLIENT_SECRET ?? 'test-secret',
   });
