@@ -7,6 +7,10 @@
 #
 #   bindings-python/test.sh          everything above
 #   bindings-python/test.sh bench    the benchmark (grantline vs oauthlib, import time, cached token)
+#   bindings-python/test.sh load     faults under load (tests/load.py): many threads, then many asyncio
+#                                    tasks, sharing one session against GRANTLINE_LOAD_URL; run it as
+#                                    `tests/interop/servers.sh run -- bindings-python/test.sh load`
+#                                    (extra arguments go to the script: --seconds, --threads, --tasks...)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,6 +53,14 @@ maturin_run develop --release
 if [[ "${1:-}" == "bench" ]]; then
   exec "$py" "$here/bench/bench.py"
 fi
+if [[ "${1:-}" == "load" ]]; then
+  if [[ -z "${GRANTLINE_LOAD_URL:-}" ]]; then
+    echo "python: GRANTLINE_LOAD_URL is not set: run tests/interop/servers.sh run -- bindings-python/test.sh load" >&2
+    exit 2
+  fi
+  say "load (tests/load.py)"
+  exec "$py" "$here/tests/load.py" "${@:2}"
+fi
 
 # 3. Types: the stubs against the compiled module; the pure-Python modules and the examples.
 say "stubtest grantline._grantline"
@@ -58,7 +70,7 @@ say "mypy --strict (package, examples)"
   && MYPYPATH="$here/python" "$py" -m mypy --strict --no-error-summary "$root"/examples/python/*.py)
 
 # 4. Every suite, with the interop servers up (they are always stopped afterwards).
-say "pytest (vectors, API, interop, sessions, examples, README)"
+say "pytest (vectors, API, liveness, transports, hostile, interop, sessions, examples, README)"
 set +e
 tests/interop/servers.sh run -- "$py" -m pytest -q -p no:cacheprovider --rootdir "$here" "$here/tests"
 status=$?

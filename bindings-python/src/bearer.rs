@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use crate::errors::call;
 use crate::http_types::PyHttpResponse;
 use crate::secret::SecretArg;
+use crate::tokens::PyTokenSet;
 
 /// One `WWW-Authenticate` challenge (RFC 9110 §11.6.1).
 #[pyclass(name = "Challenge", module = "grantline._grantline", frozen)]
@@ -106,10 +107,19 @@ pub(crate) fn needs_renewal(response: &PyHttpResponse) -> bool {
     grantline::bearer::needs_renewal(response.inner.status().as_u16(), response.inner.headers())
 }
 
-/// The `Authorization` header value for an access token: `Bearer <token>`.
+/// The `Authorization` header value: `Bearer <token>`, for an access token (`str` or
+/// `Secret`) or a `TokenSet`. A token set whose `token_type` is not Bearer (`DPoP`, `N_A`...)
+/// raises `ConfigurationError` (`unsupported_token_type`): it must not be sent as Bearer.
 #[pyfunction]
-pub(crate) fn authorization_header(py: Python<'_>, token: SecretArg) -> PyResult<String> {
-    let token = AccessToken::new(token.as_str());
-    let value = call(py, || grantline::bearer::authorization_header(&token))?;
+pub(crate) fn authorization_header(py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<String> {
+    let value = if let Ok(tokens) = token.cast::<PyTokenSet>() {
+        let tokens = tokens.borrow();
+        call(py, || {
+            grantline::bearer::authorization_header_for(&tokens.inner)
+        })?
+    } else {
+        let token = AccessToken::new(token.extract::<SecretArg>()?.as_str());
+        call(py, || grantline::bearer::authorization_header(&token))?
+    };
     Ok(String::from_utf8_lossy(value.as_bytes()).into_owned())
 }

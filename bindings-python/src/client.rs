@@ -80,10 +80,13 @@ impl PyClient {
     fn redirect_uri(&self) -> Option<&str> {
         self.inner.redirect_uri()
     }
-    /// The client authentication method in force (`none` for a client without a secret).
+    /// The client authentication method in force (`none` for a client without a secret);
+    /// `None` for a client with a secret at a provider whose metadata listed only methods
+    /// grantline does not speak (requests then raise `ConfigurationError`
+    /// `unsupported_auth_method`).
     #[getter]
-    fn auth_method(&self) -> &'static str {
-        self.inner.auth_method().as_str()
+    fn auth_method(&self) -> Option<&'static str> {
+        self.inner.auth_method().map(|m| m.as_str())
     }
 
     /// The client credentials grant (RFC 6749 §4.4.2).
@@ -246,7 +249,9 @@ impl PyClient {
             "<Client {:?} at {:?}, {}>",
             self.inner.client_id(),
             self.inner.provider().name(),
-            self.inner.auth_method().as_str()
+            self.inner
+                .auth_method()
+                .map_or("no usable authentication method", |m| m.as_str())
         )
     }
 }

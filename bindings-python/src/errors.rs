@@ -31,14 +31,30 @@ pub(crate) fn call<T>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error>) -> P
     }
 }
 
+/// One attribute of an exception: text (or `None`), or a list of texts.
+pub(crate) enum Detail {
+    Text(Option<String>),
+    List(Vec<String>),
+}
+
+impl From<Option<String>> for Detail {
+    fn from(value: Option<String>) -> Self {
+        Detail::Text(value)
+    }
+}
+
+impl From<String> for Detail {
+    fn from(value: String) -> Self {
+        Detail::Text(Some(value))
+    }
+}
+
 /// The exception for a core error: the class of `grantline._errors` by fault, with the error's
 /// kind, status and details as attributes. The message is the core's `Display`, which never
 /// carries a secret.
 pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
     let message = e.to_string();
-    let none: Option<String> = None;
-    let _ = none;
-    let (class, details): (&str, Vec<(&str, Option<String>)>) = match e {
+    let (class, details): (&str, Vec<(&str, Detail)>) = match e {
         Error::OAuth {
             code,
             description,
@@ -47,9 +63,9 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
         } => (
             "OAuthError",
             vec![
-                ("error", Some(code.clone())),
-                ("description", description.clone()),
-                ("uri", uri.clone()),
+                ("error", code.clone().into()),
+                ("description", description.clone().into()),
+                ("uri", uri.clone().into()),
             ],
         ),
         Error::Malformed {
@@ -57,36 +73,52 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
         } => (
             "MalformedResponseError",
             vec![
-                ("reason", Some(reason.clone())),
-                ("excerpt", excerpt.clone()),
+                ("reason", reason.clone().into()),
+                ("excerpt", excerpt.clone().into()),
             ],
         ),
-        Error::UnexpectedStatus { excerpt, .. } => {
-            ("MalformedResponseError", vec![("excerpt", excerpt.clone())])
-        }
+        Error::UnexpectedStatus { excerpt, .. } => (
+            "MalformedResponseError",
+            vec![("excerpt", excerpt.clone().into())],
+        ),
+        Error::UnusableToken { reason } => (
+            "MalformedResponseError",
+            vec![("reason", reason.clone().into())],
+        ),
         Error::StateMismatch => ("StateMismatchError", vec![]),
         Error::IssuerMismatch { expected, received } => (
             "StateMismatchError",
             vec![
-                ("expected", Some(expected.clone())),
-                ("received", Some(received.clone())),
+                ("expected", expected.clone().into()),
+                ("received", received.clone().into()),
             ],
         ),
-        Error::InsecureEndpoint { url } => ("ConfigurationError", vec![("url", Some(url.clone()))]),
+        Error::InsecureEndpoint { url } => {
+            ("ConfigurationError", vec![("url", url.clone().into())])
+        }
         Error::MissingEndpoint { endpoint } => (
             "ConfigurationError",
-            vec![("endpoint", Some(endpoint_name(*endpoint).to_owned()))],
+            vec![("endpoint", endpoint_name(*endpoint).to_owned().into())],
         ),
         Error::UnsupportedGrant { grant } => (
             "ConfigurationError",
-            vec![("grant", Some(grant.name().to_owned()))],
+            vec![("grant", grant.name().to_owned().into())],
         ),
-        Error::InvalidInput { reason } => {
-            ("ConfigurationError", vec![("reason", Some(reason.clone()))])
-        }
+        Error::InvalidInput { reason } => (
+            "ConfigurationError",
+            vec![("reason", reason.clone().into())],
+        ),
+        Error::UnsupportedAuthMethod { offered } => (
+            "ConfigurationError",
+            vec![("offered", Detail::List(offered.clone()))],
+        ),
+        Error::UnsupportedTokenType { token_type } => (
+            "ConfigurationError",
+            vec![("token_type", token_type.clone().into())],
+        ),
         Error::UnexpectedResponse { .. } => ("ConfigurationError", vec![]),
         Error::ReauthorizationRequired => ("ReauthorizationRequiredError", vec![]),
-        Error::Transport { reason } => ("TransportError", vec![("reason", Some(reason.clone()))]),
+        Error::Transport { reason } => ("TransportError", vec![("reason", reason.clone().into())]),
         _ => ("GrantlineError", vec![]),
     };
     exception(py, class, &message, e.kind(), e.status(), &details)
@@ -99,7 +131,7 @@ pub(crate) fn exception(
     message: &str,
     kind: &str,
     status: Option<u16>,
-    details: &[(&str, Option<String>)],
+    details: &[(&str, Detail)],
 ) -> PyErr {
     let made = (|| -> PyResult<PyErr> {
         let module = ERRORS
@@ -109,7 +141,10 @@ pub(crate) fn exception(
         kwargs.set_item("kind", kind)?;
         kwargs.set_item("status", status)?;
         for (name, value) in details {
-            kwargs.set_item(*name, value)?;
+            match value {
+                Detail::Text(text) => kwargs.set_item(*name, text)?,
+                Detail::List(items) => kwargs.set_item(*name, items)?,
+            }
         }
         let instance = module.getattr(class)?.call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(instance))

@@ -11,6 +11,7 @@
 
 mod bearer;
 mod client;
+mod discovery;
 mod errors;
 mod http_types;
 mod provider;
@@ -30,6 +31,7 @@ fn _grantline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_types::PyHttpRequest>()?;
     m.add_class::<http_types::PyHttpResponse>()?;
     m.add_class::<provider::PyProvider>()?;
+    m.add_class::<discovery::PyDiscovery>()?;
     m.add_class::<client::PyClient>()?;
     m.add_class::<client::PyAuthorization>()?;
     m.add_class::<client::PyPendingAuthorization>()?;
@@ -45,6 +47,7 @@ fn _grantline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySend>()?;
     m.add_class::<session::PyWait>()?;
     m.add_class::<session::PyRenewed>()?;
+    m.add_class::<session::PyCompletion>()?;
     m.add_function(wrap_pyfunction!(tokens::check_revocation_response, m)?)?;
     m.add_function(wrap_pyfunction!(bearer::parse_www_authenticate, m)?)?;
     m.add_function(wrap_pyfunction!(bearer::bearer_challenge, m)?)?;

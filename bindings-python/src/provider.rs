@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use grantline::{Provider, ProviderBuilder};
 use pyo3::prelude::*;
 
-use crate::http_types::{PyHttpRequest, PyHttpResponse};
-
 use crate::errors::{
     auth_method_from_name, body_encoding_from_name, body_encoding_name, call, grant_from_name,
     invalid,
@@ -145,7 +143,9 @@ impl PyProvider {
         wrap(Provider::booking_experts())
     }
 
-    /// A provider from an RFC 8414 / OpenID Connect discovery document (bytes or str).
+    /// A provider from an RFC 8414 / OpenID Connect discovery document (bytes or str). Nothing
+    /// checks who served it: to fetch one, use `Discovery` (or `grantline.discover`), which
+    /// also checks that it names the expected issuer.
     #[staticmethod]
     fn from_metadata(py: Python<'_>, document: &Bound<'_, PyAny>) -> PyResult<Self> {
         let bytes: Vec<u8> = match document.extract::<String>() {
@@ -153,20 +153,6 @@ impl PyProvider {
             Err(_) => document.extract::<&[u8]>()?.to_vec(),
         };
         call(py, || Provider::from_metadata(&bytes)).map(wrap)
-    }
-
-    /// The request for a discovery document at its full URL (`GET`, `accept:
-    /// application/json`); the URL must be `https://` (or `http://` on loopback).
-    #[staticmethod]
-    fn discovery_request(py: Python<'_>, url: &str) -> PyResult<PyHttpRequest> {
-        call(py, || Provider::discovery_request(url)).map(PyHttpRequest::wrap)
-    }
-
-    /// The provider a discovery response describes: a 2xx answer carrying the document;
-    /// another status raises `MalformedResponseError` (kind `unexpected_status`).
-    #[staticmethod]
-    fn from_discovery_response(py: Python<'_>, response: &PyHttpResponse) -> PyResult<Self> {
-        call(py, || Provider::from_discovery_response(&response.inner)).map(wrap)
     }
 
     /// A provider from parts. Endpoints must be `https://` (or `http://` on loopback).
@@ -305,10 +291,19 @@ impl PyProvider {
     fn body_encoding(&self) -> &'static str {
         body_encoding_name(self.inner.body_encoding())
     }
-    /// `"client_secret_basic"`, `"client_secret_post"` or `"none"`.
+    /// How a client with a secret authenticates: `"client_secret_basic"`,
+    /// `"client_secret_post"` or `"none"`; `None` when the provider's metadata listed only
+    /// methods grantline does not speak (a request then raises `ConfigurationError`
+    /// `unsupported_auth_method`, unless the client sets `auth_method`).
     #[getter]
-    fn auth_method(&self) -> &'static str {
-        self.inner.auth_method().as_str()
+    fn auth_method(&self) -> Option<&'static str> {
+        self.inner.auth_method().map(|m| m.as_str())
+    }
+    /// The `token_endpoint_auth_methods_supported` of the metadata the provider was built
+    /// from, when it had one.
+    #[getter]
+    fn auth_methods_offered(&self) -> Option<Vec<String>> {
+        self.inner.auth_methods_offered().map(<[String]>::to_vec)
     }
     /// How scopes are joined.
     #[getter]

@@ -1,7 +1,8 @@
 //! `grantline.SessionState`: the core's token lifecycle state machine, for a binding (or a
 //! user) to drive. `grantline.TokenSession` and `AsyncTokenSession` wrap it with the waiting.
 
-use grantline::{Next, Password, SessionGrant, TokenSession};
+use grantline::session::Completion;
+use grantline::{Next, Password, Renewed, SessionGrant, TokenSession};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -13,8 +14,11 @@ use crate::tokens::PyTokenSet;
 
 /// The token lifecycle, sans-IO: `next()` says use this token (`Ready`), send this renewal
 /// (`Send`: then `receive()` its response or `fail()` it) or wait for the renewal in flight
-/// (`Wait`: then `waited()`). Exactly one renewal is in flight at a time. Not thread-safe by
-/// itself: `TokenSession` and `AsyncTokenSession` serialize access to it.
+/// (`Wait`: then `waited()`). `receive()` and `fail()` return a `Completion`: when it carries
+/// a token set (`renewed`), persist it, then call `delivered(id)`; then ask `waited(id)` like
+/// every waiter. Exactly one renewal is in flight at a time, and the core decides every
+/// liveness rule (backoff, `Retry-After`, tokens expired on arrival) from `now`. Not
+/// thread-safe by itself: `TokenSession` and `AsyncTokenSession` serialize access to it.
 #[pyclass(name = "SessionState", module = "grantline._grantline")]
 pub(crate) struct PySessionState {
     inner: TokenSession,
@@ -57,17 +61,42 @@ impl PySessionState {
                 self.ready = Some(ready.clone_ref(py));
                 ready.into_any()
             }
-            Next::Send { id, request } => Py::new(
+            Next::Send {
+                id,
+                request,
+                current,
+            } => Py::new(
                 py,
                 PySend {
                     id,
                     request: Py::new(py, PyHttpRequest::wrap(*request))?,
+                    current: current.map(|t| secret(py, t.secret())).transpose()?,
                 },
             )?
             .into_any(),
             Next::Wait { id } => Py::new(py, PyWait { id })?.into_any(),
         })
     }
+}
+
+fn completion(py: Python<'_>, done: Completion) -> PyResult<PyCompletion> {
+    let renewed = done
+        .renewed
+        .map(|r| renewed(py, r))
+        .transpose()?
+        .map(|r| Py::new(py, r))
+        .transpose()?;
+    let error = done
+        .error
+        .map(|e| to_pyerr(py, &e).into_value(py).into_any());
+    Ok(PyCompletion { renewed, error })
+}
+
+fn renewed(py: Python<'_>, r: Renewed) -> PyResult<PyRenewed> {
+    Ok(PyRenewed {
+        tokens: Py::new(py, PyTokenSet { inner: r.tokens })?,
+        refresh_token_rotated: r.refresh_token_rotated,
+    })
 }
 
 #[pymethods]
@@ -116,18 +145,19 @@ impl PySessionState {
     }
 
     /// A session over tokens from a user grant (authorization code, device): it renews with
-    /// the refresh token, and raises `ReauthorizationRequiredError` when it cannot.
+    /// the refresh token, and raises `ReauthorizationRequiredError` when it cannot (at once
+    /// when `tokens` is `None`).
     #[classmethod]
     #[pyo3(signature = (client, tokens, *, skew = None))]
     fn from_tokens(
         _cls: &Bound<'_, PyType>,
         client: &PyClient,
-        tokens: PyRef<'_, PyTokenSet>,
+        tokens: Option<PyRef<'_, PyTokenSet>>,
         skew: Option<u64>,
     ) -> Self {
         build(
-            TokenSession::from_tokens(client.inner.clone(), tokens.inner.clone()),
-            None,
+            TokenSession::new(client.inner.clone(), SessionGrant::RefreshOnly),
+            tokens.as_deref(),
             skew,
         )
     }
@@ -139,8 +169,11 @@ impl PySessionState {
         self.step(py, next)
     }
 
-    /// Hands the response of renewal `id` to the session: the new token set (persist it), or
-    /// the renewal's error raised.
+    /// Hands the response of renewal `id` to the session, received at `now` (Unix seconds,
+    /// default: now). Returns the `Completion`: a token set to persist (`renewed`), the
+    /// renewal's own error (`error`, for logs: callers learn it from `waited()` only when no
+    /// usable token is left). Raises only `ConfigurationError` (`unexpected_response`) when
+    /// `id` is not the renewal in flight.
     #[pyo3(signature = (id, response, now = None))]
     fn receive(
         &mut self,
@@ -148,24 +181,31 @@ impl PySessionState {
         id: u64,
         response: &PyHttpResponse,
         now: Option<u64>,
-    ) -> PyResult<PyRenewed> {
-        let renewed = call(py, || self.inner.receive(id, &response.inner, now_or(now)))?;
-        Ok(PyRenewed {
-            tokens: Py::new(
-                py,
-                PyTokenSet {
-                    inner: renewed.tokens,
-                },
-            )?,
-            refresh_token_rotated: renewed.refresh_token_rotated,
-        })
+    ) -> PyResult<PyCompletion> {
+        let done = call(py, || self.inner.receive(id, &response.inner, now_or(now)))?;
+        completion(py, done)
     }
 
-    /// Reports that renewal `id` could not be sent or its answer not received; returns the
-    /// `TransportError` to raise (waiters get the same from `waited()`).
-    fn fail(&mut self, py: Python<'_>, id: u64, reason: String) -> PyResult<Py<PyAny>> {
-        let error = call(py, || self.inner.fail(id, reason))?;
-        Ok(to_pyerr(py, &error).into_value(py).into_any())
+    /// Reports that renewal `id` could not be sent or its answer not received (`reason`: what
+    /// the transport said, escaped and capped by the core) at `now`. Returns the `Completion`
+    /// (its `error` is the `TransportError`); raises only for an `id` not in flight.
+    #[pyo3(signature = (id, reason, now = None))]
+    fn fail(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        reason: &str,
+        now: Option<u64>,
+    ) -> PyResult<PyCompletion> {
+        let done = call(py, || self.inner.fail(id, reason, now_or(now)))?;
+        completion(py, done)
+    }
+
+    /// The token set of renewal `id` (its `Completion.renewed`) reached storage: another
+    /// renewal may start. Call it even when storing failed (in a `finally`). Returns whether
+    /// `id` was waiting for it.
+    fn delivered(&mut self, id: u64) -> bool {
+        self.inner.delivered(id)
     }
 
     /// After waiting on renewal `id`: what to do now, or that renewal's error raised.
@@ -207,6 +247,27 @@ impl PySessionState {
         self.inner.renewing()
     }
 
+    /// How many renewals in a row have failed (0 after a success), for logs and metrics.
+    #[getter]
+    fn failures(&self) -> u32 {
+        self.inner.failures()
+    }
+
+    /// When the backoff after failed renewals ends (Unix seconds): no renewal is sent before
+    /// then. `None` when the last renewal succeeded.
+    #[getter]
+    fn retry_at(&self) -> Option<u64> {
+        self.inner.retry_at()
+    }
+
+    /// Until when `next()` keeps answering `Ready` with the current token if nothing else
+    /// happens to the session: `next(now)` is `Ready` for every `now < ready_until`
+    /// (`2**64 - 1` when the expiry is unknown); `None` when it would not answer `Ready`.
+    #[getter]
+    fn ready_until(&self) -> Option<u64> {
+        self.inner.ready_until()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<SessionState of {:?}, tokens: {}, renewing: {}>",
@@ -240,10 +301,13 @@ impl PyReady {
 }
 
 /// `next()`: send this renewal request, then `receive(id, response)` or `fail(id, reason)`.
+/// `current` is the still-valid access token during a renewal ahead of expiry (`None` when
+/// there is no usable token): it may be used right away.
 #[pyclass(name = "Send", module = "grantline._grantline", frozen)]
 pub(crate) struct PySend {
     id: u64,
     request: Py<PyHttpRequest>,
+    current: Option<Py<PySecret>>,
 }
 
 #[pymethods]
@@ -258,11 +322,21 @@ impl PySend {
     fn request(&self, py: Python<'_>) -> Py<PyHttpRequest> {
         self.request.clone_ref(py)
     }
+    /// The still-valid current access token, or `None`.
+    #[getter]
+    fn current(&self, py: Python<'_>) -> Option<Py<PySecret>> {
+        self.current.as_ref().map(|c| c.clone_ref(py))
+    }
     fn __repr__(&self) -> String {
         format!(
-            "Send(id={}, request={})",
+            "Send(id={}, request={}, current={})",
             self.id,
-            self.request.get().short_repr()
+            self.request.get().short_repr(),
+            if self.current.is_some() {
+                "Secret('[redacted]')"
+            } else {
+                "None"
+            }
         )
     }
 }
@@ -285,7 +359,9 @@ impl PyWait {
     }
 }
 
-/// A renewal's result: the new token set (persist it) and whether the refresh token rotated.
+/// A token set to persist (in `Completion.renewed`, and what `TokenSession`'s `on_tokens`
+/// receives), and whether the refresh token changed (rotated, newly issued, or dropped after
+/// `invalid_grant`): when it did, only the new set keeps access.
 #[pyclass(name = "Renewed", module = "grantline._grantline", frozen)]
 pub(crate) struct PyRenewed {
     tokens: Py<PyTokenSet>,
@@ -313,5 +389,39 @@ impl PyRenewed {
                 "False"
             }
         )
+    }
+}
+
+/// What a completed renewal (`receive()`, `fail()`) leaves to do: `renewed`, a token set to
+/// persist (then call `delivered(id)`), and `error`, the renewal's own failure (an exception
+/// instance, not raised: for logs; callers learn through `waited()`).
+#[pyclass(name = "Completion", module = "grantline._grantline", frozen)]
+pub(crate) struct PyCompletion {
+    renewed: Option<Py<PyRenewed>>,
+    error: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyCompletion {
+    /// The token set to persist, when the renewal produced one.
+    #[getter]
+    fn renewed(&self, py: Python<'_>) -> Option<Py<PyRenewed>> {
+        self.renewed.as_ref().map(|r| r.clone_ref(py))
+    }
+    /// Why the renewal failed (a `GrantlineError` instance), when it did.
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error.as_ref().map(|e| e.clone_ref(py))
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let renewed = match &self.renewed {
+            Some(r) => r.bind(py).repr().map(|r| r.to_string()).unwrap_or_default(),
+            None => "None".to_owned(),
+        };
+        let error = match &self.error {
+            Some(e) => e.bind(py).repr().map(|r| r.to_string()).unwrap_or_default(),
+            None => "None".to_owned(),
+        };
+        format!("Completion(renewed={renewed}, error={error})")
     }
 }

@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyType};
 
 use crate::errors::{call, json_object_to_py, now_or};
 use crate::http_types::PyHttpResponse;
+use crate::provider::PyProvider;
 use crate::secret::{secret, PySecret, SecretArg};
 
 /// A token set: the access token, maybe a refresh token and an ID token, when it expires.
@@ -40,16 +41,23 @@ impl PyTokenSet {
 
     /// Parses a token endpoint response (RFC 6749 §5.1/§5.2): the token set, or the error
     /// raised as `OAuthError` / `MalformedResponseError`. `now`: Unix seconds (default: now).
+    /// With `provider` (the one whose token endpoint answered), `scope` is also split on the
+    /// provider's own one-character scope separator (`,`); without, on spaces only.
     #[classmethod]
-    #[pyo3(signature = (response, now = None))]
+    #[pyo3(signature = (response, now = None, *, provider = None))]
     fn from_response(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         response: &PyHttpResponse,
         now: Option<u64>,
+        provider: Option<PyRef<'_, PyProvider>>,
     ) -> PyResult<Self> {
-        call(py, || TokenSet::from_response(&response.inner, now_or(now)))
-            .map(|inner| PyTokenSet { inner })
+        let now = now_or(now);
+        call(py, || match &provider {
+            Some(p) => TokenSet::from_response_for(&response.inner, now, &p.inner),
+            None => TokenSet::from_response(&response.inner, now),
+        })
+        .map(|inner| PyTokenSet { inner })
     }
 
     /// Restores a token set stored with `to_json()`.
@@ -72,6 +80,17 @@ impl PyTokenSet {
     #[getter]
     fn token_type(&self) -> &str {
         self.inner.token_type()
+    }
+    /// Whether the token is a bearer token (`token_type` `Bearer` in any case, or absent):
+    /// the only kind grantline sends. Another type (`DPoP`, `N_A`...) is never sent as Bearer.
+    #[getter]
+    fn is_bearer(&self) -> bool {
+        self.inner.is_bearer()
+    }
+    /// Whether the access token had already expired when the response arrived.
+    #[getter]
+    fn expired_on_arrival(&self) -> bool {
+        self.inner.expired_on_arrival()
     }
     /// The refresh token, when any.
     #[getter]

@@ -25,4 +25,9 @@ except grantline.OAuthError as e:
     assert pickle.loads(pickle.dumps(e)).error == "invalid_grant"
 else:
     raise AssertionError("no OAuthError")
+discovery = grantline.Discovery("https://as.example/tenant1")
+assert discovery.urls[0] == "https://as.example/.well-known/oauth-authorization-server/tenant1"
+from grantline.transports import UrllibTransport  # noqa: E402 - the stdlib transport loads lazily
+
+assert UrllibTransport().timeout == 30.0
 print(f"smoke: grantline {grantline.__version__} from the wheel works on Python {sys.version.split()[0]}")

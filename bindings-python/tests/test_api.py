@@ -247,21 +247,105 @@ def test_session_invalid_grant_on_refresh_means_reauthorization() -> None:
 def test_session_state_by_hand_and_unexpected_responses() -> None:
     state = SessionState.client_credentials(client(), ["a"], skew=5)
     assert state.skew == 5 and not state.renewing and state.tokens is None
+    assert (state.failures, state.retry_at, state.ready_until) == (0, None, None)
     send = state.next(100)
-    assert isinstance(send, grantline.Send) and state.renewing
+    assert isinstance(send, grantline.Send) and state.renewing and send.current is None
     wait = state.next(100)
     assert isinstance(wait, grantline.Wait) and wait.id == send.id
     with pytest.raises(ConfigurationError) as unexpected:
         state.receive(send.id + 1, token_response(), 100)
     assert unexpected.value.kind == "unexpected_response"
-    renewed = state.receive(send.id, token_response(refresh=None), 100)
-    assert isinstance(renewed, grantline.Renewed) and not renewed.refresh_token_rotated
+    done = state.receive(send.id, token_response(refresh=None), 100)
+    assert isinstance(done, grantline.Completion) and done.error is None
+    assert done.renewed is not None and not done.renewed.refresh_token_rotated
+    assert done.renewed.tokens.access_token == SECRETS["access"]
+    # Until the set is delivered, no caller without a token gets past the renewal.
+    assert state.delivered(send.id) and not state.delivered(send.id)
     ready = state.waited(wait.id, 100)
     assert isinstance(ready, grantline.Ready) and ready.token == SECRETS["access"]
-    failed = state.next(100 + 3600)
-    assert isinstance(failed, grantline.Send)
-    error = state.fail(failed.id, "timed out")
-    assert isinstance(error, TransportError) and error.reason == "timed out"
+    assert state.ready_until == 100 + 3600 - 5
+    # Inside the skew: a renewal, and the still-valid token comes with it.
+    ahead = state.next(100 + 3600 - 5)
+    assert isinstance(ahead, grantline.Send) and ahead.current == SECRETS["access"]
+    assert isinstance(state.next(100 + 3600 - 5), grantline.Ready), "others keep the valid token"
+    failed = state.fail(ahead.id, "timed out", 100 + 3600 - 4)
+    assert failed.renewed is None and isinstance(failed.error, TransportError)
+    assert failed.error.reason == "timed out" and failed.error.kind == "transport"
+    # The failure reaches nobody while the token is valid, and the core backs off.
+    assert isinstance(state.waited(ahead.id, 100 + 3600 - 4), grantline.Ready)
+    assert state.failures == 1 and state.retry_at is not None and state.retry_at > 100 + 3600 - 4
+    quiet(ahead, failed, done, done.renewed, state)
+
+
+def test_discovery_by_hand() -> None:
+    d = grantline.Discovery("https://as.example/tenant1")
+    assert d.issuer == "https://as.example/tenant1"
+    assert d.urls == [
+        "https://as.example/.well-known/oauth-authorization-server/tenant1",
+        "https://as.example/tenant1/.well-known/openid-configuration",
+    ]
+    first = d.request()
+    assert (first.method, first.url, first.headers, first.body) == (
+        "GET", d.urls[0], {"accept": "application/json"}, b"")
+    assert d.receive(HttpResponse(404, {}, b"")) is None
+    assert d.request().url == d.urls[1]
+    doc = b'{"issuer":"https://as.example/tenant1","token_endpoint":"https://as.example/tenant1/token"}'
+    provider = d.receive(HttpResponse(200, JSON, doc))
+    assert provider is not None and provider.token_endpoint("client_credentials") == "https://as.example/tenant1/token"
+    assert grantline.Discovery("https://as.example/.well-known/openid-configuration").issuer == "https://as.example"
+    forged = grantline.Discovery("https://as.example")
+    with pytest.raises(StateMismatchError) as mixup:
+        forged.receive(HttpResponse(200, JSON, b'{"issuer":"https://evil.example","token_endpoint":"https://evil.example/t"}'))
+    assert (mixup.value.kind, mixup.value.expected, mixup.value.received) == (
+        "issuer_mismatch", "https://as.example", "https://evil.example")
+    with pytest.raises(ConfigurationError) as insecure:
+        grantline.Discovery("http://as.example")
+    assert insecure.value.kind == "insecure_endpoint"
+    with pytest.raises(MalformedResponseError) as missing:
+        grantline.Discovery("https://as.example/.well-known/oauth-authorization-server").receive(
+            HttpResponse(404, {}, b"<html>Not Found</html>"))
+    assert (missing.value.kind, missing.value.status, missing.value.excerpt) == (
+        "unexpected_status", 404, "<html>Not Found</html>")
+
+
+def test_auth_methods_grantline_does_not_speak_are_a_configuration_error() -> None:
+    provider = Provider.from_metadata(
+        b'{"issuer":"https://as.example","token_endpoint":"https://as.example/t",'
+        b'"token_endpoint_auth_methods_supported":["private_key_jwt","tls_client_auth"]}'
+    )
+    assert provider.auth_method is None and provider.auth_methods_offered == ["private_key_jwt", "tls_client_auth"]
+    confidential = Client(provider, "id", client_secret="s")
+    assert confidential.auth_method is None
+    with pytest.raises(ConfigurationError) as refused:
+        confidential.client_credentials_request()
+    assert refused.value.kind == "unsupported_auth_method"
+    assert refused.value.offered == ["private_key_jwt", "tls_client_auth"]
+    assert pickle.loads(pickle.dumps(refused.value)).offered == refused.value.offered
+    assert Client(provider, "id").auth_method == "none", "a public client needs no method"
+    chosen = Client(provider, "id", client_secret="s", auth_method="client_secret_post")
+    assert b"client_secret=s" in chosen.client_credentials_request().body
+
+
+def test_token_types_other_than_bearer_are_never_sent_as_bearer() -> None:
+    dpop = TokenSet.from_response(HttpResponse(200, JSON, b'{"access_token":"at-dpop-x1","token_type":"DPoP"}'))
+    assert not dpop.is_bearer and dpop.token_type == "DPoP"
+    with pytest.raises(ConfigurationError) as refused:
+        grantline.authorization_header(dpop)
+    assert (refused.value.kind, refused.value.token_type) == ("unsupported_token_type", "DPoP")
+    bearer = TokenSet.from_response(token_response())
+    assert bearer.is_bearer and grantline.authorization_header(bearer) == f"Bearer {SECRETS['access']}"
+    with pytest.raises(ConfigurationError) as session_refused:
+        SessionState.from_tokens(client(), dpop).next()
+    assert session_refused.value.kind == "unsupported_token_type"
+
+
+def test_token_responses_for_a_provider_split_its_own_scope_separator() -> None:
+    body = b'{"access_token":"a","scope":"x,y z"}'
+    assert TokenSet.from_response(HttpResponse(200, JSON, body)).scopes == ["x,y", "z"]
+    comma = Provider.custom(token_endpoint="https://as.example/t", scope_separator=",")
+    assert TokenSet.from_response(HttpResponse(200, JSON, body), provider=comma).scopes == ["x", "y", "z"]
+    late = TokenSet.from_response(HttpResponse(200, JSON, b'{"access_token":"a","expires_in":0}'), now=50)
+    assert late.expired_on_arrival and not TokenSet.from_response(token_response(), now=50).expired_on_arrival
 
 
 def test_http_types() -> None:
@@ -293,18 +377,3 @@ def test_providers() -> None:
     changed = libro.replace(auth_method="client_secret_basic", grants=["password"])
     assert changed.auth_method == "client_secret_basic" and changed.supports("password")
     assert not libro.supports("password"), "replace() made a copy"
-
-
-def test_discovery_request_and_response_come_from_the_core() -> None:
-    request = grantline.Provider.discovery_request("https://as.example/.well-known/oauth-authorization-server")
-    assert (request.method, request.headers["accept"], request.body) == ("GET", "application/json", b"")
-    with pytest.raises(grantline.ConfigurationError) as insecure:
-        grantline.Provider.discovery_request("http://as.example/.well-known/oauth-authorization-server")
-    assert insecure.value.kind == "insecure_endpoint"
-    with pytest.raises(grantline.MalformedResponseError) as missing:
-        grantline.Provider.from_discovery_response(HttpResponse(404, {}, b"<html>Not Found</html>"))
-    assert (missing.value.kind, missing.value.status, missing.value.excerpt) == (
-        "unexpected_status", 404, "<html>Not Found</html>")
-    doc = b'{"issuer":"https://as.example","token_endpoint":"https://as.example/token","grant_types_supported":["client_credentials"]}'
-    provider = grantline.Provider.from_discovery_response(HttpResponse(200, JSON, doc))
-    assert provider.token_endpoint("client_credentials") == "https://as.example/token"

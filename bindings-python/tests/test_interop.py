@@ -52,6 +52,26 @@ def oidc_authorization(client: grantline.Client) -> grantline.CodeGrant:
     )
 
 
+# ------------------------------------------------------------------------ discovery
+
+
+def test_discovery_of_the_issuer_through_every_transport(
+    flows: Flows, oidc_url: str, authlib_url: str, mock_url: str
+) -> None:
+    # oidc-provider serves only OpenID Connect's document: RFC 8414's URL is a 404, then OIDC's.
+    for issuer, well_known in [
+        (oidc_url, "openid-configuration"),
+        (authlib_url, "oauth-authorization-server"),
+        (mock_url, "openid-configuration"),
+    ]:
+        provider = flows("discover", issuer)
+        assert provider.issuer == issuer and provider.token_endpoint("client_credentials")
+        assert flows("discover", f"{issuer}/.well-known/{well_known}") == provider
+    with pytest.raises(grantline.MalformedResponseError) as missing:
+        flows("discover", f"{authlib_url}/tenant1")
+    assert (missing.value.kind, missing.value.status) == ("unexpected_status", 404)
+
+
 # ------------------------------------------------------------------------ client credentials
 
 

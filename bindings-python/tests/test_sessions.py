@@ -218,19 +218,32 @@ class Broken:
 
 def test_a_failing_transport_is_a_transport_error_for_the_caller_and_every_waiter(authlib: grantline.Provider) -> None:
     broken = Broken()
-    session = TokenSession.client_credentials(confidential(authlib), ["read"], transport=broken)
+    now = [time.time()]
+    session = TokenSession.client_credentials(
+        confidential(authlib), ["read"], transport=broken, clock=lambda: now[0]
+    )
     results = in_threads(50, session.token)
     assert broken.calls == 1, "the waiters did not each retry"
     assert all(isinstance(r, grantline.TransportError) for r in results)
     assert all("ConnectionResetError: the wire was cut" in str(r) for r in results)
     assert any(isinstance(r.__cause__, ConnectionResetError) for r in results)
-    # The session is not stuck: the next call renews again (and fails again, clearly).
+    # The core backs off: during the backoff the failure comes at once, without a request.
     with pytest.raises(grantline.TransportError):
         session.token()
-    assert broken.calls == 2
-    # A working transport then gets a token.
+    assert broken.calls == 1 and session.failures == 1
+    # Then the next call renews again (and fails again, clearly).
+    retry_at = session.retry_at
+    assert retry_at is not None
+    now[0] = retry_at
+    with pytest.raises(grantline.TransportError):
+        session.token()
+    assert broken.calls == 2 and session.failures == 2
+    # A working transport then gets a token, once the backoff is over.
     session.transport = make_transport("urllib")
-    assert isinstance(session.token(), Secret)
+    retry_at = session.retry_at
+    assert retry_at is not None
+    now[0] = retry_at
+    assert isinstance(session.token(), Secret) and session.failures == 0
 
 
 def test_a_failing_async_transport_is_a_transport_error_for_every_task(authlib: grantline.Provider) -> None:

@@ -1,12 +1,15 @@
 """Each shipped transport against a small local HTTP server: bodies are capped at MAX_BODY + 1
-bytes (so the core refuses them), redirects come back unfollowed (even on POST), error
-statuses are responses, repeated headers survive."""
+bytes (so the core refuses them) but API bodies through a session are read whole (or refused
+above the session's limit, never cut), redirects come back unfollowed (even on POST), error
+statuses are responses, repeated headers survive, a forged discovery document is refused, a
+per-call timeout is a TransportError."""
 
 from __future__ import annotations
 
 import asyncio
 import http.server
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -32,7 +35,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer()
 
     def answer(self) -> None:
-        if self.path == "/big":
+        if self.path == "/.well-known/oauth-authorization-server":
+            body = b'{"issuer":"https://evil.example","token_endpoint":"https://evil.example/token"}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+        elif self.path == "/slow":
+            time.sleep(1.5)
+            body = b"{}"
+            self.send_response(200)
+        elif self.path == "/big":
             body = b'{"access_token":"' + b"a" * BIG + b'"}'
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -118,3 +129,68 @@ def test_error_statuses_are_responses_with_every_header(mode: str, local: str) -
         grantline.TokenSet.from_response(broken)
     assert (nonsense.value.kind, nonsense.value.status, nonsense.value.excerpt) == (
         "unexpected_status", 500, "<html>500</html>")
+
+
+def session_with(mode: str, local: str, **kwargs: Any) -> Any:
+    tokens = grantline.TokenSet("api-access-token", None, None)
+    c = grantline.Client(grantline.Provider.custom(token_endpoint=f"{local}/token"), "id")
+    if mode == "httpx-async":
+        return grantline.AsyncTokenSession.client_credentials(c, tokens=tokens, transport=AsyncHttpxTransport(), **kwargs)
+    return grantline.TokenSession.client_credentials(c, tokens=tokens, transport=make_transport(mode), **kwargs)
+
+
+def call(session: Any, url: str, **kwargs: Any) -> HttpResponse:
+    if isinstance(session, grantline.AsyncTokenSession):
+        async def go() -> HttpResponse:
+            try:
+                return await session.request("GET", url, **kwargs)
+            finally:
+                await session.transport.aclose()  # type: ignore[attr-defined]
+
+        return asyncio.run(go())
+    response: HttpResponse = session.request("GET", url, **kwargs)
+    return response
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_api_bodies_through_a_session_are_never_cut(mode: str, local: str) -> None:
+    whole = call(session_with(mode, local), f"{local}/big")
+    assert whole.status == 200 and len(whole.body) == BIG + len(b'{"access_token":""}')
+    with pytest.raises(grantline.MalformedResponseError) as too_large:
+        call(session_with(mode, local, max_api_body=1000), f"{local}/big")
+    assert too_large.value.kind == "malformed" and too_large.value.status == 200
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_forged_discovery_document_is_refused(mode: str, local: str) -> None:
+    if mode == "httpx-async":
+        async def go() -> grantline.Provider:
+            return await grantline.aio.discover(local)
+
+        run: Any = lambda: asyncio.run(go())
+    else:
+        run = lambda: grantline.discover(local, transport=make_transport(mode))
+    with pytest.raises(grantline.StateMismatchError) as mixup:
+        run()
+    assert (mixup.value.kind, mixup.value.expected, mixup.value.received) == (
+        "issuer_mismatch", local, "https://evil.example")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_per_call_timeout_is_a_transport_error(mode: str, local: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(grantline.TransportError) as late:
+        if mode == "httpx-async":
+            async def go() -> HttpResponse:
+                t = AsyncHttpxTransport()
+                try:
+                    return await t.send(HttpRequest("GET", f"{local}/slow"), timeout=0.5)
+                finally:
+                    await t.aclose()
+
+            asyncio.run(go())
+        else:
+            make_transport(mode).send(HttpRequest("GET", f"{local}/slow"), timeout=0.5)
+    assert time.monotonic() - started < 1.4 and "deadline of 0.5 s" in str(late.value)
+    slow = make_transport(mode if mode != "httpx-async" else "httpx")
+    assert slow.send(HttpRequest("GET", f"{local}/slow"), timeout=5).status == 200

@@ -26,6 +26,7 @@ from grantline import (
     Introspection,
     PendingAuthorization,
     Provider,
+    SessionState,
     TokenSet,
 )
 
@@ -529,13 +530,14 @@ def run_callback(v: Any) -> None:
 
 
 def run_token_response(v: Any) -> None:
-    f = Fields(v, "vector", with_common(["now", "response", "previous", "expect_token_set",
+    f = Fields(v, "vector", with_common(["now", "response", "previous", "provider", "expect_token_set",
                                          "expect_rotated", "expect_error"]))
     if f.has("previous") != f.has("expect_rotated") and not f.has("expect_error"):
         raise VectorError("`previous` and `expect_rotated` go together")
 
     def run() -> Dict[str, Any]:
-        tokens = TokenSet.from_response(response(f.value("response")), f.u64("now"))
+        p = provider(f.value("provider")) if f.has("provider") else None
+        tokens = TokenSet.from_response(response(f.value("response")), f.u64("now"), provider=p)
         out: Dict[str, Any] = {}
         if f.has("previous"):
             p = Fields(f.value("previous"), "previous", ["refresh_token"])
@@ -606,6 +608,198 @@ def run_www_authenticate(v: Any) -> None:
     judge(f, ["expect_challenge", "expect_needs_renewal"], ["expect_challenges"], run)
 
 
+def run_discovery(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["input", "responses", "expect_issuer", "expect_urls",
+                                         "expect_provider", "expect_error"]))
+    responses = f.value("responses")
+    if not isinstance(responses, list):
+        raise VectorError("`responses` is not a list")
+    expect_error = f.get("expect_error") if f.has("expect_error") else None
+    if f.has("expect_error") == f.has("expect_provider"):
+        raise VectorError("exactly one of `expect_provider` and `expect_error`")
+    try:
+        discovery = grantline.Discovery(f.str("input"))
+    except GrantlineError as e:
+        if responses:
+            raise VectorError("`Discovery::new` failed but `responses` is not empty") from e
+        if expect_error is None:
+            raise AssertionError(f"unexpected error {short(error_json(e))}\n    ({e})") from e
+        if f.has("expect_issuer") or f.has("expect_urls"):
+            raise AssertionError(f"Discovery::new failed ({short(error_json(e))}), but the vector expects its URLs")
+        compare_error(expect_error, e)
+        return
+    diffs: List[str] = []
+    diff("expect_issuer", f.str("expect_issuer"), discovery.issuer, diffs)
+    urls = f.value("expect_urls")
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise VectorError("`expect_urls` is not a list of strings")
+    diff("expect_urls", urls, discovery.urls, diffs)
+    if diffs:
+        raise AssertionError("\n    ".join(diffs))
+    if not responses:
+        raise VectorError("`Discovery::new` succeeded but there is no response")
+    for i, spec in enumerate(responses):
+        r = discovery.request()
+        if i >= len(urls):
+            raise AssertionError(f"responses[{i}]: a request beyond the expected URLs: {r.url}")
+        got = request_json(r)
+        diff(f"responses[{i}].request", {"method": "GET", "url": urls[i], "headers": {"accept": "application/json"},
+                                          "body": ""}, got, diffs)
+        if diffs:
+            raise AssertionError("\n    ".join(diffs))
+        last = i == len(responses) - 1
+        try:
+            found = discovery.receive(response(spec))
+        except GrantlineError as e:
+            if not last:
+                raise AssertionError(f"responses[{i}]: an error before the last response: {short(error_json(e))}") from e
+            if expect_error is None:
+                raise AssertionError(f"unexpected error {short(error_json(e))}\n    ({e})") from e
+            compare_error(expect_error, e)
+            return
+        if found is None:
+            if last:
+                raise AssertionError(f"responses[{i}]: the last response moved on to another URL")
+            continue
+        if not last:
+            raise AssertionError(f"responses[{i}]: a provider before the last response")
+        if expect_error is not None:
+            raise AssertionError(f"expected the error {short(expect_error)}, but it succeeded with a provider")
+        diff("expect_provider", f.value("expect_provider"), provider_json(found), diffs)
+        if diffs:
+            raise AssertionError("\n    ".join(diffs))
+
+
+def run_redact_url(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["url", "expect_url"]))
+    judge(f, ["expect_url"], [], lambda: {"expect_url": grantline.redact_url(f.str("url"))})
+
+
+SESSION_STEP_FIELDS = {
+    "next": ["now", "expect", "expect_error"],
+    "waited": ["id", "now", "expect", "expect_error"],
+    "receive": ["id", "now", "response", "expect_completion", "expect_error"],
+    "fail": ["id", "now", "reason", "expect_completion", "expect_error"],
+    "delivered": ["id", "expect"],
+    "reject": ["token", "expect"],
+    "ready_until": ["expect"],
+}
+
+
+def session_state(f: Fields) -> SessionState:
+    c = provider_and_client(f)
+    g = Fields(f.value("grant"), "grant", ["type", "username", "password", "scopes"])
+    tokens = None
+    if f.has("tokens"):
+        if not isinstance(f.get("tokens"), dict):
+            raise VectorError("`tokens` is not a JSON object")
+        tokens = TokenSet.from_json(json.dumps(f.get("tokens")))
+    skew = f.u64("skew") if f.has("skew") else None
+    ty = g.str("type")
+    if ty == "client_credentials":
+        Fields(f.value("grant"), "grant", ["type", "scopes"]).value("scopes")
+        return SessionState.client_credentials(c, g.strings("scopes"), tokens=tokens, skew=skew)
+    if ty == "password":
+        g.value("scopes")
+        return SessionState.password(c, g.str("username"), grantline.Secret(g.str("password")),
+                                     g.strings("scopes"), tokens=tokens, skew=skew)
+    if ty == "refresh_only":
+        Fields(f.value("grant"), "grant", ["type"])
+        return SessionState.from_tokens(c, tokens, skew=skew)
+    raise VectorError(f"grant: unknown type {ty!r}")
+
+
+def next_json(step: Any, with_request: bool) -> Dict[str, Any]:
+    if isinstance(step, grantline.Ready):
+        return {"next": "ready", "token": step.token.secret()}
+    if isinstance(step, grantline.Wait):
+        return {"next": "wait", "id": step.id}
+    assert isinstance(step, grantline.Send)
+    out: Dict[str, Any] = {"next": "send", "id": step.id,
+                           "current": None if step.current is None else step.current.secret()}
+    if with_request:
+        out["request"] = request_json(step.request)
+    return out
+
+
+def run_session(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "grant", "tokens", "skew", "steps"]))
+    steps = f.value("steps")
+    if not isinstance(steps, list) or not steps:
+        raise VectorError("`steps` is not a non-empty list")
+    try:
+        state = session_state(f)
+    except GrantlineError as e:
+        raise AssertionError(f"building the session failed: {short(error_json(e))}\n    ({e})") from e
+    for i, spec in enumerate(steps):
+        op = spec.get("op") if isinstance(spec, dict) else None
+        allowed = SESSION_STEP_FIELDS.get(op) if isinstance(op, str) else None
+        if allowed is None:
+            raise VectorError(f"steps[{i}]: unknown op {op!r}")
+        s = Fields(spec, f"steps[{i}] ({op})", ["op", *allowed])
+        where = f"steps[{i}] ({op})"
+        expectation = "expect_completion" if op in ("receive", "fail") else "expect"
+        if s.has(expectation) == s.has("expect_error"):
+            raise VectorError(f"{where}: exactly one of `{expectation}` and `expect_error`")
+
+        def call() -> Any:
+            if op == "next":
+                return state.next(s.u64("now"))
+            if op == "waited":
+                return state.waited(s.u64("id"), s.u64("now"))
+            if op == "receive":
+                return state.receive(s.u64("id"), response(s.value("response")), s.u64("now"))
+            if op == "fail":
+                return state.fail(s.u64("id"), s.str("reason"), s.u64("now"))
+            if op == "delivered":
+                return state.delivered(s.u64("id"))
+            if op == "reject":
+                return state.reject(s.str("token"))
+            return state.ready_until
+
+        try:
+            result = call()
+        except GrantlineError as e:
+            if not s.has("expect_error"):
+                raise AssertionError(f"{where}: unexpected error {short(error_json(e))}\n    ({e})") from e
+            try:
+                compare_error(s.value("expect_error"), e)
+            except AssertionError as bad:
+                raise AssertionError(f"{where}: {bad}") from None
+            continue
+        if s.has("expect_error"):
+            raise AssertionError(f"{where}: expected the error {short(s.value('expect_error'))}, but it succeeded")
+        diffs: List[str] = []
+        if op in ("next", "waited"):
+            expected = s.value("expect")
+            with_request = isinstance(expected, dict) and "request" in expected
+            diff(f"{where}.expect", expected, next_json(result, with_request), diffs)
+        elif op in ("receive", "fail"):
+            expected = Fields(s.value("expect_completion"), f"{where}.expect_completion", ["renewed", "error"])
+            r = result.renewed
+            renewed = None if r is None else {
+                "access_token": r.tokens.access_token.secret(),
+                "refresh_token": None if r.tokens.refresh_token is None else r.tokens.refresh_token.secret(),
+                "rotated": r.refresh_token_rotated,
+            }
+            diff(f"{where}.expect_completion.renewed", expected.value("renewed"), renewed, diffs)
+            expected_error = expected.value("error")
+            if expected_error is None:
+                if result.error is not None:
+                    diffs.append(f"{where}.expect_completion.error: expected null, got {short(error_json(result.error))}")
+            elif result.error is None:
+                diffs.append(f"{where}.expect_completion.error: expected {short(expected_error)}, got null")
+            else:
+                try:
+                    compare_error(expected_error, result.error)
+                except AssertionError as bad:
+                    diffs.append(f"{where}.expect_completion.{bad}")
+        else:
+            diff(f"{where}.expect", s.value("expect"), result, diffs)
+        if diffs:
+            raise AssertionError("\n    ".join(diffs))
+
+
 KINDS: Dict[str, Callable[[Any], None]] = {
     "provider": run_provider,
     "request": run_request,
@@ -617,6 +811,9 @@ KINDS: Dict[str, Callable[[Any], None]] = {
     "device_authorization_response": run_device_authorization_response,
     "device_poll_response": run_device_poll_response,
     "www_authenticate": run_www_authenticate,
+    "discovery": run_discovery,
+    "redact_url": run_redact_url,
+    "session": run_session,
 }
 
 
@@ -769,3 +966,59 @@ def test_runner_fails_an_error_where_success_was_expected_and_back() -> None:
     v["expect_error"] = {"kind": "unsupported_grant"}
     with pytest.raises(AssertionError, match="succeeded"):
         run_vector(v)
+
+
+def test_runner_runs_the_discovery_redact_url_and_session_kinds() -> None:
+    doc = '{"issuer":"https://as.example/t1","token_endpoint":"https://as.example/t1/token"}'
+    run_vector({
+        "name": "self-test discovery", "kind": "discovery", "source": "runner self-test",
+        "input": "https://as.example/t1", "expect_issuer": "https://as.example/t1",
+        "expect_urls": ["https://as.example/.well-known/oauth-authorization-server/t1",
+                        "https://as.example/t1/.well-known/openid-configuration"],
+        "responses": [{"status": 404, "body": ""}, {"status": 200, "body": doc}],
+        "expect_provider": provider_json(Provider.from_metadata(doc)),
+    })
+    run_vector({"name": "self-test discovery refused", "kind": "discovery", "source": "runner self-test",
+                "input": "http://as.example", "responses": [], "expect_error": {"kind": "insecure_endpoint"}})
+    with pytest.raises(AssertionError, match="issuer_mismatch"):
+        run_vector({"name": "self-test mix-up", "kind": "discovery", "source": "runner self-test",
+                    "input": "https://as.example/.well-known/openid-configuration",
+                    "expect_issuer": "https://as.example",
+                    "expect_urls": ["https://as.example/.well-known/openid-configuration"],
+                    "responses": [{"status": 200, "body": doc}], "expect_provider": {}})
+    run_vector({"name": "self-test redact", "kind": "redact_url", "source": "runner self-test",
+                "url": "https://u:p@a.example/cb#code=x", "expect_url": "https://a.example/cb#code=[redacted]"})
+    ok = '{"access_token":"at-1","expires_in":100,"refresh_token":"rt-1"}'
+    session = {
+        "name": "self-test session", "kind": "session", "source": "runner self-test",
+        "provider": {"custom": {"token_endpoint": "https://as.example/token",
+                                "grants": ["client_credentials", "refresh_token"]}},
+        "client": {"client_id": "id", "client_secret": "s", "auth_method": "client_secret_post"},
+        "grant": {"type": "client_credentials", "scopes": []},
+        "steps": [
+            {"op": "ready_until", "expect": None},
+            {"op": "next", "now": 1000, "expect": {"next": "send", "id": 1, "current": None, "request": {
+                "method": "POST", "url": "https://as.example/token",
+                "headers": {"accept": "application/json", "content-type": "application/x-www-form-urlencoded"},
+                "body": "grant_type=client_credentials&client_id=id&client_secret=s"}}},
+            {"op": "next", "now": 1000, "expect": {"next": "wait", "id": 1}},
+            {"op": "receive", "id": 2, "now": 1000, "response": {"status": 200, "body": ok},
+             "expect_error": {"kind": "unexpected_response"}},
+            {"op": "receive", "id": 1, "now": 1000, "response": {"status": 200, "body": ok},
+             "expect_completion": {"renewed": {"access_token": "at-1", "refresh_token": "rt-1", "rotated": True},
+                                   "error": None}},
+            {"op": "next", "now": 1000, "expect": {"next": "ready", "token": "at-1"}},
+            {"op": "delivered", "id": 1, "expect": True},
+            {"op": "waited", "id": 1, "now": 1000, "expect": {"next": "ready", "token": "at-1"}},
+            {"op": "next", "now": 1050, "expect": {"next": "send", "id": 2, "current": "at-1"}},
+            {"op": "fail", "id": 2, "now": 1050, "reason": "reset",
+             "expect_completion": {"renewed": None, "error": {"kind": "transport"}}},
+            {"op": "waited", "id": 2, "now": 1050, "expect": {"next": "ready", "token": "at-1"}},
+            {"op": "reject", "token": "at-1", "expect": True},
+            {"op": "next", "now": 1050, "expect_error": {"kind": "transport"}},
+        ],
+    }
+    run_vector(session)
+    session["steps"][-1] = {"op": "next", "now": 1050, "expect": {"next": "ready", "token": "at-1"}}
+    with pytest.raises(AssertionError, match=r"steps\[12\] \(next\)"):
+        run_vector(session)

@@ -30,17 +30,6 @@ import webbrowser
 import grantline
 
 
-def discover(issuer: str) -> grantline.Provider:
-    last: Exception | None = None
-    for well_known in ("oauth-authorization-server", "openid-configuration"):
-        try:
-            return grantline.discover(f"{issuer}/.well-known/{well_known}")
-        except grantline.MalformedResponseError as e:
-            last = e
-    assert last is not None
-    raise last
-
-
 def listen(redirect_uri: str) -> tuple[http.server.HTTPServer, queue.Queue[str]]:
     """A one-shot HTTP listener on the redirect URI's loopback host and port: it hands the full
     callback URL over through the queue."""
@@ -76,7 +65,7 @@ def main() -> int:
     redirect_uri = os.environ.get("OAUTH_REDIRECT_URI", "http://127.0.0.1:8765/callback")
     secret = os.environ.get("OAUTH_CLIENT_SECRET", "test-secret")
     client = grantline.Client(
-        discover(issuer),
+        grantline.discover(issuer),
         os.environ.get("OAUTH_CLIENT_ID", "test-client"),
         client_secret=secret or None,
         redirect_uri=redirect_uri,

@@ -4,7 +4,8 @@
         python examples/python/client_credentials.py
 
 Environment (defaults: the local Authlib test server of tests/interop and its test client):
-  OAUTH_ISSUER         the authorization server (its RFC 8414 / OIDC discovery is read);
+  OAUTH_ISSUER         the authorization server's issuer (its RFC 8414 / OpenID Connect
+                       discovery document is read, and must name this issuer);
                        default $GRANTLINE_AUTHLIB_URL, else http://127.0.0.1:5000
   OAUTH_CLIENT_ID      default test-client
   OAUTH_CLIENT_SECRET  default test-secret
@@ -20,31 +21,20 @@ import sys
 import grantline
 
 
-def discover(issuer: str) -> grantline.Provider:
-    """The provider from its discovery document (RFC 8414 first, then OpenID Connect)."""
-    last: Exception | None = None
-    for well_known in ("oauth-authorization-server", "openid-configuration"):
-        try:
-            return grantline.discover(f"{issuer}/.well-known/{well_known}")
-        except grantline.MalformedResponseError as e:
-            last = e
-    assert last is not None
-    raise last
-
-
 def main() -> int:
     issuer = os.environ.get("OAUTH_ISSUER") or os.environ.get("GRANTLINE_AUTHLIB_URL") or "http://127.0.0.1:5000"
     issuer = issuer.rstrip("/")
     client = grantline.Client(
-        discover(issuer),
+        grantline.discover(issuer),
         os.environ.get("OAUTH_CLIENT_ID", "test-client"),
         client_secret=os.environ.get("OAUTH_CLIENT_SECRET", "test-secret"),
     )
     scopes = os.environ.get("OAUTH_SCOPE", "read").split()
 
-    def persist(tokens: grantline.TokenSet) -> None:
+    def persist(tokens: grantline.TokenSet, *, refresh_token_rotated: bool) -> None:
         # Store tokens.to_json() as a secret (a file readable only by you, a secrets manager...).
-        print(f"new tokens: {tokens}")
+        # When the refresh token rotated, only this new set keeps access: never skip storing it.
+        print(f"new tokens: {tokens} (refresh token rotated: {refresh_token_rotated})")
 
     session = grantline.TokenSession.client_credentials(client, scopes, on_tokens=persist)
     try:

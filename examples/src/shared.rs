@@ -13,7 +13,9 @@ use crate::{now, Transport};
 /// Called with every token set to persist, in renewal order.
 pub type OnTokens = Box<dyn Fn(&Renewed) + Send + Sync>;
 
-/// A token session many threads share: see the [module documentation](self).
+/// A token session many threads share: a mutex around the sans-IO session, a condition variable
+/// to wait on, the HTTP exchange and the `on_tokens` callback made with the lock released,
+/// `delivered` after the callback, and every decision left to the core.
 pub struct SharedSession {
     state: Mutex<TokenSession>,
     /// Notified whenever a renewal completes or its token set has been delivered.

@@ -2,9 +2,11 @@
 
 Two layers:
 
-* **sans-IO**: :class:`Provider`, :class:`Client` builds an :class:`HttpRequest` for every grant;
-  :class:`TokenSet`, :class:`Introspection`, :class:`DeviceAuthorization`, :class:`DevicePoll`
-  parse an :class:`HttpResponse`; send them with any HTTP client that does not follow redirects.
+* **sans-IO**: :class:`Provider` (or :class:`Discovery` of an issuer), :class:`Client` builds an
+  :class:`HttpRequest` for every grant; :class:`TokenSet`, :class:`Introspection`,
+  :class:`DeviceAuthorization`, :class:`DevicePoll` parse an :class:`HttpResponse`;
+  :class:`SessionState` is the token lifecycle; send them with any HTTP client that does not
+  follow redirects.
 * **convenient**: one call per grant (:func:`client_credentials`, :func:`exchange_code`, ...)
   over a transport (``urllib`` by default; ``httpx`` and ``requests`` adapters in
   :mod:`grantline.transports`), :class:`TokenSession` (threads) and
@@ -33,8 +35,10 @@ from ._grantline import (
     Challenge,
     Client,
     CodeGrant,
+    Completion,
     DeviceAuthorization,
     DevicePoll,
+    Discovery,
     HttpRequest,
     HttpResponse,
     Introspection,
@@ -133,6 +137,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "Provider",
+    "Discovery",
     "Client",
     "Authorization",
     "PendingAuthorization",
@@ -148,6 +153,7 @@ __all__ = [
     "Send",
     "Wait",
     "Renewed",
+    "Completion",
     "check_revocation_response",
     "parse_www_authenticate",
     "bearer_challenge",

@@ -11,13 +11,18 @@ Every exception says who is at fault (compare h11's local/remote protocol errors
 * :class:`ReauthorizationRequiredError` -- a token can no longer be renewed: the user must
   authorize again;
 * :class:`ConfigurationError` (also a :class:`ValueError`) -- the caller or the configuration
-  is at fault (insecure or missing endpoint, unsupported grant, invalid input).
+  is at fault (insecure or missing endpoint, unsupported grant, client authentication method
+  or token type, invalid input).
 
 ``kind`` is the core's stable error name (``oauth``, ``malformed``, ``unexpected_status``,
-``state_mismatch``, ``issuer_mismatch``, ``insecure_endpoint``, ``missing_endpoint``,
-``unsupported_grant``, ``invalid_input``, ``unexpected_response``,
-``reauthorization_required``, ``transport``, ``random``, ``internal``). No message or attribute
-ever carries a secret. Every exception pickles.
+``unusable_token``, ``state_mismatch``, ``issuer_mismatch``, ``insecure_endpoint``,
+``missing_endpoint``, ``unsupported_grant``, ``unsupported_auth_method``,
+``unsupported_token_type``, ``invalid_input``, ``unexpected_response``,
+``reauthorization_required``, ``transport``, ``random``), or the binding's own ``internal``
+(a bug). An API answer above the body limit you set (see :meth:`grantline.TokenSession.request`)
+is a ``malformed`` response, as a token answer over 1 MiB is. No message or attribute ever
+carries a secret. Every
+exception pickles.
 """
 
 from __future__ import annotations
@@ -86,9 +91,11 @@ class OAuthError(GrantlineError):
 
 
 class MalformedResponseError(GrantlineError):
-    """The server's answer could not be understood (``kind`` ``malformed``), or came with a
-    status that fits nothing (``unexpected_status``). ``excerpt`` is the start of a non-JSON,
-    non-form body (an HTML error page, say), with token-like runs redacted."""
+    """The server's answer could not be understood (``kind`` ``malformed``), came with a
+    status that fits nothing (``unexpected_status``), or carried an access token that cannot be
+    used (``unusable_token``: the very token the API had just refused, or one already expired on
+    arrival; ``reason`` says which). ``excerpt`` is the start of a non-JSON, non-form body (an
+    HTML error page, say), with secret values and token-like runs redacted."""
 
     reason: str | None
     excerpt: str | None
@@ -109,13 +116,18 @@ class MalformedResponseError(GrantlineError):
 
 class ConfigurationError(GrantlineError, ValueError):
     """The caller or the configuration is at fault: ``insecure_endpoint`` (``url``),
-    ``missing_endpoint`` (``endpoint``), ``unsupported_grant`` (``grant``), ``invalid_input``
-    (``reason``), ``unexpected_response``."""
+    ``missing_endpoint`` (``endpoint``), ``unsupported_grant`` (``grant``),
+    ``unsupported_auth_method`` (``offered``: the methods the provider's metadata listed, none
+    of which grantline speaks: set ``Client(auth_method=...)`` if the provider accepts one
+    anyway), ``unsupported_token_type`` (``token_type``: a ``DPoP`` or ``N_A`` token is never
+    sent as Bearer), ``invalid_input`` (``reason``), ``unexpected_response``."""
 
     url: str | None
     endpoint: str | None
     grant: str | None
     reason: str | None
+    offered: list[str] | None
+    token_type: str | None
 
     def __init__(
         self,
@@ -127,12 +139,16 @@ class ConfigurationError(GrantlineError, ValueError):
         endpoint: str | None = None,
         grant: str | None = None,
         reason: str | None = None,
+        offered: list[str] | None = None,
+        token_type: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.url = url
         self.endpoint = endpoint
         self.grant = grant
         self.reason = reason
+        self.offered = offered
+        self.token_type = token_type
 
 
 class StateMismatchError(GrantlineError):
@@ -168,8 +184,10 @@ class ReauthorizationRequiredError(GrantlineError):
 
 
 class TransportError(GrantlineError):
-    """The request could not be sent or its answer not received. The transport's own exception,
-    when there was one, is the ``__cause__``."""
+    """The request could not be sent or its whole answer not received in time (connection
+    refused or reset, the whole-request deadline passed, a body cut short). The message names the
+    URL without its query, never a body. The transport's own exception, when there was one, is
+    the ``__cause__``."""
 
     reason: str | None
 

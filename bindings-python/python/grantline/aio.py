@@ -4,31 +4,43 @@
 
 The functions mirror those of :mod:`grantline` (``client_credentials``, ``password``,
 ``refresh``, ``exchange_code``, ``introspect``, ``revoke``, ``device_authorization``,
-``poll_device``, ``wait_for_device``, ``discover``).
+``poll_device``, ``wait_for_device``, ``discover``), ``timeout`` included: they run the very same
+steps (:mod:`grantline._flows`), only awaiting the transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal, Awaitable, Callable, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from ._errors import OAuthError, ReauthorizationRequiredError
+from ._flows import (
+    Deadline,
+    Sleep,
+    Steps,
+    T,
+    Token,
+    TokenTypeHint,
+    device_authorization_steps,
+    discover_steps,
+    introspect_steps,
+    poll_device_steps,
+    refresh_steps,
+    revoke_steps,
+    token_steps,
+    wait_for_device_steps,
+)
 from ._grantline import (
     Client,
     CodeGrant,
     DeviceAuthorization,
     DevicePoll,
-    HttpRequest,
-    HttpResponse,
     Introspection,
     Provider,
-    Secret,
     TokenSet,
-    check_revocation_response,
 )
 from ._session import AsyncTokenSession
-from .transports import AsyncTransport
+from .transports import AsyncTransport, _asend_with
 
 __all__ = [
     "AsyncTokenSession",
@@ -44,35 +56,57 @@ __all__ = [
     "wait_for_device",
 ]
 
-Token = Union[str, Secret]
-#: ``access_token`` or ``refresh_token``.
-TokenTypeHint = Literal["access_token", "refresh_token"]
 
-
-async def _send(transport: Optional[AsyncTransport], request: HttpRequest) -> HttpResponse:
+async def _run(
+    steps: Steps[T],
+    transport: Optional[AsyncTransport],
+    timeout: Optional[float],
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    per_request: bool = False,
+) -> T:
+    """Carries ``steps`` over ``transport`` (a new :class:`AsyncHttpxTransport`, closed
+    afterwards, when none is given)."""
     if transport is None:
         from .transports import AsyncHttpxTransport
 
         once = AsyncHttpxTransport()
         try:
-            return await once.send(request)
+            return await _run(steps, once, timeout, sleep, per_request)
         finally:
             await once.aclose()
-    return await transport.send(request)
+    deadline = Deadline(timeout)
+    value: Any = None
+    try:
+        while True:
+            step = steps.send(value)
+            if isinstance(step, Sleep):
+                await sleep(step.seconds)
+                value = None
+            else:
+                if per_request:
+                    deadline = Deadline(timeout)
+                value = await _asend_with(transport, step, timeout=deadline.left(step))
+    except StopIteration as done:
+        result: T = done.value
+        return result
 
 
-async def discover(url: str, *, transport: Optional[AsyncTransport] = None) -> Provider:
-    """A provider from its discovery document."""
-    response = await _send(transport, Provider.discovery_request(url))
-    return Provider.from_discovery_response(response)
+async def discover(
+    issuer: str, *, transport: Optional[AsyncTransport] = None, timeout: Optional[float] = None
+) -> Provider:
+    """The provider of ``issuer``, from its discovery document (see :func:`grantline.discover`)."""
+    return await _run(discover_steps(issuer), transport, timeout)
 
 
 async def client_credentials(
-    client: Client, scopes: Sequence[str] = (), *, transport: Optional[AsyncTransport] = None
+    client: Client,
+    scopes: Sequence[str] = (),
+    *,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> TokenSet:
     """The client credentials grant."""
-    request = client.client_credentials_request(list(scopes))
-    return TokenSet.from_response(await _send(transport, request))
+    return await _run(token_steps(client, client.client_credentials_request(list(scopes))), transport, timeout)
 
 
 async def password(
@@ -82,10 +116,11 @@ async def password(
     scopes: Sequence[str] = (),
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> TokenSet:
     """The resource owner password grant."""
     request = client.password_request(username, password, list(scopes))
-    return TokenSet.from_response(await _send(transport, request))
+    return await _run(token_steps(client, request), transport, timeout)
 
 
 async def refresh(
@@ -94,22 +129,21 @@ async def refresh(
     scopes: Sequence[str] = (),
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> TokenSet:
     """The refresh token grant for ``tokens`` (see :func:`grantline.refresh`)."""
-    refresh_token = tokens.refresh_token
-    if refresh_token is None:
-        raise ReauthorizationRequiredError("the token cannot be renewed: authorize again")
-    request = client.refresh_request(refresh_token, list(scopes))
-    new = TokenSet.from_response(await _send(transport, request))
-    new.inherit_refresh_token(tokens)
-    return new
+    return await _run(refresh_steps(client, tokens, scopes), transport, timeout)
 
 
 async def exchange_code(
-    client: Client, grant: CodeGrant, *, transport: Optional[AsyncTransport] = None
+    client: Client,
+    grant: CodeGrant,
+    *,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> TokenSet:
     """The code exchange of the authorization code grant."""
-    return TokenSet.from_response(await _send(transport, client.authorization_code_request(grant)))
+    return await _run(token_steps(client, client.authorization_code_request(grant)), transport, timeout)
 
 
 async def introspect(
@@ -118,10 +152,10 @@ async def introspect(
     token_type_hint: Optional[TokenTypeHint] = None,
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> Introspection:
     """Token introspection (RFC 7662)."""
-    request = client.introspection_request(token, token_type_hint)
-    return Introspection.from_response(await _send(transport, request))
+    return await _run(introspect_steps(client, token, token_type_hint), transport, timeout)
 
 
 async def revoke(
@@ -130,18 +164,21 @@ async def revoke(
     token_type_hint: Optional[TokenTypeHint] = None,
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> None:
     """Token revocation (RFC 7009)."""
-    request = client.revocation_request(token, token_type_hint)
-    check_revocation_response(await _send(transport, request))
+    await _run(revoke_steps(client, token, token_type_hint), transport, timeout)
 
 
 async def device_authorization(
-    client: Client, scopes: Sequence[str] = (), *, transport: Optional[AsyncTransport] = None
+    client: Client,
+    scopes: Sequence[str] = (),
+    *,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> DeviceAuthorization:
     """Starts the device flow (RFC 8628 §3.1)."""
-    request = client.device_authorization_request(list(scopes))
-    return DeviceAuthorization.from_response(await _send(transport, request))
+    return await _run(device_authorization_steps(client, scopes), transport, timeout)
 
 
 async def poll_device(
@@ -150,12 +187,10 @@ async def poll_device(
     interval: Optional[int] = None,
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
 ) -> DevicePoll:
     """One poll of the device flow."""
-    request = client.device_token_request(device.device_code)
-    return DevicePoll.from_response(
-        await _send(transport, request), device.interval if interval is None else interval
-    )
+    return await _run(poll_device_steps(client, device, interval), transport, timeout)
 
 
 async def wait_for_device(
@@ -163,20 +198,9 @@ async def wait_for_device(
     device: DeviceAuthorization,
     *,
     transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
 ) -> TokenSet:
     """Polls until the user approved (see :func:`grantline.wait_for_device`)."""
-    interval = device.interval
-    while True:
-        if device.expires_at is not None and clock() >= device.expires_at:
-            raise OAuthError("the device code expired", error="expired_token")
-        await sleep(interval)
-        poll = await poll_device(client, device, interval, transport=transport)
-        if poll.kind == "tokens" and poll.tokens is not None:
-            return poll.tokens
-        if poll.kind in ("pending", "slow_down") and poll.interval is not None:
-            interval = poll.interval
-            continue
-        error = "access_denied" if poll.kind == "denied" else "expired_token"
-        raise OAuthError(f"the device authorization ended: {error}", error=error)
+    return await _run(wait_for_device_steps(client, device, clock), transport, timeout, sleep, per_request=True)
