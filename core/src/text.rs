@@ -134,49 +134,39 @@ fn hide_token_runs(text: &[char], shown: usize, hidden: &mut [bool]) {
 /// Names whose next word is a credential: `Bearer abc`, `Basic dXNlcjpw`.
 const SCHEMES: [&str; 2] = ["bearer", "basic"];
 
-/// The value after every secret-named parameter, in any of the syntaxes servers echo.
+/// The value after every secret-named parameter, in any of the syntaxes servers echo, and the
+/// credential after an authentication scheme.
 fn hide_secret_values(text: &[char], hidden: &mut [bool]) {
+    type Value = fn(&[char], usize) -> Option<(usize, usize)>;
+    let names = SECRET_PARAMS
+        .iter()
+        .map(|n| (*n, value_after as Value))
+        .chain(SCHEMES.iter().map(|n| (*n, scheme_credential as Value)));
+    let matchers: Vec<(&str, Value)> = names.collect();
     let mut i = 0;
     while i < text.len() {
         let boundary = i == 0
             || !text
                 .get(i - 1)
                 .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_');
-        if boundary {
-            let mut matched = false;
-            for name in SECRET_PARAMS {
-                if let Some(end) = match_name(text, i, name) {
-                    if let Some((from, to)) = value_after(text, end) {
-                        for h in hidden.get_mut(from..to).into_iter().flatten() {
-                            *h = true;
-                        }
-                        // Go on inside the value: it may itself be a name with a value
-                        // (`refresh_token: id_token = …`).
-                        i = from.max(i + 1);
-                        matched = true;
-                        break;
-                    }
+        let found = boundary
+            .then(|| {
+                matchers.iter().find_map(|(name, value)| {
+                    match_name(text, i, name).and_then(|end| value(text, end))
+                })
+            })
+            .flatten();
+        match found {
+            Some((from, to)) => {
+                for h in hidden.get_mut(from..to).into_iter().flatten() {
+                    *h = true;
                 }
+                // Go on inside the value: it may itself be a name with a value
+                // (`refresh_token: id_token = …`, `Bearer Basic …`).
+                i = from.max(i + 1);
             }
-            if !matched {
-                for scheme in SCHEMES {
-                    if let Some(end) = match_name(text, i, scheme) {
-                        if let Some((from, to)) = scheme_credential(text, end) {
-                            for h in hidden.get_mut(from..to).into_iter().flatten() {
-                                *h = true;
-                            }
-                            i = from.max(i + 1);
-                            matched = true;
-                            break;
-                        }
-                    }
-                }
-            }
-            if matched {
-                continue;
-            }
+            None => i += 1,
         }
-        i += 1;
     }
 }
 
