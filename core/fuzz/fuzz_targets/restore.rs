@@ -37,10 +37,11 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(again.token_type(), t.token_type());
                 let debug = format!("{t:?}");
                 let visible = format!(
-                    "{} {:?} {:?}",
+                    "{} {:?} {:?} {}",
                     t.token_type(),
                     t.scopes(),
-                    t.extra_names().collect::<Vec<_>>()
+                    t.extra_names().collect::<Vec<_>>(),
+                    grantline_fuzz::TOKEN_SET_SKELETON.as_str()
                 );
                 assert_hidden(&debug, t.access_token().secret(), &visible, "access token");
                 if let Some(rt) = t.refresh_token() {
@@ -71,7 +72,11 @@ fuzz_target!(|data: &[u8]| {
                 let visible = format!("{:?}", p.redirect_uri());
                 // The issuer is not a secret and Debug shows it: count it as visible (read back
                 // from what was restored: serde also takes the struct as a JSON array).
-                let visible = format!("{visible} {}", json_issuer(&p.to_json()));
+                let visible = format!(
+                    "{visible} {} {}",
+                    json_issuer(&p.to_json()),
+                    grantline_fuzz::PENDING_SKELETON.as_str()
+                );
                 assert_hidden(&debug, p.state().secret(), &visible, "state");
                 if let Some(v) = p.code_verifier() {
                     assert_hidden(&debug, v.secret(), &visible, "PKCE verifier");

@@ -97,10 +97,11 @@ fn check_tokens(t: &TokenSet, separator: Option<char>, body: &[u8]) {
 
     let debug = format!("{t:?}");
     let visible = format!(
-        "{} {:?} {:?}",
+        "{} {:?} {:?} {}",
         t.token_type(),
         t.scopes(),
-        t.extra_names().collect::<Vec<_>>()
+        t.extra_names().collect::<Vec<_>>(),
+        grantline_fuzz::TOKEN_SET_SKELETON.as_str()
     );
     assert_hidden(&debug, at, &visible, "access token");
     if let Some(rt) = t.refresh_token() {

@@ -236,6 +236,28 @@ pub fn assert_no_echo(shown: &str, input: &str, allowed: &[&str]) {
     }
 }
 
+/// The `Debug` text of a token set with every field present: its field and type names are
+/// not secrets (a token that happens to be `access_token` is not "shown" by the field name).
+pub static TOKEN_SET_SKELETON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let t = grantline::TokenSet::new(
+        grantline::AccessToken::new("x"),
+        Some(grantline::RefreshToken::new("y")),
+        Some(1),
+        2,
+    );
+    format!("{t:?} {t:#?} IdToken([redacted]) Some(None)")
+});
+
+/// The same for a pending authorization.
+pub static PENDING_SKELETON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let json =
+        r#"{"state":"s","code_verifier":"v","redirect_uri":"r","issuer":"i","require_iss":true}"#;
+    match grantline::PendingAuthorization::from_json(json) {
+        Ok(p) => format!("{p:?} {p:#?}"),
+        Err(e) => panic!("the skeleton does not restore: {e}"),
+    }
+});
+
 /// Fails when the `Debug` text of a value shows `secret` (at least 12 characters, so short
 /// values that happen to be words are not flagged) and no non-secret field (`visible`) holds
 /// it.
