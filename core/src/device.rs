@@ -13,6 +13,9 @@ use crate::token::TokenSet;
 pub const DEFAULT_INTERVAL: u64 = 5;
 /// The shortest polling interval grantline tells an app to wait, whatever a server says.
 pub const MIN_INTERVAL: u64 = 1;
+/// The longest polling interval grantline tells an app to wait: a server cannot put a device
+/// to sleep for days (the device code expires long before).
+pub const MAX_INTERVAL: u64 = 600;
 
 /// The device authorization answer (RFC 8628 §3.2): show `user_code` and `verification_uri`
 /// to the user, then poll with [`Client::device_token_request`].
@@ -36,7 +39,8 @@ pub struct DeviceAuthorization {
 impl DeviceAuthorization {
     /// Parses the device authorization response received at `now`.
     ///
-    /// `interval` is [`DEFAULT_INTERVAL`] when absent and never below [`MIN_INTERVAL`].
+    /// `interval` is [`DEFAULT_INTERVAL`] when absent, and kept between [`MIN_INTERVAL`] and
+    /// [`MAX_INTERVAL`].
     /// `verification_uri` and `verification_uri_complete` are shown to a person who will type
     /// a code there: they must be `https://` (or `http://` on loopback) URLs without user
     /// information or fragment.
@@ -80,7 +84,7 @@ impl DeviceAuthorization {
             expires_at: body::seconds(&o, "expires_in", status)?.map(|s| now.saturating_add(s)),
             interval: body::seconds(&o, "interval", status)?
                 .unwrap_or(DEFAULT_INTERVAL)
-                .max(MIN_INTERVAL),
+                .clamp(MIN_INTERVAL, MAX_INTERVAL),
         })
     }
 }
@@ -109,7 +113,7 @@ pub enum DevicePoll {
 
 impl DevicePoll {
     /// Maps a poll's response, received at `now`, polling every `interval` seconds so far.
-    /// The interval handed back is never below [`MIN_INTERVAL`].
+    /// The interval handed back is kept between [`MIN_INTERVAL`] and [`MAX_INTERVAL`].
     ///
     /// # Errors
     /// Any other OAuth error (e.g. `invalid_grant` for a used code) and malformed answers, as
@@ -119,7 +123,7 @@ impl DevicePoll {
         now: u64,
         interval: u64,
     ) -> Result<Self, Error> {
-        let interval = interval.max(MIN_INTERVAL);
+        let interval = interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
         match TokenSet::from_response(resp, now) {
             Ok(tokens) => Ok(DevicePoll::Tokens(tokens)),
             Err(Error::OAuth { code, .. }) if code == "authorization_pending" => {
@@ -131,7 +135,7 @@ impl DevicePoll {
                     .and_then(|o| body::seconds(&o, "interval", 0).ok().flatten())
                     .unwrap_or(0);
                 Ok(DevicePoll::SlowDown {
-                    interval: interval.saturating_add(5).max(carried),
+                    interval: interval.saturating_add(5).max(carried).min(MAX_INTERVAL),
                 })
             }
             Err(Error::OAuth { code, .. }) if code == "expired_token" => Ok(DevicePoll::Expired),
