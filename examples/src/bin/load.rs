@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Knobs: `LOAD_SECONDS` (20), `LOAD_THREADS` (64), `LOAD_LIFETIME` (2 s), `LOAD_FAIL_RATE`
-//! (0.1). Exits non-zero on a correctness failure (an `invalid_grant`, a lost refresh token, an
+//! (0.1), `LOAD_SEED` (1, the server's failure sequence). Exits non-zero on a correctness failure (an `invalid_grant`, a lost refresh token, an
 //! error seen by a caller while a valid token existed); timings are printed, never asserted.
 // `serde_json::Value`'s `[key]` gives `Null` for a missing key: it cannot panic.
 #![allow(clippy::indexing_slicing)]
@@ -77,12 +77,13 @@ fn main() -> ExitCode {
     let threads: usize = env("LOAD_THREADS", 64);
     let lifetime: f64 = env("LOAD_LIFETIME", 2.0);
     let fail_rate: f64 = env("LOAD_FAIL_RATE", 0.1);
+    let seed: u64 = env("LOAD_SEED", 1);
     let transport = Transport::with_timeout(Duration::from_secs(10));
     admin(
         &transport,
         "POST",
         &format!("{base}/admin/reset"),
-        &format!(r#"{{"lifetime":{lifetime},"fail_rate":{fail_rate},"retry_after":1,"seed":7}}"#),
+        &format!(r#"{{"lifetime":{lifetime},"fail_rate":{fail_rate},"retry_after":1,"seed":{seed}}}"#),
     );
 
     let provider = match Provider::builder("load")
