@@ -83,7 +83,9 @@ fn main() -> ExitCode {
         &transport,
         "POST",
         &format!("{base}/admin/reset"),
-        &format!(r#"{{"lifetime":{lifetime},"fail_rate":{fail_rate},"retry_after":1,"seed":{seed}}}"#),
+        &format!(
+            r#"{{"lifetime":{lifetime},"fail_rate":{fail_rate},"retry_after":1,"seed":{seed}}}"#
+        ),
     );
 
     let provider = match Provider::builder("load")
