@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Iterator
+import threading
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -105,3 +106,24 @@ def confidential(provider: grantline.Provider, **kwargs: Any) -> grantline.Clien
 
 def public(provider: grantline.Provider) -> grantline.Client:
     return grantline.Client(provider, PUBLIC_CLIENT_ID, redirect_uri=CALLBACK)
+
+
+def in_threads(n: int, work: Callable[[], Any]) -> List[Any]:
+    """Runs ``work`` in ``n`` threads released together; each result, or the exception it
+    raised, in order."""
+    barrier = threading.Barrier(n)
+    results: List[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work()
+        except BaseException as e:  # collected, asserted by the caller
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results

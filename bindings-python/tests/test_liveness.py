@@ -19,6 +19,8 @@ import pytest
 import grantline
 from grantline import AsyncTokenSession, Client, HttpRequest, HttpResponse, Provider, Secret, TokenSession, TokenSet
 
+from conftest import in_threads
+
 JSON = {"content-type": "application/json"}
 NOW = 1_700_000_000
 
@@ -99,23 +101,6 @@ class Clock:
         return self.now
 
 
-def in_threads(n: int, work: Callable[[], Any]) -> List[Any]:
-    barrier = threading.Barrier(n)
-    results: List[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work()
-        except BaseException as e:  # collected, asserted by the caller
-            results[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 def initial(access: str = "at-1", refresh: Optional[str] = "rt-1", expires_in: int = 100) -> TokenSet:

@@ -16,7 +16,7 @@ import grantline
 from grantline import AsyncTokenSession, HttpRequest, HttpResponse, Secret, TokenSession
 from grantline.transports import AsyncHttpxTransport
 
-from conftest import CLIENT_SECRET, PASSWORD, SYNC_MODES, confidential, make_transport
+from conftest import CLIENT_SECRET, PASSWORD, SYNC_MODES, confidential, in_threads, make_transport
 from test_interop import assert_quiet
 
 THREADS = 200
@@ -61,23 +61,6 @@ class AsyncCounting(Counting):
         return response
 
 
-def in_threads(n: int, work: Any) -> List[Any]:
-    barrier = threading.Barrier(n)
-    results: List[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work()
-        except BaseException as e:  # collected, asserted by the caller
-            results[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.parametrize("mode", SYNC_MODES)

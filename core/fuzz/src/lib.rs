@@ -248,6 +248,26 @@ pub static TOKEN_SET_SKELETON: std::sync::LazyLock<String> = std::sync::LazyLock
     format!("{t:?} {t:#?} IdToken([redacted]) Some(None)")
 });
 
+/// Fails when a token set's `Debug` shows its access, refresh or ID token (beyond what its
+/// non-secret fields and the field names show anyway).
+pub fn assert_token_set_hidden(t: &grantline::TokenSet) {
+    let debug = format!("{t:?}");
+    let visible = format!(
+        "{} {:?} {:?} {}",
+        t.token_type(),
+        t.scopes(),
+        t.extra_names().collect::<Vec<_>>(),
+        TOKEN_SET_SKELETON.as_str()
+    );
+    assert_hidden(&debug, t.access_token().secret(), &visible, "access token");
+    if let Some(rt) = t.refresh_token() {
+        assert_hidden(&debug, rt.secret(), &visible, "refresh token");
+    }
+    if let Some(it) = t.id_token() {
+        assert_hidden(&debug, it.secret(), &visible, "id token");
+    }
+}
+
 /// The same for a pending authorization.
 pub static PENDING_SKELETON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let json =
