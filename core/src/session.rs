@@ -18,7 +18,9 @@
 //!    [`TokenSession::delivered`]: until then a second renewal cannot start, so token sets reach
 //!    storage in renewal order. Then the caller that sent the renewal asks
 //!    [`TokenSession::waited`] like every waiter.
-//! 3. After an API answered 401 `invalid_token` (see [`crate::bearer::needs_renewal`]), call
+//! 3. A caller that gives up on a renewal it is performing (its task was cancelled) calls
+//!    [`TokenSession::abandon`]: the renewal is forgotten, and the next caller renews.
+//! 4. After an API answered 401 `invalid_token` (see [`crate::bearer::needs_renewal`]), call
 //!    [`TokenSession::reject`] with the token it refused: the next `next()` renews, once, however
 //!    many callers reject the same token.
 //!
@@ -565,6 +567,20 @@ impl TokenSession {
             reason: oauth_text(reason.as_ref(), Charset::Text, 512),
         };
         Ok(self.failed(id, error, None, now, None))
+    }
+
+    /// Forgets renewal `id`, which ended without an answer because whoever performed it gave up
+    /// (a cancelled task or coroutine, an aborted call): not a failure, so no backoff and no
+    /// error for anyone. Waiters calling [`TokenSession::waited`] get the usable token, or a new
+    /// [`Next::Send`]: the next caller renews. Returns whether `id` was in flight.
+    ///
+    /// Use it only when the request was cancelled by the client side. A request that may have
+    /// reached the server and whose answer was lost (a timeout, a reset) is a
+    /// [`TokenSession::fail`]: the server may be struggling, and backing off protects it. Either
+    /// way, a refresh token the server rotated in a lost answer is gone; the next refresh then
+    /// meets `invalid_grant` and the session repeats its grant or asks to authorize again.
+    pub fn abandon(&mut self, id: u64) -> bool {
+        self.take_flight(id).is_ok()
     }
 
     /// The token set of renewal `id` (in [`Completion::renewed`]) reached storage: another

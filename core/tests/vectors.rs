@@ -1438,6 +1438,10 @@ fn run_step(session: &mut TokenSession, step: &Value) -> Res<()> {
             let f = Fields::new(step, "step", &["op", "id", "expect"])?;
             boolean(&f, session.delivered(f.u64("id")?))
         }
+        "abandon" => {
+            let f = Fields::new(step, "step", &["op", "id", "expect"])?;
+            boolean(&f, session.abandon(f.u64("id")?))
+        }
         "reject" => {
             let f = Fields::new(step, "step", &["op", "token", "expect"])?;
             boolean(&f, session.reject(f.str("token")?))
