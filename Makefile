@@ -58,6 +58,7 @@ interop:
 # binding's cached token and round across the FFI. Figures are never asserted in tests.
 bench: setup
 	$(CARGO) bench -p grantline --bench round
+	$(CARGO) bench -p grantline-async --bench async_round
 	bindings-wasm/test.sh bench
 	bindings-wasm/size.sh
 	bindings-python/test.sh bench
