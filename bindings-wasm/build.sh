@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package `grantline` into target/npm/grantline (or $1):
 # the crate for wasm32 (profile wasm-release), wasm-bindgen (--target web), npm binaryen's
-# wasm-opt, and the hand-written entry points of npm/ (Node, Workers, browsers/Deno).
+# wasm-opt, and the hand-written entry points of npm/ (Node's ES module and its CommonJS door,
+# Workers, browsers/Deno), all over the one .wasm.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,9 +49,9 @@ export {
   StateMismatchError, ReauthorizationRequiredError, TransportError,
 } from '$rel';
 JS
-printf "export { setRedactor } from '%s';\n" "$rel" >"$OUT/support.js"
+printf "export { prepare } from '%s';\n" "$rel" >"$OUT/support.js"
 
-cp "$HERE"/npm/{index.js,node.js,workerd.js,index.d.ts,errors.d.ts} "$OUT/"
+cp "$HERE"/npm/{index.js,node.js,node.cjs,workerd.js,index.d.ts,errors.d.ts} "$OUT/"
 cp "$HERE/README.md" "$OUT/README.md"
 version="$(awk -F'"' '/^version = / { print $2; exit }' "$ROOT/Cargo.toml")"
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$HERE/npm/package.json" >"$OUT/package.json"

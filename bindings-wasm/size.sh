@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Size report of the npm package (after bindings-wasm/build.sh): each file raw and gzipped
-# (-9), the total, and, with `--crates`, where the WebAssembly's bytes go per crate (twiggy,
+# Size report of the npm package (after bindings-wasm/build.sh): each code file raw and gzipped
+# (-9), the total, the `npm pack` tarball (unpacked and packed; it must hold one .wasm), and, with `--crates`, where the WebAssembly's bytes go per crate (twiggy,
 # installed into .tools on first use; it reads the names section of the pre-wasm-opt module).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,8 +12,14 @@ while IFS= read -r f; do
   raw=$(wc -c <"$f"); gz=$(gzip -9c "$f" | wc -c)
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%-60s %9d %9d\n' "${f#"$PKG/"}" "$raw" "$gz"
-done < <(find "$PKG" -type f \( -name '*.js' -o -name '*.wasm' \) | sort)
-printf '%-60s %9d %9d\n' 'total (code: .js + .wasm)' "$total_raw" "$total_gz"
+done < <(find "$PKG" -type f \( -name '*.js' -o -name '*.cjs' -o -name '*.wasm' \) | sort)
+printf '%-60s %9d %9d\n' 'total (code: .js + .cjs + .wasm)' "$total_raw" "$total_gz"
+# What a user downloads: the tarball `npm pack` makes (gzipped already; README and .d.ts in it).
+(cd "$PKG" && npm pack --dry-run --json --ignore-scripts 2>/dev/null) | node -e '
+  const [p] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const wasm = p.files.filter((f) => f.path.endsWith(".wasm")).length;
+  console.log(`npm pack: ${p.entryCount} files, ${wasm} .wasm`.padEnd(60), String(p.unpackedSize).padStart(9), String(p.size).padStart(9));
+  if (wasm !== 1) { console.error("size: the package must hold exactly one .wasm"); process.exit(1); }'
 if [[ "${1:-}" == --crates ]]; then
   [[ -x "$ROOT/.tools/bin/twiggy" ]] || cargo install --quiet --root "$ROOT/.tools" twiggy
   named="$(mktemp -d)"

@@ -2,9 +2,12 @@
 # `make js`: builds the npm package and runs every JavaScript-side suite:
 #   - wasm-bindgen-test in Node (the binding's Rust side) and in headless Chromium (the
 #     sans-IO layer and one grant over the browser's fetch against a loopback server);
-#   - `node --test` on the built package as a user imports it (`import ... from 'grantline'`):
-#     every shared vector, the convenient layer against the interop servers, the transport
-#     against the hostile server, the session's liveness rules with a fake clock.
+#   - `node --test` on the built package as a user imports it (`import ... from 'grantline'`,
+#     and `require('grantline')`): every shared vector, the convenient layer against the interop
+#     servers, the transport against the hostile server, the session's liveness rules with a
+#     fake clock, `{ signal, timeout }` on every network call, the classes as redacted data
+#     (also in headless Chromium through chromedriver, the browser entry as a page loads it),
+#     the packed files (one .wasm).
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
 # `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
 # load server: under `tests/interop/servers.sh run` (it starts one itself when

@@ -41,6 +41,14 @@ export function makeError(name, message, fields) {
 // by `fetch`.
 let redactor = null;
 export function setRedactor(f) { redactor = f; }
+
+// What every entry point of the package does with the glue's exports (`core`) once the module
+// is loaded: request objects print through the core's `redactRequest`, and the classes behave
+// as data (see `asData` below).
+export function prepare(core) {
+  setRedactor(core.redactRequest);
+  asData(core);
+}
 function redacted() { return redactor ? redactor(this) : `${this.method} ${this.url} [body and credentials redacted]`; }
 export function makeRequest(method, url, headers, body) {
   const h = {};
@@ -53,18 +61,104 @@ export function makeRequest(method, url, headers, body) {
 }
 
 // A session's `next` answer ({ next, token } / { next, id, request, current } / { next, id }):
-// plain data, printed with the tokens redacted (`toString`, Node's inspect).
-function shownNext() {
+// plain data, shown with the tokens redacted (`toString`, Node's inspect, and `JSON.stringify`
+// through a non-enumerable `toJSON`: spreading or destructuring it still gives the tokens).
+function nextView() {
   const shown = { ...this };
   if (shown.token !== undefined) shown.token = '[redacted]';
   if (shown.current !== undefined) shown.current = '[redacted]';
   if (shown.request !== undefined) shown.request = `${shown.request.method} ${shown.request.url} [redacted]`;
-  return `Next ${JSON.stringify(shown)}`;
+  return shown;
+}
+function shownNext() {
+  return `Next ${JSON.stringify(nextView.call(this))}`;
 }
 export function makeNext(o) {
   Object.defineProperty(o, 'toString', { value: shownNext });
+  Object.defineProperty(o, 'toJSON', { value: nextView });
   Object.defineProperty(o, Symbol.for('nodejs.util.inspect.custom'), { value: shownNext });
   return o;
+}
+
+// ------------------------------------------------------------------------- classes as data
+//
+// The package's classes are wasm-bindgen wrappers: an object whose only own property is a
+// pointer into the WebAssembly memory, everything else on the prototype. Left alone,
+// `JSON.stringify(tokens)` gives `{"__wbg_ptr":1234}` and `structuredClone(tokens)` silently
+// gives a copy that is no TokenSet. `asData(classes)` (the package's entry points call it on
+// the glue's exports) makes each class behave as data without leaking:
+//   - `toJSON()` (Rust, per class) is the redacted view: what JSON.stringify and structured
+//     loggers show; Node's `util.inspect` (console.log) shows the same view, named;
+//   - every instance gets an own enumerable accessor, `notCloneable`, whose getter throws a
+//     DataCloneError naming the class and what to do instead (`serialize()`):
+//     `structuredClone`, `postMessage` and the other structured-clone users read every own
+//     enumerable property, so they fail with that error in every engine, and so does a spread
+//     or `Object.assign` copy (which would be no TokenSet either). The pointer itself becomes
+//     non-enumerable.
+// Both are installed when the wasm-bindgen glue first sets `__wbg_ptr` on a new instance (its
+// constructor and its internal `__wrap`): a setter on the prototype catches that assignment.
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+const CLONE_KEY = 'notCloneable';
+// What to do instead of cloning, per class. A class missing here is refused by `asData`.
+const INSTEAD = {
+  TokenSet: 'to persist or send it, use tokens.serialize() (a secret) and TokenSet.deserialize(); to log it, JSON.stringify(tokens) (redacted)',
+  PendingAuthorization: 'to store or send it, use pending.serialize() (a secret) and PendingAuthorization.deserialize()',
+  CodeGrant: 'send its code, codeVerifier and redirectUri, and make a new CodeGrant(code, codeVerifier, redirectUri)',
+  DeviceAuthorization: 'poll from where it was obtained, or send its fields (deviceCode is a secret)',
+  Authorization: 'send its url, and store authorization.pending.serialize() (a secret)',
+  Client: 'make a Client in each realm (worker) that needs one',
+  Provider: 'make the Provider in each realm (worker) that needs one (Provider.custom(), a preset, or Provider.fromMetadata())',
+  Discovery: 'make a new Discovery(issuer) where it is needed',
+  TokenSession: 'keep one session per realm (worker): send tokens with session.tokens.serialize() if they must be shared',
+  SessionState: 'keep it in the realm (worker) that drives it',
+};
+
+function cloneError(name) {
+  const message = `${name} objects cannot be cloned or copied (they live in this realm's WebAssembly memory): ${INSTEAD[name]}`;
+  if (typeof DOMException === 'function') return new DOMException(message, 'DataCloneError');
+  const e = new Error(message);
+  e.name = 'DataCloneError';
+  return e;
+}
+
+function installAsData(name, cls) {
+  const proto = cls.prototype;
+  const refuse = { get() { throw cloneError(name); }, enumerable: true, configurable: true };
+  Object.defineProperty(proto, '__wbg_ptr', {
+    configurable: true,
+    set(ptr) {
+      Object.defineProperty(this, '__wbg_ptr', { value: ptr, writable: true, enumerable: false, configurable: true });
+      Object.defineProperty(this, CLONE_KEY, refuse);
+    },
+  });
+  Object.defineProperty(proto, INSPECT, {
+    configurable: true,
+    writable: true,
+    value(depth, options, inspect) {
+      let view;
+      try {
+        view = this.toJSON();
+      } catch {
+        return `${name} {}`; // freed (free() or `using`): nothing left to show
+      }
+      if (typeof inspect !== 'function' || !options) return `${name} ${JSON.stringify(view)}`;
+      if (depth < 0) return options.stylize(`[${name}]`, 'special');
+      return `${name} ${inspect(view, { ...options, depth: options.depth === null ? null : options.depth - 1 })}`;
+    },
+  });
+}
+
+// Installs the above on every class of the glue's exports (`core`): a class of the package is
+// a function whose prototype has wasm-bindgen's `free`.
+export function asData(core) {
+  for (const [name, value] of Object.entries(core)) {
+    if (typeof value !== 'function' || !value.prototype || typeof value.prototype.free !== 'function') continue;
+    if (!Object.hasOwn(INSTEAD, name) || typeof value.prototype.toJSON !== 'function') {
+      throw new Error(`grantline: class ${name} has no data view (a toJSON and a line in INSTEAD)`);
+    }
+    installAsData(name, value);
+  }
 }
 
 // Response headers as one string, "name\nvalue\nname\nvalue...", from a `Headers` (or any
@@ -159,13 +253,17 @@ class Deadline {
       bucket.calls.add(this);
       this.bucket = bucket;
     }
-    if (signal) {
-      const aborted = () => this.fire(`${this.what()}: aborted${signal.reason && signal.reason.message ? ` (${signal.reason.message})` : ''}`);
-      if (signal.aborted) aborted();
-      else {
-        signal.addEventListener('abort', aborted, { once: true });
-        this.unlink = () => signal.removeEventListener('abort', aborted);
-      }
+    if (signal) this.watch(signal);
+  }
+
+  // Ends the call when `signal` aborts (the listener goes at `finish()`).
+  watch(signal) {
+    const aborted = () => this.fire(`${this.what()}: aborted${signal.reason && signal.reason.message ? ` (${signal.reason.message})` : ''}`);
+    if (signal.aborted) aborted();
+    else {
+      signal.addEventListener('abort', aborted, { once: true });
+      const unlink = this.unlink;
+      this.unlink = () => { if (unlink) unlink(); signal.removeEventListener('abort', aborted); };
     }
   }
 
@@ -421,10 +519,12 @@ export function discard(res) {
   if (res && res.body && typeof res.body.cancel === 'function' && !res.bodyUsed) res.body.cancel().catch(() => {});
 }
 
-// A promise bounded by a caller's `timeout` (ms) and `signal`: a caller that stops waiting for
-// a renewal other callers share (the renewal goes on).
-export function bounded(promise, timeout, signal) {
+// A promise bounded by a caller's `timeout` (ms) and `signal` (and `also`, session.fetch's own
+// request signal): a caller that stops waiting for a renewal other callers share (the renewal
+// goes on).
+export function bounded(promise, timeout, signal, also) {
   const d = new Deadline(timeout, signal, undefined, undefined, (ms) => `gave up waiting for the token renewal after ${ms} ms (this call's deadline; the renewal goes on)`);
+  if (also) d.watch(also);
   return race(promise, d).then(
     (r) => { d.finish(); return r; },
     (e) => { d.finish(); throw e; },
@@ -442,10 +542,17 @@ export function callQuietly(f, value) {
   }
 }
 
+// Waits `ms` milliseconds, or until `signal` aborts (then rejects with its reason). The abort
+// listener goes when the wait ends: a device flow polling for minutes leaves none behind on a
+// long-lived signal.
 export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal && signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    if (signal) signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+    const aborted = () => { clearTimeout(timer); reject(signal.reason); };
+    const timer = setTimeout(() => {
+      if (signal) signal.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    if (signal) signal.addEventListener('abort', aborted, { once: true });
   });
 }

@@ -1,11 +1,11 @@
 // Node 18+ (and Bun): reads the WebAssembly next to this file synchronously, then
-// re-exports the API.
+// re-exports the API. `require('grantline')` loads this very module too (node.cjs).
 import { readFileSync } from 'node:fs';
-import { initSync, redactRequest } from './grantline_core.js';
-import { setRedactor } from './support.js';
+import * as core from './grantline_core.js';
+import { prepare } from './support.js';
 
-initSync({ module: readFileSync(new URL('./grantline_bg.wasm', import.meta.url)) });
-setRedactor(redactRequest);
+core.initSync({ module: readFileSync(new URL('./grantline_bg.wasm', import.meta.url)) });
+prepare(core);
 
 export * from './grantline_core.js';
 export * from './errors.js';

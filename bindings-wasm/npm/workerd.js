@@ -2,11 +2,11 @@
 // compiled WebAssembly.Module and forbid compiling code at run time, so the module is
 // instantiated from the import.
 import wasm from './grantline_bg.wasm';
-import { initSync, redactRequest } from './grantline_core.js';
-import { setRedactor } from './support.js';
+import * as core from './grantline_core.js';
+import { prepare } from './support.js';
 
-initSync({ module: wasm });
-setRedactor(redactRequest);
+core.initSync({ module: wasm });
+prepare(core);
 
 export * from './grantline_core.js';
 export * from './errors.js';

@@ -1,7 +1,8 @@
 //! `Client`: the sans-IO request builders, and one async call per grant over `fetch`.
 
 use crate::convert::{
-    get, invalid, known_keys, opt_string, pairs, request_to_js, strings, Failure,
+    get, invalid, known_keys, opt_string, or_null, pairs, redacted_if, request_to_js, set, strings,
+    Failure,
 };
 use crate::fetch::Fetch;
 use crate::provider::{auth_method, Provider};
@@ -30,7 +31,8 @@ extern "C" {
 /// An OAuth client of one provider: its id, secret and redirect URI. Builds every request
 /// (sans-IO), and sends them with `fetch` (the global one, or `options.fetch`), each within a
 /// whole-request deadline (`options.timeout`, milliseconds, default 30 000; per call
-/// `{ timeout, signal }`). Redirects are never followed. Prints without its secret.
+/// `{ timeout, signal }`). Redirects are never followed. Prints and serializes
+/// (`console.log`, `JSON.stringify`) without its secret.
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct Client {
@@ -136,6 +138,14 @@ impl Client {
             self.inner.provider().name(),
             self.inner.client_id()
         )
+    }
+
+    /// The view `JSON.stringify()` shows: `{ provider, clientId, clientSecret, redirectUri,
+    /// authMethod, timeout }` (`provider`: its name; `clientSecret`: `'[redacted]'` when set,
+    /// else `null`; `timeout`: the deadline in milliseconds, `null` for none).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "ClientView")]
+    pub fn to_view(&self) -> JsValue {
+        client_view(&self.inner, self.fetch.timeout_ms())
     }
 
     // ------------------------------------------------------------------ sans-IO requests
@@ -437,6 +447,22 @@ impl Client {
         let request = self::hint(hint).and_then(|h| self.inner.revocation_request(&token, h));
         self.exchange(request, &js(options), REVOKE, &JsValue::UNDEFINED)
     }
+}
+
+/// A client's redacted view (see `Client.toJSON`); `timeout`: its deadline, when it has one.
+pub(crate) fn client_view(c: &grantline::Client, timeout: Option<f64>) -> JsValue {
+    let o = js_sys::Object::new();
+    set(&o, "provider", c.provider().name());
+    set(&o, "clientId", c.client_id());
+    set(&o, "clientSecret", redacted_if(c.client_secret().is_some()));
+    set(&o, "redirectUri", or_null(c.redirect_uri()));
+    set(
+        &o,
+        "authMethod",
+        or_null(c.auth_method().map(|m| m.as_str())),
+    );
+    set(&o, "timeout", or_null(timeout));
+    o.into()
 }
 
 fn ended(code: &str, description: &str) -> Error {

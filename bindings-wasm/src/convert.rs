@@ -55,11 +55,13 @@ extern "C" {
         timeout: f64,
         signal: &JsValue,
     ) -> js_sys::Promise;
-    /// `promise`, or a rejection when the caller's `timeout` passes or `signal` aborts first.
+    /// `promise`, or a rejection when the caller's `timeout` passes or `signal` (or `also`)
+    /// aborts first.
     pub(crate) fn bounded(
         promise: &js_sys::Promise,
         timeout: f64,
         signal: &JsValue,
+        also: &JsValue,
     ) -> js_sys::Promise;
     /// Calls `f(value)`, dropping whatever it throws or rejects with.
     #[wasm_bindgen(js_name = callQuietly)]
@@ -149,6 +151,27 @@ pub(crate) fn invalid(reason: impl Into<String>) -> Error {
 pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a data property on a plain object we created cannot fail.
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+/// An optional value of a redacted view (`toJSON()`): `null` when there is none, so that
+/// `JSON.stringify` shows the field (`undefined` would drop it).
+pub(crate) fn or_null<T: Into<JsValue>>(v: Option<T>) -> JsValue {
+    v.map_or(JsValue::NULL, Into::into)
+}
+
+/// A secret in a redacted view: `"[redacted]"` when there is one, `null` when there is none
+/// (whether it exists is worth logging; its value never is).
+pub(crate) fn redacted_if(present: bool) -> JsValue {
+    if present {
+        JsValue::from_str(grantline::secret::REDACTED)
+    } else {
+        JsValue::NULL
+    }
+}
+
+/// Strings as a JavaScript array.
+pub(crate) fn string_array<'a>(items: impl IntoIterator<Item = &'a str>) -> Array {
+    items.into_iter().map(JsValue::from_str).collect()
 }
 
 /// `obj[key]`, or `undefined` when `obj` is not an object.

@@ -66,6 +66,23 @@ impl Discovery {
     pub fn to_js_string(&self) -> String {
         format!("Discovery({})", self.inner.issuer())
     }
+
+    /// The view `JSON.stringify()` shows: `{ issuer, urls }`.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ issuer: string, urls: string[] }")]
+    pub fn to_view(&self) -> JsValue {
+        let o = js_sys::Object::new();
+        crate::convert::set(&o, "issuer", self.inner.issuer());
+        crate::convert::set(
+            &o,
+            "urls",
+            self.inner
+                .urls()
+                .into_iter()
+                .map(JsValue::from)
+                .collect::<js_sys::Array>(),
+        );
+        o.into()
+    }
 }
 
 /// Discovers the provider of `issuer` (RFC 8414 / OpenID Connect Discovery) over `fetch`: the

@@ -31,12 +31,15 @@ pub(crate) struct Fetch {
     timeout: f64,
 }
 
-/// One call's deadline and abort signal.
+/// One call's deadline and abort signals.
 pub(crate) struct Call {
     /// Milliseconds (`f64::INFINITY`: none).
     pub(crate) timeout: f64,
-    /// An `AbortSignal`, or `undefined`.
+    /// An `AbortSignal` (the call options'), or `undefined`.
     pub(crate) signal: JsValue,
+    /// A second `AbortSignal` that also ends the call (`session.fetch()`'s own request signal,
+    /// while it waits for its token), or `undefined`.
+    pub(crate) also: JsValue,
 }
 
 impl Call {
@@ -45,12 +48,39 @@ impl Call {
         js_sys::Date::now() + self.timeout
     }
 
-    /// The same signal with what is left of the deadline ending at `end`.
+    /// The same signals with what is left of the deadline ending at `end`.
     pub(crate) fn until(&self, end: f64) -> Call {
         Call {
             timeout: (end - js_sys::Date::now()).max(1.0),
             signal: self.signal.clone(),
+            also: self.also.clone(),
         }
+    }
+
+    /// The same call, also ended by `signal` (when it is one).
+    pub(crate) fn also_ended_by(mut self, signal: JsValue) -> Call {
+        if signal_option(&signal).is_ok_and(|s| !s.is_undefined()) {
+            self.also = signal;
+        }
+        self
+    }
+
+    /// A transport error when one of the call's signals has aborted already: such a call
+    /// starts nothing (as `fetch` with an aborted signal).
+    pub(crate) fn aborted(&self, what: &str) -> Option<Error> {
+        [&self.signal, &self.also]
+            .into_iter()
+            .find(|s| get(s, "aborted").as_bool() == Some(true))
+            .map(|s| {
+                let why = crate::convert::message_of(&get(s, "reason"));
+                Error::Transport {
+                    reason: if why.is_empty() {
+                        format!("{what}: aborted")
+                    } else {
+                        format!("{what}: aborted ({why})")
+                    },
+                }
+            })
     }
 }
 
@@ -99,11 +129,17 @@ impl Fetch {
         })
     }
 
+    /// The client's whole-request deadline in milliseconds, `None` when it has none.
+    pub(crate) fn timeout_ms(&self) -> Option<f64> {
+        Some(self.timeout).filter(|t| t.is_finite())
+    }
+
     /// The deadline of a call without options of its own.
     pub(crate) fn default_call(&self) -> Call {
         Call {
             timeout: self.timeout,
             signal: JsValue::UNDEFINED,
+            also: JsValue::UNDEFINED,
         }
     }
 
@@ -119,6 +155,7 @@ impl Fetch {
         Ok(Call {
             timeout: timeout_option(&get(options, "timeout"), "timeout")?.unwrap_or(self.timeout),
             signal: signal_option(&get(options, "signal"))?,
+            also: JsValue::UNDEFINED,
         })
     }
 

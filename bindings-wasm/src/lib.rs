@@ -12,6 +12,11 @@
 //! - the session's state machine itself, `SessionState`, and discovery's, `Discovery`, for
 //!   drivers of your own.
 //!
+//! The classes behave as data without leaking: `toJSON()` is a redacted view (what
+//! `JSON.stringify`, structured loggers and Node's `util.inspect` show), and a structured clone
+//! (`structuredClone`, `postMessage`) fails with a `DataCloneError` pointing to `serialize()`
+//! (installed by the package's entry points, see `js/support.js`).
+//!
 //! Errors are instances of the package's error classes (`OAuthError`,
 //! `MalformedResponseError`, `ConfigurationError`, `StateMismatchError`,
 //! `ReauthorizationRequiredError`, `TransportError`, all extending `GrantlineError`) with
@@ -146,7 +151,7 @@ export type TokenTypeHint = 'access_token' | 'refresh_token';
 /** Response headers: a fetch `Headers`, a record (a repeated header as a string array), or pairs. */
 export type HeadersLike = Headers | Record<string, string | string[]> | [string, string][];
 
-/** A request built by the sans-IO layer. Send it as is: `fetch(r.url, r)`. Prints redacted. */
+/** A request built by the sans-IO layer. Send it as is: `fetch(r.url, r)`. Prints redacted (`String()`, `console.log`); `JSON.stringify` gives the data, credentials included. */
 export interface HttpRequest {
   method: string;
   url: string;
@@ -293,6 +298,96 @@ export interface Completion {
   renewed?: { tokens: TokenSet; refreshTokenRotated: boolean };
   /** Why the renewal failed (for logs: callers learn through `waited`/`next`). */
   error?: GrantlineError;
+}
+
+/** What a redacted view shows for a secret: whether it exists, never its value. */
+export type Redacted = '[redacted]';
+
+/**
+ * `tokens.toJSON()`: what `JSON.stringify(tokens)`, structured loggers and `console.log` show.
+ * Every secret is `'[redacted]'` (`null` when absent). Persist with `serialize()` instead.
+ */
+export interface TokenSetView {
+  accessToken: Redacted;
+  tokenType: string;
+  /** Unix seconds, `null` when unknown. */
+  expiresAt: number | null;
+  scopes: string[] | null;
+  /** Whether there is a refresh token: `'[redacted]'`, or `null`. */
+  refreshToken: Redacted | null;
+  idToken: Redacted | null;
+  issuedAt: number;
+  expirySource: 'expires_in' | 'expires' | 'unverified_jwt_exp' | 'unknown';
+  /** The names of the members grantline does not know; their values may be secrets. */
+  extra: Record<string, Redacted>;
+}
+
+/** `pending.toJSON()`: the redacted view. Store it with `serialize()` instead. */
+export interface PendingAuthorizationView {
+  state: Redacted;
+  codeVerifier: Redacted | null;
+  redirectUri: string | null;
+}
+
+/** `authorization.toJSON()`: the URL with its `state` redacted, and the pending record's view. */
+export interface AuthorizationView {
+  url: string;
+  pending: PendingAuthorizationView;
+}
+
+/** `grant.toJSON()`: the redacted view of a code grant. */
+export interface CodeGrantView {
+  code: Redacted;
+  codeVerifier: Redacted | null;
+  redirectUri: string | null;
+}
+
+/** `device.toJSON()`: the device authorization without its device code. */
+export interface DeviceAuthorizationView {
+  deviceCode: Redacted;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete: string | null;
+  expiresAt: number | null;
+  interval: number;
+}
+
+/** `client.toJSON()`: the client without its secret. */
+export interface ClientView {
+  /** The provider's name. */
+  provider: string;
+  clientId: string;
+  clientSecret: Redacted | null;
+  redirectUri: string | null;
+  authMethod: AuthMethod | null;
+  /** The whole-request deadline in milliseconds, `null` for none. */
+  timeout: number | null;
+}
+
+/** `provider.toJSON()`. */
+export interface ProviderView {
+  name: string;
+  issuer: string | null;
+  authorizationEndpoint: string | null;
+  /** Grant → token endpoint, for the grants the provider supports. */
+  tokenEndpoints: Partial<Record<Grant, string>>;
+  introspectionEndpoint: string | null;
+  revocationEndpoint: string | null;
+  deviceAuthorizationEndpoint: string | null;
+  grants: Grant[];
+  authMethod: AuthMethod | null;
+  bodyEncoding: 'form' | 'json';
+  /** A parameter with a secret's name shows `'[redacted]'`. */
+  extraTokenParams: [string, string][];
+}
+
+/** `session.toJSON()` (a `TokenSession` or a `SessionState`). */
+export interface SessionView {
+  client: ClientView;
+  renewing: boolean;
+  failures: number;
+  retryAt: number | null;
+  tokens: TokenSetView | null;
 }
 
 /** An introspection answer (RFC 7662). */

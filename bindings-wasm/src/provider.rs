@@ -2,7 +2,8 @@
 //! a discovery document.
 
 use crate::convert::{
-    absent, get, invalid, known_keys, opt_bool, opt_seconds, opt_string, pairs, strings, Failure,
+    absent, get, invalid, known_keys, opt_bool, opt_seconds, opt_string, or_null, pairs, set,
+    string_array, strings, Failure,
 };
 use crate::types::{js, DiscoverOptions};
 use grantline::{BodyEncoding, ClientAuthMethod, Error, GrantType};
@@ -358,6 +359,67 @@ impl Provider {
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
         format!("Provider({})", self.inner.name())
+    }
+
+    /// The view `JSON.stringify()` shows: `{ name, issuer, authorizationEndpoint,
+    /// tokenEndpoints, introspectionEndpoint, revocationEndpoint, deviceAuthorizationEndpoint,
+    /// grants, authMethod, bodyEncoding, extraTokenParams }` (`tokenEndpoints`: grant → URL, for
+    /// the grants it supports; the value of an extra parameter with a secret's name is
+    /// `'[redacted]'`; absent values are `null`).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "ProviderView")]
+    pub fn to_view(&self) -> JsValue {
+        let p = &self.inner;
+        let o = js_sys::Object::new();
+        set(&o, "name", p.name());
+        set(&o, "issuer", or_null(p.issuer()));
+        set(
+            &o,
+            "authorizationEndpoint",
+            or_null(p.authorization_endpoint()),
+        );
+        let endpoints = js_sys::Object::new();
+        for g in p.grants() {
+            if let Some(url) = p.token_endpoint(*g) {
+                set(&endpoints, g.name(), url);
+            }
+        }
+        set(&o, "tokenEndpoints", endpoints);
+        set(
+            &o,
+            "introspectionEndpoint",
+            or_null(p.introspection_endpoint()),
+        );
+        set(&o, "revocationEndpoint", or_null(p.revocation_endpoint()));
+        set(
+            &o,
+            "deviceAuthorizationEndpoint",
+            or_null(p.device_authorization_endpoint()),
+        );
+        set(
+            &o,
+            "grants",
+            string_array(p.grants().iter().map(|g| g.name())),
+        );
+        set(
+            &o,
+            "authMethod",
+            or_null(p.auth_method().map(|m| m.as_str())),
+        );
+        set(&o, "bodyEncoding", self.body_encoding());
+        let params: js_sys::Array = p
+            .extra_token_params()
+            .iter()
+            .map(|(k, v)| {
+                let shown = if grantline::redact::is_secret_param(k) {
+                    grantline::secret::REDACTED
+                } else {
+                    v.as_str()
+                };
+                js_sys::Array::of2(&k.into(), &shown.into())
+            })
+            .collect();
+        set(&o, "extraTokenParams", params);
+        o.into()
     }
 }
 

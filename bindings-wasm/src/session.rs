@@ -11,10 +11,16 @@
 //!   `fail`), awaits `onTokens` with the token set to persist, then calls `delivered` (even when
 //!   `onTokens` threw): no second renewal starts before that, so token sets reach `onTokens` in
 //!   renewal order. Only then does its Promise settle (it never rejects) and the waiters wake.
+//! - A caller that gives up (its `timeout`, its `signal`) stops waiting; the renewal is never
+//!   cut short, even when that caller was the only one (so the core's `abandon` is not used
+//!   here): it ends at its answer or at the client's deadline, its token set is delivered, and
+//!   the next caller gets it. Aborting a request the server may already have answered could
+//!   lose a rotated refresh token, and callers with deadlines shorter than a slow token
+//!   endpoint would each start a renewal that never finishes.
 
 use crate::client::Client;
 use crate::convert::{
-    absent, get, headers_of, invalid, known_keys, now_or, opt_seconds, opt_string,
+    absent, get, headers_of, invalid, known_keys, now_or, opt_seconds, opt_string, or_null,
     response_from_js, set, strings, transport, Failure,
 };
 use crate::fetch::{fetch_failed, Call, Fetch};
@@ -61,6 +67,10 @@ struct State {
     inflight: Option<(u64, Promise)>,
     on_tokens: Option<Function>,
     on_error: Option<Function>,
+    /// The renewal whose starting caller stopped waiting for it (its deadline passed, or its
+    /// signal aborted): what its `onTokens` throws goes to `onError`, as a background
+    /// renewal's does, since nobody else would learn it.
+    orphaned: Option<u64>,
 }
 
 /// Keeps one token fresh for any number of callers: `getAccessToken()` renews before expiry
@@ -133,6 +143,7 @@ fn session(
             inflight: None,
             on_tokens: callback(options, "onTokens")?,
             on_error: callback(options, "onError")?,
+            orphaned: None,
         })),
     })
 }
@@ -218,8 +229,11 @@ impl TokenSession {
     /// A usable access token: the current one, or a renewed one. Concurrent calls share one
     /// renewal (one token request); during a renewal ahead of expiry the current token is
     /// returned at once. `options`: `timeout` (milliseconds this caller waits for a renewal;
-    /// default the client's) and `signal`: giving up rejects this call with a `TransportError`,
-    /// the renewal goes on for the others.
+    /// default the client's) and `signal`: giving up rejects this call with a `TransportError`.
+    /// The renewal itself is never cut short by a caller that gives up, even the only one: it
+    /// runs to its answer or to the client's deadline, its token set reaches `onTokens` (a
+    /// rotated refresh token is never lost) and the next caller gets the token. A signal that
+    /// has already aborted rejects at once, and starts nothing.
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
     pub fn get_access_token(&self, options: Option<CallOptionsArg>) -> Promise {
         let options = js(options);
@@ -227,6 +241,9 @@ impl TokenSession {
             Ok(w) => w,
             Err(e) => return Promise::reject(&Failure(e).into()),
         };
+        if let Some(e) = wait.as_ref().and_then(|w| w.aborted("getAccessToken")) {
+            return Promise::reject(&Failure(e).into());
+        }
         let first = self.state.borrow_mut().core.next(now());
         match first {
             // The common case, a cached token: no async machinery.
@@ -255,9 +272,11 @@ impl TokenSession {
     /// `WWW-Authenticate` says `invalid_token` (or gives no error), the token is rejected,
     /// renewed once and the request retried once. A `Request` input is cloned for the retry;
     /// a streamed `init.body` cannot be sent twice. The answer's body is yours to read, streamed:
-    /// never cut, never buffered. `options`: `timeout` (milliseconds until the answer's head,
-    /// the token included; default the client's) and `signal`; `init.signal` aborts the call
-    /// and, after it, the body read.
+    /// never cut, never buffered. `init.signal` (or a `Request`'s own signal) aborts the whole
+    /// call, the wait for a token included, and after it the body read, as with `fetch`.
+    /// `options`: `timeout` (milliseconds until the answer's head, the token included; default
+    /// the client's) and `signal`. Giving up never cuts a token renewal short (see
+    /// `getAccessToken`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
@@ -272,7 +291,13 @@ impl TokenSession {
             let fetch = state.borrow().fetch.clone();
             let call = fetch.call(&options, "fetch", &[]).map_err(Failure)?;
             let end = call.ends_at();
-            let token = access_token(&state, &call.until(end)).await?;
+            // The request's own signal also ends the wait for a token.
+            let own = match get(&init, "signal") {
+                s if absent(&s) => get(&input, "signal"),
+                s => s,
+            };
+            let wait = call.until(end).also_ended_by(own);
+            let token = access_token(&state, &wait).await?;
             let first = match get(&input, "clone").dyn_into::<Function>() {
                 Ok(clone) if !input.is_string() => clone.call0(&input)?,
                 _ => input.clone(),
@@ -285,7 +310,7 @@ impl TokenSession {
             }
             discard(&response);
             state.borrow_mut().core.reject(&token);
-            let token = access_token(&state, &call.until(end)).await?;
+            let token = access_token(&state, &wait.until(end)).await?;
             authorized(&fetch, &input, &init, &token, &call.until(end)).await
         })
     }
@@ -327,6 +352,14 @@ impl TokenSession {
         self.state.borrow().core.retry_at().map(|s| s as f64)
     }
 
+    /// The view `JSON.stringify()` shows: `{ client, renewing, failures, retryAt, tokens }`
+    /// (`client` and `tokens` as their own redacted views; absent values `null`).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "SessionView")]
+    pub fn to_view(&self) -> JsValue {
+        let s = self.state.borrow();
+        session_view(&s.core, s.fetch.timeout_ms())
+    }
+
     /// `TokenSession { client, renewing, tokens: [redacted] }`.
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
@@ -355,8 +388,31 @@ impl TokenSession {
     }
 }
 
+/// A session's redacted view (see `TokenSession.toJSON`).
+fn session_view(core: &grantline::TokenSession, timeout: Option<f64>) -> JsValue {
+    let o = Object::new();
+    set(
+        &o,
+        "client",
+        crate::client::client_view(core.client(), timeout),
+    );
+    set(&o, "renewing", core.renewing());
+    set(&o, "failures", core.failures());
+    set(&o, "retryAt", or_null(core.retry_at().map(|s| s as f64)));
+    set(
+        &o,
+        "tokens",
+        or_null(core.tokens().map(|t| TokenSet::from(t.clone()).to_view())),
+    );
+    o.into()
+}
+
 /// One caller's way to a usable token, waiting at most as `wait` says.
 async fn access_token(state: &Rc<RefCell<State>>, wait: &Call) -> Result<String, JsValue> {
+    // An aborted call starts nothing (no renewal either).
+    if let Some(e) = wait.aborted("session.fetch") {
+        return Err(Failure(e).into());
+    }
     let next = state.borrow_mut().core.next(now()).map_err(Failure)?;
     drive(state, next, Some(wait)).await
 }
@@ -395,11 +451,17 @@ async fn drive(
         };
         let settled = match wait {
             None => renewal,
-            Some(call) => crate::convert::bounded(&renewal, call.timeout, &call.signal),
+            Some(call) => crate::convert::bounded(&renewal, call.timeout, &call.signal, &call.also),
         };
-        let outcome = JsFuture::from(settled)
-            .await
-            .map_err(|e| Failure(fetch_failed(&e)))?;
+        let outcome = match JsFuture::from(settled).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if mine {
+                    state.borrow_mut().orphaned = Some(id);
+                }
+                return Err(Failure(fetch_failed(&e)).into());
+            }
+        };
         // The renewal this caller sent, whose onTokens threw: the caller learns it (the session
         // kept the new tokens).
         if mine && !outcome.is_undefined() {
@@ -464,14 +526,15 @@ async fn renew(
             }
         }
     }
-    {
+    let orphaned = {
         let mut s = state.borrow_mut();
         if matches!(&s.inflight, Some((i, _)) if *i == id) {
             s.inflight = None;
         }
-    }
-    // A background renewal has no caller to tell: onError hears it.
-    if background && !outcome.is_undefined() {
+        s.orphaned.take_if(|o| *o == id).is_some()
+    };
+    // A background renewal, or one whose caller gave up, has no caller to tell: onError hears it.
+    if (background || orphaned) && !outcome.is_undefined() {
         if let Some(f) = &on_error {
             crate::convert::call_quietly(f, &outcome);
         }
@@ -538,8 +601,8 @@ async fn authorized(
 /// its answer to `receive`, or its failure to `fail`; `current`: the still-valid token a
 /// caller may use meanwhile) or `{ next: 'wait', id }` (renewal `id` is in flight: when it
 /// completes, call `waited(id)`). `receive` and `fail` return `{ renewed, error }`: persist
-/// `renewed.tokens` when present, then call `delivered(id)`. Times are Unix seconds (default:
-/// now).
+/// `renewed.tokens` when present, then call `delivered(id)`. A renewal your driver cancelled
+/// before its answer is `abandon(id)`. Times are Unix seconds (default: now).
 #[wasm_bindgen]
 pub struct SessionState {
     core: grantline::TokenSession,
@@ -700,6 +763,18 @@ impl SessionState {
         id_of(id).is_ok_and(|id| self.core.delivered(id))
     }
 
+    /// Renewal `id` ended without an answer because the caller performing it gave up on the
+    /// client side (an aborted signal, a cancelled task): it is forgotten, with no failure
+    /// counted and no backoff; callers that waited on it get, from `waited(id)`, the usable
+    /// token or a new `send` (the next caller renews). Its answer, should it still come, is
+    /// refused by `receive`. Returns whether `id` was in flight. A request that may have
+    /// reached the server and whose answer was lost (a deadline, a reset) is a `fail()`
+    /// instead: backing off protects a struggling server. Either way a refresh token rotated
+    /// in a lost answer is gone (`TokenSession` never abandons a renewal for that reason).
+    pub fn abandon(&mut self, id: f64) -> bool {
+        id_of(id).is_ok_and(|id| self.core.abandon(id))
+    }
+
     /// The API refused `token` (401 `invalid_token`): renew on the next `next()`. Returns
     /// whether it was the current token.
     pub fn reject(&mut self, token: &str) -> bool {
@@ -742,6 +817,13 @@ impl SessionState {
     #[wasm_bindgen(getter)]
     pub fn skew(&self) -> f64 {
         self.core.skew() as f64
+    }
+
+    /// The view `JSON.stringify()` shows: `{ client, renewing, failures, retryAt, tokens }`, as
+    /// `TokenSession`'s (`client.timeout` is `null`: a `SessionState` sends nothing).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "SessionView")]
+    pub fn to_view(&self) -> JsValue {
+        session_view(&self.core, None)
     }
 
     /// `SessionState { client, renewing, tokens: [redacted] }`.

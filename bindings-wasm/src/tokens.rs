@@ -1,14 +1,20 @@
 //! What responses turn into: token sets, authorization records, code grants, introspection
 //! answers, device authorizations and polls; and the sans-IO parse functions.
 
-use crate::convert::{get, now_or, opt_string, response_from_js, seconds, set, Failure};
+use crate::convert::{
+    get, now_or, opt_string, or_null, redacted_if, response_from_js, seconds, set, string_array,
+    Failure,
+};
 use grantline::{AccessToken, Error, RefreshToken};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// A successful token response, with its expiry made absolute. Prints redacted; persist it
-/// with `serialize()` (the string holds the tokens: store it as a secret).
+/// A successful token response, with its expiry made absolute. Persist it with `serialize()`
+/// (the string holds the tokens: store it as a secret). It shows as data without its secrets:
+/// `JSON.stringify()` (and so structured loggers), `console.log`/`util.inspect` and `toString`
+/// give the redacted view of `toJSON()`. `structuredClone()` and `postMessage()` throw a
+/// `DataCloneError` that points to `serialize()`.
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct TokenSet {
@@ -164,6 +170,38 @@ impl TokenSet {
     pub fn to_js_string(&self) -> String {
         format!("{:?}", self.inner)
     }
+
+    /// The redacted view `JSON.stringify(tokens)` shows (what a structured logger such as
+    /// pino or winston writes): `{ accessToken: '[redacted]', tokenType, expiresAt, scopes,
+    /// refreshToken, idToken, issuedAt, expirySource, extra }`. `refreshToken` and `idToken` are
+    /// `'[redacted]'` when present, `null` when absent; `extra` keeps the member names, every
+    /// value `'[redacted]'`. Not a way to persist: that is `serialize()`.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "TokenSetView")]
+    pub fn to_view(&self) -> JsValue {
+        let t = &self.inner;
+        let o = Object::new();
+        set(&o, "accessToken", redacted_if(true));
+        set(&o, "tokenType", t.token_type());
+        set(&o, "expiresAt", or_null(t.expires_at().map(|s| s as f64)));
+        set(
+            &o,
+            "scopes",
+            or_null(
+                t.scopes()
+                    .map(|s| string_array(s.iter().map(String::as_str))),
+            ),
+        );
+        set(&o, "refreshToken", redacted_if(t.refresh_token().is_some()));
+        set(&o, "idToken", redacted_if(t.id_token().is_some()));
+        set(&o, "issuedAt", t.issued_at() as f64);
+        set(&o, "expirySource", t.expiry_source().as_str());
+        let extra = Object::new();
+        for name in t.extra_names() {
+            set(&extra, name, redacted_if(true));
+        }
+        set(&o, "extra", extra);
+        o.into()
+    }
 }
 
 /// A JSON value as a JavaScript value (numbers beyond 2^53 are rounded).
@@ -208,10 +246,23 @@ impl Authorization {
         let base = self.url.split('?').next().unwrap_or_default();
         format!("Authorization {{ url: {base}?[redacted], pending: [redacted] }}")
     }
+
+    /// The redacted view `JSON.stringify()` shows: `{ url, pending }`, the URL with its
+    /// `state` (and any other secret parameter) redacted, `pending` as its own redacted view.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "AuthorizationView")]
+    pub fn to_view(&self) -> JsValue {
+        let o = Object::new();
+        set(&o, "url", grantline::redact::url(&self.url));
+        set(&o, "pending", self.pending.to_view());
+        o.into()
+    }
 }
 
 /// The state and PKCE verifier of an authorization in progress. `serialize()` it to store
-/// it (the string is a secret), `PendingAuthorization.deserialize()` it at the callback.
+/// it (the string is a secret), `PendingAuthorization.deserialize()` it at the callback. It
+/// shows as data without its secrets (`JSON.stringify()`, `console.log`: the view of
+/// `toJSON()`); `structuredClone()` and `postMessage()` throw a `DataCloneError` that points to
+/// `serialize()`.
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct PendingAuthorization {
@@ -238,10 +289,23 @@ impl PendingAuthorization {
     pub fn to_js_string(&self) -> String {
         "PendingAuthorization { [redacted] }".to_owned()
     }
+
+    /// The redacted view `JSON.stringify()` shows: `{ state: '[redacted]', codeVerifier,
+    /// redirectUri }` (`codeVerifier` `'[redacted]'` with PKCE, else `null`). Not a way to
+    /// store it: that is `serialize()`.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "PendingAuthorizationView")]
+    pub fn to_view(&self) -> JsValue {
+        let p = &self.inner;
+        let o = Object::new();
+        set(&o, "state", redacted_if(true));
+        set(&o, "codeVerifier", redacted_if(p.code_verifier().is_some()));
+        set(&o, "redirectUri", or_null(p.redirect_uri()));
+        o.into()
+    }
 }
 
 /// An authorization code ready to exchange: the code, the PKCE verifier and the redirect URI
-/// of its request. Prints redacted.
+/// of its request. Prints and serializes redacted (`toJSON()`).
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct CodeGrant {
@@ -292,10 +356,23 @@ impl CodeGrant {
     pub fn to_js_string(&self) -> String {
         format!("{:?}", self.inner)
     }
+
+    /// The redacted view `JSON.stringify()` shows: `{ code: '[redacted]', codeVerifier,
+    /// redirectUri }` (`codeVerifier` `'[redacted]'` with PKCE, else `null`).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "CodeGrantView")]
+    pub fn to_view(&self) -> JsValue {
+        let g = &self.inner;
+        let o = Object::new();
+        set(&o, "code", redacted_if(true));
+        set(&o, "codeVerifier", redacted_if(g.code_verifier.is_some()));
+        set(&o, "redirectUri", or_null(g.redirect_uri.as_deref()));
+        o.into()
+    }
 }
 
 /// The device authorization answer (RFC 8628 §3.2): show `userCode` and `verificationUri`
-/// to the user, then poll. Prints redacted (the device code is a secret).
+/// to the user, then poll. Prints and serializes without the device code, a secret
+/// (`toJSON()`).
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct DeviceAuthorization {
@@ -344,6 +421,26 @@ impl DeviceAuthorization {
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
         format!("{:?}", self.inner)
+    }
+
+    /// The redacted view `JSON.stringify()` shows: `{ deviceCode: '[redacted]', userCode,
+    /// verificationUri, verificationUriComplete, expiresAt, interval }` (the user code is shown
+    /// to the user anyway; the device code is the secret).
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "DeviceAuthorizationView")]
+    pub fn to_view(&self) -> JsValue {
+        let d = &self.inner;
+        let o = Object::new();
+        set(&o, "deviceCode", redacted_if(true));
+        set(&o, "userCode", d.user_code.as_str());
+        set(&o, "verificationUri", d.verification_uri.as_str());
+        set(
+            &o,
+            "verificationUriComplete",
+            or_null(d.verification_uri_complete.as_deref()),
+        );
+        set(&o, "expiresAt", or_null(d.expires_at.map(|s| s as f64)));
+        set(&o, "interval", d.interval as f64);
+        o.into()
     }
 }
 

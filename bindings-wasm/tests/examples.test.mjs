@@ -18,6 +18,7 @@ test('examples/js/node.mjs: client credentials and a session against Authlib', (
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /10 callers, 1 token/);
+  assert.match(r.stdout, /TokenSet \{\s+accessToken: '\[redacted\]'/);
   assert.match(r.stdout, /API answered 200/);
   assert.ok(!r.stdout.includes('test-secret'));
   const wrong = spawnSync(process.execPath, [new URL('node.mjs', examples).pathname], {

@@ -58,6 +58,7 @@ test('20,000 hostile inputs: typed errors only, and the module keeps working', (
     call(() => state.waited(junk(), junk()));
     call(() => state.next(junk()));
     call(() => state.delivered(junk()));
+    call(() => state.abandon(junk()));
     call(() => client.clientCredentials(junk(), { timeout: junk(), signal: junk() }));
   }
   // Still working.

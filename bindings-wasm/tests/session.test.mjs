@@ -321,3 +321,114 @@ test('SessionState: the state machine, sans-IO, prints without tokens', () => {
   assert.throws(() => new g.SessionState(c, { type: 'implicit' }), g.ConfigurationError);
   assert.throws(() => state.receive(77, { status: 200, body: '{}' }, 100), (e) => e.kind === 'unexpected_response');
 });
+
+// Aborting callers (issue 10). A renewal is shared: a caller that gives up (its signal, its
+// timeout) only stops waiting. The renewal is never cut short, even when that caller was the
+// only one: it runs to its answer (or the client's deadline), its tokens reach onTokens (a
+// refresh token the server rotated is never lost) and the next caller gets them, without a
+// second request. (Cutting it short and calling the core's `abandon` would let a slow token
+// endpoint and callers with short deadlines start a new renewal each, none ever finishing.)
+test('the only caller aborts mid-renewal: the renewal goes on, its tokens are kept, the next caller gets them', async () => {
+  const held = gate();
+  const fetch = endpoint(async (n, url, init) => { fetch.signals.push(init.signal); await held.p; return tokenResponse(n); });
+  fetch.signals = [];
+  const saved = [];
+  const tokens = new g.TokenSet({ accessToken: 'expired', refreshToken: 'rt-0', expiresAt: 1, issuedAt: 0 });
+  const session = g.TokenSession.fromTokens(client(fetch), tokens, { onTokens: (t, info) => { saved.push([t.refreshToken, info.refreshTokenRotated]); } });
+  const controller = new AbortController();
+  const aborted = session.getAccessToken({ signal: controller.signal });
+  await settle();
+  assert.equal(fetch.calls, 1);
+  controller.abort(new Error('client went away'));
+  await assert.rejects(aborted, (e) => e instanceof g.TransportError && /aborted \(client went away\)/.test(e.message));
+  assert.equal(session.renewing, true, 'still renewing');
+  assert.equal(fetch.signals[0].aborted, false, 'the token request was not aborted');
+  held.open();
+  assert.equal(await session.getAccessToken(), 'access-1');
+  assert.equal(fetch.calls, 1, 'no second renewal');
+  assert.deepEqual(saved, [['refresh-1', true]], 'the rotated refresh token reached onTokens');
+});
+
+test('one caller aborts, the others waiting on the same renewal get its token', async () => {
+  const held = gate();
+  const fetch = endpoint(async (n) => { await held.p; return tokenResponse(n); });
+  const session = g.TokenSession.clientCredentials(client(fetch));
+  const controller = new AbortController();
+  const first = session.getAccessToken({ signal: controller.signal });
+  const others = Array.from({ length: 10 }, () => session.getAccessToken());
+  await settle();
+  controller.abort();
+  await assert.rejects(first, g.TransportError);
+  held.open();
+  assert.deepEqual(new Set(await Promise.all(others)), new Set(['access-1']));
+  assert.equal(fetch.calls, 1);
+});
+
+test('a slow token endpoint and impatient callers: one renewal, which ends up serving everyone', async () => {
+  const held = gate();
+  const fetch = endpoint(async (n) => { await held.p; return tokenResponse(n); });
+  const session = g.TokenSession.clientCredentials(client(fetch));
+  for (let i = 0; i < 20; i += 1) {
+    await assert.rejects(session.getAccessToken({ timeout: 5 }), (e) => e instanceof g.TransportError && /gave up waiting/.test(e.message));
+  }
+  assert.equal(fetch.calls, 1, 'no renewal storm');
+  held.open();
+  assert.equal(await session.getAccessToken({ timeout: 10_000 }), 'access-1');
+  assert.equal(fetch.calls, 1);
+});
+
+test('an already aborted signal rejects at once and starts nothing, with a token or without', async () => {
+  const fetch = endpoint((n) => tokenResponse(n));
+  const session = g.TokenSession.clientCredentials(client(fetch));
+  await assert.rejects(session.getAccessToken({ signal: AbortSignal.abort() }), (e) => e instanceof g.TransportError && /getAccessToken: aborted/.test(e.message));
+  assert.equal(fetch.calls, 0);
+  assert.equal(session.renewing, false);
+  assert.equal(await session.getAccessToken(), 'access-1');
+  await assert.rejects(session.getAccessToken({ signal: AbortSignal.abort() }), g.TransportError);
+  await assert.rejects(session.fetch('https://api.example/x', { signal: AbortSignal.abort() }), g.TransportError);
+  assert.equal(fetch.calls, 1, 'neither the token endpoint nor the API was called again');
+});
+
+test("session.fetch: the request's own signal also ends the wait for a token; the API is never called", async () => {
+  const held = gate();
+  const fetch = endpoint(async (n, url) => {
+    if (String(url).includes('access_token')) { await held.p; return tokenResponse(n); }
+    return new Response('api');
+  });
+  const session = g.TokenSession.clientCredentials(client(fetch));
+  const controller = new AbortController();
+  const call = session.fetch(new Request('https://api.example/x', { signal: controller.signal }));
+  await settle();
+  controller.abort();
+  await assert.rejects(call, (e) => e instanceof g.TransportError && /waiting for the token renewal: aborted/.test(e.message));
+  held.open();
+  assert.equal(await (await session.fetch('https://api.example/y')).text(), 'api');
+  assert.equal(fetch.calls, 2, 'one token request, one API call (for the second fetch only)');
+});
+
+test('the caller that started a renewal gave up, then onTokens threw: onError hears it', async () => {
+  const held = gate();
+  const fetch = endpoint(async (n) => { await held.p; return tokenResponse(n); });
+  const logged = [];
+  const session = g.TokenSession.clientCredentials(client(fetch), [], {
+    onTokens: () => { throw new Error('disk full'); },
+    onError: (e) => logged.push(e),
+  });
+  await assert.rejects(session.getAccessToken({ timeout: 5 }), g.TransportError);
+  held.open();
+  await settle();
+  assert.equal(logged.length, 1);
+  assert.match(String(logged[0]), /disk full/);
+  assert.equal(await session.getAccessToken(), 'access-1', 'the session kept the new tokens');
+});
+
+test('SessionState.abandon: a renewal given up on the client side is forgotten, without backoff', () => {
+  const state = new g.SessionState(client(undefined), { type: 'client_credentials' });
+  const send = state.next(100);
+  assert.equal(state.abandon(send.id), true);
+  assert.equal(state.abandon(send.id), false);
+  assert.equal(state.failures, 0);
+  const again = state.waited(send.id, 100);
+  assert.equal(again.next, 'send', 'the next caller renews at once');
+  assert.throws(() => state.receive(send.id, { status: 200, body: '{"access_token":"late"}' }, 100), (e) => e.kind === 'unexpected_response');
+});

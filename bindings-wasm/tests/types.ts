@@ -5,7 +5,7 @@ import {
   discover, parseTokenResponse, parseDevicePollResponse, needsRenewal, bearerChallenge, parseWwwAuthenticate,
   redactRequest, redactUrl, OAuthError, GrantlineError, ReauthorizationRequiredError, ConfigurationError,
   type HttpRequest, type Introspection, type DevicePoll, type ProviderOptions, type CallOptions,
-  type Next, type Completion, type SessionGrant,
+  type Next, type Completion, type SessionGrant, type TokenSetView, type SessionView, type ClientView,
 } from 'grantline';
 
 export async function usage(): Promise<string> {
@@ -40,10 +40,15 @@ export async function usage(): Promise<string> {
     const t: string = next.token; void t;
   }
   const until: number | undefined = state.readyUntil();
+  const forgotten: boolean = state.abandon(1);
+  const stateView: SessionView = state.toJSON();
   const request: HttpRequest = client.clientCredentialsRequest(['read']);
   const printed: string = redactRequest(request);
   const tokens: TokenSet = await client.clientCredentials();
   const expires: number | undefined = tokens.expiresAt;
+  const view: TokenSetView = tokens.toJSON();
+  const hasRefresh: boolean = view.refreshToken !== null;
+  const clientView: ClientView = client.toJSON();
   const sync: TokenSet = parseTokenResponse({ status: 200, headers: { 'content-type': 'application/json' }, body: '{}' }, 0);
   const fromResponse: Promise<TokenSet> = parseTokenResponse(new Response('{}'));
   const poll: DevicePoll = parseDevicePollResponse({ status: 400, body: '{"error":"slow_down"}' }, 5);
@@ -61,7 +66,7 @@ export async function usage(): Promise<string> {
   const bounded: string = await session.getAccessToken({ timeout: 100 });
   const failures: number = session.failures;
   const retryAt: number | undefined = session.retryAt;
-  const response: Response = await session.fetch('https://api.example/x', { method: 'GET' }, { timeout: 5000 });
+  const response: Response = await session.fetch('https://api.example/x', { method: 'GET', signal: AbortSignal.timeout(5000) }, { timeout: 5000 });
   const renew: boolean = needsRenewal(response) || needsRenewal({ status: 401, headers: [['www-authenticate', 'Bearer']] });
   const challenge = bearerChallenge(response.headers);
   const scheme: string | undefined = parseWwwAuthenticate('Bearer realm="x"')[0]?.scheme;
@@ -72,7 +77,7 @@ export async function usage(): Promise<string> {
     if (e instanceof ReauthorizationRequiredError || e instanceof GrantlineError) { const kind: string = e.kind; void kind; }
   }
   void method; void offered; void wellKnown; void maybe; void shownUrl; void clientMethod; void header; void bearer;
-  void forProvider; void until; void bounded; void failures; void retryAt;
+  void forProvider; void until; void bounded; void failures; void retryAt; void forgotten; void stateView; void hasRefresh; void clientView;
   void provider; void discovered; void printed; void expires; void sync; void fromResponse; void info; void renew; void challenge; void scheme;
   return token;
 }

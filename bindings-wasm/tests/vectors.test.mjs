@@ -531,6 +531,7 @@ const KINDS = {
         receive: ['id', 'now', 'response', 'expect_completion', 'expect_error'],
         fail: ['id', 'now', 'reason', 'expect_completion', 'expect_error'],
         delivered: ['id', 'expect'],
+        abandon: ['id', 'expect'],
         reject: ['token', 'expect'],
         ready_until: ['expect'],
       };
@@ -548,6 +549,7 @@ const KINDS = {
           case 'receive': actual = completionJson(state.receive(sf.uint('id'), response(sf.value('response')), sf.uint('now'))); break;
           case 'fail': actual = completionJson(state.fail(sf.uint('id'), sf.str('reason'), sf.uint('now'))); break;
           case 'delivered': actual = state.delivered(sf.uint('id')); break;
+          case 'abandon': actual = state.abandon(sf.uint('id')); break;
           case 'reject': actual = state.reject(sf.str('token')); break;
           default: actual = orNull(state.readyUntil());
         }

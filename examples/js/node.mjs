@@ -17,8 +17,8 @@ try {
     clientSecret: process.env.CLIENT_SECRET ?? 'test-secret',
   });
 
-  const tokens = await client.clientCredentials(scopes);
-  console.log(`token from ${provider.name}: ${tokens}`); // prints [redacted], never the token
+  const tokens = await client.clientCredentials(scopes, { signal: AbortSignal.timeout(10_000) });
+  console.log(`token from ${provider.name}:`, tokens); // logs as data: the token is [redacted]
 
   const session = TokenSession.clientCredentials(client, scopes, {
     onTokens: (t) => console.log(`new token set, expires at ${t.expiresAt}`),
@@ -26,7 +26,8 @@ try {
   const many = await Promise.all(Array.from({ length: 10 }, () => session.getAccessToken()));
   console.log(`10 callers, ${new Set(many).size} token`);
   if (process.env.API_URL) {
-    const response = await session.fetch(process.env.API_URL);
+    // fetch with the token attached (renewed once and retried on a 401 invalid_token).
+    const response = await session.fetch(process.env.API_URL, { signal: AbortSignal.timeout(10_000) });
     console.log(`API answered ${response.status}`);
   }
 } catch (e) {

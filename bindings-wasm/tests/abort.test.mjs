@@ -1,0 +1,77 @@
+// Every call of the package that goes to the network takes `{ signal, timeout }`: an AbortSignal
+// that has already aborted starts nothing, one that aborts mid-call ends it (and aborts the
+// signal the injected fetch got, so the connection is freed), and a deadline ends it. Each
+// ends in a TransportError. (The hostile-server suite covers real sockets.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as g from 'grantline';
+
+/** A fetch that never answers (until its signal aborts, as a real fetch does) and keeps what it got. */
+function hanging() {
+  const f = (input, init) => {
+    f.calls.push({ url: String(input && input.url ? input.url : input), signal: init && init.signal });
+    return new Promise((resolve, reject) => {
+      const signal = init && init.signal;
+      if (signal) signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  };
+  f.calls = [];
+  return f;
+}
+
+const provider = g.Provider.custom({
+  name: 'as', issuer: 'https://as.example', tokenEndpoint: 'https://as.example/token',
+  introspectionEndpoint: 'https://as.example/introspect', revocationEndpoint: 'https://as.example/revoke',
+  deviceAuthorizationEndpoint: 'https://as.example/device',
+  grants: ['authorization_code', 'client_credentials', 'password', 'refresh_token', 'device_code'],
+});
+const client = (fetch) => new g.Client(provider, 'app', { clientSecret: 's', redirectUri: 'https://app.example/cb', fetch });
+const device = g.parseDeviceAuthorizationResponse({ status: 200, body: '{"device_code":"d","user_code":"U","verification_uri":"https://as.example/activate","interval":1}' });
+const grant = new g.CodeGrant('code', 'verifier', 'https://app.example/cb');
+
+// Every network call, given a fetch and its per-call options.
+const CALLS = {
+  clientCredentials: (f, o) => client(f).clientCredentials([], o),
+  password: (f, o) => client(f).password('alice', 'pw', [], o),
+  refresh: (f, o) => client(f).refresh('rt', [], o),
+  exchangeCode: (f, o) => client(f).exchangeCode(grant, o),
+  deviceAuthorization: (f, o) => client(f).deviceAuthorization([], o),
+  pollDeviceToken: (f, o) => client(f).pollDeviceToken(device, o),
+  introspect: (f, o) => client(f).introspect('token', { hint: 'access_token', ...o }),
+  revoke: (f, o) => client(f).revoke('token', 'access_token', o),
+  discover: (f, o) => g.discover('https://as.example', { fetch: f, ...o }),
+  'Provider.discover': (f, o) => g.Provider.discover('https://as.example', { fetch: f, ...o }),
+  'TokenSession.getAccessToken': (f, o) => g.TokenSession.clientCredentials(client(f)).getAccessToken(o),
+  'TokenSession.fetch (options)': (f, o) => g.TokenSession.clientCredentials(client(f)).fetch('https://api.example/x', {}, o),
+  'TokenSession.fetch (init.signal)': (f, o) => g.TokenSession.clientCredentials(client(f)).fetch('https://api.example/x', { signal: o.signal }, { timeout: o.timeout }),
+};
+
+const transport = (pattern) => (e) => e instanceof g.TransportError && e.kind === 'transport' && pattern.test(e.message);
+
+for (const [name, call] of Object.entries(CALLS)) {
+  test(`${name}: an aborted signal starts nothing`, async () => {
+    const f = hanging();
+    await assert.rejects(call(f, { signal: AbortSignal.abort(new Error('stop')) }), transport(/abort|polling stopped|stop/));
+    assert.equal(f.calls.length, 0);
+  });
+
+  test(`${name}: an abort mid-call ends it, and aborts what fetch got`, async () => {
+    const f = hanging();
+    const controller = new AbortController();
+    const pending = call(f, { signal: controller.signal });
+    const settled = pending.then(() => 'resolved', (e) => e);
+    // Abort once the request is out (the device poll first waits its interval).
+    while (f.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error('user left'));
+    const e = await settled;
+    assert.ok(transport(/aborted \(user left\)|waiting for the token renewal: aborted/)(e), String(e));
+    // A call of the client's own aborts its request; a session caller only stops waiting (the
+    // renewal is shared and goes on: tests/session.test.mjs).
+    if (!name.startsWith('TokenSession')) assert.equal(f.calls.at(-1).signal.aborted, true);
+  });
+
+  test(`${name}: a per-call timeout ends it`, async () => {
+    const f = hanging();
+    await assert.rejects(call(f, { timeout: 30 }), transport(/30 ms/));
+  });
+}
