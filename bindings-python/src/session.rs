@@ -14,7 +14,8 @@ use crate::tokens::PyTokenSet;
 
 /// The token lifecycle, sans-IO: `next()` says use this token (`Ready`), send this renewal
 /// (`Send`: then `receive()` its response or `fail()` it) or wait for the renewal in flight
-/// (`Wait`: then `waited()`). `receive()` and `fail()` return a `Completion`: when it carries
+/// (`Wait`: then `waited()`); `abandon()` a renewal whose sender was cancelled.
+/// `receive()` and `fail()` return a `Completion`: when it carries
 /// a token set (`renewed`), persist it, then call `delivered(id)`; then ask `waited(id)` like
 /// every waiter. Exactly one renewal is in flight at a time, and the core decides every
 /// liveness rule (backoff, `Retry-After`, tokens expired on arrival) from `now`. Not
@@ -199,6 +200,16 @@ impl PySessionState {
     ) -> PyResult<PyCompletion> {
         let done = call(py, || self.inner.fail(id, reason, now_or(now)))?;
         completion(py, done)
+    }
+
+    /// Forgets renewal `id`, which ended without an answer because whoever performed it gave
+    /// up (a cancelled asyncio task, an interrupted thread): not a failure, so no backoff and no
+    /// error for anyone. Waiters calling `waited(id)` get the usable token, or a new `Send`: the
+    /// next caller renews. A late answer to `id` is then refused by `receive()`. Returns whether
+    /// `id` was in flight. A request whose answer was lost on the way (a timeout, a reset) is a
+    /// `fail()` instead: the server may be struggling, and the backoff protects it.
+    fn abandon(&mut self, id: u64) -> bool {
+        self.inner.abandon(id)
     }
 
     /// The token set of renewal `id` (its `Completion.renewed`) reached storage: another

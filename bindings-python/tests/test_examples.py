@@ -32,6 +32,18 @@ def test_client_credentials_example(authlib_url: str) -> None:
     assert "test-secret" not in done.stdout + done.stderr
 
 
+def test_httpx_auth_example(authlib_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "httpx_auth.py")],
+        env=run_env(OAUTH_ISSUER=authlib_url), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "httpx: [200, 200, 200]\nrequests: 200\nhttpx.AsyncClient: [200] x20\n"
+    renewals = [line for line in done.stderr.splitlines() if "succeeded: a new access token" in line]
+    assert len(renewals) == 2, "one token request per session: " + done.stderr
+    assert "test-secret" not in done.stdout + done.stderr and "Bearer" not in done.stderr
+
+
 def run_authorization_code(**env: str) -> str:
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLES / "authorization_code.py")],

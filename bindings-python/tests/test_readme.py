@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from browser import Browser
 from conftest import CALLBACK
@@ -46,29 +47,56 @@ def test_the_project_readme_python_quick_start_works_as_written(authlib_url: str
     assert "tokens" in ns["saved"], "on_tokens persisted the session's token set"
 
 
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_every_python_block_of_the_readme_works_as_written(authlib_url: str) -> None:
     found = blocks()
-    assert len(found) >= 7, "client credentials, sans-IO, authorization code, session, async, errors, transports"
+    assert len(found) >= 12, (
+        "httpx, requests, httpx async, client credentials, sans-IO, authorization code, session, "
+        "introspection, async, errors, transports, logging"
+    )
+    assert "grantline.httpx.TokenAuth" in found[0], "the native form comes first"
     ns: Dict[str, Any] = {"__name__": "readme"}
     out = io.StringIO()
-    for i, block in enumerate(found):
-        code = (
-            block.replace("https://auth.example.com", authlib_url)
-            .replace("YOUR_CLIENT_ID", "test-client")
-            .replace("YOUR_CLIENT_SECRET", "test-secret")
-        )
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, f"README.md python block {i + 1}", "exec"), ns)
-        if "def start_login" in block:
-            # The web app's two routes, with a scripted browser in between.
-            url = ns["start_login"]("session-1")
-            callback = Browser().authorize(url, CALLBACK)
-            tokens = ns["finish_login"]("session-1", callback)
-            assert tokens.refresh_token is not None and ns["pending_store"] == {}
+    logger = logging.getLogger("grantline")
+    handlers, level = logger.handlers[:], logger.level
+    records = Records()
+    logger.addHandler(records)
+    try:
+        for i, block in enumerate(found):
+            code = (
+                block.replace("https://auth.example.com", authlib_url)
+                .replace("YOUR_CLIENT_ID", "test-client")
+                .replace("YOUR_CLIENT_SECRET", "test-secret")
+            )
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, f"README.md python block {i + 1}", "exec"), ns)
+            if "def start_login" in block:
+                # The web app's two routes, with a scripted browser in between.
+                url = ns["start_login"]("session-1")
+                callback = Browser().authorize(url, CALLBACK)
+                tokens = ns["finish_login"]("session-1", callback)
+                assert tokens.refresh_token is not None and ns["pending_store"] == {}
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
     printed = out.getvalue()
+    assert "200 test-client\n200\n" in printed, "the httpx and requests adapters"
+    assert printed.count("[200, 200, 200, 200, 200, 200, 200, 200, 200, 200]") == 2, "the async adapter, the async session"
     assert "TokenSet(access_token=[redacted]" in printed
     assert "200 b'{" in printed, "the session's API call"
-    assert "[200, 200, 200, 200, 200, 200, 200, 200, 200, 200]" in printed
+    assert "active: True\nactive: False" in printed, "introspection, revocation"
     assert "invalid_client 401" in printed
     assert "test-secret" not in printed and "not-the-secret" not in printed
     assert "grant_type=client_credentials" in printed and "[redacted]" in printed
+    renewed = [r for r in records.records if getattr(r, "grantline_event", None) == "renewed"]
+    assert renewed and renewed[-1].levelno == logging.INFO, "the logging block's renewal was logged"
+    shown = "\n".join(f"{r.getMessage()} {vars(r)!r}" for r in records.records)
+    assert "test-secret" not in shown and "Bearer " not in shown

@@ -681,6 +681,7 @@ SESSION_STEP_FIELDS = {
     "receive": ["id", "now", "response", "expect_completion", "expect_error"],
     "fail": ["id", "now", "reason", "expect_completion", "expect_error"],
     "delivered": ["id", "expect"],
+    "abandon": ["id", "expect"],
     "reject": ["token", "expect"],
     "ready_until": ["expect"],
 }
@@ -753,6 +754,8 @@ def run_session(v: Any) -> None:
                 return state.fail(s.u64("id"), s.str("reason"), s.u64("now"))
             if op == "delivered":
                 return state.delivered(s.u64("id"))
+            if op == "abandon":
+                return state.abandon(s.u64("id"))
             if op == "reject":
                 return state.reject(s.str("token"))
             return state.ready_until
@@ -1016,9 +1019,13 @@ def test_runner_runs_the_discovery_redact_url_and_session_kinds() -> None:
             {"op": "waited", "id": 2, "now": 1050, "expect": {"next": "ready", "token": "at-1"}},
             {"op": "reject", "token": "at-1", "expect": True},
             {"op": "next", "now": 1050, "expect_error": {"kind": "transport"}},
+            {"op": "abandon", "id": 2, "expect": False},
         ],
     }
     run_vector(session)
-    session["steps"][-1] = {"op": "next", "now": 1050, "expect": {"next": "ready", "token": "at-1"}}
+    session["steps"][-1] = {"op": "abandon", "id": 2, "expect": True}
+    with pytest.raises(AssertionError, match=r"steps\[13\] \(abandon\)"):
+        run_vector(session)
+    session["steps"][-2] = {"op": "next", "now": 1050, "expect": {"next": "ready", "token": "at-1"}}
     with pytest.raises(AssertionError, match=r"steps\[12\] \(next\)"):
         run_vector(session)

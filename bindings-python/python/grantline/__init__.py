@@ -11,6 +11,13 @@ Two layers:
   over a transport (``urllib`` by default; ``httpx`` and ``requests`` adapters in
   :mod:`grantline.transports`), :class:`TokenSession` (threads) and
   :class:`AsyncTokenSession` / :mod:`grantline.aio` (asyncio).
+* **your HTTP client**: :class:`grantline.httpx.TokenAuth` (an ``httpx.Auth``) and
+  :class:`grantline.requests.TokenAuth` (a ``requests`` auth) put a session's token on every
+  request of your own ``httpx.Client``, ``httpx.AsyncClient`` or ``requests.Session``, and
+  renew and retry once on 401 ``invalid_token``.
+
+Log records (renewals, rotations, failures, backoff, waits; never a secret) go to
+``logging.getLogger("grantline")``.
 
 Secrets (:class:`Secret`) print ``[redacted]``; read them with ``.secret()``. Errors are
 :class:`GrantlineError` subclasses.
@@ -107,7 +114,7 @@ if not TYPE_CHECKING:  # hidden from type checkers, which then flag misspelt nam
         """Loads the convenient layer (flows, sessions, transports, ``aio``) on first use."""
         import importlib
 
-        if name in ("aio", "transports"):
+        if name in ("aio", "transports", "httpx", "requests"):
             return importlib.import_module(f".{name}", __name__)
         module = _LAZY.get(name)
         if module is None:
@@ -117,7 +124,7 @@ if not TYPE_CHECKING:  # hidden from type checkers, which then flag misspelt nam
         return value
 
     def __dir__() -> list[str]:
-        return sorted([*globals(), *_LAZY, "aio", "transports"])
+        return sorted([*globals(), *_LAZY, "aio", "transports", "httpx", "requests"])
 
 
 __all__ = [

@@ -190,6 +190,9 @@ class TransportError(GrantlineError):
     the ``__cause__``."""
 
     reason: str | None
+    #: What grantline's log records say of this failure (see :mod:`grantline._log`): the
+    #: reason without the library's own message, when grantline's transports raised it.
+    log_reason: str | None = None
 
     def __init__(
         self,

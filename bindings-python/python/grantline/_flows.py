@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Generator, Literal, Optional, Sequence, TypeVar, Union
 
+from . import _log
 from ._errors import OAuthError, ReauthorizationRequiredError, TransportError
 from ._grantline import (
     Client,
@@ -88,7 +89,9 @@ class Deadline:
         """The error of a call whose deadline passed (before ``request``, or while waiting)."""
         where = f"{_where(request)}: " if request is not None else "waiting for the renewal in flight: "
         reason = f"{where}no complete answer within the deadline of {self.timeout:.3g} s"
-        return TransportError(f"transport failure: {reason}", reason=reason)
+        error = TransportError(f"transport failure: {reason}", reason=reason)
+        error.log_reason = reason
+        return error
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -111,12 +114,15 @@ def refresh_steps(client: Client, tokens: TokenSet, scopes: Sequence[str]) -> St
     if refresh_token is None:
         raise ReauthorizationRequiredError("the token cannot be renewed: authorize again")
     new = yield from token_steps(client, client.refresh_request(refresh_token, list(scopes)))
-    new.inherit_refresh_token(tokens)
+    if new.inherit_refresh_token(tokens):
+        _log.refresh_rotated()
     return new
 
 
-def introspect_steps(client: Client, token: Token, hint: Optional[TokenTypeHint]) -> Steps[Introspection]:
-    return Introspection.from_response((yield client.introspection_request(token, hint)))
+def introspect_steps(
+    client: Client, token: Token, hint: Optional[TokenTypeHint], refresh_token: Optional[Token] = None
+) -> Steps[Introspection]:
+    return Introspection.from_response((yield client.introspection_request(token, hint, refresh_token)))
 
 
 def revoke_steps(client: Client, token: Token, hint: Optional[TokenTypeHint]) -> Steps[None]:
@@ -139,6 +145,7 @@ def wait_for_device_steps(
     while True:
         if device.expires_at is not None and clock() >= device.expires_at:
             raise OAuthError("the device code expired", error="expired_token")
+        _log.device_wait(interval)
         yield Sleep(interval)
         poll = yield from poll_device_steps(client, device, interval)
         if poll.kind == "tokens" and poll.tokens is not None:
@@ -244,11 +251,14 @@ def introspect(
     token: Token,
     token_type_hint: Optional[TokenTypeHint] = None,
     *,
+    refresh_token: Optional[Token] = None,
     transport: Optional[Transport] = None,
     timeout: Optional[float] = None,
 ) -> Introspection:
-    """Token introspection (RFC 7662)."""
-    return _run(introspect_steps(client, token, token_type_hint), transport, timeout)
+    """Token introspection (RFC 7662). ``refresh_token``: for Apicbase's variant, which wants
+    the refresh token beside the access token (``Provider.apicbase()``); other providers take
+    none. ``{"active": false}`` is an answer (``active`` is ``False``), not an error."""
+    return _run(introspect_steps(client, token, token_type_hint, refresh_token), transport, timeout)
 
 
 def revoke(

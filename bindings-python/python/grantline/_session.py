@@ -7,10 +7,11 @@ classes only perform the HTTP call it asks for and make the callers who have no 
 wait for the one renewal in flight.
 
 One driver, two shells: :class:`_Driver` holds the whole logic once, as generators that yield
-what to do (wait for renewal *n*, send this renewal, hand this token set to ``on_tokens``, call
-this API) and get the outcome back; :class:`TokenSession` carries out those commands with a
-lock and a condition, :class:`AsyncTokenSession` with ``await`` and events. Neither shell
-decides anything.
+what to do (wait for renewal *n*, carry out renewal *n*, send its token request, hand this
+token set to ``on_tokens``, call this API) and get the outcome back; :class:`TokenSession`
+carries out those commands with a lock and a condition (a renewal in the thread that was handed
+it), :class:`AsyncTokenSession` with ``await`` (a renewal in a task of its own that its callers
+share). Neither shell decides anything; the driver also writes every log record.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import (
     Union,
 )
 
+from . import _log
 from ._errors import GrantlineError, TransportError
 from ._flows import Deadline
 from ._grantline import (
@@ -138,13 +140,24 @@ class _WaitFor:
         self.id = id
 
 
-class _Renew:
-    """Send renewal ``id``'s token request; resume with the response or throw the failure."""
+class _Renewal:
+    """Carry out renewal ``id`` (:meth:`_Driver.renewal_steps`) and wait for its end; resume
+    with its transport failure (``None`` when it was answered), or throw what ended it
+    otherwise (what ``on_tokens`` raised, a cancellation)."""
 
     __slots__ = ("id", "request")
 
     def __init__(self, id: int, request: HttpRequest) -> None:
         self.id = id
+        self.request = request
+
+
+class _Fetch:
+    """Send a renewal's token request; resume with the response or throw the failure."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: HttpRequest) -> None:
         self.request = request
 
 
@@ -167,14 +180,17 @@ class _Call:
         self.request = request
 
 
-_Command = Union[_WaitFor, _Renew, _Deliver, _Call]
+_Command = Union[_WaitFor, _Renewal, _Fetch, _Deliver, _Call]
 _Steps = Generator[_Command, Any, Any]
 
 
 class _Driver:
     """The session's logic, once, for both shells. Its generators run only while the shell
     holds the session (the lock of :class:`TokenSession`; the event loop's single thread for
-    :class:`AsyncTokenSession`); the shell lets go of it for every command."""
+    :class:`AsyncTokenSession`); the shell lets go of it for every command.
+
+    Every event worth a log record is logged here, on ``logging.getLogger("grantline")``
+    (see :mod:`grantline._log`), never with a secret."""
 
     def __init__(
         self,
@@ -194,7 +210,7 @@ class _Driver:
         raise NotImplementedError
 
     def token_steps(self, step: Union[Ready, Send, Wait, None] = None) -> Generator[_Command, Any, Secret]:
-        """A usable access token: follow ``next()``/``waited()``; perform a renewal the core
+        """A usable access token: follow ``next()``/``waited()``; carry out a renewal the core
         hands out; wait for one in flight. A renewal's failure reaches this caller only when
         the core says no usable token is left (``waited``)."""
         state = self._state
@@ -204,40 +220,71 @@ class _Driver:
             if type(step) is Ready:
                 return step.token
             if type(step) is Wait:
+                _log.waiting(step.id)
                 yield _WaitFor(step.id)
                 step = state.waited(step.id, self._now())
                 continue
             assert type(step) is Send
             id = step.id
-            cause: Optional[BaseException] = None
-            try:
-                response = yield _Renew(id, step.request)
-            except BaseException as exc:  # a transport failure, the deadline, an interrupt
-                cause = exc
-                done = state.fail(id, _reason(step.request, exc), self._now())
-            else:
-                try:
-                    done = state.receive(id, response, self._now())
-                except BaseException:  # misuse only (an id not in flight): never strand waiters
-                    self._completed(id)
-                    raise
-            try:
-                if done.renewed is not None:
-                    # Persisted first, then delivered: no second renewal starts before, so
-                    # token sets reach on_tokens in renewal order however slow it is.
-                    yield _Deliver(done.renewed)
-            finally:
-                if done.renewed is not None:
-                    state.delivered(id)
-                self._completed(id)
-            if cause is not None and not isinstance(cause, Exception):
-                raise cause  # KeyboardInterrupt, CancelledError: the waiters are awake
+            cause = yield _Renewal(id, step.request)
             try:
                 step = state.waited(id, self._now())
             except GrantlineError as error:
                 if cause is not None and error.__cause__ is None:
                     raise error from cause
                 raise
+
+    def renewal_steps(self, id: int, request: HttpRequest) -> Generator[_Command, Any, Optional[BaseException]]:
+        """Renewal ``id``, from its request to its delivery: send it, hand the answer (or the
+        transport's failure) to the core, give a new token set to ``on_tokens``, wake the
+        waiters. Returns the transport's failure, if any. When whoever sends it is cancelled or
+        interrupted (``CancelledError``, ``KeyboardInterrupt``: not an ``Exception``), the core
+        forgets the renewal (``abandon``): no failure, no backoff, and the next caller renews."""
+        state = self._state
+        _log.renewing(id, request)
+        cause: Optional[BaseException] = None
+        try:
+            response = yield _Fetch(request)
+        except Exception as exc:  # a transport failure, the deadline
+            cause = exc
+            done = state.fail(id, _reason(request, exc), self._now())
+        except BaseException:  # cancelled or interrupted: no answer, and not the server's fault
+            self._abandon(id)
+            raise
+        else:
+            try:
+                done = state.receive(id, response, self._now())
+            except BaseException:  # misuse only (an id not in flight): never strand waiters
+                self._completed(id)
+                raise
+        _log.completed(id, done, state, self._now(), request, cause)
+        try:
+            if done.renewed is not None:
+                # Persisted first, then delivered: no second renewal starts before, so token
+                # sets reach on_tokens in renewal order however slow it is.
+                yield _Deliver(done.renewed)
+        except BaseException as exc:
+            _log.undelivered(id, exc)
+            raise
+        finally:
+            if done.renewed is not None:
+                state.delivered(id)
+            self._completed(id)
+        return cause
+
+    def _abandon(self, id: int) -> None:
+        """Renewal ``id`` ends without an answer, its sender cancelled: the core forgets it (no
+        failure, no backoff) and the waiters wake to renew."""
+        if self._state.abandon(id):
+            _log.abandoned(id)
+        self._completed(id)
+
+    def reject_token(self, token: Union[str, Secret]) -> bool:
+        """The API refused ``token``: the core renews on the next ``next()`` if it is the
+        current one."""
+        rejected = self._state.reject(token)
+        _log.rejected(rejected)
+        return rejected
 
     def request_steps(
         self, method: str, url: str, headers: Headers, body: Optional[bytes], first: Union[Ready, Send, Wait]
@@ -247,7 +294,7 @@ class _Driver:
         token = yield from self.token_steps(first)
         response = yield from self._call(_api_request(method, url, headers, body, token))
         if needs_renewal(response):
-            self._state.reject(token)
+            self.reject_token(token)
             token = yield from self.token_steps()
             response = yield from self._call(_api_request(method, url, headers, body, token))
         return response
@@ -284,6 +331,16 @@ class TokenSession(_Driver):
     caller (the session keeps the new tokens). It must not wait for this session: a
     ``token()`` call from inside it can block when no usable token is left.
 
+    A thread interrupted while it sends a renewal (``KeyboardInterrupt``) leaves no renewal
+    half-done: the core forgets it (``abandon``, no backoff) and the next caller renews.
+
+    Your own ``httpx.Client`` or ``requests.Session`` can use the session for its API calls:
+    :class:`grantline.httpx.TokenAuth`, :class:`grantline.requests.TokenAuth`.
+
+    The default transport (``urllib``) holds no connection between requests: a session
+    leaves nothing to close; a transport you pass stays yours. Log records go to
+    ``logging.getLogger("grantline")`` (see :mod:`grantline._log`).
+
     ``request()`` calls an API with the token and, on 401 ``invalid_token``, renews once and
     retries once; API bodies are read whole (``max_api_body`` bytes at most when set, else
     :class:`grantline.MalformedResponseError`). ``timeout`` (seconds) on ``token()``
@@ -301,6 +358,7 @@ class TokenSession(_Driver):
         max_api_body: Optional[int] = None,
     ) -> None:
         super().__init__(state, clock, max_api_body)
+        #: The transport of the token requests and ``request()``.
         self.transport: Transport = transport if transport is not None else UrllibTransport()
         self._deliver = _deliverer(on_tokens)
         self._lock = threading.Lock()
@@ -398,7 +456,7 @@ class TokenSession(_Driver):
         """The API refused ``access_token`` (401 ``invalid_token``): the next ``token()``
         renews, once, however many threads reject the same token."""
         with self._lock:
-            return self._state.reject(access_token)
+            return self.reject_token(access_token)
 
     def request(
         self,
@@ -439,9 +497,15 @@ class TokenSession(_Driver):
                 if not self._cond.wait_for(lambda: self._done >= id, deadline.left()):
                     raise deadline.late()
                 continue
+            if type(command) is _Renewal:  # carried out here, by this thread
+                try:
+                    value = self._drive(self.renewal_steps(command.id, command.request), deadline)
+                except BaseException as exc:
+                    error = exc
+                continue
             self._lock.release()
             try:
-                if type(command) is _Renew:
+                if type(command) is _Fetch:
                     value = _send_with(self.transport, command.request, timeout=deadline.left(command.request))
                 elif type(command) is _Deliver:
                     if self._deliver is not None:
@@ -464,11 +528,44 @@ class TokenSession(_Driver):
 # ----------------------------------------------------------------------------- asyncio
 
 
+class _Flight:
+    """A renewal in flight in :class:`AsyncTokenSession`: its task, and how many callers
+    await it. ``answered``: its token request is over (answered or failed); from then on it
+    always runs to its end."""
+
+    __slots__ = ("task", "callers", "answered")
+
+    def __init__(self) -> None:
+        self.task: Optional[asyncio.Future[Optional[BaseException]]] = None
+        self.callers = 0
+        self.answered = False
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A renewal task's outcome is looked at even when every caller left (an ``on_tokens``
+    error is logged by the driver): asyncio then has nothing to complain about."""
+    if not task.cancelled():
+        task.exception()
+
+
 class AsyncTokenSession(_Driver):
-    """The asyncio twin of :class:`TokenSession`, for one event loop: the same rules (the task
-    that asked performs the renewal, tasks with a usable token never wait, failures while the
-    token is valid reach no task, ``on_tokens`` before the next renewal). ``on_tokens`` may be
-    ``async``."""
+    """The asyncio twin of :class:`TokenSession`, for one event loop: the same rules (tasks
+    with a usable token never wait, failures while the token is valid reach no task,
+    ``on_tokens`` before the next renewal). ``on_tokens`` may be ``async``.
+
+    A renewal runs in a task of its own, which every task that needs it awaits (the one that
+    was handed it and those told to wait). Cancelling one of them stops only its own wait.
+    When every task awaiting a renewal is cancelled before its answer, the token request is
+    cancelled and the core forgets the renewal (``abandon``: no failure, no backoff): the next
+    caller renews. Once the answer is in, the renewal always runs to its end (the token set is
+    stored and handed to ``on_tokens``) even when nobody waits any more: a rotated refresh
+    token is never lost half-way.
+
+    Without ``transport``, the session makes an :class:`~grantline.transports.AsyncHttpxTransport`
+    and owns it: close it with ``await session.aclose()`` or ``async with``. A transport you
+    pass stays yours. Your own ``httpx.AsyncClient`` can use the session for its API calls:
+    :class:`grantline.httpx.TokenAuth`.
+    """
 
     def __init__(
         self,
@@ -480,13 +577,17 @@ class AsyncTokenSession(_Driver):
         max_api_body: Optional[int] = None,
     ) -> None:
         super().__init__(state, clock, max_api_body)
+        #: The transport of the token requests and ``request()``.
+        self.transport: AsyncTransport
+        self._owned: Optional[AsyncTransport] = None
         if transport is None:
             from .transports import AsyncHttpxTransport
 
-            transport = AsyncHttpxTransport()
-        self.transport: AsyncTransport = transport
+            self.transport = self._owned = AsyncHttpxTransport()
+        else:
+            self.transport = transport
         self._deliver = _deliverer(on_tokens)
-        self._renewals: Dict[int, asyncio.Event] = {}
+        self._flights: Dict[int, _Flight] = {}
 
     @classmethod
     def client_credentials(
@@ -571,7 +672,21 @@ class AsyncTokenSession(_Driver):
 
     def reject(self, access_token: Union[str, Secret]) -> bool:
         """The API refused ``access_token``: the next ``token()`` renews, once."""
-        return self._state.reject(access_token)
+        return self.reject_token(access_token)
+
+    async def aclose(self) -> None:
+        """Closes the transport the session made (when none was passed); a transport you
+        passed stays yours to close."""
+        owned, self._owned = self._owned, None
+        aclose = getattr(owned, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> AsyncTokenSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def request(
         self,
@@ -590,12 +705,11 @@ class AsyncTokenSession(_Driver):
         return response
 
     def _completed(self, id: int) -> None:
-        done = self._renewals.pop(id, None)
-        if done is not None:
-            done.set()
+        self._flights.pop(id, None)
 
-    async def _drive(self, steps: _Steps, deadline: Deadline) -> Any:
-        """Runs the driver's steps; only the commands await."""
+    async def _drive(self, steps: _Steps, deadline: Deadline, flight: Optional[_Flight] = None) -> Any:
+        """Runs the driver's steps; only the commands await. ``flight``: the renewal these
+        steps carry out, when they do."""
         value: Any = None
         error: Optional[BaseException] = None
         while True:
@@ -604,19 +718,20 @@ class AsyncTokenSession(_Driver):
             except StopIteration as done:
                 return done.value
             value = error = None
-            if type(command) is _WaitFor:
-                event = self._renewals.get(command.id)
-                if event is not None:
-                    try:
-                        await asyncio.wait_for(event.wait(), deadline.left())
-                    except asyncio.TimeoutError:
-                        raise deadline.late() from None
-                continue
             try:
-                if type(command) is _Renew:
-                    # Registered before the first await: every task told to wait finds it.
-                    self._renewals[command.id] = asyncio.Event()
-                    value = await _asend_with(self.transport, command.request, timeout=deadline.left(command.request))
+                if type(command) is _WaitFor:
+                    waited = self._flights.get(command.id)
+                    if waited is not None:
+                        await self._join(waited, deadline)
+                        self._settle(command.id, waited)
+                elif type(command) is _Renewal:
+                    value = await self._renew(command, deadline)
+                elif type(command) is _Fetch:
+                    try:
+                        value = await self._fetch(command.request, deadline)
+                    finally:
+                        if flight is not None:
+                            flight.answered = True
                 elif type(command) is _Deliver:
                     if self._deliver is not None:
                         result = self._deliver(command.renewed)
@@ -630,6 +745,59 @@ class AsyncTokenSession(_Driver):
                     )
             except BaseException as exc:
                 error = exc
+
+    async def _fetch(self, request: HttpRequest, deadline: Deadline) -> HttpResponse:
+        """A renewal's token request, within the deadline of the caller that was handed it,
+        whatever the transport does: a late answer is a :class:`grantline.TransportError`
+        (a failure, which the core backs off from), not a cancellation."""
+        left = deadline.left(request)
+        send = _asend_with(self.transport, request, timeout=left)
+        if left is None:
+            return await send
+        try:
+            return await asyncio.wait_for(send, left)
+        except asyncio.TimeoutError:
+            raise deadline.late(request) from None
+
+    async def _renew(self, command: _Renewal, deadline: Deadline) -> Optional[BaseException]:
+        """Starts renewal ``command.id`` in a task of its own and awaits it."""
+        flight = _Flight()
+        steps = self.renewal_steps(command.id, command.request)
+        # Registered before the first await: every task told to wait finds it.
+        self._flights[command.id] = flight
+        task = flight.task = asyncio.ensure_future(self._drive(steps, deadline, flight))
+        task.add_done_callback(lambda _: self._settle(command.id, flight))
+        task.add_done_callback(_retrieved)
+        await self._join(flight, _NO_DEADLINE)  # the token request keeps the caller's deadline
+        self._settle(command.id, flight)
+        if task.cancelled():  # by someone else (the loop shutting down): forgotten, renew again
+            return None
+        return task.result()  # the transport's failure; raises what on_tokens raised
+
+    def _settle(self, id: int, flight: _Flight) -> None:
+        """The task of renewal ``id`` ended: when it ended before its steps could (cancelled
+        before it ever ran), the renewal is abandoned here, so that no renewal stays in flight
+        with nobody to carry it out."""
+        if self._flights.get(id) is flight:
+            self._abandon(id)
+
+    async def _join(self, flight: _Flight, deadline: Deadline) -> None:
+        """Awaits ``flight`` until its end (or ``deadline``) without cancelling it when this
+        caller is cancelled or late; the last caller to leave before the answer cancels it."""
+        task = flight.task
+        assert task is not None
+        flight.callers += 1
+        try:
+            if deadline.at is None:
+                await asyncio.wait((task,))
+            else:
+                done, _ = await asyncio.wait((task,), timeout=deadline.left())
+                if not done:
+                    raise deadline.late()
+        finally:
+            flight.callers -= 1
+            if flight.callers == 0 and not flight.answered and not task.done():
+                task.cancel()  # nobody waits for the answer: the renewal is abandoned
 
     def __repr__(self) -> str:
         return f"<AsyncTokenSession {self._state!r}>"

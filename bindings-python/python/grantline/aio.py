@@ -1,18 +1,27 @@
-"""asyncio: one ``async`` call per grant over an :class:`AsyncTransport`
-(:class:`~grantline.transports.AsyncHttpxTransport` by default, which needs ``httpx``), and
+"""asyncio: one ``async`` call per grant over an :class:`AsyncTransport`, and
 :class:`AsyncTokenSession`.
 
 The functions mirror those of :mod:`grantline` (``client_credentials``, ``password``,
 ``refresh``, ``exchange_code``, ``introspect``, ``revoke``, ``device_authorization``,
 ``poll_device``, ``wait_for_device``, ``discover``), ``timeout`` included: they run the very same
 steps (:mod:`grantline._flows`), only awaiting the transport.
+
+Without ``transport=``, every call on an event loop shares that loop's **default transport**:
+one :class:`~grantline.transports.AsyncHttpxTransport` (which needs ``httpx``), made on the
+first such call, its connections reused by the next ones. It belongs to the loop: it is closed
+when the loop shuts down its asynchronous generators (``asyncio.run()`` does, as do
+``asyncio.Runner``, pytest-asyncio and the servers built on them), or at once by
+``await grantline.aio.aclose()`` (the next call then makes a new one). Another loop (another
+thread, the next ``asyncio.run()``) gets its own: an ``httpx.AsyncClient`` never crosses loops.
+A transport you pass is used as it is and stays yours to close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Optional, Sequence
+import weakref
+from typing import Any, AsyncGenerator, Awaitable, Callable, Optional, Sequence
 
 from ._flows import (
     Deadline,
@@ -40,10 +49,11 @@ from ._grantline import (
     TokenSet,
 )
 from ._session import AsyncTokenSession
-from .transports import AsyncTransport, _asend_with
+from .transports import AsyncHttpxTransport, AsyncTransport, _asend_with
 
 __all__ = [
     "AsyncTokenSession",
+    "aclose",
     "discover",
     "client_credentials",
     "password",
@@ -57,6 +67,52 @@ __all__ = [
 ]
 
 
+class _LoopDefault:
+    """A loop's default transport, and the asynchronous generator that closes it when the loop
+    shuts down (``loop.shutdown_asyncgens()`` closes every generator the loop has seen
+    started: the one hook asyncio gives for "this loop is ending")."""
+
+    __slots__ = ("transport", "closer")
+
+    def __init__(self, transport: AsyncHttpxTransport, closer: AsyncGenerator[None, None]) -> None:
+        self.transport = transport
+        self.closer = closer
+
+
+_DEFAULTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopDefault] = weakref.WeakKeyDictionary()
+
+
+async def _closes_at_shutdown(loop: asyncio.AbstractEventLoop, transport: AsyncHttpxTransport) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        entry = _DEFAULTS.get(loop)
+        if entry is not None and entry.transport is transport:
+            del _DEFAULTS[loop]
+        await transport.aclose()
+
+
+async def _default() -> AsyncHttpxTransport:
+    """The running loop's default transport (made on first use)."""
+    loop = asyncio.get_running_loop()
+    entry = _DEFAULTS.get(loop)
+    if entry is None:
+        transport = AsyncHttpxTransport()
+        closer = _closes_at_shutdown(loop, transport)
+        entry = _DEFAULTS[loop] = _LoopDefault(transport, closer)
+        await closer.__anext__()  # started: the loop now closes it at shutdown
+    return entry.transport
+
+
+async def aclose() -> None:
+    """Closes the running event loop's default transport now (the one the calls made without
+    ``transport=`` share); the next such call makes a new one. Without it, the transport is
+    closed when the loop shuts down."""
+    entry = _DEFAULTS.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry.closer.aclose()
+
+
 async def _run(
     steps: Steps[T],
     transport: Optional[AsyncTransport],
@@ -64,16 +120,10 @@ async def _run(
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     per_request: bool = False,
 ) -> T:
-    """Carries ``steps`` over ``transport`` (a new :class:`AsyncHttpxTransport`, closed
-    afterwards, when none is given)."""
+    """Carries ``steps`` over ``transport`` (the loop's default transport when none is
+    given)."""
     if transport is None:
-        from .transports import AsyncHttpxTransport
-
-        once = AsyncHttpxTransport()
-        try:
-            return await _run(steps, once, timeout, sleep, per_request)
-        finally:
-            await once.aclose()
+        transport = await _default()
     deadline = Deadline(timeout)
     value: Any = None
     try:
@@ -151,11 +201,13 @@ async def introspect(
     token: Token,
     token_type_hint: Optional[TokenTypeHint] = None,
     *,
+    refresh_token: Optional[Token] = None,
     transport: Optional[AsyncTransport] = None,
     timeout: Optional[float] = None,
 ) -> Introspection:
-    """Token introspection (RFC 7662)."""
-    return await _run(introspect_steps(client, token, token_type_hint), transport, timeout)
+    """Token introspection (RFC 7662; ``refresh_token`` for Apicbase's variant, see
+    :func:`grantline.introspect`)."""
+    return await _run(introspect_steps(client, token, token_type_hint, refresh_token), transport, timeout)
 
 
 async def revoke(

@@ -37,6 +37,11 @@ How each one keeps the deadline:
 Name resolution (``getaddrinfo``) cannot be interrupted by any of them: it is bounded by the
 system resolver's own timeouts.
 
+Closing: :class:`HttpxTransport` and :class:`RequestsTransport` are context managers with
+``close()``, :class:`AsyncHttpxTransport` an async one with ``aclose()``. A transport closes
+what it made: an ``httpx`` client or ``requests`` session you passed in stays yours.
+:class:`UrllibTransport` holds no connection between requests: it has nothing to close.
+
 :class:`UrllibTransport` needs only the standard library and is the default.
 :class:`HttpxTransport`, :class:`AsyncHttpxTransport` and :class:`RequestsTransport` need
 ``httpx`` or ``requests``, imported only when such a transport is created.
@@ -131,15 +136,27 @@ def _where(request: HttpRequest) -> str:
 _QUERY = re.compile(r"\?[^\s'\"()<>,]*")
 
 
+def _quiet(request: HttpRequest, exc: BaseException) -> str:
+    """What a log record may say of a transport failure: where, the exception's type and, for
+    an operating-system error, the system's own text ("Connection refused"); never the
+    library's message, which may quote a request or an answer."""
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return f"{_where(request)}: {type(exc).__name__}" + (f": {strerror}" if strerror else "")
+
+
 def _failed(request: HttpRequest, exc: BaseException) -> TransportError:
     said = _QUERY.sub("", str(exc))[:300]
     reason = f"{_where(request)}: {type(exc).__name__}" + (f": {said}" if said else "")
-    return TransportError(f"transport failure: {reason}", reason=reason)
+    error = TransportError(f"transport failure: {reason}", reason=reason)
+    error.log_reason = _quiet(request, exc)
+    return error
 
 
 def _late(request: HttpRequest, timeout: float) -> TransportError:
     reason = f"{_where(request)}: no complete answer within the deadline of {timeout:.3g} s"
-    return TransportError(f"transport failure: {reason}", reason=reason)
+    error = TransportError(f"transport failure: {reason}", reason=reason)
+    error.log_reason = reason
+    return error
 
 
 def _too_large(request: HttpRequest, limit: int, status: int) -> MalformedResponseError:
@@ -619,6 +636,7 @@ class HttpxTransport:
     ) -> None:
         self._httpx = _import_httpx()
         self.client: httpx.Client = client if client is not None else self._httpx.Client(timeout=timeout)
+        self._owns_client = client is None
         self.timeout = timeout
         self.max_body = max_body
         self.whole_request_deadline = _install_deadlines(self.client)
@@ -660,8 +678,15 @@ class HttpxTransport:
         return HttpResponse(resp.status_code, resp.headers.multi_items(), collected.bytes())
 
     def close(self) -> None:
-        """Closes the ``httpx.Client``."""
-        self.client.close()
+        """Closes the ``httpx.Client`` the transport made; a client you passed stays yours."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> HttpxTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class AsyncHttpxTransport:
@@ -679,6 +704,7 @@ class AsyncHttpxTransport:
         self.client: httpx.AsyncClient = (
             client if client is not None else self._httpx.AsyncClient(timeout=timeout)
         )
+        self._owns_client = client is None
         self.timeout = timeout
         self.max_body = max_body
 
@@ -719,8 +745,16 @@ class AsyncHttpxTransport:
         return HttpResponse(resp.status_code, resp.headers.multi_items(), collected.bytes())
 
     async def aclose(self) -> None:
-        """Closes the ``httpx.AsyncClient``."""
-        await self.client.aclose()
+        """Closes the ``httpx.AsyncClient`` the transport made; a client you passed stays
+        yours."""
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncHttpxTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 # ----------------------------------------------------------------------------- requests
@@ -807,6 +841,7 @@ class RequestsTransport:
         self._requests = requests
         self._urllib3 = urllib3
         self.session: requests.Session = session if session is not None else requests.Session()
+        self._owns_session = session is None
         self.timeout = timeout
         self.max_body = max_body
         adapter_class = _deadline_adapter_class()
@@ -883,8 +918,16 @@ class RequestsTransport:
         return resp
 
     def close(self) -> None:
-        """Closes the ``requests.Session``."""
-        self.session.close()
+        """Closes the ``requests.Session`` the transport made; a session you passed stays
+        yours."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> RequestsTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # ----------------------------------------------------------------------------- calling one
