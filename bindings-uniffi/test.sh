@@ -2,14 +2,18 @@
 # The Kotlin and Swift binding's suite, the one command `make kotlin` runs (after `make setup`):
 #
 #   bindings-uniffi/test.sh          build, generate Kotlin + Swift, compile, run the Kotlin tests
-#                                    (vectors + the real servers of tests/interop), check the Swift
+#                                    (vectors, sessions, coroutines, both Kotlin transports against
+#                                    the hostile server, the real servers of tests/interop, the
+#                                    README's Kotlin and Java blocks), check the Swift
 #   bindings-uniffi/test.sh bench    the Kotlin benchmark (release library)
-#   bindings-uniffi/test.sh load     the Kotlin load run (64 threads, one TokenSession, ~20 s)
+#   bindings-uniffi/test.sh load     the Kotlin load run (64 threads sharing one TokenSession, then
+#                                    256 coroutines sharing one AsyncTokenSession, ~20 s each)
 #                                    against GRANTLINE_LOAD_URL: run it as
 #                                    tests/interop/servers.sh run -- bindings-uniffi/test.sh load
 #
-# Installs what it needs (kotlinc from npm, JNA from apt) through scripts/tools.sh. Compiled Kotlin
-# is cached under target/uniffi/classes-<content hash>: a warm run skips kotlinc.
+# Installs what it needs (kotlinc and the kotlinx-coroutines jar from npm, JNA from apt) through
+# scripts/tools.sh; javac is the JDK's. Compiled Kotlin and Java are cached under
+# target/uniffi/classes-<content hash>: a warm run skips kotlinc and javac.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,8 +27,12 @@ scripts/tools.sh jna
 KOTLIN_HOME="$ROOT/.tools/node_modules/kotlin-compiler"
 KOTLINC="$KOTLIN_HOME/bin/kotlinc"
 STDLIB="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
+# The generated bindings' async calls and the coroutine API need kotlinx-coroutines (1.8.0 here):
+# the compiler package ships it (Debian's libkotlinx-coroutines-java is 1.0.1, too old).
+COROUTINES="$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar"
 JNA=/usr/share/java/jna.jar
-for f in "$KOTLINC" "$STDLIB" "$JNA"; do [[ -e "$f" ]] || { say "missing $f"; exit 1; }; done
+for f in "$KOTLINC" "$STDLIB" "$COROUTINES" "$JNA"; do [[ -e "$f" ]] || { say "missing $f"; exit 1; }; done
+command -v javac >/dev/null || { say "missing javac (a JDK): the README's Java block is compiled"; exit 1; }
 
 # ------------------------------------------------------------------ Rust: no unsafe by hand
 # (the crate cannot forbid unsafe_code: uniffi's macros expand to unsafe scaffolding)
@@ -39,43 +47,89 @@ say "building the library ($PROFILE) and generating Kotlin and Swift"
 GEN="$ROOT/target/uniffi/$PROFILE"
 KT_BINDINGS="$GEN/kotlin/grantline/grantline.kt"
 
-# ------------------------------------------------------------------ README snippets -> Kotlin
+# ------------------------------------------------------------------ README snippets -> Kotlin, Java
 # Every ```kotlin block of bindings-uniffi/README.md and of the project's README.md becomes a
 # function (imports hoisted), so the quick starts are compiled with the rest: a snippet that
-# does not compile fails the suite.
+# does not compile fails the suite. Every ```java block becomes a static method of a Java class,
+# compiled with javac against the Kotlin classes. A block right after the line
+# `<!-- test.sh runs this block -->` is also run by the test program, against the local Authlib
+# server, with the documented substitutions only: that server's URL for https://auth.example.com,
+# its test client for YOUR_CLIENT_ID / YOUR_CLIENT_SECRET.
 SNIPPETS="$ROOT/target/uniffi/ReadmeSnippets.kt"
-awk '
-  BEGIN { n = 0; inblock = 0 }
-  /^```kotlin/ { inblock = 1; n++; body[n] = ""; next }
-  /^```/ && inblock { inblock = 0; next }
-  inblock && /^import / { imports[$0] = 1; next }
-  inblock { body[n] = body[n] "    " $0 "\n" }
+JAVA_SNIPPETS_DIR="$ROOT/target/uniffi/readme-java"
+JAVA_SNIPPETS="$JAVA_SNIPPETS_DIR/grantline/readme/ReadmeJava.java"
+mkdir -p "$(dirname "$JAVA_SNIPPETS")"
+awk -v kt="$SNIPPETS" -v java="$JAVA_SNIPPETS" '
+  BEGIN { n = 0; m = 0; inblock = ""; mark = 0 }
+  /^<!-- test\.sh runs this block -->$/ { mark = 1; next }
+  /^```kotlin/ { inblock = "kotlin"; n++; body[n] = ""; run[n] = mark; label[n] = FILENAME " kotlin block " n; mark = 0; next }
+  /^```java/ { inblock = "java"; m++; jbody[m] = ""; jrun[m] = mark; mark = 0; next }
+  /^```/ && inblock != "" { inblock = ""; next }
+  inblock == "kotlin" && /^import / { imports[$0] = 1; next }
+  inblock == "java" && /^import / { jimports[$0] = 1; next }
+  inblock == "kotlin" {
+    line = $0
+    gsub(/https:\/\/auth\.example\.com/, "${AUTH}", line)
+    gsub(/YOUR_CLIENT_ID/, "test-client", line); gsub(/YOUR_CLIENT_SECRET/, "test-secret", line)
+    body[n] = body[n] "    " line "\n"; next
+  }
+  inblock == "java" {
+    line = $0
+    gsub(/"https:\/\/auth\.example\.com/, "AUTH + \"", line)
+    gsub(/YOUR_CLIENT_ID/, "test-client", line); gsub(/YOUR_CLIENT_SECRET/, "test-secret", line)
+    jbody[m] = jbody[m] "        " line "\n"; next
+  }
+  { if ($0 != "") mark = 0 }
   END {
-    print "// Generated by bindings-uniffi/test.sh from the READMEs: do not edit."
-    print "@file:Suppress(\"UNUSED_VARIABLE\", \"UNUSED_PARAMETER\", \"unused\")"
-    print "package grantline.readme"
-    print ""
-    for (i in imports) print i
-    print ""
-    for (i = 1; i <= n; i++) { print "fun snippet" i "() {"; printf "%s", body[i]; print "}"; print "" }
-  }' "$HERE/README.md" "$ROOT/README.md" > "$SNIPPETS"
+    print "// Generated by bindings-uniffi/test.sh from the READMEs: do not edit." > kt
+    print "@file:Suppress(\"UNUSED_VARIABLE\", \"UNUSED_PARAMETER\", \"unused\")" > kt
+    print "package grantline.readme" > kt
+    print "" > kt
+    for (i in imports) print i > kt
+    print "" > kt
+    print "/** The authorization server the runnable blocks talk to. */" > kt
+    print "val AUTH: String = System.getenv(\"GRANTLINE_AUTHLIB_URL\")?.trimEnd(\x27/\x27) ?: \"https://auth.example.com\"" > kt
+    print "" > kt
+    for (i = 1; i <= n; i++) { print "fun snippet" i "() {" > kt; printf "%s", body[i] > kt; print "}" > kt; print "" > kt }
+    printf "/** The blocks marked to run, in README order. */\nval RUNNABLE: List<Pair<String, () -> Unit>> = listOf(\n" > kt
+    for (i = 1; i <= n; i++) if (run[i]) print "    \"" label[i] "\" to ::snippet" i "," > kt
+    print ")" > kt
+
+    print "// Generated by bindings-uniffi/test.sh from the READMEs: do not edit." > java
+    print "package grantline.readme;" > java
+    print "" > java
+    for (i in jimports) print i > java
+    print "" > java
+    print "public final class ReadmeJava {" > java
+    print "    static final String AUTH = System.getenv(\"GRANTLINE_AUTHLIB_URL\") == null ? \"https://auth.example.com\" : System.getenv(\"GRANTLINE_AUTHLIB_URL\").replaceAll(\"/+$\", \"\");" > java
+    for (i = 1; i <= m; i++) { print "    static void snippet" i "() throws Exception {" > java; printf "%s", jbody[i] > java; print "    }" > java }
+    print "    /** The blocks marked to run, in README order. */" > java
+    print "    public static void run() throws Exception {" > java
+    for (i = 1; i <= m; i++) if (jrun[i]) print "        snippet" i "();" > java
+    print "    }" > java
+    print "}" > java
+  }' "$HERE/README.md" "$ROOT/README.md"
 [[ "$(grep -c '^fun snippet' "$SNIPPETS")" -ge 5 ]] || { say "the READMEs have fewer than 5 kotlin snippets"; exit 1; }
+[[ "$(grep -c '::snippet' "$SNIPPETS")" -ge 2 ]] || { say "the README has fewer than 2 kotlin blocks marked to run"; exit 1; }
+grep -q '^        snippet' "$JAVA_SNIPPETS" || { say "the README has no java block marked to run"; exit 1; }
 
 # ------------------------------------------------------------------ Kotlin: compile (cached)
 SOURCES=("$KT_BINDINGS" "$HERE"/kotlin/grantline/*.kt "$HERE"/tests/kotlin/*.kt "$ROOT"/examples/kotlin/*.kt "$SNIPPETS")
-HASH="$( { "$KOTLINC" -version 2>&1 | head -1; for f in "${SOURCES[@]}"; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
+HASH="$( { "$KOTLINC" -version 2>&1 | head -1; for f in "${SOURCES[@]}" "$JAVA_SNIPPETS"; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
 CLASSES="$ROOT/target/uniffi/classes-$HASH"
 if [[ -f "$CLASSES/.complete" ]]; then
   say "Kotlin unchanged: reusing $CLASSES"
 else
-  say "kotlinc: the generated bindings, JdkHttpTransport, the tests, the example, the README snippets"
+  say "kotlinc: the generated bindings, the shipped Kotlin (transports, TokenSession), the tests, the example, the README snippets"
   rm -rf "$CLASSES"
   # Old caches go: only the latest one is kept.
   find "$ROOT/target/uniffi" -maxdepth 1 -name 'classes-*' -type d -exec rm -rf {} +
-  "$KOTLINC" -nowarn -jvm-target 17 -cp "$JNA" -d "$CLASSES" "${SOURCES[@]}"
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$JNA:$COROUTINES" -d "$CLASSES" "${SOURCES[@]}"
+  # The README's Java block, as a Java caller sees the Kotlin API.
+  javac -Xlint:all -Werror -d "$CLASSES" -cp "$CLASSES:$JNA:$STDLIB:$COROUTINES" "$JAVA_SNIPPETS"
   touch "$CLASSES/.complete"
 fi
-CP="$CLASSES:$JNA:$STDLIB"
+CP="$CLASSES:$JNA:$STDLIB:$COROUTINES"
 JAVA=(java -Djna.library.path="$ROOT/target/$PROFILE" -cp "$CP")
 
 if [[ "$MODE" == bench ]]; then
@@ -104,7 +158,13 @@ for decl in 'open class Client' 'open class NativeTokenSession' 'open class Toke
             'open class SessionState' 'open class Discovery' 'public enum Next' 'public struct Completion' \
             'public func discover(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)' \
             'public func redactUrl' 'public func authorizationHeaderFor' 'func withTimeout(timeout: TimeInterval?)' \
-            'func setMaxApiBody(bytes: UInt64?)' 'public var timeout: TimeInterval?' 'public var maxResponseBody: UInt64?'; do
+            'func setMaxApiBody(bytes: Int64?) throws' 'public var timeout: TimeInterval?' 'public var maxResponseBody: Int64?' \
+            'public var status: Int32' 'func abandon(id: Int64) -> Bool' 'open class AsyncTokenSession' \
+            'func sendAsync(request: HttpRequest) async throws  -> HttpResponse' 'func accessToken() async throws  -> String' \
+            'func send(request: HttpRequest) async throws  -> HttpResponse' 'func clientCredentialsAsync(scopes: [String]) async throws  -> TokenSet' \
+            'func exchangeCodeAsync(grant: CodeGrant) async throws  -> TokenSet' 'func waitForDevice(device: DeviceAuthorization) throws  -> TokenSet' \
+            'func waitForDeviceAsync(device: DeviceAuthorization) async throws  -> TokenSet' \
+            'public func discoverAsync(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)async throws  -> Provider'; do
   check grep -qF "$decl" "$SW/Grantline.swift"
 done
 check grep -q 'module GrantlineFFI' "$SW/GrantlineFFI.modulemap"
@@ -115,16 +175,27 @@ while read -r p; do
   check test -e "$PKG/$p"
 done < <(grep -oE 'path: "[^"]+"' "$PKG/Package.swift" | sed 's/path: "//; s/"$//')
 for f in Sources/Grantline/URLSessionTransport.swift Sources/Grantline/TokenSession.swift \
-         Tests/GrantlineTests/GrantlineTests.swift Tests/GrantlineTests/Vectors.swift Tests/GrantlineTests/JSON.swift \
+         Tests/GrantlineTests/GrantlineTests.swift Tests/GrantlineTests/AsyncTests.swift \
+         Tests/GrantlineTests/Vectors.swift Tests/GrantlineTests/JSON.swift \
          Sources/Grantline/Grantline.swift Sources/GrantlineFFI/include/module.modulemap \
          Sources/GrantlineFFI/include/GrantlineFFI.h; do
   check test -s "$PKG/$f"
 done
 # The hand-written Swift only names types the generated Swift declares (or aliases by hand).
-for name in $(grep -ohE '\b(Client|TokenSession|TokenSet|HttpRequest|HttpResponse|Header|Provider|ProviderBuilder|PendingAuthorization|CodeGrant|GrantlineError|TokenListener|HttpTransport|AuthorizationRequest|Param|Renewed|DevicePoll|DeviceAuthorization|SessionState|Discovery|Next|Completion|RequestParts|TokenLease)\b' \
-               "$PKG/Sources/Grantline/URLSessionTransport.swift" "$ROOT/examples/swift/main.swift" "$PKG/Tests/GrantlineTests/GrantlineTests.swift" | sort -u); do
+for name in $(grep -ohE '\b(Client|TokenSession|AsyncTokenSession|TokenSet|HttpRequest|HttpResponse|Header|Provider|ProviderBuilder|PendingAuthorization|CodeGrant|GrantlineError|TokenListener|HttpTransport|BlockingHttpTransport|AuthorizationRequest|Param|Renewed|DevicePoll|DeviceAuthorization|SessionState|Discovery|Next|Completion|RequestParts|TokenLease)\b' \
+               "$PKG/Sources/Grantline/URLSessionTransport.swift" "$ROOT/examples/swift/main.swift" "$PKG/Tests/GrantlineTests/GrantlineTests.swift" \
+               "$PKG/Tests/GrantlineTests/AsyncTests.swift" | sort -u); do
   check grep -qE "((class|struct|enum|protocol) $name\b)|(typealias $name = )" "$SW/Grantline.swift" "$PKG"/Sources/Grantline/*.swift
 done
+# The hand-written transports implement every requirement of the generated HttpTransport
+# protocol, with the generated signatures (spaces normalized).
+norm() { tr -s ' \t' ' ' | sed 's/ *$//; s/( */(/; s/ *)/)/'; }
+while read -r requirement; do
+  for impl in "$PKG/Sources/Grantline/URLSessionTransport.swift"; do
+    grep -E '^\s*(public )?func ' "$impl" | sed 's/^ *public //; s/^ *//; s/ *{.*$//' | norm | grep -qxF "$requirement" \
+      || { say "swift check failed: $(basename "$impl") lacks \`$requirement\`"; fail=1; }
+  done
+done < <(sed -n '/^public protocol HttpTransport/,/^}/p' "$SW/Grantline.swift" | grep -E '^\s*func ' | sed 's/^ *//' | norm)
 [[ "$fail" == 0 ]] || { say "Swift checks failed"; exit 1; }
 say "Swift: generated sources and package checked (not compiled: no Swift toolchain here)"
 

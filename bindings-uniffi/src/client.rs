@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 use crate::error::GrantlineError;
-use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
+use crate::flows::{block_on, How};
+use crate::http::{HttpRequest, HttpTransport};
+use crate::num;
 use crate::provider::Provider;
-use crate::tokens::{token_set, DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
+use crate::tokens::{DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
 use crate::types::{ClientAuthMethod, TokenTypeHint};
 
 /// An OAuth client registered at a [`Provider`]: its id, optional secret and redirect URI, and
@@ -57,26 +59,6 @@ impl Client {
     /// An endpoint request the core built, with this client's deadline.
     pub(crate) fn endpoint_request(&self, request: http::Request<Vec<u8>>) -> Arc<HttpRequest> {
         Arc::new(HttpRequest::endpoint(request, self.timeout))
-    }
-
-    /// Sends an endpoint request through the client's transport.
-    pub(crate) fn exchange(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<HttpResponse, GrantlineError> {
-        self.transport()?.send(self.endpoint_request(request))
-    }
-
-    fn fetch_tokens(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<Arc<TokenSet>, GrantlineError> {
-        let response = self.exchange(request)?;
-        Ok(token_set(grantline::TokenSet::from_response_for(
-            &response.to_http()?,
-            now(),
-            self.inner.provider(),
-        )?))
     }
 }
 
@@ -344,18 +326,23 @@ impl Client {
     }
 
     // ------------------------------------------------ convenient: through the transport
+    // Blocking: each runs its flow (src/flows.rs) on the calling thread. Suspending twins below.
 
-    /// Obtains a token with the client credentials grant.
+    /// Obtains a token with the client credentials grant. Blocks; in a coroutine or a task,
+    /// [`Client::client_credentials_async`].
     ///
     /// # Errors
     /// `OAuth` (`invalid_client`, `invalid_scope`...), `MalformedResponse`, `Transport`,
     /// `Configuration` (no transport, grant or endpoint missing).
     #[uniffi::method(default(scopes = []))]
     pub fn client_credentials(&self, scopes: Vec<String>) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.fetch_tokens(self.inner.client_credentials_request(&scopes)?)
+        block_on(self.tokens_flow(
+            &How::Blocking,
+            self.inner.client_credentials_request(&scopes),
+        ))
     }
 
-    /// Obtains a token with the resource owner password grant.
+    /// Obtains a token with the resource owner password grant. Blocks.
     ///
     /// # Errors
     /// As [`Client::client_credentials`]; a wrong password is usually `OAuth`
@@ -367,23 +354,22 @@ impl Client {
         password: String,
         scopes: Vec<String>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.fetch_tokens(self.inner.password_request(
-            &username,
-            &grantline::Password::new(password),
-            &scopes,
-        )?)
+        let request =
+            self.inner
+                .password_request(&username, &grantline::Password::new(password), &scopes);
+        block_on(self.tokens_flow(&How::Blocking, request))
     }
 
-    /// Exchanges an authorization code (from [`Client::callback`]) for tokens.
+    /// Exchanges an authorization code (from [`Client::callback`]) for tokens. Blocks.
     ///
     /// # Errors
     /// As [`Client::client_credentials`]; a used or expired code is `OAuth` (`invalid_grant`).
     pub fn exchange_code(&self, grant: &CodeGrant) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.fetch_tokens(self.inner.authorization_code_request(&grant.inner)?)
+        block_on(self.exchange_code_flow(&How::Blocking, grant))
     }
 
     /// Refreshes `tokens` with its refresh token. The answer keeps the old refresh token when
-    /// the server sends none; when `refresh_token_rotated` is true, persist the new set.
+    /// the server sends none; when `refresh_token_rotated` is true, persist the new set. Blocks.
     ///
     /// # Errors
     /// `Configuration` (`invalid_input`) when `tokens` has no refresh token; otherwise as
@@ -394,24 +380,11 @@ impl Client {
         tokens: &TokenSet,
         scopes: Vec<String>,
     ) -> Result<Renewed, GrantlineError> {
-        let refresh_token = tokens
-            .inner
-            .refresh_token()
-            .ok_or_else(|| GrantlineError::invalid("the token set has no refresh token"))?;
-        let response = self.exchange(self.inner.refresh_request(refresh_token, &scopes)?)?;
-        let mut fresh = grantline::TokenSet::from_response_for(
-            &response.to_http()?,
-            now(),
-            self.inner.provider(),
-        )?;
-        let rotated = fresh.inherit_refresh_token(&tokens.inner);
-        Ok(Renewed {
-            tokens: token_set(fresh),
-            refresh_token_rotated: rotated,
-        })
+        block_on(self.refresh_flow(&How::Blocking, tokens, scopes))
     }
 
-    /// Introspects `token` (RFC 7662).
+    /// Introspects `token` (RFC 7662). Apicbase also wants the refresh token: pass it as
+    /// `refresh_token`. Blocks.
     ///
     /// # Errors
     /// `Configuration` (`missing_endpoint`), `OAuth`, `MalformedResponse`, `Transport`.
@@ -422,30 +395,21 @@ impl Client {
         hint: Option<TokenTypeHint>,
         refresh_token: Option<String>,
     ) -> Result<Introspection, GrantlineError> {
-        let refresh = refresh_token.map(grantline::RefreshToken::new);
-        let response = self.exchange(self.inner.introspection_request(
-            &token,
-            hint.map(Into::into),
-            refresh.as_ref(),
-        )?)?;
-        Ok(grantline::Introspection::from_response(&response.to_http()?)?.into())
+        block_on(self.introspect_flow(&How::Blocking, token, hint, refresh_token))
     }
 
     /// Revokes `token` (RFC 7009). Revoking an unknown or already revoked token succeeds.
+    /// Blocks.
     ///
     /// # Errors
     /// `Configuration` (`missing_endpoint`), `OAuth`, `MalformedResponse`, `Transport`.
     #[uniffi::method(default(hint = None))]
     pub fn revoke(&self, token: String, hint: Option<TokenTypeHint>) -> Result<(), GrantlineError> {
-        let response = self.exchange(
-            self.inner
-                .revocation_request(&token, hint.map(Into::into))?,
-        )?;
-        Ok(grantline::check_revocation_response(&response.to_http()?)?)
+        block_on(self.revoke_flow(&How::Blocking, token, hint))
     }
 
-    /// Starts the device flow (RFC 8628): show `userCode` and `verificationUri`, then call
-    /// [`Client::poll_device_token`] every `interval` seconds.
+    /// Starts the device flow (RFC 8628): show `userCode` and `verificationUri`, then
+    /// [`Client::wait_for_device`] (or poll yourself with [`Client::poll_device_token`]). Blocks.
     ///
     /// # Errors
     /// `Configuration`, `OAuth`, `MalformedResponse`, `Transport`.
@@ -454,14 +418,12 @@ impl Client {
         &self,
         scopes: Vec<String>,
     ) -> Result<Arc<DeviceAuthorization>, GrantlineError> {
-        let response = self.exchange(self.inner.device_authorization_request(&scopes)?)?;
-        Ok(Arc::new(DeviceAuthorization {
-            inner: grantline::DeviceAuthorization::from_response(&response.to_http()?, now())?,
-        }))
+        block_on(self.device_authorization_flow(&How::Blocking, scopes))
     }
 
-    /// One device-flow poll, polling every `interval` seconds so far. grantline never sleeps:
-    /// wait the interval the answer names before polling again.
+    /// One device-flow poll, polling every `interval` seconds so far. grantline never sleeps
+    /// here: wait the interval the answer names before polling again (or let
+    /// [`Client::wait_for_device`] do it). Blocks.
     ///
     /// # Errors
     /// `OAuth` for answers other than pending/slow down/expired/denied, `MalformedResponse`,
@@ -469,11 +431,158 @@ impl Client {
     pub fn poll_device_token(
         &self,
         device: &DeviceAuthorization,
-        interval: u64,
+        interval: i64,
     ) -> Result<DevicePoll, GrantlineError> {
-        let response =
-            self.exchange(self.inner.device_token_request(&device.inner.device_code)?)?;
-        Ok(grantline::DevicePoll::from_response(&response.to_http()?, now(), interval)?.into())
+        block_on(self.poll_device_flow(&How::Blocking, device, num::seconds(interval)))
+            .map(|(poll, _)| poll)
+    }
+
+    /// Polls until the user approves the device (RFC 8628 §3.4-3.5): waits `device.interval`,
+    /// polls, and again, with the interval the core hands back (5 s longer after `slow_down`).
+    /// Each poll has the client's deadline. Blocks for as long as the user takes (up to the
+    /// device code's expiry); stop it from another thread by interrupting nothing: use
+    /// [`Client::wait_for_device_async`] in a coroutine or task to be able to cancel.
+    ///
+    /// # Errors
+    /// `OAuth` `access_denied` (the user said no), `OAuth` `expired_token` (the server said the
+    /// code expired, status 400; or its `expires_in` passed before an approval, status 0); any
+    /// other error of a poll (`OAuth` `invalid_grant`..., `MalformedResponse`, `Transport`,
+    /// `Configuration`).
+    pub fn wait_for_device(
+        &self,
+        device: &DeviceAuthorization,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        block_on(self.wait_for_device_flow(&How::Blocking, device))
+    }
+}
+
+/// The suspending twins of the convenient calls: Kotlin `suspend fun`, Swift `async`. Each sends
+/// through [`HttpTransport::send_async`] and never blocks a thread; cancelling the caller (its
+/// coroutine or task) cancels the exchange in flight (the transport's `sendAsync` is cancelled).
+#[uniffi::export]
+impl Client {
+    /// [`Client::client_credentials`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::client_credentials`].
+    #[uniffi::method(default(scopes = []))]
+    pub async fn client_credentials_async(
+        &self,
+        scopes: Vec<String>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        self.tokens_flow(
+            &How::Suspending,
+            self.inner.client_credentials_request(&scopes),
+        )
+        .await
+    }
+
+    /// [`Client::password`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::password`].
+    #[uniffi::method(default(scopes = []))]
+    pub async fn password_async(
+        &self,
+        username: String,
+        password: String,
+        scopes: Vec<String>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        let request =
+            self.inner
+                .password_request(&username, &grantline::Password::new(password), &scopes);
+        self.tokens_flow(&How::Suspending, request).await
+    }
+
+    /// [`Client::exchange_code`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::exchange_code`].
+    pub async fn exchange_code_async(
+        &self,
+        grant: Arc<CodeGrant>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        self.exchange_code_flow(&How::Suspending, &grant).await
+    }
+
+    /// [`Client::refresh`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::refresh`].
+    #[uniffi::method(default(scopes = []))]
+    pub async fn refresh_async(
+        &self,
+        tokens: Arc<TokenSet>,
+        scopes: Vec<String>,
+    ) -> Result<Renewed, GrantlineError> {
+        self.refresh_flow(&How::Suspending, &tokens, scopes).await
+    }
+
+    /// [`Client::introspect`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::introspect`].
+    #[uniffi::method(default(hint = None, refresh_token = None))]
+    pub async fn introspect_async(
+        &self,
+        token: String,
+        hint: Option<TokenTypeHint>,
+        refresh_token: Option<String>,
+    ) -> Result<Introspection, GrantlineError> {
+        self.introspect_flow(&How::Suspending, token, hint, refresh_token)
+            .await
+    }
+
+    /// [`Client::revoke`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::revoke`].
+    #[uniffi::method(default(hint = None))]
+    pub async fn revoke_async(
+        &self,
+        token: String,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<(), GrantlineError> {
+        self.revoke_flow(&How::Suspending, token, hint).await
+    }
+
+    /// [`Client::device_authorization`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::device_authorization`].
+    #[uniffi::method(default(scopes = []))]
+    pub async fn device_authorization_async(
+        &self,
+        scopes: Vec<String>,
+    ) -> Result<Arc<DeviceAuthorization>, GrantlineError> {
+        self.device_authorization_flow(&How::Suspending, scopes)
+            .await
+    }
+
+    /// [`Client::poll_device_token`], suspending.
+    ///
+    /// # Errors
+    /// As [`Client::poll_device_token`].
+    pub async fn poll_device_token_async(
+        &self,
+        device: Arc<DeviceAuthorization>,
+        interval: i64,
+    ) -> Result<DevicePoll, GrantlineError> {
+        self.poll_device_flow(&How::Suspending, &device, num::seconds(interval))
+            .await
+            .map(|(poll, _)| poll)
+    }
+
+    /// [`Client::wait_for_device`], suspending: the waits between polls suspend too (no thread
+    /// is held), and cancelling the caller stops the loop, a poll in flight included.
+    ///
+    /// # Errors
+    /// As [`Client::wait_for_device`].
+    pub async fn wait_for_device_async(
+        &self,
+        device: Arc<DeviceAuthorization>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        self.wait_for_device_flow(&How::Suspending, &device).await
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::error::GrantlineError;
+use crate::flows::{block_on, discover_flow, How};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport};
 use crate::provider::Provider;
 
@@ -88,7 +89,7 @@ impl Discovery {
 /// The provider at `issuer` (or at a full well-known URL), fetched through `transport` and
 /// bound to that issuer: the well-known URLs are tried in order (a 404 moves on), and a document
 /// that names another issuer is refused. `timeout`: the whole-request deadline of each request
-/// (none: the transport's default).
+/// (none: the transport's default). Blocks; in a coroutine or a task, [`discover_async`].
 ///
 /// # Errors
 /// As [`Discovery::new`] and [`Discovery::receive`]; `Transport` when a request gets no answer.
@@ -98,15 +99,21 @@ pub fn discover(
     transport: Arc<dyn HttpTransport>,
     timeout: Option<Duration>,
 ) -> Result<Arc<Provider>, GrantlineError> {
-    let discovery = Discovery::new(issuer)?;
-    // Bounded by the core: `receive` answers `None` only while another URL is left.
-    loop {
-        let request = discovery.request().with_timeout(timeout);
-        let response = transport.send(request)?;
-        if let Some(provider) = discovery.receive(&response)? {
-            return Ok(provider);
-        }
-    }
+    block_on(discover_flow(&How::Blocking, issuer, &transport, timeout))
+}
+
+/// [`discover`], suspending (Kotlin `suspend`, Swift `async`): through the transport's
+/// `sendAsync`, cancelled with its caller.
+///
+/// # Errors
+/// As [`discover`].
+#[uniffi::export(default(timeout = None))]
+pub async fn discover_async(
+    issuer: String,
+    transport: Arc<dyn HttpTransport>,
+    timeout: Option<Duration>,
+) -> Result<Arc<Provider>, GrantlineError> {
+    discover_flow(&How::Suspending, issuer, &transport, timeout).await
 }
 
 #[cfg(test)]
@@ -121,7 +128,14 @@ mod tests {
         calls: AtomicUsize,
     }
 
+    #[async_trait::async_trait]
     impl HttpTransport for OidcOnly {
+        async fn send_async(
+            &self,
+            request: Arc<HttpRequest>,
+        ) -> Result<HttpResponse, GrantlineError> {
+            self.send(request)
+        }
         fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, GrantlineError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             assert_eq!(request.timeout(), Some(Duration::from_secs(3)));
@@ -170,7 +184,7 @@ mod tests {
         assert_eq!(d.urls().len(), 2);
         assert_eq!(
             d.request().max_response_body(),
-            Some(grantline::MAX_BODY as u64)
+            Some(grantline::MAX_BODY as i64)
         );
         assert!(d.to_string().contains("https://as.example/t1"));
     }

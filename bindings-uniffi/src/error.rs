@@ -23,7 +23,7 @@ pub enum GrantlineError {
         /// `error_uri`, when given.
         uri: Option<String>,
         /// The HTTP status (200 for an error in a 200 body; 0 for a callback's `error`).
-        status: u16,
+        status: i32,
     },
     /// The server answered something that is neither a valid answer nor an OAuth error (an
     /// HTML error page, a token response without `access_token`, an unexpected status, a body
@@ -36,7 +36,7 @@ pub enum GrantlineError {
         /// had just refused, one already expired on arrival).
         kind: String,
         /// The HTTP status of the response (0 when the error is not about one response).
-        status: u16,
+        status: i32,
         /// What was wrong, never containing a secret.
         reason: String,
         /// The start of a body that is neither JSON nor form (e.g. an HTML page), with
@@ -113,14 +113,14 @@ impl From<grantline::Error> for GrantlineError {
                 code,
                 description,
                 uri,
-                status,
+                status: status.into(),
             },
             E::Malformed {
                 status, excerpt, ..
             }
             | E::UnexpectedStatus { status, excerpt } => GrantlineError::MalformedResponse {
                 kind,
-                status,
+                status: status.into(),
                 reason,
                 excerpt,
             },

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::GrantlineError;
+use crate::num;
 
 /// One HTTP header. Printing it (`toString`, `description`) redacts credentials
 /// (`Authorization`, `Proxy-Authorization`, `Cookie`) down to their scheme.
@@ -114,7 +115,8 @@ impl HttpRequest {
     /// `TokenSession.send` then applies the session's API body limit).
     ///
     /// # Errors
-    /// `Configuration` (`invalid_input`) for an invalid method, URL, header name or value.
+    /// `Configuration` (`invalid_input`) for an invalid method, URL, header name or value, or a
+    /// negative `max_response_body`.
     #[uniffi::constructor(default(timeout = None, max_response_body = None))]
     pub fn new(
         method: String,
@@ -122,8 +124,9 @@ impl HttpRequest {
         headers: Vec<Header>,
         body: Vec<u8>,
         timeout: Option<Duration>,
-        max_response_body: Option<u64>,
+        max_response_body: Option<i64>,
     ) -> Result<Arc<Self>, GrantlineError> {
+        let max_response_body = num::limit(max_response_body)?;
         let mut r = http::Request::new(body);
         *r.method_mut() = http::Method::from_bytes(method.as_bytes())
             .map_err(|_| GrantlineError::invalid(format!("{method:?} is not an HTTP method")))?;
@@ -160,12 +163,18 @@ impl HttpRequest {
     }
 
     /// This request with another response body limit (`null`/`nil`: none of its own).
-    pub fn with_max_response_body(&self, max_response_body: Option<u64>) -> Arc<Self> {
-        Arc::new(HttpRequest {
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`) for a negative limit.
+    pub fn with_max_response_body(
+        &self,
+        max_response_body: Option<i64>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        Ok(Arc::new(HttpRequest {
             inner: self.inner.clone(),
             timeout: self.timeout,
-            max_response_body,
-        })
+            max_response_body: num::limit(max_response_body)?,
+        }))
     }
 
     /// The whole-request deadline for this exchange (connect, send, head and body reads
@@ -176,8 +185,8 @@ impl HttpRequest {
 
     /// Read at most this many response body bytes (after decoding `Content-Encoding`) plus
     /// one; `null`/`nil`: no limit. 1 MiB for the endpoint requests grantline builds.
-    pub fn max_response_body(&self) -> Option<u64> {
-        self.max_response_body
+    pub fn max_response_body(&self) -> Option<i64> {
+        num::out_opt(self.max_response_body)
     }
 
     /// The method (`POST` for every request grantline builds).
@@ -225,7 +234,7 @@ impl HttpRequest {
             headers: self.headers(),
             body: self.body(),
             timeout: self.timeout,
-            max_response_body: self.max_response_body,
+            max_response_body: num::out_opt(self.max_response_body),
         }
     }
 }
@@ -247,8 +256,9 @@ pub struct RequestParts {
     /// The whole-request deadline (connect, send, head and body reads together); `null`/`nil`:
     /// the transport's default.
     pub timeout: Option<Duration>,
-    /// Read at most this many body bytes (decoded) plus one; `null`/`nil`: no limit.
-    pub max_response_body: Option<u64>,
+    /// Read at most this many body bytes (decoded) plus one; `null`/`nil`: no limit. Never
+    /// negative.
+    pub max_response_body: Option<i64>,
 }
 
 impl fmt::Display for RequestParts {
@@ -273,8 +283,8 @@ impl fmt::Display for RequestParts {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 #[uniffi::export(Display)]
 pub struct HttpResponse {
-    /// The HTTP status code.
-    pub status: u16,
+    /// The HTTP status code (100..=999; anything else is refused as malformed when parsed).
+    pub status: i32,
     /// The headers, names in any case; a repeated header is several entries.
     pub headers: Vec<Header>,
     /// The body, decoded (`Content-Encoding` undone), at most the request's
@@ -312,28 +322,58 @@ pub(crate) fn header_map(headers: &[Header]) -> http::HeaderMap {
 }
 
 impl HttpResponse {
-    /// The core's view of this response.
-    pub(crate) fn to_http(&self) -> Result<http::Response<&[u8]>, GrantlineError> {
-        let status = http::StatusCode::from_u16(self.status).map_err(|_| {
-            GrantlineError::MalformedResponse {
+    /// Whether this answer from an API means "renew the token" (the core's rule: a 401 whose
+    /// `Bearer` challenge says `invalid_token`, or a bare 401).
+    pub(crate) fn needs_renewal(&self) -> bool {
+        u16::try_from(self.status).is_ok_and(|status| {
+            grantline::bearer::needs_renewal(status, &header_map(&self.headers))
+        })
+    }
+
+    /// The status as the `http` crate has it.
+    fn status_code(&self) -> Result<http::StatusCode, GrantlineError> {
+        u16::try_from(self.status)
+            .ok()
+            .and_then(|s| http::StatusCode::from_u16(s).ok())
+            .ok_or_else(|| GrantlineError::MalformedResponse {
                 kind: "malformed".into(),
                 status: self.status,
                 reason: format!("{} is not an HTTP status", self.status),
                 excerpt: None,
-            }
-        })?;
+            })
+    }
+
+    /// The core's view of this response.
+    pub(crate) fn to_http(&self) -> Result<http::Response<&[u8]>, GrantlineError> {
         let mut r = http::Response::new(self.body.as_slice());
-        *r.status_mut() = status;
+        *r.status_mut() = self.status_code()?;
         *r.headers_mut() = header_map(&self.headers);
+        Ok(r)
+    }
+
+    /// This response as an owned `http` response (for `grantline-async`).
+    pub(crate) fn into_http(self) -> Result<http::Response<Vec<u8>>, GrantlineError> {
+        let status = self.status_code()?;
+        let headers = header_map(&self.headers);
+        let mut r = http::Response::new(self.body);
+        *r.status_mut() = status;
+        *r.headers_mut() = headers;
         Ok(r)
     }
 }
 
 /// The host app's HTTP client: performs one request and returns the response, whatever its
-/// status. Implement it over OkHttp, Ktor, `java.net.http`, URLSession... (grantline ships
-/// `JdkHttpTransport` for Kotlin and `URLSessionTransport` for Swift).
+/// status, in two colours: [`HttpTransport::send`] blocks the calling thread (the blocking calls:
+/// `clientCredentials()`, `TokenSession`), [`HttpTransport::send_async`] suspends (Kotlin
+/// `suspend fun`, Swift `async`: the `*Async` calls and `AsyncTokenSession`). grantline ships
+/// `UrlConnectionTransport` (`java.net.HttpURLConnection`: Android and every JVM) and
+/// `JdkHttpTransport` (`java.net.http`, JVM) for Kotlin, and `URLSessionTransport` for Swift, each
+/// with both methods. For your own, Kotlin has two adapters: extend `BlockingHttpTransport`
+/// (write `send`; `sendAsync` runs it on `Dispatchers.IO`) or `SuspendingHttpTransport` (write
+/// `sendAsync`; `send` runs it in `runBlocking`); Swift has the `BlockingHttpTransport` protocol
+/// (write `send`; `sendAsync` runs it on a dispatch queue).
 ///
-/// Contract (read everything with `request.parts()`, one call across the FFI):
+/// Contract, for both methods (read everything with `request.parts()`, one call across the FFI):
 /// - never follow redirects (return the 3xx as it came);
 /// - end the whole exchange (connect, send, head, every body read) by `parts.timeout`, or by
 ///   your own default (30 s in the shipped transports) when it is null/nil, and throw
@@ -345,22 +385,31 @@ impl HttpResponse {
 ///   there is no whole response; name the URL without its query and never a body. Any other
 ///   exception is reported as a transport failure too.
 ///
-/// Called from the thread that asked for a token, never while grantline holds a lock; it may
-/// block.
+/// Called from the thread (or coroutine, task) that asked, never while grantline holds a lock.
 #[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
 pub trait HttpTransport: Send + Sync {
-    /// Sends `request` and returns the response.
+    /// Sends `request` and returns the response, blocking the calling thread.
     ///
     /// # Errors
     /// `Transport` when no response could be obtained.
     fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, GrantlineError>;
+
+    /// Sends `request` and returns the response without blocking a thread: a Kotlin `suspend`
+    /// function, a Swift `async` one. When the caller is cancelled (its coroutine or task), the
+    /// call is cancelled too (the coroutine or task running it is cancelled): stop the exchange
+    /// then.
+    ///
+    /// # Errors
+    /// `Transport` when no response could be obtained.
+    async fn send_async(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, GrantlineError>;
 }
 
 /// The largest response body grantline parses, in bytes (1 MiB); larger ones are refused.
 /// The endpoint requests grantline builds carry it as their `max_response_body`.
 #[uniffi::export]
-pub fn max_response_body() -> u64 {
-    grantline::MAX_BODY as u64
+pub fn max_response_body() -> i64 {
+    num::out(grantline::MAX_BODY as u64)
 }
 
 /// Seconds since the Unix epoch, from the system clock (the binding's clock: the core never
@@ -420,7 +469,9 @@ mod tests {
         );
         let limited = r
             .with_timeout(Some(Duration::from_secs(2)))
-            .with_max_response_body(Some(10));
+            .with_max_response_body(Some(10))
+            .unwrap();
+        assert!(r.with_max_response_body(Some(-1)).is_err());
         assert_eq!(limited.parts().timeout, Some(Duration::from_secs(2)));
         assert_eq!(limited.parts().max_response_body, Some(10));
         assert_eq!(r.timeout(), None);

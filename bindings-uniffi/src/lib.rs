@@ -13,18 +13,26 @@
 //!    [`PendingAuthorization`] that serializes to JSON to survive process death). Discovery
 //!    bound to its issuer: [`Discovery`]. The token lifecycle: [`SessionState`] (the core's
 //!    state machine, driven by you).
-//! 2. **convenient**: a [`Client`] given an [`HttpTransport`] (the app's own HTTP stack;
-//!    `JdkHttpTransport` and `URLSessionTransport` ship with the sources) has one call per grant
-//!    (`client_credentials`, `password`, `exchange_code`, `refresh`, `introspect`, `revoke`,
-//!    `device_authorization`, `poll_device_token`), [`discover`] fetches a provider bound to its
-//!    issuer, and [`NativeTokenSession`] keeps a token fresh for many threads with one renewal in
-//!    flight, tells a [`TokenListener`] about every new token set in renewal order, and retries
-//!    an API call once after a 401 `invalid_token` ([`NativeTokenSession::send`]).
+//! 2. **convenient**, in two colours through the app's [`HttpTransport`] (`UrlConnectionTransport`,
+//!    `JdkHttpTransport` and `URLSessionTransport` ship with the sources):
+//!    - suspending (Kotlin `suspend`, Swift `async`, over [`HttpTransport::send_async`]): the
+//!      `*_async` calls of [`Client`] (`client_credentials_async`, ..., `wait_for_device_async`),
+//!      [`discover_async`], and [`AsyncTokenSession`] (the workspace's runtime-agnostic
+//!      `grantline-async` driver: one shared renewal future, cancel-safe);
+//!    - blocking (Java, threads, over [`HttpTransport::send`]): the same calls without `_async`,
+//!      [`discover`], and [`NativeTokenSession`] (a mutex and a condition variable).
+//!
+//!    Each call is written once ("one driver, two colours", `src/flows.rs`). The sessions keep a
+//!    token fresh with one renewal in flight, tell a [`TokenListener`] about every new token set
+//!    in renewal order, and retry an API call once after a 401 `invalid_token`.
 //!
 //! Every request carries its whole-request deadline and its response body limit to the
 //! transport (see [`HttpTransport`]): per client (`Client(timeout = ...)`,
 //! [`Client::with_timeout`]) or per request ([`HttpRequest::with_timeout`],
 //! [`HttpRequest::with_max_response_body`]).
+//!
+//! Numbers are signed (Kotlin `Long`/`Int`, Swift `Int64`/`Int32`), converted from the core's
+//! unsigned ones in one place (`src/num.rs`: saturating out, clamping or refusing in).
 //!
 //! Errors are one [`GrantlineError`] (Kotlin: `GrantlineException`), split by what the caller
 //! does about them. Nothing prints a secret: tokens, codes, verifiers and requests are objects
@@ -35,20 +43,25 @@
 
 uniffi::setup_scaffolding!("grantline");
 
+mod async_session;
 mod authorize;
 mod client;
 mod discovery;
 mod error;
+mod flows;
 mod http;
+mod num;
 mod provider;
 mod session;
 mod state;
+mod timer;
 mod tokens;
 mod types;
 
+pub use crate::async_session::AsyncTokenSession;
 pub use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 pub use crate::client::Client;
-pub use crate::discovery::{discover, Discovery};
+pub use crate::discovery::{discover, discover_async, Discovery};
 pub use crate::error::GrantlineError;
 pub use crate::http::{
     max_response_body, Header, HttpRequest, HttpResponse, HttpTransport, RequestParts,

@@ -158,8 +158,8 @@ impl Provider {
             .collect()
     }
     /// The default renewal margin before expiry, in seconds.
-    pub fn default_skew(&self) -> u64 {
-        self.inner.default_skew()
+    pub fn default_skew(&self) -> i64 {
+        crate::num::out(self.inner.default_skew())
     }
     /// The supported grants.
     pub fn grants(&self) -> Vec<GrantType> {
@@ -254,9 +254,9 @@ impl ProviderBuilder {
     pub fn extra_token_param(self: Arc<Self>, name: String, value: String) -> Arc<Self> {
         self.with(|b| b.extra_token_param(name, value))
     }
-    /// Sets the default renewal margin before expiry, in seconds.
-    pub fn default_skew(self: Arc<Self>, seconds: u64) -> Arc<Self> {
-        self.with(|b| b.default_skew(seconds))
+    /// Sets the default renewal margin before expiry, in seconds (a negative one counts as 0).
+    pub fn default_skew(self: Arc<Self>, seconds: i64) -> Arc<Self> {
+        self.with(|b| b.default_skew(crate::num::seconds(seconds)))
     }
     /// Adds a supported grant.
     pub fn grant(self: Arc<Self>, grant: GrantType) -> Arc<Self> {

@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::GrantlineError;
-use crate::http::{header_map, now, HttpRequest, HttpResponse, HttpTransport};
+use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
+use crate::num;
 use crate::tokens::{token_set, Renewed, TokenSet};
 
 /// Told about every token set a [`NativeTokenSession`] obtains, in renewal order: persist it
@@ -50,8 +51,9 @@ pub trait TokenListener: Send + Sync {
 }
 
 /// An access token with a promise: `NativeTokenSession.access_token_lease` answers with this
-/// token until `ready_until` (Unix seconds; `u64::MAX` when the expiry is unknown, 0 when there
-/// is no promise) unless the session is changed. Printing it shows no token.
+/// token until `ready_until` (Unix seconds; `Long.MAX_VALUE`/`Int64.max` when the expiry is
+/// unknown, 0 when there is no promise) unless the session is changed. Printing it shows no
+/// token.
 ///
 /// `ready_until` is the core's `ready_until()` (the renew-at deadline; during a renewal, the
 /// current token's expiry), shortened to the next second while a renewal is in flight or being
@@ -64,7 +66,7 @@ pub struct TokenLease {
     /// The access token. Never log it.
     pub access_token: String,
     /// Until when it stays the answer.
-    pub ready_until: u64,
+    pub ready_until: i64,
 }
 
 impl fmt::Display for TokenLease {
@@ -172,13 +174,10 @@ impl Drop for Flight<'_> {
             _ => self.session.lock(),
         };
         match self.phase {
+            // The thread performing it unwound (a panicking transport): nobody will answer, and
+            // it is no fault of the server's, so no backoff: the next caller renews.
             Phase::Sending => {
-                let _ = state.session.fail(
-                    self.id,
-                    "the renewal was abandoned",
-                    self.session.clock.now(),
-                );
-                state.session.delivered(self.id);
+                state.session.abandon(self.id);
             }
             _ => {
                 state.session.delivered(self.id);
@@ -306,7 +305,7 @@ impl NativeTokenSession {
                     }
                     return Ok(TokenLease {
                         access_token: token.secret().to_owned(),
-                        ready_until,
+                        ready_until: num::out(ready_until),
                     });
                 }
                 grantline::Next::Send { id, request, .. } => {
@@ -453,21 +452,7 @@ impl NativeTokenSession {
     ) -> Result<HttpResponse, GrantlineError> {
         let limit = request.max_response_body.or(self.lock().max_api_body);
         let outgoing = with_bearer(request, &access_token, self.timeout, limit)?;
-        let response = self.transport.send(outgoing)?;
-        match limit {
-            Some(limit) if response.body.len() as u64 > limit => {
-                Err(GrantlineError::MalformedResponse {
-                    kind: "malformed".into(),
-                    status: response.status,
-                    reason: format!(
-                        "the response body from {} is larger than the limit of {limit} bytes set for it (setMaxApiBody, or the request's maxResponseBody)",
-                        request.shown_url()
-                    ),
-                    excerpt: None,
-                })
-            }
-            _ => Ok(response),
-        }
+        within_limit(request, limit, self.transport.send(outgoing)?)
     }
 
     /// Sends an API request with `Authorization: Bearer <access token>` through the
@@ -481,7 +466,7 @@ impl NativeTokenSession {
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, GrantlineError> {
         let token = self.access_token()?;
         let response = self.send_with(request, token.clone())?;
-        if !grantline::bearer::needs_renewal(response.status, &header_map(&response.headers)) {
+        if !response.needs_renewal() {
             return Ok(response);
         }
         self.lock().session.reject(&token);
@@ -508,21 +493,26 @@ impl NativeTokenSession {
     }
 
     /// Renews `seconds` before expiry (capped at half the token's lifetime; the provider's
-    /// default otherwise).
-    pub fn set_skew(&self, seconds: u64) {
+    /// default otherwise; a negative margin counts as 0).
+    pub fn set_skew(&self, seconds: i64) {
+        let seconds = num::seconds(seconds);
         self.with_session(|s| s.with_skew(seconds));
     }
 
     /// The body limit of API calls through [`NativeTokenSession::send`] and
     /// [`NativeTokenSession::send_with`], for requests that carry none: a larger body is an
     /// error, never cut silently. `null`/`nil` (the default): no limit.
-    pub fn set_max_api_body(&self, bytes: Option<u64>) {
-        self.lock().max_api_body = bytes;
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`) for a negative limit (pass `null`/`nil` for none).
+    pub fn set_max_api_body(&self, bytes: Option<i64>) -> Result<(), GrantlineError> {
+        self.lock().max_api_body = num::limit(bytes)?;
+        Ok(())
     }
 
     /// The API body limit ([`NativeTokenSession::set_max_api_body`]).
-    pub fn max_api_body(&self) -> Option<u64> {
-        self.lock().max_api_body
+    pub fn max_api_body(&self) -> Option<i64> {
+        num::out_opt(self.lock().max_api_body)
     }
 
     /// Whether a renewal is in flight.
@@ -531,20 +521,42 @@ impl NativeTokenSession {
     }
 
     /// How many renewals in a row have failed (0 after a success), for logs and metrics.
-    pub fn failures(&self) -> u32 {
-        self.lock().session.failures()
+    pub fn failures(&self) -> i32 {
+        num::count(self.lock().session.failures())
     }
 
     /// When the backoff after failed renewals ends (Unix seconds): no renewal is sent before
     /// then. `null`/`nil` after a success. For logs and metrics.
-    pub fn retry_at(&self) -> Option<u64> {
-        self.lock().session.retry_at()
+    pub fn retry_at(&self) -> Option<i64> {
+        num::out_opt(self.lock().session.retry_at())
+    }
+}
+
+/// `response` to `request`, refused when its body is over `limit` (never cut silently).
+pub(crate) fn within_limit(
+    request: &HttpRequest,
+    limit: Option<u64>,
+    response: HttpResponse,
+) -> Result<HttpResponse, GrantlineError> {
+    match limit {
+        Some(limit) if response.body.len() as u64 > limit => {
+            Err(GrantlineError::MalformedResponse {
+                kind: "malformed".into(),
+                status: response.status,
+                reason: format!(
+                    "the response body from {} is larger than the limit of {limit} bytes set for it (setMaxApiBody, or the request's maxResponseBody)",
+                    request.shown_url()
+                ),
+                excerpt: None,
+            })
+        }
+        _ => Ok(response),
     }
 }
 
 /// `request` with `Authorization: Bearer <token>` (replacing any `Authorization`), the
 /// deadline (its own, else `timeout`) and the body limit.
-fn with_bearer(
+pub(crate) fn with_bearer(
     request: &HttpRequest,
     token: &str,
     timeout: Option<Duration>,
@@ -590,12 +602,12 @@ mod tests {
         gate: Mutex<bool>,
         opened: Condvar,
         api_body: Vec<u8>,
-        last_api_request: Mutex<Option<(Option<Duration>, Option<u64>)>>,
+        last_api_request: Mutex<Option<(Option<Duration>, Option<i64>)>>,
     }
 
     fn json(status: u16, body: String) -> Result<HttpResponse, GrantlineError> {
         Ok(HttpResponse {
-            status,
+            status: status.into(),
             headers: vec![Header {
                 name: "content-type".into(),
                 value: "application/json".into(),
@@ -646,12 +658,19 @@ mod tests {
         }
     }
 
+    #[async_trait::async_trait]
     impl HttpTransport for Server {
+        async fn send_async(
+            &self,
+            request: Arc<HttpRequest>,
+        ) -> Result<HttpResponse, GrantlineError> {
+            self.send(request)
+        }
         fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, GrantlineError> {
             if request.url().ends_with("/token") {
                 assert_eq!(
                     request.max_response_body(),
-                    Some(grantline::MAX_BODY as u64)
+                    Some(grantline::MAX_BODY as i64)
                 );
                 let n = self.token_calls.fetch_add(1, Ordering::SeqCst) + 1;
                 std::thread::sleep(self.delay);
@@ -799,7 +818,7 @@ mod tests {
         assert!(session.access_token().is_err());
         assert_eq!(server.tokens(), 1);
         assert_eq!(session.failures(), 1);
-        assert_eq!(session.retry_at(), Some(T0 + 1));
+        assert_eq!(session.retry_at(), Some(T0 as i64 + 1));
         // After it: one more try.
         clock.store(T0 + 1, Ordering::SeqCst);
         assert!(session.access_token().is_err());
@@ -813,7 +832,10 @@ mod tests {
         let (session, clock) = session(&server, Some(listener.clone()));
         assert_eq!(session.access_token().unwrap(), "access-1");
         // Skew: 60 s capped at half the lifetime, 50 s: renew-at is T0 + 50.
-        assert_eq!(session.access_token_lease().unwrap().ready_until, T0 + 50);
+        assert_eq!(
+            session.access_token_lease().unwrap().ready_until,
+            T0 as i64 + 50
+        );
         clock.store(T0 + 60, Ordering::SeqCst);
         server.close_gate();
         let renewer = {
@@ -829,12 +851,15 @@ mod tests {
         }
         let lease = session.access_token_lease().unwrap();
         assert_eq!(lease.access_token, "access-1");
-        assert_eq!(lease.ready_until, T0 + 61);
+        assert_eq!(lease.ready_until, T0 as i64 + 61);
         server.open_gate();
         assert_eq!(renewer.join().unwrap().unwrap(), "access-2");
         assert_eq!(server.tokens(), 2);
         assert_eq!(session.access_token().unwrap(), "access-2");
-        assert_eq!(session.access_token_lease().unwrap().ready_until, T0 + 110);
+        assert_eq!(
+            session.access_token_lease().unwrap().ready_until,
+            T0 as i64 + 110
+        );
         assert_eq!(listener.seen.lock().unwrap().len(), 2);
     }
 
@@ -1015,7 +1040,8 @@ mod tests {
         session.access_token().unwrap();
         session.reject("access-1".into());
         assert_eq!(session.send(&api).unwrap().body.len(), 100);
-        session.set_max_api_body(Some(99));
+        session.set_max_api_body(Some(99)).unwrap();
+        assert!(session.set_max_api_body(Some(-1)).is_err());
         assert_eq!(session.max_api_body(), Some(99));
         let e = session.send(&api).err().unwrap();
         assert!(
@@ -1026,7 +1052,7 @@ mod tests {
             Some((Some(Duration::from_secs(2)), Some(99)))
         );
         // The request's own limit wins.
-        let roomy = api.with_max_response_body(Some(100));
+        let roomy = api.with_max_response_body(Some(100)).unwrap();
         assert_eq!(session.send(&roomy).unwrap().body.len(), 100);
     }
 
@@ -1060,7 +1086,7 @@ mod tests {
         let lease = session.access_token_lease().unwrap();
         assert_eq!(lease.access_token, "access-1");
         // expires_in 3600, the provider's default skew 60.
-        assert_eq!(lease.ready_until, T0 + 3540);
+        assert_eq!(lease.ready_until, T0 as i64 + 3540);
         assert!(!lease.to_string().contains("access-1"));
         assert!(session.reject("access-1".into()));
         assert_eq!(

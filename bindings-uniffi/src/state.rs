@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::client::Client;
 use crate::error::GrantlineError;
 use crate::http::{HttpRequest, HttpResponse};
+use crate::num;
 use crate::tokens::{token_set, Renewed, TokenSet};
 
 /// What the caller of a [`SessionState`] must do next. Printing it shows no token.
@@ -26,7 +27,7 @@ pub enum Next {
     /// background; `null`/`nil` when there is no usable token.
     Send {
         /// The renewal's id.
-        id: u64,
+        id: i64,
         /// The token request.
         request: Arc<HttpRequest>,
         /// The current, still usable access token, when there is one. Never log it.
@@ -36,7 +37,7 @@ pub enum Next {
     /// token: when it is over, call `waited(id, now)`.
     Wait {
         /// The renewal to wait for.
-        id: u64,
+        id: i64,
     },
 }
 
@@ -78,11 +79,11 @@ impl From<grantline::Next> for Next {
                 request,
                 current,
             } => Next::Send {
-                id,
+                id: num::out(id),
                 request: crate::http::request(*request),
                 current: current.map(|t| t.secret().to_owned()),
             },
-            grantline::Next::Wait { id } => Next::Wait { id },
+            grantline::Next::Wait { id } => Next::Wait { id: num::out(id) },
         }
     }
 }
@@ -211,8 +212,10 @@ impl SessionState {
         self.change(|s| s.with_tokens(tokens));
     }
 
-    /// Renews `seconds` before expiry (capped at half the token's lifetime).
-    pub fn set_skew(&self, seconds: u64) {
+    /// Renews `seconds` before expiry (capped at half the token's lifetime; a negative margin
+    /// counts as 0).
+    pub fn set_skew(&self, seconds: i64) {
+        let seconds = num::seconds(seconds);
         self.change(|s| s.with_skew(seconds));
     }
 
@@ -222,16 +225,16 @@ impl SessionState {
     /// Only when no usable token exists: the last renewal's error during its backoff;
     /// `ReauthorizationRequired`; `Configuration` (`unsupported_token_type`, building the
     /// request: `unsupported_grant`, `missing_endpoint`, `unsupported_auth_method`).
-    pub fn next(&self, now: u64) -> Result<Next, GrantlineError> {
-        Ok(self.lock().next(now)?.into())
+    pub fn next(&self, now: i64) -> Result<Next, GrantlineError> {
+        Ok(self.lock().next(num::seconds(now))?.into())
     }
 
     /// For a caller told `Wait` on `id` (or that sent renewal `id`), once it is over.
     ///
     /// # Errors
     /// The failed renewal's error when no usable token is left; as [`SessionState::next`].
-    pub fn waited(&self, id: u64, now: u64) -> Result<Next, GrantlineError> {
-        Ok(self.lock().waited(id, now)?.into())
+    pub fn waited(&self, id: i64, now: i64) -> Result<Next, GrantlineError> {
+        Ok(self.lock().waited(num::id(id), num::seconds(now))?.into())
     }
 
     /// The answer to renewal `id`, received at `now`.
@@ -241,26 +244,42 @@ impl SessionState {
     /// the renewal's own failure is in [`Completion::error`].
     pub fn receive(
         &self,
-        id: u64,
+        id: i64,
         response: &HttpResponse,
-        now: u64,
+        now: i64,
     ) -> Result<Completion, GrantlineError> {
         let r = response.to_http()?;
-        Ok(self.lock().receive(id, &r, now)?.into())
+        Ok(self
+            .lock()
+            .receive(num::id(id), &r, num::seconds(now))?
+            .into())
     }
 
     /// Renewal `id` got no answer (network down, the deadline), at `now`.
     ///
     /// # Errors
     /// Only `Configuration` (`unexpected_response`) when `id` is not the renewal in flight.
-    pub fn fail(&self, id: u64, reason: String, now: u64) -> Result<Completion, GrantlineError> {
-        Ok(self.lock().fail(id, reason, now)?.into())
+    pub fn fail(&self, id: i64, reason: String, now: i64) -> Result<Completion, GrantlineError> {
+        Ok(self
+            .lock()
+            .fail(num::id(id), reason, num::seconds(now))?
+            .into())
+    }
+    /// Renewal `id` ended without an answer because whoever performed it gave up (a cancelled
+    /// coroutine or task): not a failure, so no backoff and no error for anyone. Callers
+    /// waiting for it get, from `waited(id, now)`, the usable token or a new `Send` (the next
+    /// caller renews). Returns whether `id` was in flight.
+    ///
+    /// Only for cancellation by the client side: a request that may have reached the server and
+    /// lost its answer (a timeout, a reset) is a `fail`, so that the session backs off.
+    pub fn abandon(&self, id: i64) -> bool {
+        self.lock().abandon(num::id(id))
     }
 
     /// The token set of renewal `id` reached storage: another renewal may start. Returns
     /// whether `id` was waiting for it.
-    pub fn delivered(&self, id: u64) -> bool {
-        self.lock().delivered(id)
+    pub fn delivered(&self, id: i64) -> bool {
+        self.lock().delivered(num::id(id))
     }
 
     /// The API refused `token` (401 `invalid_token`): the next `next()` renews. Returns whether
@@ -270,10 +289,10 @@ impl SessionState {
     }
 
     /// Until when `next` keeps answering `Ready` with the current token if nothing else happens
-    /// to the session (Unix seconds; `u64::MAX` when the expiry is unknown); `null`/`nil` when
-    /// `next` would not answer `Ready`.
-    pub fn ready_until(&self) -> Option<u64> {
-        self.lock().ready_until()
+    /// to the session (Unix seconds; `Long.MAX_VALUE`/`Int64.max` when the expiry is unknown);
+    /// `null`/`nil` when `next` would not answer `Ready`.
+    pub fn ready_until(&self) -> Option<i64> {
+        num::out_opt(self.lock().ready_until())
     }
 
     /// The current token set, when there is one.
@@ -287,18 +306,18 @@ impl SessionState {
     }
 
     /// How many renewals in a row have failed (0 after a success).
-    pub fn failures(&self) -> u32 {
-        self.lock().failures()
+    pub fn failures(&self) -> i32 {
+        num::count(self.lock().failures())
     }
 
     /// When the backoff after failed renewals ends (Unix seconds); `null`/`nil` after a success.
-    pub fn retry_at(&self) -> Option<u64> {
-        self.lock().retry_at()
+    pub fn retry_at(&self) -> Option<i64> {
+        num::out_opt(self.lock().retry_at())
     }
 
     /// The renewal margin in seconds.
-    pub fn skew(&self) -> u64 {
-        self.lock().skew()
+    pub fn skew(&self) -> i64 {
+        num::out(self.lock().skew())
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::GrantlineError;
 use crate::http::{header_map, Header, HttpResponse};
+use crate::num;
 use crate::provider::Provider;
 use crate::types::{ExpirySource, Param};
 
@@ -33,19 +34,19 @@ pub(crate) fn token_set(inner: grantline::TokenSet) -> Arc<TokenSet> {
 #[uniffi::export]
 impl TokenSet {
     /// A token set from parts (e.g. tokens persisted by other means). `expires_at` and
-    /// `issued_at` are Unix seconds.
+    /// `issued_at` are Unix seconds (negative ones count as 0).
     #[uniffi::constructor(default(refresh_token = None, expires_at = None, issued_at = 0))]
     pub fn new(
         access_token: String,
         refresh_token: Option<String>,
-        expires_at: Option<u64>,
-        issued_at: u64,
+        expires_at: Option<i64>,
+        issued_at: i64,
     ) -> Arc<Self> {
         token_set(grantline::TokenSet::new(
             grantline::AccessToken::new(access_token),
             refresh_token.map(grantline::RefreshToken::new),
-            expires_at,
-            issued_at,
+            expires_at.map(num::seconds),
+            num::seconds(issued_at),
         ))
     }
 
@@ -56,10 +57,10 @@ impl TokenSet {
     /// without a usable `access_token`, a bad lifetime, a body over 1 MiB, or a non-2xx
     /// status without an OAuth error.
     #[uniffi::constructor]
-    pub fn from_response(response: &HttpResponse, now: u64) -> Result<Arc<Self>, GrantlineError> {
+    pub fn from_response(response: &HttpResponse, now: i64) -> Result<Arc<Self>, GrantlineError> {
         Ok(token_set(grantline::TokenSet::from_response(
             &response.to_http()?,
-            now,
+            num::seconds(now),
         )?))
     }
 
@@ -72,12 +73,12 @@ impl TokenSet {
     #[uniffi::constructor]
     pub fn from_response_for(
         response: &HttpResponse,
-        now: u64,
+        now: i64,
         provider: &Provider,
     ) -> Result<Arc<Self>, GrantlineError> {
         Ok(token_set(grantline::TokenSet::from_response_for(
             &response.to_http()?,
-            now,
+            num::seconds(now),
             &provider.inner,
         )?))
     }
@@ -121,13 +122,15 @@ impl TokenSet {
     pub fn id_token(&self) -> Option<String> {
         self.inner.id_token().map(|t| t.secret().to_owned())
     }
-    /// When the access token expires (Unix seconds), when known.
-    pub fn expires_at(&self) -> Option<u64> {
-        self.inner.expires_at()
+    /// When the access token expires (Unix seconds), when known. An expiry too far away to
+    /// count in a `Long`/`Int64` (a lifetime like `1e20` seconds) is `Long.MAX_VALUE`/`Int64.max`:
+    /// never, in practice (`null`/`nil` means unknown, which is not the same).
+    pub fn expires_at(&self) -> Option<i64> {
+        num::out_opt(self.inner.expires_at())
     }
     /// When the response was received (Unix seconds).
-    pub fn issued_at(&self) -> u64 {
-        self.inner.issued_at()
+    pub fn issued_at(&self) -> i64 {
+        num::out(self.inner.issued_at())
     }
     /// Where the expiry came from.
     pub fn expiry_source(&self) -> ExpirySource {
@@ -138,13 +141,14 @@ impl TokenSet {
         self.inner.scopes().map(<[String]>::to_vec)
     }
     /// The lifetime the server granted, in seconds, when known.
-    pub fn lifetime(&self) -> Option<u64> {
-        self.inner.lifetime()
+    pub fn lifetime(&self) -> Option<i64> {
+        num::out_opt(self.inner.lifetime())
     }
     /// Whether the access token is expired at `now` or will be within `skew` seconds (capped
     /// at half its lifetime).
-    pub fn expires_within(&self, now: u64, skew: u64) -> bool {
-        self.inner.expires_within(now, skew)
+    pub fn expires_within(&self, now: i64, skew: i64) -> bool {
+        self.inner
+            .expires_within(num::seconds(now), num::seconds(skew))
     }
     /// The names of response members grantline does not know.
     pub fn extra_names(&self) -> Vec<String> {
@@ -206,9 +210,9 @@ pub struct Introspection {
     /// The token type.
     pub token_type: Option<String>,
     /// Expiry (Unix seconds).
-    pub exp: Option<u64>,
+    pub exp: Option<i64>,
     /// Issue time (Unix seconds).
-    pub iat: Option<u64>,
+    pub iat: Option<i64>,
     /// Subject.
     pub sub: Option<String>,
     /// Issuer.
@@ -226,8 +230,8 @@ impl From<grantline::Introspection> for Introspection {
             client_id: i.client_id,
             username: i.username,
             token_type: i.token_type,
-            exp: i.exp,
-            iat: i.iat,
+            exp: num::out_opt(i.exp),
+            iat: num::out_opt(i.iat),
             sub: i.sub,
             iss: i.iss,
         }
@@ -278,9 +282,12 @@ impl DeviceAuthorization {
     /// `OAuth`; `MalformedResponse` when `device_code`, `user_code` or `verification_uri` is
     /// missing, or for an unexpected status.
     #[uniffi::constructor]
-    pub fn from_response(response: &HttpResponse, now: u64) -> Result<Arc<Self>, GrantlineError> {
+    pub fn from_response(response: &HttpResponse, now: i64) -> Result<Arc<Self>, GrantlineError> {
         Ok(Arc::new(DeviceAuthorization {
-            inner: grantline::DeviceAuthorization::from_response(&response.to_http()?, now)?,
+            inner: grantline::DeviceAuthorization::from_response(
+                &response.to_http()?,
+                num::seconds(now),
+            )?,
         }))
     }
     /// The device code, sent with every poll. Never log it.
@@ -300,12 +307,12 @@ impl DeviceAuthorization {
         self.inner.verification_uri_complete.clone()
     }
     /// When the device code expires (Unix seconds), when given.
-    pub fn expires_at(&self) -> Option<u64> {
-        self.inner.expires_at
+    pub fn expires_at(&self) -> Option<i64> {
+        num::out_opt(self.inner.expires_at)
     }
     /// Seconds to wait between polls.
-    pub fn interval(&self) -> u64 {
-        self.inner.interval
+    pub fn interval(&self) -> i64 {
+        num::out(self.inner.interval)
     }
 }
 
@@ -320,12 +327,12 @@ pub enum DevicePoll {
     /// Not yet: poll again after `interval` seconds.
     Pending {
         /// Seconds to wait.
-        interval: u64,
+        interval: i64,
     },
     /// Polling too fast: use this longer `interval` from now on.
     SlowDown {
         /// Seconds to wait.
-        interval: u64,
+        interval: i64,
     },
     /// The device code expired: start over.
     Expired,
@@ -339,8 +346,12 @@ impl From<grantline::DevicePoll> for DevicePoll {
             grantline::DevicePoll::Tokens(t) => DevicePoll::Tokens {
                 tokens: token_set(t),
             },
-            grantline::DevicePoll::Pending { interval } => DevicePoll::Pending { interval },
-            grantline::DevicePoll::SlowDown { interval } => DevicePoll::SlowDown { interval },
+            grantline::DevicePoll::Pending { interval } => DevicePoll::Pending {
+                interval: num::out(interval),
+            },
+            grantline::DevicePoll::SlowDown { interval } => DevicePoll::SlowDown {
+                interval: num::out(interval),
+            },
             grantline::DevicePoll::Expired => DevicePoll::Expired,
             grantline::DevicePoll::Denied => DevicePoll::Denied,
         }
@@ -354,10 +365,15 @@ impl From<grantline::DevicePoll> for DevicePoll {
 #[uniffi::export]
 pub fn parse_device_poll_response(
     response: &HttpResponse,
-    now: u64,
-    interval: u64,
+    now: i64,
+    interval: i64,
 ) -> Result<DevicePoll, GrantlineError> {
-    Ok(grantline::DevicePoll::from_response(&response.to_http()?, now, interval)?.into())
+    Ok(grantline::DevicePoll::from_response(
+        &response.to_http()?,
+        num::seconds(now),
+        num::seconds(interval),
+    )?
+    .into())
 }
 
 /// One challenge of a `WWW-Authenticate` header (RFC 9110 §11.6.1).
@@ -419,8 +435,13 @@ pub fn bearer_challenge(headers: Vec<Header>) -> Option<BearerChallenge> {
 /// Whether an API's answer means "renew the token": a 401 whose `Bearer` challenge says
 /// `invalid_token`, or a 401 without an error code. A 403 `insufficient_scope` does not.
 #[uniffi::export]
-pub fn needs_renewal(status: u16, headers: Vec<Header>) -> bool {
-    grantline::bearer::needs_renewal(status, &header_map(&headers))
+pub fn needs_renewal(status: i32, headers: Vec<Header>) -> bool {
+    HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    }
+    .needs_renewal()
 }
 
 /// The `Authorization: Bearer <token>` header for a bare access token string (printing the

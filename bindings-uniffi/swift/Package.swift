@@ -1,9 +1,11 @@
-// swift-tools-version:5.9
+// swift-tools-version:5.10
 // The Grantline Swift package: the generated bindings (Sources/Grantline/Grantline.swift), the C
 // module they call (Sources/GrantlineFFI/include: GrantlineFFI.h + module.modulemap), the
 // hand-written URLSessionTransport, and the XCTest suite. The generated files come from
 // `bindings-uniffi/generate.sh release`, which also builds target/release/libgrantline_uniffi.dylib,
-// the library linked here. For iOS, build the library per target and ship an XCFramework instead.
+// the library linked here. For iOS, build-xcframework.sh (macOS) makes GrantlineFFI.xcframework.
+// Swift 5.10 at least (Xcode 15.3): uniffi 0.32's generated callback vtables use
+// `nonisolated(unsafe)` (SE-0412), which Swift 5.9 does not parse.
 import Foundation
 import PackageDescription
 

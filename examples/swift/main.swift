@@ -1,5 +1,6 @@
-// grantline from Swift: client credentials, then a TokenSession that keeps the token fresh and
-// calls an API with it, over URLSession (URLSessionTransport). Build it as an executable target
+// grantline from Swift, with Swift concurrency: client credentials, then an AsyncTokenSession that
+// keeps the token fresh for many tasks and calls an API with it, over URLSession
+// (URLSessionTransport.sendAsync: no semaphore, no blocked thread). Build it as an executable target
 // that depends on the Grantline package (bindings-uniffi/swift), then:
 //
 //   GRANTLINE_TOKEN_URL=https://as.example/oauth/token GRANTLINE_CLIENT_ID=... \
@@ -39,17 +40,23 @@ do {
     )
     let scopes = env("GRANTLINE_SCOPE", "read").split(separator: " ").map(String.init)
 
-    let tokens = try client.clientCredentials(scopes: scopes)
+    let tokens = try await client.clientCredentialsAsync(scopes: scopes)
     print("client credentials: expires in \(tokens.lifetime().map(String.init) ?? "?") s, scopes \(tokens.scopes() ?? [])")
     print("printed, it stays secret: \(tokens)")
 
-    let session = try TokenSession.clientCredentials(client: client, scopes: scopes, listener: PrintingListener())
-    let token = try session.accessToken()
-    print("session: access token of \(token.count) characters")
+    // One token request however many tasks ask.
+    let session = try AsyncTokenSession.clientCredentials(client: client, scopes: scopes, listener: PrintingListener())
+    let lengths = try await withThrowingTaskGroup(of: Int.self) { group -> [Int] in
+        for _ in 0..<10 { group.addTask { try await session.accessToken().count } }
+        var all: [Int] = []
+        for try await n in group { all.append(n) }
+        return all
+    }
+    print("session: 10 tasks, access tokens of \(Set(lengths)) characters")
 
     if let api = ProcessInfo.processInfo.environment["GRANTLINE_API_URL"], !api.isEmpty {
         // Bearer attached; a 401 invalid_token renews once and retries once.
-        let response = try session.send(request: try HttpRequest(method: "GET", url: api, headers: [], body: Data()))
+        let response = try await session.send(request: try HttpRequest(method: "GET", url: api, headers: [], body: Data()))
         print("GET \(api): HTTP \(response.status)")
         if response.status != 200 { exit(1) }
     }

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong
  * once, and only threads with no usable token wait. A renewal that fails while the token is
  * still valid reaches nobody; the core backs off before the next try. Every token set goes to
  * the [TokenListener] in renewal order, before anyone waiting for it is woken. Make the calls
- * off the main thread.
+ * off the main thread. In coroutines, use [AsyncTokenSession] (the same session, suspending, and
+ * cancellable) instead.
  *
  * All decisions are the Rust core's. The one thing this class does on its own: it remembers the
  * last lease (the token and `readyUntil`, the second until which the Rust session promised to
@@ -103,8 +104,7 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
         }
         val at = epoch.get()
         val fresh = native.accessTokenLease()
-        val until = fresh.readyUntil
-        lease = Lease(fresh.accessToken, if (until > Long.MAX_VALUE.toULong()) Long.MAX_VALUE else until.toLong(), at)
+        lease = Lease(fresh.accessToken, fresh.readyUntil, at)
         return fresh.accessToken
     }
 
@@ -139,17 +139,20 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
     /** Starts from this token set (restoring a persisted session); forgets failures and backoff. */
     fun restore(tokens: TokenSet) = changing { native.restore(tokens) }
 
-    /** Renews [seconds] before expiry (capped at half the token's lifetime). */
-    fun setSkew(seconds: ULong) = changing { native.setSkew(seconds) }
+    /** Renews [seconds] before expiry (capped at half the token's lifetime; negative counts as 0). */
+    fun setSkew(seconds: Long) = changing { native.setSkew(seconds) }
 
     /**
      * The body limit of API calls through [send] for requests that carry none (`null`, the
      * default: no limit). A larger body is a [GrantlineException.MalformedResponse], never cut.
+     *
+     * @throws GrantlineException.Configuration for a negative limit (`null` is "none").
      */
-    fun setMaxApiBody(bytes: ULong?) = native.setMaxApiBody(bytes)
+    @Throws(GrantlineException::class)
+    fun setMaxApiBody(bytes: Long?) = native.setMaxApiBody(bytes)
 
     /** The API body limit ([setMaxApiBody]); null: none. */
-    fun maxApiBody(): ULong? = native.maxApiBody()
+    fun maxApiBody(): Long? = native.maxApiBody()
 
     /** The current token set, when there is one (to persist at shutdown, say). */
     fun tokens(): TokenSet? = native.tokens()
@@ -158,10 +161,10 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
     fun renewing(): Boolean = native.renewing()
 
     /** How many renewals in a row have failed (0 after a success), for logs and metrics. */
-    fun failures(): UInt = native.failures()
+    fun failures(): Int = native.failures()
 
     /** When the backoff after failed renewals ends (Unix seconds), for logs; null after a success. */
-    fun retryAt(): ULong? = native.retryAt()
+    fun retryAt(): Long? = native.retryAt()
 
     /** No token: the client id and the session's state. */
     override fun toString(): String = native.toString()

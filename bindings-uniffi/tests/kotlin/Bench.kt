@@ -4,11 +4,12 @@
 package grantline.test
 
 import grantline.*
+import kotlinx.coroutines.runBlocking
 
-private class FixedTransport : HttpTransport {
+private class FixedTransport : BlockingHttpTransport() {
     private val body = """{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl","token_type":"Bearer","expires_in":3600}""".toByteArray()
     override fun send(request: HttpRequest): HttpResponse =
-        HttpResponse(200u, listOf(Header("content-type", "application/json")), body)
+        HttpResponse(200, listOf(Header("content-type", "application/json")), body)
 }
 
 private inline fun measure(name: String, iterations: Int, rounds: Int, op: () -> Unit): Double {
@@ -42,15 +43,20 @@ fun bench() {
     val native = NativeTokenSession.clientCredentials(client)
     native.accessToken()
     measure("NativeTokenSession.accessToken(), cached, into Rust", n(100_000), 7) { sink += native.accessToken().length }
+    val suspending = AsyncTokenSession.clientCredentials(client)
+    runBlocking {
+        suspending.accessToken()
+        measure("AsyncTokenSession.accessToken(), cached (a Rust future)", n(50_000), 7) { sink += suspending.accessToken().length }
+    }
     val request = client.clientCredentialsRequest()
     val response = transport.send(request)
     measure("clientCredentialsRequest() only", n(20_000), 7) { client.clientCredentialsRequest().close() }
-    measure("TokenSet.fromResponse() only", n(20_000), 7) { TokenSet.fromResponse(response, 1_700_000_000u).close() }
+    measure("TokenSet.fromResponse() only", n(20_000), 7) { TokenSet.fromResponse(response, 1_700_000_000L).close() }
     val round = measure("round: build + read request + parse response", n(20_000), 7) {
         val r = client.clientCredentialsRequest()
         val parts = r.parts() // as JdkHttpTransport reads it
         sink += parts.method.length + parts.url.length + parts.headers.size + parts.body.size
-        val tokens = TokenSet.fromResponse(transport.send(r), 1_700_000_000u)
+        val tokens = TokenSet.fromResponse(transport.send(r), 1_700_000_000L)
         sink += tokens.accessToken().length
         tokens.close()
         r.close()

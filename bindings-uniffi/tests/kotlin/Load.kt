@@ -1,10 +1,13 @@
-// The load run (`bindings-uniffi/test.sh load`, under tests/interop/servers.sh run): many threads
-// share ONE TokenSession (password grant, rotating refresh tokens, family revocation on reuse,
-// injected resets and 503s) against tests/load/server.py for ~20 s, each looping
-// get-token -> GET /api. Prints figures; exits non-zero only on correctness failures
-// (invalid_grant, a lost refresh token, an error while a valid token existed), never on timings.
+// The load run (`bindings-uniffi/test.sh load`, under tests/interop/servers.sh run), in two
+// phases of ~20 s each against tests/load/server.py (password grant, rotating refresh tokens,
+// family revocation on reuse, injected resets and 503s): many threads share ONE TokenSession over
+// JdkHttpTransport, then many coroutines share ONE AsyncTokenSession over UrlConnectionTransport,
+// each caller looping get-token -> GET /api. Prints figures; exits non-zero only on correctness
+// failures (invalid_grant, a lost refresh token, an error while a valid token existed), never on
+// timings.
 //
-// Knobs: GRANTLINE_LOAD_SECONDS (20), GRANTLINE_LOAD_THREADS (64), GRANTLINE_LOAD_FAIL_RATE (0.1).
+// Knobs: GRANTLINE_LOAD_SECONDS (20, per phase), GRANTLINE_LOAD_THREADS (64),
+// GRANTLINE_LOAD_COROUTINES (256), GRANTLINE_LOAD_FAIL_RATE (0.1).
 package grantline.test
 
 import grantline.*
@@ -17,6 +20,9 @@ import java.util.concurrent.atomic.AtomicLong
 import java.net.http.HttpClient as JdkClient
 import java.net.http.HttpRequest as JdkRequest
 import java.net.http.HttpResponse as JdkResponse
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 
 /** The admin side of the load server, on its own plain JDK client (not grantline's transport). */
 private class LoadAdmin(private val base: String) {
@@ -53,6 +59,9 @@ private class Store : TokenListener {
     }
 }
 
+/** How one phase reaches the server: the caller's one API call, and the session's token set. */
+private class Driven(val send: suspend () -> HttpResponse, val tokens: () -> TokenSet?, val close: () -> Unit)
+
 /** The load run; returns the exit status. */
 fun load(): Int {
     val base = System.getenv("GRANTLINE_LOAD_URL")?.trimEnd('/')
@@ -62,18 +71,58 @@ fun load(): Int {
     }
     val seconds = System.getenv("GRANTLINE_LOAD_SECONDS")?.toLongOrNull() ?: 20L
     val threads = System.getenv("GRANTLINE_LOAD_THREADS")?.toIntOrNull() ?: 64
+    val coroutines = System.getenv("GRANTLINE_LOAD_COROUTINES")?.toIntOrNull() ?: 256
+    val admin = LoadAdmin(base)
+    val blocking = phase(admin, base, seconds, "JdkHttpTransport, $threads threads sharing one TokenSession", { client, store ->
+        val session = TokenSession.password(client, "load-user", "load-password", listener = store)
+        val api = HttpRequest("GET", "$base/api", listOf(), ByteArray(0))
+        Driven({ session.send(api) }, { session.tokens() }, { session.close() })
+    }, JdkHttpTransport(Duration.ofSeconds(10))) { body ->
+        val start = CountDownLatch(1)
+        val workers = (1..threads).map {
+            Thread {
+                start.await()
+                runBlocking { body() }
+            }.also { it.start() }
+        }
+        start.countDown()
+        workers.forEach { it.join() }
+    }
+    val suspending = phase(admin, base, seconds, "UrlConnectionTransport, $coroutines coroutines sharing one AsyncTokenSession", { client, store ->
+        val session = AsyncTokenSession.password(client, "load-user", "load-password", listener = store)
+        val api = HttpRequest("GET", "$base/api", listOf(), ByteArray(0))
+        Driven({ session.send(api) }, { session.tokens() }, { session.close() })
+    }, UrlConnectionTransport(Duration.ofSeconds(10))) { body ->
+        runBlocking(Dispatchers.Default) {
+            repeat(coroutines) { launch { body() } }
+        }
+    }
+    return if (blocking && suspending) 0 else 1
+}
+
+/**
+ * One phase: a fresh server family, [drive] running callers that each loop get-token -> GET /api
+ * until the time is up; figures printed; returns whether it was correct.
+ */
+private fun phase(
+    admin: LoadAdmin,
+    base: String,
+    seconds: Long,
+    what: String,
+    session: (Client, Store) -> Driven,
+    transport: HttpTransport,
+    drive: (suspend () -> Unit) -> Unit,
+): Boolean {
     val failRate = System.getenv("GRANTLINE_LOAD_FAIL_RATE")?.toDoubleOrNull() ?: 0.1
     val lifetime = 2
-    val admin = LoadAdmin(base)
     val config = admin.call("POST", "/admin/reset", """{"lifetime": $lifetime, "fail_rate": $failRate, "retry_after": 1}""")
-    println("load: $base, config $config, $threads threads, $seconds s")
+    println("load: $base, config $config, $what, $seconds s")
 
     val provider = ProviderBuilder("load").tokenEndpoint("$base/token")
         .grant(GrantType.PASSWORD).grant(GrantType.REFRESH_TOKEN).build()
-    val client = Client(provider, "kotlin-load", "load-secret", transport = JdkHttpTransport(Duration.ofSeconds(10)))
+    val client = Client(provider, "kotlin-load", "load-secret", transport = transport)
     val store = Store()
-    val session = TokenSession.password(client, "load-user", "load-password", listener = store)
-    val api = HttpRequest("GET", "$base/api", listOf(), ByteArray(0))
+    val driven = session(client, store)
 
     val calls = AtomicLong()
     val ok = AtomicLong()
@@ -84,48 +133,42 @@ fun load(): Int {
     val errorsAtEdge = AtomicLong()
     val kinds = ConcurrentHashMap<String, AtomicLong>()
     val examples = ConcurrentHashMap<String, String>()
-    val end = System.nanoTime() + seconds * 1_000_000_000
-    val start = CountDownLatch(1)
     val began = System.nanoTime()
-    val workers = (1..threads).map {
-        Thread {
-            start.await()
-            while (System.nanoTime() < end) {
-                calls.incrementAndGet()
-                try {
-                    val r = session.send(api) // get-token -> GET /api (a 401 renews once and retries once)
-                    if (r.status.toInt() == 200) ok.incrementAndGet() else if (r.status.toInt() == 401) final401.incrementAndGet()
-                } catch (e: GrantlineException) {
-                    errors.incrementAndGet()
-                    val kind = "${e.javaClass.simpleName}:" + when (e) {
-                        is GrantlineException.OAuth -> e.code
-                        is GrantlineException.MalformedResponse -> e.kind
-                        is GrantlineException.Configuration -> e.kind
-                        else -> ""
-                    }
-                    kinds.computeIfAbsent(kind) { AtomicLong() }.incrementAndGet()
-                    examples.putIfAbsent(kind, e.message ?: "")
-                    // Was there a valid token while this caller got an error?
-                    val nowAtError = System.currentTimeMillis() / 1000
-                    val tokens = session.tokens()
-                    val current = tokens?.accessToken()
-                    val (valid, expiresAt) = if (current == null) Pair(false, null) else admin.tokenValid(current)
-                    val left = expiresAt?.let { it - System.currentTimeMillis() / 1000.0 }
-                    // The core counts in whole seconds (`now` is Unix seconds; expiry =
-                    // floor(receipt) + expires_in): a token it deems expired by its clock may
-                    // still have up to a second to live by the server's exact one.
-                    val expiredByCoreClock = tokens?.expiresAt()?.let { it.toLong() <= nowAtError } ?: false
-                    when {
-                        !valid -> errorsNoValid.incrementAndGet()
-                        expiredByCoreClock && left != null && left < 1.0 -> errorsAtEdge.incrementAndGet()
-                        else -> errorsWhileValid.incrementAndGet()
-                    }
+    val end = began + seconds * 1_000_000_000
+    drive {
+        while (System.nanoTime() < end) {
+            calls.incrementAndGet()
+            try {
+                val r = driven.send() // get-token -> GET /api (a 401 renews once and retries once)
+                if (r.status == 200) ok.incrementAndGet() else if (r.status == 401) final401.incrementAndGet()
+            } catch (e: GrantlineException) {
+                errors.incrementAndGet()
+                val kind = "${e.javaClass.simpleName}:" + when (e) {
+                    is GrantlineException.OAuth -> e.code
+                    is GrantlineException.MalformedResponse -> e.kind
+                    is GrantlineException.Configuration -> e.kind
+                    else -> ""
+                }
+                kinds.computeIfAbsent(kind) { AtomicLong() }.incrementAndGet()
+                examples.putIfAbsent(kind, e.message ?: "")
+                // Was there a valid token while this caller got an error?
+                val nowAtError = System.currentTimeMillis() / 1000
+                val tokens = driven.tokens()
+                val current = tokens?.accessToken()
+                val (valid, expiresAt) = if (current == null) Pair(false, null) else admin.tokenValid(current)
+                val left = expiresAt?.let { it - System.currentTimeMillis() / 1000.0 }
+                // The core counts in whole seconds (`now` is Unix seconds; expiry =
+                // floor(receipt) + expires_in): a token it deems expired by its clock may
+                // still have up to a second to live by the server's exact one.
+                val expiredByCoreClock = tokens?.expiresAt()?.let { it <= nowAtError } ?: false
+                when {
+                    !valid -> errorsNoValid.incrementAndGet()
+                    expiredByCoreClock && left != null && left < 1.0 -> errorsAtEdge.incrementAndGet()
+                    else -> errorsWhileValid.incrementAndGet()
                 }
             }
-        }.also { it.start() }
+        }
     }
-    start.countDown()
-    workers.forEach { it.join() }
     val elapsed = (System.nanoTime() - began) / 1e9
 
     val stats = admin.call("GET", "/admin/stats")
@@ -134,7 +177,7 @@ fun load(): Int {
     val lost = if (state == "current") 0 else 1
     val invalidGrant = num(stats, "invalid_grant")
 
-    println("load: figures (Kotlin, JdkHttpTransport, $threads threads sharing one TokenSession, %.1f s)".format(elapsed))
+    println("load: figures (Kotlin, $what, %.1f s)".format(elapsed))
     println("  token requests:              ${num(stats, "token_requests")} (processed ${num(stats, "processed")}, injected resets ${num(stats, "injected_resets")}, injected 503 ${num(stats, "injected_503")})")
     println("  token lifetimes elapsed:     %.1f (lifetime $lifetime s)".format(elapsed / lifetime))
     println("  rotations:                   ${num(stats, "rotations")}; sets persisted ${store.sets.get()} (${store.rotations.get()} rotated)")
@@ -146,7 +189,7 @@ fun load(): Int {
     println("  errors with no valid token:  ${errorsNoValid.get()}")
     println("  API answers 200 / 401:       ${num(stats, "api_ok")} / ${num(stats, "api_401")} (server side, retries included)")
     for ((kind, n) in kinds.toSortedMap()) println("    $kind x${n.get()}: ${examples[kind]}")
-    session.close()
+    driven.close()
 
     val failures = ArrayList<String>()
     if (invalidGrant > 0) failures.add("invalid_grant $invalidGrant")
@@ -155,9 +198,9 @@ fun load(): Int {
     if (calls.get() == 0L || ok.get() == 0L) failures.add("no successful API call")
     return if (failures.isEmpty()) {
         println("load: OK")
-        0
+        true
     } else {
         println("load: FAILED: ${failures.joinToString(", ")}")
-        1
+        false
     }
 }

@@ -23,7 +23,10 @@ fun main(args: Array<String>) {
     runnerSelfTests(t)
     runAllVectors(File(args[0]), t)
     sessionTests(t)
+    coroutineTests(t)
     hostile(t)
     interop(t)
+    coroutineInterop(t)
+    readmeTests(t, File(args[0]).absoluteFile.parentFile.parentFile)
     t.finish("kotlin")
 }

@@ -14,11 +14,11 @@ import java.util.concurrent.atomic.AtomicInteger
 
 private fun nowSeconds() = System.currentTimeMillis() / 1000
 
-private fun jsonResponse(status: Int, body: String) =
-    HttpResponse(status.toUShort(), listOf(Header("content-type", "application/json")), body.toByteArray())
+fun jsonResponse(status: Int, body: String) =
+    HttpResponse(status, listOf(Header("content-type", "application/json")), body.toByteArray())
 
 /** A token endpoint that answers `tok-N` with the given lifetime. */
-class MemoryTokenEndpoint(private val expiresIn: Int) : HttpTransport {
+class MemoryTokenEndpoint(private val expiresIn: Int) : BlockingHttpTransport() {
     val calls = AtomicInteger()
     override fun send(request: HttpRequest): HttpResponse {
         val n = calls.incrementAndGet()
@@ -33,9 +33,11 @@ class MemoryTokenEndpoint(private val expiresIn: Int) : HttpTransport {
 class ScriptedEndpoint(
     private val apiBody: ByteArray = "{}".toByteArray(),
     private val answer: (Int) -> HttpResponse,
-) : HttpTransport {
+) : BlockingHttpTransport() {
     val calls = AtomicInteger()
     val started = AtomicInteger()
+    /** Token requests interrupted at the gate (a cancelled coroutine's `sendAsync`). */
+    val interrupted = AtomicInteger()
     @Volatile var gate = CountDownLatch(0)
     @Volatile var lastApi: RequestParts? = null
 
@@ -43,15 +45,20 @@ class ScriptedEndpoint(
         val parts = request.parts()
         if (!parts.url.endsWith("/token")) {
             lastApi = parts
-            return HttpResponse(200u, listOf(), apiBody)
+            return HttpResponse(200, listOf(), apiBody)
         }
         started.incrementAndGet()
-        gate.await(10, TimeUnit.SECONDS)
+        try {
+            gate.await(10, TimeUnit.SECONDS)
+        } catch (e: InterruptedException) {
+            interrupted.incrementAndGet()
+            throw e
+        }
         return answer(calls.incrementAndGet())
     }
 }
 
-private fun memoryClient(endpoint: HttpTransport, timeout: Duration? = null): Client {
+fun memoryClient(endpoint: HttpTransport, timeout: Duration? = null): Client {
     val provider = ProviderBuilder("memory").tokenEndpoint("http://127.0.0.1:9/token")
         .grant(GrantType.CLIENT_CREDENTIALS).grant(GrantType.REFRESH_TOKEN).build()
     return Client(provider, "id", "secret", transport = endpoint, timeout = timeout)
@@ -107,8 +114,8 @@ fun sessionTests(t: Tests) {
         val native = NativeTokenSession.clientCredentials(memoryClient(endpoint))
         val lease = native.accessTokenLease()
         assertTrue(!lease.toString().contains(lease.accessToken)) { "a lease prints its token: $lease" }
-        val nowSeconds = nowSeconds().toULong()
-        assertTrue(lease.readyUntil in nowSeconds + 1u..nowSeconds + 2u) { "readyUntil ${lease.readyUntil} vs now $nowSeconds" }
+        val nowSeconds = nowSeconds()
+        assertTrue(lease.readyUntil in nowSeconds + 1L..nowSeconds + 2L) { "readyUntil ${lease.readyUntil} vs now $nowSeconds" }
         // Past the promise (a whole second boundary later), the core renews.
         Thread.sleep(2100)
         assertEq("tok-3", session.accessToken())
@@ -122,11 +129,11 @@ fun sessionTests(t: Tests) {
         assertEq("tok-1", session.accessToken())
         assertTrue(session.reject("tok-1"))
         assertEq("tok-2", session.accessToken())
-        session.restore(TokenSet("restored", null, null, 0u))
+        session.restore(TokenSet("restored", null, null, 0L))
         assertEq("restored", session.accessToken())
-        session.restore(TokenSet("short", null, (nowSeconds() + 30).toULong(), nowSeconds().toULong()))
+        session.restore(TokenSet("short", null, (nowSeconds() + 30), nowSeconds()))
         assertEq("short", session.accessToken())
-        session.setSkew(3600u) // capped at half of 30 s: renewal due in 15 s, not yet
+        session.setSkew(3600L) // capped at half of 30 s: renewal due in 15 s, not yet
         assertEq("short", session.accessToken())
         assertEq(2, endpoint.calls.get())
         assertTrue(!session.toString().contains("short"))
@@ -182,7 +189,7 @@ fun sessionTests(t: Tests) {
         while (!native.renewing()) Thread.sleep(5)
         val lease = native.accessTokenLease()
         assertEq("tok-1", lease.accessToken)
-        assertTrue(lease.readyUntil <= nowSeconds().toULong() + 1u && lease.readyUntil <= expiresAt) {
+        assertTrue(lease.readyUntil <= nowSeconds() + 1L && lease.readyUntil <= expiresAt) {
             "lease until ${lease.readyUntil}, now ${nowSeconds()}, expiry $expiresAt"
         }
         endpoint.gate.countDown()
@@ -200,7 +207,7 @@ fun sessionTests(t: Tests) {
         val results = together(16) { session.accessToken() }
         for (r in results) assertEq("tok-1", r.getOrThrow())
         assertEq(2, endpoint.calls.get(), "one renewal, then the backoff")
-        assertEq(1u, session.failures())
+        assertEq(1, session.failures())
         assertTrue(session.retryAt() != null)
         assertEq("tok-1", session.accessToken())
     }
@@ -252,7 +259,7 @@ fun sessionTests(t: Tests) {
             assertEq("unsupported_token_type", e.kind)
         }
         assertEq(1, endpoint.calls.get())
-        val tokens = TokenSet.fromResponse(jsonResponse(200, """{"access_token":"x","token_type":"DPoP"}"""), 0u)
+        val tokens = TokenSet.fromResponse(jsonResponse(200, """{"access_token":"x","token_type":"DPoP"}"""), 0L)
         assertTrue(!tokens.isBearer())
         assertEq("unsupported_token_type", assertThrows<GrantlineException.Configuration> { authorizationHeaderFor(tokens) }.kind)
     }
@@ -265,41 +272,41 @@ fun sessionTests(t: Tests) {
         assertEq(3 shl 20, session.send(api).body.size, "API bodies are not cut at 1 MiB")
         assertEq(Duration.ofSeconds(7), endpoint.lastApi?.timeout)
         assertEq(null, endpoint.lastApi?.maxResponseBody)
-        session.setMaxApiBody(1000u)
+        session.setMaxApiBody(1000L)
         val e = assertThrows<GrantlineException.MalformedResponse> { session.send(api) }
         assertContains(e.reason, "limit of 1000 bytes")
         assertTrue(!e.reason.contains("s3cret"))
-        assertEq(1000uL, endpoint.lastApi?.maxResponseBody)
-        assertEq(3 shl 20, session.send(api.withMaxResponseBody((4 shl 20).toULong()).withTimeout(Duration.ofSeconds(2))).body.size)
+        assertEq(1000L, endpoint.lastApi?.maxResponseBody)
+        assertEq(3 shl 20, session.send(api.withMaxResponseBody(4L shl 20).withTimeout(Duration.ofSeconds(2))).body.size)
         assertEq(Duration.ofSeconds(2), endpoint.lastApi?.timeout)
     }
     t.check("sans-IO: SessionState from Kotlin (Send with current, Completion, delivered, waited)") {
         val client = Client(ProviderBuilder("s").tokenEndpoint("https://as.example/token").grant(GrantType.CLIENT_CREDENTIALS).build(), "id", "secret")
         val s = SessionState.clientCredentials(client)
-        val send = s.next(1000u) as Next.Send
+        val send = s.next(1000L) as Next.Send
         assertEq(null, send.current)
         assertContains(send.request.url(), "https://as.example/token")
-        assertTrue(s.next(1000u) is Next.Wait)
-        val done = s.receive(send.id, jsonResponse(200, """{"access_token":"abc-secret-token","refresh_token":"rt-secret-value","expires_in":100}"""), 1000u)
+        assertTrue(s.next(1000L) is Next.Wait)
+        val done = s.receive(send.id, jsonResponse(200, """{"access_token":"abc-secret-token","refresh_token":"rt-secret-value","expires_in":100}"""), 1000L)
         assertEq(null, done.error)
         for (shown in listOf(done.toString(), s.toString(), send.toString())) {
             assertTrue(!shown.contains("abc-secret-token") && !shown.contains("rt-secret-value") && !shown.contains("secret&")) { shown }
         }
         assertEq(true, done.renewed?.refreshTokenRotated)
         assertTrue(s.delivered(send.id))
-        val ready = s.waited(send.id, 1000u) as Next.Ready
+        val ready = s.waited(send.id, 1000L) as Next.Ready
         assertEq("abc-secret-token", ready.token)
         assertTrue(!ready.toString().contains("abc-secret-token")) { ready.toString() }
-        assertEq(1050uL, s.readyUntil())
-        val proactive = s.next(1060u) as Next.Send
+        assertEq(1050L, s.readyUntil())
+        val proactive = s.next(1060L) as Next.Send
         assertEq("abc-secret-token", proactive.current)
         assertTrue(!proactive.toString().contains("abc-secret-token") && !proactive.toString().contains("rt-secret-value")) { proactive.toString() }
-        val failed = s.fail(proactive.id, "connection reset", 1060u)
+        val failed = s.fail(proactive.id, "connection reset", 1060L)
         assertTrue(failed.error is GrantlineException.Transport)
-        assertTrue(s.waited(proactive.id, 1060u) is Next.Ready)
+        assertTrue(s.waited(proactive.id, 1060L) is Next.Ready)
     }
     t.check("discovery: discover(issuer) over a transport, a forged issuer refused") {
-        val forged = object : HttpTransport {
+        val forged = object : BlockingHttpTransport() {
             val urls = Collections.synchronizedList(ArrayList<String>())
             override fun send(request: HttpRequest): HttpResponse {
                 urls.add(request.url())

@@ -27,8 +27,17 @@ private fun short(v: Any?): String {
     return if (s.length > 300) "${s.take(300)}... (${s.length} characters)" else s
 }
 
-private fun big(v: ULong?): BigInteger? = v?.let { BigInteger(it.toString()) }
-private fun big(v: UShort): BigInteger = BigInteger.valueOf(v.toLong())
+private fun big(v: Long?): BigInteger? = v?.let { BigInteger.valueOf(it) }
+private fun big(v: Int): BigInteger = BigInteger.valueOf(v.toLong())
+
+private val LONG_MAX: BigInteger = BigInteger.valueOf(Long.MAX_VALUE)
+
+/**
+ * An expected integer as the Kotlin API reports it: the binding returns `Long`, and a `u64` past
+ * `Long.MAX_VALUE` saturates there (bindings-uniffi/src/num.rs; one vector expects an expiry of
+ * 2^64-1). Only integers above `Long.MAX_VALUE` change.
+ */
+private fun asKotlin(expected: Any?): Any? = if (expected is BigInteger && expected > LONG_MAX) LONG_MAX else expected
 
 @Suppress("UNCHECKED_CAST")
 class Fields(value: Any?, val what: String, allowed: List<String>) {
@@ -49,10 +58,12 @@ class Fields(value: Any?, val what: String, allowed: List<String>) {
         else -> throw VectorError("$what: `$key` is not a string or null")
     }
     fun nullableStr(key: String): String? { value(key); return optStr(key) }
-    fun u64(key: String): ULong {
+    /** A non-negative integer input, as the `Long` the Kotlin API takes (one past `Long.MAX_VALUE` fails the vector). */
+    fun u64(key: String): Long {
         val v = value(key) as? BigInteger
         if (v == null || v.signum() < 0 || v.bitLength() > 64) throw VectorError("$what: `$key` is not a non-negative integer")
-        return v.toString().toULong()
+        if (v > LONG_MAX) throw VectorError("$what: `$key` ($v) does not fit the Long the Kotlin API takes")
+        return v.toLong()
     }
     fun boolOr(key: String, default: Boolean): Boolean =
         if (!has(key)) default else map[key] as? Boolean ?: throw VectorError("$what: `$key` is not a boolean")
@@ -176,7 +187,7 @@ private fun providerAndClient(f: Fields): Client = client(provider(f.value("prov
 fun response(spec: Any?): HttpResponse {
     val f = Fields(spec, "response", listOf("status", "headers", "body", "body_base64", "body_repeat"))
     val status = f.u64("status")
-    if (status > 65535u) throw VectorError("response: bad status")
+    if (status > 65535) throw VectorError("response: bad status")
     val headers = ArrayList<Header>()
     if (f.has("headers")) {
         val hs = f.get("headers") as? Map<String, Any?> ?: throw VectorError("response: `headers` is not an object")
@@ -205,7 +216,7 @@ fun response(spec: Any?): HttpResponse {
             ((r.optStr("prefix") ?: "") + r.str("text").repeat(count) + (r.optStr("suffix") ?: "")).toByteArray(Charsets.UTF_8)
         }
     }
-    return HttpResponse(status.toUShort(), headers, body)
+    return HttpResponse(status.toInt(), headers, body)
 }
 
 private fun seed(hex: String): ByteArray {
@@ -332,7 +343,7 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
         "kind" to null, "code" to null, "description" to null, "uri" to null,
         "status" to null, "excerpt" to null, "grant" to null, "endpoint" to null,
     )
-    fun status(s: UShort) = if (s.toInt() == 0) null else big(s)
+    fun status(s: Int) = if (s == 0) null else big(s)
     when (e) {
         is GrantlineException.OAuth -> {
             m["kind"] = "oauth"; m["code"] = e.code; m["description"] = e.description
@@ -353,10 +364,11 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
 
 // ------------------------------------------------------------------ comparing
 
+/** Whether [a] (expected, from a vector) equals [b] (what the binding produced, as JSON). */
 fun jsonEquals(a: Any?, b: Any?): Boolean = when {
     a is Map<*, *> && b is Map<*, *> -> a.keys == b.keys && a.keys.all { jsonEquals(a[it], b[it]) }
     a is List<*> && b is List<*> -> a.size == b.size && a.indices.all { jsonEquals(a[it], b[it]) }
-    else -> a == b
+    else -> asKotlin(a) == b
 }
 
 private fun diff(path: String, expected: Any?, actual: Any?, out: MutableList<String>) {
@@ -522,7 +534,7 @@ private fun runTokenResponse(v: Any?): String? {
         val o = linkedMapOf<String, Any?>()
         if (f.has("previous")) {
             val p = Fields(f.get("previous"), "previous", listOf("refresh_token"))
-            val old = TokenSet("previous-access-token", p.nullableStr("refresh_token"), null, 0uL)
+            val old = TokenSet("previous-access-token", p.nullableStr("refresh_token"), null, 0L)
             val renewed = tokens.inheritRefreshToken(old)
             o["expect_rotated"] = renewed.refreshTokenRotated
             tokens = renewed.tokens
@@ -735,6 +747,7 @@ private fun runStep(s: SessionState, step: Any?): String? {
             completionOrError(it, outcome { s.fail(it.u64("id"), it.str("reason"), it.u64("now")) })
         }
         "delivered" -> Fields(step, "step", listOf("op", "id", "expect")).let { boolean(it, s.delivered(it.u64("id"))) }
+        "abandon" -> Fields(step, "step", listOf("op", "id", "expect")).let { boolean(it, s.abandon(it.u64("id"))) }
         "reject" -> Fields(step, "step", listOf("op", "token", "expect")).let { boolean(it, s.reject(it.str("token"))) }
         "ready_until" -> Fields(step, "step", listOf("op", "expect")).let {
             val got = big(s.readyUntil())
@@ -817,7 +830,7 @@ fun runAllVectors(dir: File, t: Tests) {
         val vectors: List<Any?> = try {
             val doc = Json.parse(file.readText(Charsets.UTF_8))
             val f = Fields(doc, file.name, listOf("format", "description", "vectors"))
-            if (f.u64("format") != FORMAT.toULong()) throw VectorError("${file.name}: format ${f.value("format")} is not $FORMAT")
+            if (f.u64("format") != FORMAT.toLong()) throw VectorError("${file.name}: format ${f.value("format")} is not $FORMAT")
             if (f.str("description").isBlank()) throw VectorError("${file.name}: empty description")
             val l = f.value("vectors") as? List<Any?> ?: throw VectorError("${file.name}: `vectors` is not a list")
             if (l.isEmpty()) throw VectorError("${file.name}: no vectors")

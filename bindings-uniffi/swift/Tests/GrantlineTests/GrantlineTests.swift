@@ -44,17 +44,30 @@ final class CountingTransport: HttpTransport, @unchecked Sendable {
         self.delay = delay
     }
 
-    func send(request: HttpRequest) throws -> HttpResponse {
+    private func count(_ request: HttpRequest) {
         lock.lock()
         all += 1
         if request.url().hasSuffix("/token") { tokenRequests += 1 }
         lock.unlock()
-        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
-        let response = try inner.send(request: request)
+    }
+
+    private func record(_ response: HttpResponse) -> HttpResponse {
         lock.lock()
         responses.append(response)
         lock.unlock()
         return response
+    }
+
+    func send(request: HttpRequest) throws -> HttpResponse {
+        count(request)
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        return record(try inner.send(request: request))
+    }
+
+    func sendAsync(request: HttpRequest) async throws -> HttpResponse {
+        count(request)
+        if delay > 0 { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) }
+        return record(try await inner.sendAsync(request: request))
     }
 }
 
@@ -73,7 +86,7 @@ final class FailingListener: TokenListener, @unchecked Sendable {
     func onTokens(renewed: Renewed) throws { throw GrantlineError.Transport(reason: "disk full") }
 }
 
-final class BrokenTransport: HttpTransport, @unchecked Sendable {
+final class BrokenTransport: BlockingHttpTransport, @unchecked Sendable {
     struct Boom: Error {}
     func send(request: HttpRequest) throws -> HttpResponse { throw Boom() }
 }
@@ -143,7 +156,7 @@ let oidcRequest = AuthorizationRequest(scopes: ["openid", "offline_access", "api
                                        params: [Param(name: "resource", value: apiResource), Param(name: "prompt", value: "consent")])
 let authlibRequest = AuthorizationRequest(scopes: ["read", "profile"])
 
-func assertOAuth(_ code: String, _ status: UInt16?, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+func assertOAuth(_ code: String, _ status: Int32?, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
     do {
         try body()
         XCTFail("expected GrantlineError.OAuth(\(code))", file: file, line: line)
@@ -469,7 +482,8 @@ final class HostileTests: XCTestCase {
 
     func request(_ path: String, method: String = "POST", timeout: TimeInterval? = 2) throws -> HttpRequest {
         try HttpRequest(method: method, url: "\(try base())\(path)", headers: [Header(name: "accept", value: "application/json")],
-                        body: Data("grant_type=client_credentials".utf8), timeout: timeout, maxResponseBody: maxResponseBody())
+                        body: method == "POST" ? Data("grant_type=client_credentials".utf8) : Data(),
+                        timeout: timeout, maxResponseBody: maxResponseBody())
     }
 
     func tokenClient(_ path: String, timeout: TimeInterval? = 2, via: HttpTransport = transport) throws -> Client {
@@ -563,7 +577,7 @@ final class HostileTests: XCTestCase {
 // MARK: the session's liveness rules, in memory
 
 /// A token endpoint scripted per call (n is 1-based); an API that answers 200 with `apiBody`.
-final class ScriptedEndpoint: HttpTransport, @unchecked Sendable {
+final class ScriptedEndpoint: BlockingHttpTransport, @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
     private let answer: (Int) throws -> HttpResponse
@@ -585,7 +599,7 @@ final class ScriptedEndpoint: HttpTransport, @unchecked Sendable {
     }
 }
 
-func jsonAnswer(_ body: String, status: UInt16 = 200) -> HttpResponse {
+func jsonAnswer(_ body: String, status: Int32 = 200) -> HttpResponse {
     HttpResponse(status: status, headers: [Header(name: "content-type", value: "application/json")], body: Data(body.utf8))
 }
 
@@ -660,14 +674,15 @@ final class SessionTests: XCTestCase {
         let session = try TokenSession.clientCredentials(client: try client(endpoint))
         let api = try HttpRequest(method: "GET", url: "http://127.0.0.1:9/api", headers: [], body: Data())
         XCTAssertEqual(try session.send(request: api).body.count, 3 << 20)
-        session.setMaxApiBody(bytes: 1000)
+        try session.setMaxApiBody(bytes: 1000)
+        XCTAssertThrowsError(try session.setMaxApiBody(bytes: -1))
         XCTAssertThrowsError(try session.send(request: api)) {
             guard case GrantlineError.MalformedResponse? = $0 as? GrantlineError else { return XCTFail("\($0)") }
         }
     }
 
     func testDiscoveryRefusesAForgedIssuer() throws {
-        final class Forged: HttpTransport, @unchecked Sendable {
+        final class Forged: BlockingHttpTransport, @unchecked Sendable {
             func send(request: HttpRequest) throws -> HttpResponse {
                 request.url().hasSuffix("/openid-configuration")
                     ? jsonAnswer(#"{"issuer":"https://evil.example","token_endpoint":"https://evil.example/token"}"#)

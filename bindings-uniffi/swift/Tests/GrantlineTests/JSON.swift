@@ -30,8 +30,8 @@ indirect enum J: Equatable, CustomStringConvertible {
         return .object(members, pairs.map { $0.0 })
     }
     static func str(_ s: String?) -> J { s.map { .string($0) } ?? .null }
-    static func u(_ v: UInt64?) -> J { v.map { .int(String($0)) } ?? .null }
-    static func u16(_ v: UInt16) -> J { .int(String(v)) }
+    static func u(_ v: Int64?) -> J { v.map { .int(String($0)) } ?? .null }
+    static func i32(_ v: Int32) -> J { .int(String(v)) }
     static func strings(_ l: [String]?) -> J { l.map { .array($0.map { .string($0) }) } ?? .null }
 
     var description: String { JSONText.write(self) }
