@@ -40,6 +40,7 @@ fn _grantline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokens::PyIntrospection>()?;
     m.add_class::<tokens::PyDeviceAuthorization>()?;
     m.add_class::<tokens::PyDevicePoll>()?;
+    m.add_class::<tokens::PyDeviceFlow>()?;
     m.add_class::<bearer::PyChallenge>()?;
     m.add_class::<bearer::PyBearerChallenge>()?;
     m.add_class::<session::PySessionState>()?;

@@ -1,13 +1,15 @@
 //! Token responses, introspection, revocation and the device flow.
 
 use grantline::{
-    AccessToken, DeviceAuthorization, DevicePoll, Introspection, RefreshToken, TokenSet,
+    AccessToken, DeviceAuthorization, DeviceFlow, DevicePoll, DeviceStep, Introspection,
+    RefreshToken, TokenSet,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
+use crate::client::PyClient;
 use crate::errors::{call, json_object_to_py, now_or};
-use crate::http_types::PyHttpResponse;
+use crate::http_types::{PyHttpRequest, PyHttpResponse};
 use crate::provider::PyProvider;
 use crate::secret::{secret, PySecret, SecretArg};
 
@@ -389,5 +391,60 @@ impl PyDevicePoll {
             Some(i) => format!("DevicePoll({:?}, interval={i})", self.kind),
             None => format!("DevicePoll({:?})", self.kind),
         }
+    }
+}
+
+/// The device flow's polling loop, as the core decides it (RFC 8628 §3.4–3.5): `next()` says
+/// wait (an `int`: seconds) or poll (an `HttpRequest` to send, whose answer goes to
+/// `receive()`); waits and polls alternate, starting with a wait; `receive()` gives the token
+/// set when the user approved, `None` to go on, and raises when the flow ends (`access_denied`,
+/// `expired_token`, or `expired_token` with no HTTP status once the device code's `expires_in`
+/// has passed).
+#[pyclass(name = "DeviceFlow", module = "grantline._grantline")]
+pub(crate) struct PyDeviceFlow {
+    inner: DeviceFlow,
+}
+
+#[pymethods]
+impl PyDeviceFlow {
+    #[new]
+    fn py_new(device: &PyDeviceAuthorization) -> Self {
+        PyDeviceFlow {
+            inner: DeviceFlow::new(&device.inner),
+        }
+    }
+    /// The polling interval in force (seconds).
+    #[getter]
+    fn interval(&self) -> u64 {
+        self.inner.interval()
+    }
+    /// What to do at `now` (default: the system clock): seconds to wait, or a request to send.
+    #[pyo3(signature = (client, now = None))]
+    fn next(&mut self, py: Python<'_>, client: &PyClient, now: Option<u64>) -> PyResult<Py<PyAny>> {
+        let flow = &mut self.inner;
+        match call(py, || flow.next(&client.inner, now_or(now)))? {
+            DeviceStep::Wait { seconds } => Ok(seconds.into_pyobject(py)?.into_any().unbind()),
+            DeviceStep::Poll(request) => Ok(Py::new(py, PyHttpRequest::wrap(*request))?.into_any()),
+        }
+    }
+    /// Hands in a poll's answer: the token set, or `None` to go on.
+    #[pyo3(signature = (response, now = None))]
+    fn receive(
+        &mut self,
+        py: Python<'_>,
+        response: &PyHttpResponse,
+        now: Option<u64>,
+    ) -> PyResult<Option<Py<PyTokenSet>>> {
+        let flow = &mut self.inner;
+        match call(py, || flow.receive(&response.inner, now_or(now)))? {
+            Some(t) => Ok(Some(Py::new(py, PyTokenSet { inner: t })?)),
+            None => Ok(None),
+        }
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "DeviceFlow(device_code=[redacted], interval={})",
+            self.inner.interval()
+        )
     }
 }

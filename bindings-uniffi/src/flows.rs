@@ -19,7 +19,6 @@ use crate::client::Client;
 use crate::discovery::Discovery;
 use crate::error::GrantlineError;
 use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
-use crate::num;
 use crate::provider::Provider;
 use crate::tokens::{token_set, DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
 use crate::types::TokenTypeHint;
@@ -87,16 +86,6 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
             return value;
         }
         std::thread::park();
-    }
-}
-
-/// `access_denied` / `expired_token`, as RFC 8628 §3.5 names them, ending a device flow.
-fn device_ended(code: &str, description: &str, status: i32) -> GrantlineError {
-    GrantlineError::OAuth {
-        code: code.into(),
-        description: Some(description.into()),
-        uri: None,
-        status,
     }
 }
 
@@ -217,11 +206,11 @@ impl Client {
         Ok((poll.into(), response.status))
     }
 
-    /// The device flow's wait: wait the interval, poll, and again, with the interval the core
-    /// hands back (longer after `slow_down`), until the user approves (the tokens), denies
-    /// (`OAuth` `access_denied`) or the device code expires (`OAuth` `expired_token`: the
-    /// server said so, or its `expires_in` has passed, checked before each poll so that a server
-    /// answering "pending" for ever cannot keep the loop alive past it).
+    /// The device flow's wait, as the core's [`grantline::DeviceFlow`] decides it: wait, poll,
+    /// and again (longer after `slow_down`), until the user approves (the tokens), denies
+    /// (`OAuth` `access_denied`) or the device code expires (`OAuth` `expired_token`: the server
+    /// said so, or its `expires_in` has passed, so that a server answering "pending" for ever
+    /// cannot keep the loop alive past it).
     pub(crate) async fn wait_for_device_flow(
         &self,
         how: &How,
@@ -230,38 +219,17 @@ impl Client {
         // Refused before the first wait: a client that cannot poll is a configuration error.
         self.transport()?;
         self.inner.device_token_request(&device.inner.device_code)?;
-        let mut interval = device.inner.interval;
+        let mut flow = grantline::DeviceFlow::new(&device.inner);
         loop {
-            how.sleep(Duration::from_secs(interval)).await?;
-            if device.inner.expires_at.is_some_and(|at| now() >= at) {
-                return Err(device_ended(
-                    "expired_token",
-                    "the device code expired before the user approved",
-                    0,
-                ));
-            }
-            match self.poll_device_flow(how, device, interval).await? {
-                (DevicePoll::Tokens { tokens }, _) => return Ok(tokens),
-                (
-                    DevicePoll::Pending { interval: next }
-                    | DevicePoll::SlowDown { interval: next },
-                    _,
-                ) => {
-                    interval = num::seconds(next);
+            match flow.next(&self.inner, now())? {
+                grantline::DeviceStep::Wait { seconds } => {
+                    how.sleep(Duration::from_secs(seconds)).await?;
                 }
-                (DevicePoll::Expired, status) => {
-                    return Err(device_ended(
-                        "expired_token",
-                        "the device code expired",
-                        status,
-                    ))
-                }
-                (DevicePoll::Denied, status) => {
-                    return Err(device_ended(
-                        "access_denied",
-                        "the user denied the request",
-                        status,
-                    ))
+                grantline::DeviceStep::Poll(request) => {
+                    let response = self.call(how, *request).await?;
+                    if let Some(tokens) = flow.receive(&response.to_http()?, now())? {
+                        return Ok(token_set(tokens));
+                    }
                 }
             }
         }

@@ -15,8 +15,8 @@ use crate::types::{
     IntrospectionOptions, PollOptions, Scopes,
 };
 use grantline::{
-    AuthorizationRequest, DeviceCode, DevicePoll, Error, Password, PkceMethod, RefreshToken,
-    TokenTypeHint,
+    AuthorizationRequest, DeviceCode, DeviceFlow, DeviceStep, Error, Password, PkceMethod,
+    RefreshToken, TokenTypeHint,
 };
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -398,28 +398,24 @@ impl Client {
         let (c, device) = (self.clone(), device.inner.clone());
         promise(async move {
             let call = c.fetch.call(&options, "pollDeviceToken", &[])?;
-            let mut interval = device.interval;
+            // Every decision (the interval, slow_down, the device code's expiry) is the core's.
+            let mut flow = DeviceFlow::new(&device);
             loop {
-                let wait = sleep(interval as f64 * 1000.0, &call.signal)
-                    .map_err(|e| crate::convert::transport("could not wait", &e))?;
-                wasm_bindgen_futures::JsFuture::from(wait)
-                    .await
-                    .map_err(|e| crate::convert::transport("polling stopped", &e))?;
-                let r = c.inner.device_token_request(&device.device_code)?;
-                let response = c.fetch.send(&r, &call).await?;
                 let now = crate::convert::now_or(None)?;
-                match DevicePoll::from_response(&response, now, interval)? {
-                    DevicePoll::Tokens(tokens) => return Ok(TokenSet::from(tokens)),
-                    DevicePoll::Pending { interval: i } | DevicePoll::SlowDown { interval: i } => {
-                        interval = i;
+                match flow.next(&c.inner, now)? {
+                    DeviceStep::Wait { seconds } => {
+                        let wait = sleep(seconds as f64 * 1000.0, &call.signal)
+                            .map_err(|e| crate::convert::transport("could not wait", &e))?;
+                        wasm_bindgen_futures::JsFuture::from(wait)
+                            .await
+                            .map_err(|e| crate::convert::transport("polling stopped", &e))?;
                     }
-                    // These two are OAuth errors on the wire (RFC 8628 §3.5, HTTP 400);
-                    // the poll loop ends with them.
-                    DevicePoll::Expired => {
-                        return Err(ended("expired_token", "the device code expired"))
-                    }
-                    DevicePoll::Denied => {
-                        return Err(ended("access_denied", "the user denied the request"))
+                    DeviceStep::Poll(request) => {
+                        let response = c.fetch.send(&request, &call).await?;
+                        let now = crate::convert::now_or(None)?;
+                        if let Some(tokens) = flow.receive(&response, now)? {
+                            return Ok(TokenSet::from(tokens));
+                        }
                     }
                 }
             }
@@ -463,15 +459,6 @@ pub(crate) fn client_view(c: &grantline::Client, timeout: Option<f64>) -> JsValu
     );
     set(&o, "timeout", or_null(timeout));
     o.into()
-}
-
-fn ended(code: &str, description: &str) -> Error {
-    Error::OAuth {
-        code: code.to_owned(),
-        description: Some(description.to_owned()),
-        uri: None,
-        status: 400,
-    }
 }
 
 impl Client {

@@ -145,6 +145,149 @@ impl DevicePoll {
     }
 }
 
+/// What a device flow's polling loop does next: see [`DeviceFlow::next`].
+#[must_use]
+pub enum DeviceStep {
+    /// Wait this many seconds (grantline never sleeps), then ask [`DeviceFlow::next`] again.
+    Wait {
+        /// Seconds to wait.
+        seconds: u64,
+    },
+    /// Send this token request, then hand its answer to [`DeviceFlow::receive`]. (Boxed:
+    /// `Wait` is the common step.)
+    Poll(Box<http::Request<Vec<u8>>>),
+}
+
+impl core::fmt::Debug for DeviceStep {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DeviceStep::Wait { seconds } => {
+                f.debug_struct("Wait").field("seconds", seconds).finish()
+            }
+            // The body carries the device code and client credentials.
+            DeviceStep::Poll(r) => f
+                .debug_struct("Poll")
+                .field("method", r.method())
+                .field("uri", &crate::redact::url(&r.uri().to_string()))
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The device flow's polling loop (RFC 8628 §3.4–3.5) as a state machine, so that every
+/// binding's "wait for the user" loop is the same few lines and makes no decision:
+///
+/// ```
+/// use grantline::{Client, DeviceAuthorization, DeviceFlow, DeviceStep, Provider};
+/// # fn send(_: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+/// #     http::Response::new(br#"{"access_token":"tok","expires_in":60}"#.to_vec())
+/// # }
+/// # fn now() -> u64 { 1_700_000_100 }
+/// # let client = Client::new(Provider::builder("as").token_endpoint("https://as.example/token")
+/// #     .device_authorization_endpoint("https://as.example/device")
+/// #     .grant(grantline::GrantType::DeviceCode).build()?, "tv");
+/// # let device = DeviceAuthorization::from_response(&http::Response::new(
+/// #     br#"{"device_code":"dc","user_code":"U","verification_uri":"https://as.example/v","expires_in":600}"#.to_vec()), 1_700_000_000)?;
+/// let mut flow = DeviceFlow::new(&device);
+/// let tokens = loop {
+///     match flow.next(&client, now())? {
+///         DeviceStep::Wait { seconds } => { /* sleep `seconds` */ }
+///         DeviceStep::Poll(request) => {
+///             if let Some(tokens) = flow.receive(&send(&request), now())? {
+///                 break tokens;
+///             }
+///         }
+///     }
+/// };
+/// # assert_eq!(tokens.access_token().secret(), "tok");
+/// # Ok::<(), grantline::Error>(())
+/// ```
+///
+/// The first poll comes one interval after the authorization; `authorization_pending` and
+/// `slow_down` set the interval before the next one (RFC 8628 §3.5); the loop ends with the tokens, or with an
+/// error: the server's own `access_denied` / `expired_token` (or any other error), or
+/// `expired_token` (status 0) once the device code's `expires_in` has passed, so a server that
+/// answers "pending" forever cannot keep a device polling.
+#[derive(Debug, Clone)]
+pub struct DeviceFlow {
+    device_code: DeviceCode,
+    interval: u64,
+    expires_at: Option<u64>,
+    /// Whether the next step is a wait (else a poll): they alternate, starting with a wait.
+    wait_next: bool,
+}
+
+impl DeviceFlow {
+    /// The loop for `device`.
+    pub fn new(device: &DeviceAuthorization) -> Self {
+        DeviceFlow {
+            device_code: device.device_code.clone(),
+            interval: device.interval.clamp(MIN_INTERVAL, MAX_INTERVAL),
+            expires_at: device.expires_at,
+            wait_next: true,
+        }
+    }
+
+    /// The polling interval in force (seconds).
+    pub fn interval(&self) -> u64 {
+        self.interval
+    }
+
+    /// What to do at `now`: wait the interval, or poll with `client`'s token request. Waits
+    /// and polls alternate, starting with a wait; a wait never runs past the device code's
+    /// expiry.
+    ///
+    /// # Errors
+    /// [`Error::OAuth`] `expired_token` (status 0) when the device code has expired; the
+    /// errors of [`Client::device_token_request`].
+    pub fn next(&mut self, client: &Client, now: u64) -> Result<DeviceStep, Error> {
+        if let Some(at) = self.expires_at {
+            if now >= at {
+                return Err(Error::OAuth {
+                    code: "expired_token".into(),
+                    description: Some("the device code expired before the user approved".into()),
+                    uri: None,
+                    status: 0,
+                });
+            }
+        }
+        if self.wait_next {
+            self.wait_next = false;
+            let seconds = self
+                .expires_at
+                .map_or(self.interval, |at| self.interval.min(at - now));
+            return Ok(DeviceStep::Wait { seconds });
+        }
+        let request = client.device_token_request(&self.device_code)?;
+        self.wait_next = true;
+        Ok(DeviceStep::Poll(Box::new(request)))
+    }
+
+    /// Hands in a poll's answer, received at `now`: `Some(tokens)` when the user approved,
+    /// `None` to go on ([`DeviceFlow::next`] says when).
+    ///
+    /// # Errors
+    /// The answer's error when the loop ends: `access_denied`, `expired_token`, any other OAuth
+    /// error, a malformed answer.
+    pub fn receive(
+        &mut self,
+        response: &http::Response<impl AsRef<[u8]>>,
+        now: u64,
+    ) -> Result<Option<TokenSet>, Error> {
+        match DevicePoll::from_response(response, now, self.interval)? {
+            DevicePoll::Tokens(tokens) => Ok(Some(tokens)),
+            DevicePoll::Pending { interval } | DevicePoll::SlowDown { interval } => {
+                self.interval = interval;
+                Ok(None)
+            }
+            // The server's own error, with its description and status.
+            DevicePoll::Expired | DevicePoll::Denied => Err(TokenSet::from_response(response, now)
+                .err()
+                .unwrap_or(Error::ReauthorizationRequired)),
+        }
+    }
+}
+
 impl Client {
     /// The device authorization request (RFC 8628 §3.1).
     ///
@@ -182,6 +325,119 @@ mod tests {
             .status(status)
             .body(body.as_bytes().to_vec())
             .unwrap()
+    }
+
+    fn flow_client() -> Client {
+        let provider = crate::Provider::builder("as")
+            .token_endpoint("https://as.example/token")
+            .device_authorization_endpoint("https://as.example/device")
+            .grant(GrantType::DeviceCode)
+            .build()
+            .unwrap();
+        Client::new(provider, "tv")
+    }
+
+    fn flow(expires_in: u64, interval: u64) -> DeviceFlow {
+        let body = format!(
+            r#"{{"device_code":"dc-secret","user_code":"U","verification_uri":"https://as.example/v","expires_in":{expires_in},"interval":{interval}}}"#
+        );
+        let device = DeviceAuthorization::from_response(&resp(200, &body), 1000).unwrap();
+        DeviceFlow::new(&device)
+    }
+
+    fn wait(step: DeviceStep) -> u64 {
+        match step {
+            DeviceStep::Wait { seconds } => seconds,
+            other => panic!("expected a wait, got {other:?}"),
+        }
+    }
+
+    fn poll(step: DeviceStep) -> http::Request<Vec<u8>> {
+        match step {
+            DeviceStep::Poll(r) => *r,
+            other => panic!("expected a poll, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_flow_waits_polls_follows_slow_down_and_ends_with_the_tokens() {
+        let client = flow_client();
+        let mut f = flow(600, 5);
+        assert_eq!(wait(f.next(&client, 1000).unwrap()), 5);
+        let r = poll(f.next(&client, 1005).unwrap());
+        assert!(String::from_utf8_lossy(r.body()).contains("device_code=dc-secret"));
+        let pending = resp(400, r#"{"error":"authorization_pending"}"#);
+        assert!(f.receive(&pending, 1005).unwrap().is_none());
+        assert_eq!(wait(f.next(&client, 1005).unwrap()), 5);
+        let slow = resp(400, r#"{"error":"slow_down"}"#);
+        poll(f.next(&client, 1010).unwrap());
+        assert!(f.receive(&slow, 1010).unwrap().is_none());
+        assert_eq!(f.interval(), 10);
+        assert_eq!(wait(f.next(&client, 1010).unwrap()), 10);
+        poll(f.next(&client, 1020).unwrap());
+        let ok = resp(200, r#"{"access_token":"tok","expires_in":60}"#);
+        let tokens = f.receive(&ok, 1020).unwrap().unwrap();
+        assert_eq!(tokens.access_token().secret(), "tok");
+        // A step's Debug shows no device code.
+        assert_eq!(wait(f.next(&client, 1020).unwrap()), 10);
+        assert!(!format!("{:?}", f.next(&client, 1030).unwrap()).contains("dc-secret"));
+    }
+
+    #[test]
+    fn the_flow_ends_with_the_servers_own_denial_or_expiry() {
+        let client = flow_client();
+        for (code, description) in [
+            ("access_denied", "no thanks"),
+            ("expired_token", "too late"),
+        ] {
+            let mut f = flow(600, 5);
+            wait(f.next(&client, 1000).unwrap());
+            poll(f.next(&client, 1005).unwrap());
+            let body = format!(r#"{{"error":"{code}","error_description":"{description}"}}"#);
+            match f.receive(&resp(400, &body), 1005) {
+                Err(Error::OAuth {
+                    code: c,
+                    description: d,
+                    status,
+                    ..
+                }) => {
+                    assert_eq!(
+                        (c.as_str(), d.as_deref(), status),
+                        (code, Some(description), 400)
+                    );
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        // Any other error ends it too.
+        let mut f = flow(600, 5);
+        wait(f.next(&client, 1000).unwrap());
+        poll(f.next(&client, 1005).unwrap());
+        let e = f
+            .receive(&resp(400, r#"{"error":"invalid_grant"}"#), 1005)
+            .unwrap_err();
+        assert_eq!(e.oauth_code(), Some("invalid_grant"));
+    }
+
+    #[test]
+    fn a_server_pending_forever_cannot_keep_the_device_polling() {
+        let client = flow_client();
+        let mut f = flow(12, 5);
+        let pending = resp(400, r#"{"error":"authorization_pending"}"#);
+        wait(f.next(&client, 1000).unwrap());
+        poll(f.next(&client, 1005).unwrap());
+        assert!(f.receive(&pending, 1005).unwrap().is_none());
+        wait(f.next(&client, 1005).unwrap());
+        poll(f.next(&client, 1010).unwrap());
+        assert!(f.receive(&pending, 1010).unwrap().is_none());
+        // The next poll would come at 1015, after the expiry at 1012: wait until the expiry only.
+        assert_eq!(wait(f.next(&client, 1010).unwrap()), 2);
+        match f.next(&client, 1012) {
+            Err(Error::OAuth { code, status, .. }) => {
+                assert_eq!((code.as_str(), status), ("expired_token", 0))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub use authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAutho
 pub use bearer::{BearerChallenge, Challenge};
 pub use body::{MAX_BODY, RESPONSE_HEADERS};
 pub use client::Client;
-pub use device::{DeviceAuthorization, DevicePoll};
+pub use device::{DeviceAuthorization, DeviceFlow, DevicePoll, DeviceStep};
 pub use discovery::Discovery;
 pub use error::{Error, Fault};
 pub use introspection::{Introspection, TokenTypeHint};

@@ -4,7 +4,8 @@ Two layers:
 
 * **sans-IO**: :class:`Provider` (or :class:`Discovery` of an issuer), :class:`Client` builds an
   :class:`HttpRequest` for every grant; :class:`TokenSet`, :class:`Introspection`,
-  :class:`DeviceAuthorization`, :class:`DevicePoll` parse an :class:`HttpResponse`;
+  :class:`DeviceAuthorization`, :class:`DevicePoll` parse an :class:`HttpResponse`
+  (:class:`DeviceFlow` is the device flow's polling loop);
   :class:`SessionState` is the token lifecycle; send them with any HTTP client that does not
   follow redirects.
 * **convenient**: one call per grant (:func:`client_credentials`, :func:`exchange_code`, ...)
@@ -44,6 +45,7 @@ from ._grantline import (
     CodeGrant,
     Completion,
     DeviceAuthorization,
+    DeviceFlow,
     DevicePoll,
     Discovery,
     HttpRequest,
@@ -152,6 +154,7 @@ __all__ = [
     "TokenSet",
     "Introspection",
     "DeviceAuthorization",
+    "DeviceFlow",
     "DevicePoll",
     "Challenge",
     "BearerChallenge",

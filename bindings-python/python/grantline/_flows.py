@@ -21,6 +21,7 @@ from ._grantline import (
     Client,
     CodeGrant,
     DeviceAuthorization,
+    DeviceFlow,
     DevicePoll,
     Discovery,
     HttpRequest,
@@ -141,20 +142,19 @@ def poll_device_steps(client: Client, device: DeviceAuthorization, interval: Opt
 def wait_for_device_steps(
     client: Client, device: DeviceAuthorization, clock: Callable[[], float]
 ) -> Steps[TokenSet]:
-    interval = device.interval
+    # Every decision (the interval, slow_down, when the device code has expired, the error that
+    # ends the flow) is the core's DeviceFlow; this only sleeps and sends.
+    flow = DeviceFlow(device)
     while True:
-        if device.expires_at is not None and clock() >= device.expires_at:
-            raise OAuthError("the device code expired", error="expired_token")
-        _log.device_wait(interval)
-        yield Sleep(interval)
-        poll = yield from poll_device_steps(client, device, interval)
-        if poll.kind == "tokens" and poll.tokens is not None:
-            return poll.tokens
-        if poll.kind in ("pending", "slow_down") and poll.interval is not None:
-            interval = poll.interval
+        step = flow.next(client, int(clock()))
+        if isinstance(step, int):
+            _log.device_wait(step)
+            yield Sleep(step)
             continue
-        error = "access_denied" if poll.kind == "denied" else "expired_token"
-        raise OAuthError(f"the device authorization ended: {error}", error=error)
+        response = yield step
+        tokens = flow.receive(response, int(clock()))
+        if tokens is not None:
+            return tokens
 
 
 # ----------------------------------------------------------------------------- the blocking shell

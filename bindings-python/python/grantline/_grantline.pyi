@@ -16,6 +16,7 @@ __all__ = [
     "Completion",
     "DeviceAuthorization",
     "Discovery",
+    "DeviceFlow",
     "DevicePoll",
     "HttpRequest",
     "HttpResponse",
@@ -381,6 +382,18 @@ class DevicePoll:
     def interval(self) -> Optional[int]: ...
     @property
     def tokens(self) -> Optional[TokenSet]: ...
+
+@final
+class DeviceFlow:
+    """The device flow's polling loop, as the core decides it: ``next()`` gives seconds to wait
+    (an ``int``) or a request to send (its answer goes to ``receive()``); ``receive()`` gives the
+    token set, ``None`` to go on, or raises when the flow ends."""
+
+    def __new__(cls, device: DeviceAuthorization) -> DeviceFlow: ...
+    @property
+    def interval(self) -> int: ...
+    def next(self, client: Client, now: Optional[int] = None) -> Union[int, HttpRequest]: ...
+    def receive(self, response: HttpResponse, now: Optional[int] = None) -> Optional[TokenSet]: ...
 
 @final
 class Challenge:
