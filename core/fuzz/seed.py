@@ -183,7 +183,27 @@ def seed(vectors_dir, corpus, targets):
     c.add("discovery", b"\x00\x00\x01https://as.example\n"
           + b'{"issuer":"$ISSUER","token_endpoint":"https://as.example/token"}')
     c.add("error_excerpt", bytes(8) + b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+    # jose: the RFC 7515 A.1-A.3 and RFC 8037 A.4 tokens (their keys are in the target), headers,
+    # and the RFC 7517 A.1 key set.
+    for token in JOSE_TOKENS:
+        c.add("jose", b"\x00" + token.encode())
+    for header in (b'{"alg":"HS256"}', b'{"alg":"none"}', b'{"alg":"HS256","crit":["exp"],"exp":1}',
+                   b'{"alg":"HS256","b64":false,"crit":["b64"]}', b'{"alg":"RS256","kid":"k"}'):
+        c.add("jose", b"\x01" + header)
+    c.add("jose", b"\x02" + JOSE_JWKS.encode())
+    c.add("jose", b"\x03" + JOSE_JWKS.encode().split(b"[", 1)[1].rsplit(b"]", 1)[0].split(b"},", 1)[0] + b"}")
+    c.add("jose", b"\x05" + b'{"sub":"x"}')
     return c.written
+
+
+JOSE_TOKENS = (
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q",
+    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg",
+)
+JOSE_JWKS = ('{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",'
+             '"y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"},'
+             '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}')
 
 
 def resp_seeds(c, kind, resp, jwts):

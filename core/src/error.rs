@@ -3,7 +3,7 @@
 //! | fault | variants |
 //! |---|---|
 //! | [`Fault::Server`]: the authorization server said no | [`Error::OAuth`] |
-//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`], [`Error::UnusableToken`] |
+//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`], [`Error::UnusableToken`], [`Error::Jws`] |
 //! | [`Fault::Transport`]: the request did not make it there and back | [`Error::Transport`] |
 //! | [`Fault::Caller`]: the caller or the configuration is at fault | every other variant |
 //!
@@ -14,6 +14,7 @@
 //! issuer, a list of methods) is checked against RFC 6749 §5.2's character set, escaped where it
 //! strays (no CR, LF or terminal escape reaches a log line) and capped in length.
 
+use crate::jose::JwsProblem;
 use crate::provider::{Endpoint, GrantType};
 
 pub use crate::text::EXCERPT_LEN;
@@ -170,6 +171,21 @@ pub enum Error {
         /// Why it is unusable.
         reason: String,
     },
+    /// A JWS (an ID token, a signed answer) was refused: malformed, unsecured, an algorithm
+    /// the caller does not accept, a critical extension, no fitting key, or a bad signature.
+    /// Never carries the token, its claims or key material.
+    #[error("the JWS was refused: {problem}")]
+    Jws {
+        /// What was wrong with it.
+        problem: JwsProblem,
+    },
+    /// A key the caller passed (a JWK, a JWK Set, a PEM private key, a shared secret) cannot
+    /// be used. Never carries key material.
+    #[error("invalid key: {reason}")]
+    InvalidKey {
+        /// What was wrong, never containing key material.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -179,7 +195,8 @@ impl Error {
             Error::OAuth { .. } => Fault::Server,
             Error::Malformed { .. }
             | Error::UnexpectedStatus { .. }
-            | Error::UnusableToken { .. } => Fault::Response,
+            | Error::UnusableToken { .. }
+            | Error::Jws { .. } => Fault::Response,
             Error::Transport { .. } => Fault::Transport,
             _ => Fault::Caller,
         }
@@ -224,6 +241,8 @@ impl Error {
             Error::UnsupportedAuthMethod { .. } => "unsupported_auth_method",
             Error::UnsupportedTokenType { .. } => "unsupported_token_type",
             Error::UnusableToken { .. } => "unusable_token",
+            Error::Jws { .. } => "jws",
+            Error::InvalidKey { .. } => "invalid_key",
         }
     }
 

@@ -69,7 +69,8 @@
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
 //! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
-//! (unverified claim peeking), [`text`] (server text made safe for error messages), [`error`].
+//! (unverified claim peeking), [`jose`] (JWK, JWK Sets, JWS verification and signing), [`text`]
+//! (server text made safe for error messages), [`error`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -82,6 +83,7 @@ pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod introspection;
+pub mod jose;
 pub mod jwt;
 pub mod pkce;
 pub mod provider;
