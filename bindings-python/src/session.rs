@@ -212,6 +212,13 @@ impl PySessionState {
         self.inner.abandon(id)
     }
 
+    /// Whether renewal `id` may be cancelled mid-flight (then `abandon`ed) without losing
+    /// anything: `False` for a refresh, whose answer may carry a rotated refresh token that only
+    /// it delivers; such a renewal is carried to its answer even when every caller has gone.
+    fn cancellable(&self, id: u64) -> bool {
+        self.inner.cancellable(id)
+    }
+
     /// The token set of renewal `id` (its `Completion.renewed`) reached storage: another
     /// renewal may start. Call it even when storing failed (in a `finally`). Returns whether
     /// `id` was waiting for it.

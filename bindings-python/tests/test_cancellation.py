@@ -14,9 +14,9 @@ from typing import Any, List
 import pytest
 
 import grantline
-from grantline import AsyncTokenSession, HttpRequest, HttpResponse, TokenSession
+from grantline import AsyncTokenSession, HttpRequest, HttpResponse, TokenSession, TokenSet
 
-from test_liveness import AsyncScripted, Clock, Scripted, answer, client
+from test_liveness import NOW, AsyncScripted, Clock, Scripted, answer, client
 
 
 class Cancellable:
@@ -61,6 +61,40 @@ def test_a_cancelled_lone_renewal_is_abandoned_and_the_next_caller_renews_at_onc
         transport.release.set()
         token = await session.token()  # renews at once, within the same second
         assert token.secret() == "at-2" and transport.sent == 2
+
+    asyncio.run(go())
+
+
+def test_a_refresh_whose_every_caller_left_is_never_cancelled_and_its_rotation_is_stored() -> None:
+    """The server may already have rotated the refresh token: only this answer carries the new
+    one (the old one, sent again, would fail or revoke the grant). So a refresh runs to its end
+    on its own, and its token set reaches ``on_tokens``."""
+
+    async def go() -> None:
+        transport = Cancellable()
+        stored: List[str] = []
+
+        def on_tokens(t: grantline.TokenSet) -> None:
+            stored.append(t.access_token.secret())
+
+        expired = TokenSet("at-0", refresh_token="rt-0", expires_at=NOW - 10, issued_at=NOW - 110)
+        session = AsyncTokenSession.from_tokens(
+            client(), expired, transport=transport, clock=Clock(), on_tokens=on_tokens
+        )
+        first = asyncio.ensure_future(session.token())
+        await transport.started.wait()
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await settle()
+        assert transport.cancelled == 0, "a refresh is not cancelled with its last caller"
+        transport.release.set()
+        for _ in range(50):
+            if stored:
+                break
+            await asyncio.sleep(0.01)
+        assert stored == ["at-1"], "the refresh ran to its end and its set reached on_tokens"
+        assert (await session.token()).secret() == "at-1" and transport.sent == 1
 
     asyncio.run(go())
 

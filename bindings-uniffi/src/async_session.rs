@@ -10,8 +10,10 @@
 //! - cancelling a caller (its coroutine or task) drops its future: when other callers await the
 //!   same renewal, they carry on driving it; when it was the last one, the renewal's future is
 //!   dropped, which cancels the foreign `sendAsync` in flight (uniffi cancels its coroutine or
-//!   task) and abandons the renewal in the core (no backoff: the next caller renews). A renewal
-//!   is never left half-done.
+//!   task) and abandons the renewal in the core (no backoff: the next caller renews). A refresh
+//!   is the exception (`grantline::TokenSession::cancellable`): the session keeps it, since its
+//!   answer may carry a rotated refresh token, and the next caller that waits drives it to its
+//!   end. A renewal is never left half-done.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,7 +34,8 @@ use crate::tokens::{token_set, TokenSet};
 ///
 /// Cancelling a caller never leaves a renewal half-done: the other callers waiting for it carry
 /// it on; if none is left, the exchange is cancelled and the next caller renews (without the
-/// backoff of a failure). Every new token set reaches the [`TokenListener`] in renewal order,
+/// backoff of a failure), except a refresh, which is carried to its answer (it may rotate the
+/// refresh token). Every new token set reaches the [`TokenListener`] in renewal order,
 /// before the callers waiting for it get its token; the listener runs inside that renewal (on the
 /// coroutine or task that completes it), so it must not wait for a token of this session. Printing
 /// the session shows no token.

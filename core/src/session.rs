@@ -19,7 +19,9 @@
 //!    storage in renewal order. Then the caller that sent the renewal asks
 //!    [`TokenSession::waited`] like every waiter.
 //! 3. A caller that gives up on a renewal it is performing (its task was cancelled) calls
-//!    [`TokenSession::abandon`]: the renewal is forgotten, and the next caller renews.
+//!    [`TokenSession::abandon`]: the renewal is forgotten, and the next caller renews. Only
+//!    when [`TokenSession::cancellable`] says so: a refresh is carried to its answer, which may
+//!    hold a rotated refresh token.
 //! 4. After an API answered 401 `invalid_token` (see [`crate::bearer::needs_renewal`]), call
 //!    [`TokenSession::reject`] with the token it refused: the next `next()` renews, once, however
 //!    many callers reject the same token.
@@ -567,6 +569,18 @@ impl TokenSession {
             reason: oauth_text(reason.as_ref(), Charset::Text, 512),
         };
         Ok(self.failed(id, error, None, now, None))
+    }
+
+    /// Whether renewal `id` may be cancelled mid-flight (and then [abandoned](Self::abandon))
+    /// without losing anything: `false` for a refresh, whose answer may carry a rotated refresh
+    /// token that only it delivers (the server may already have rotated when the caller gives
+    /// up; the old refresh token is then dead, or revokes the whole grant if sent again). A
+    /// driver keeps such a renewal going until its answer, even when every caller waiting for
+    /// it has gone. `false` too when `id` is not in flight.
+    pub fn cancellable(&self, id: u64) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.id == id && !f.refresh)
     }
 
     /// Forgets renewal `id`, which ended without an answer because whoever performed it gave up

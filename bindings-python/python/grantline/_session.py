@@ -531,14 +531,16 @@ class TokenSession(_Driver):
 class _Flight:
     """A renewal in flight in :class:`AsyncTokenSession`: its task, and how many callers
     await it. ``answered``: its token request is over (answered or failed); from then on it
-    always runs to its end."""
+    always runs to its end. ``keep``: it is never cancelled, even when every caller left (a
+    refresh: the core's ``cancellable``; its answer may carry a rotated refresh token)."""
 
-    __slots__ = ("task", "callers", "answered")
+    __slots__ = ("task", "callers", "answered", "keep")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = False) -> None:
         self.task: Optional[asyncio.Future[Optional[BaseException]]] = None
         self.callers = 0
         self.answered = False
+        self.keep = keep
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
@@ -557,7 +559,8 @@ class AsyncTokenSession(_Driver):
     was handed it and those told to wait). Cancelling one of them stops only its own wait.
     When every task awaiting a renewal is cancelled before its answer, the token request is
     cancelled and the core forgets the renewal (``abandon``: no failure, no backoff): the next
-    caller renews. Once the answer is in, the renewal always runs to its end (the token set is
+    caller renews. A refresh is the exception (the core's ``cancellable``): the server may
+    already have rotated the refresh token, so it always runs to its answer. Once the answer is in, the renewal always runs to its end (the token set is
     stored and handed to ``on_tokens``) even when nobody waits any more: a rotated refresh
     token is never lost half-way.
 
@@ -761,7 +764,7 @@ class AsyncTokenSession(_Driver):
 
     async def _renew(self, command: _Renewal, deadline: Deadline) -> Optional[BaseException]:
         """Starts renewal ``command.id`` in a task of its own and awaits it."""
-        flight = _Flight()
+        flight = _Flight(keep=not self._state.cancellable(command.id))
         steps = self.renewal_steps(command.id, command.request)
         # Registered before the first await: every task told to wait finds it.
         self._flights[command.id] = flight
@@ -783,7 +786,9 @@ class AsyncTokenSession(_Driver):
 
     async def _join(self, flight: _Flight, deadline: Deadline) -> None:
         """Awaits ``flight`` until its end (or ``deadline``) without cancelling it when this
-        caller is cancelled or late; the last caller to leave before the answer cancels it."""
+        caller is cancelled or late; the last caller to leave before the answer cancels it,
+        unless it is a refresh (kept: it finishes on its own, and its token set reaches
+        ``on_tokens``)."""
         task = flight.task
         assert task is not None
         flight.callers += 1
@@ -796,7 +801,7 @@ class AsyncTokenSession(_Driver):
                     raise deadline.late()
         finally:
             flight.callers -= 1
-            if flight.callers == 0 and not flight.answered and not task.done():
+            if flight.callers == 0 and not flight.answered and not flight.keep and not task.done():
                 task.cancel()  # nobody waits for the answer: the renewal is abandoned
 
     def __repr__(self) -> str:

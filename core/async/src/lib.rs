@@ -18,10 +18,18 @@
 //!   refresh token is persisted before it can be used.
 //! - **Cancellation safety.** Dropping a task that waits for a renewal (a `select!`, a timeout,
 //!   an aborted task) leaves the renewal to the other tasks awaiting it. When the last task
-//!   awaiting it is dropped, the HTTP future is dropped too (the exchange is cancelled) and the
-//!   renewal is [abandoned](grantline::TokenSession::abandon): the next task to ask renews. A
-//!   renewal is never left half-done: it either completes (and its token set is delivered) or is
-//!   forgotten, and no task ever waits on a renewal nobody drives.
+//!   awaiting it is dropped:
+//!   - a renewal by the session's grant (client credentials, password) is cancelled: the HTTP
+//!     future is dropped and the renewal [abandoned](grantline::TokenSession::abandon), so the
+//!     next task to ask renews;
+//!   - a **refresh is never cancelled** ([`grantline::TokenSession::cancellable`]): the server
+//!     may already have rotated the refresh token, and only this answer carries the new one
+//!     (sending the old one again would fail, or revoke the whole grant). It is handed to the
+//!     [spawner](Builder::spawn) when there is one, and finishes in the background; without
+//!     one, the session keeps it and the next task to wait drives it to its answer.
+//!
+//!   A renewal is never left half-done: it either completes (and its token set is delivered) or
+//!   is forgotten, and no task ever waits on a renewal nobody can drive.
 //!
 //! # Deadlines
 //! The session waits as long as your send function takes: give it a whole-request deadline
@@ -60,7 +68,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{FutureExt, Shared, WeakShared};
@@ -136,10 +144,12 @@ impl Builder {
         self
     }
 
-    /// Renew ahead of expiry in the background: `spawn` runs a future on your executor (e.g.
-    /// `|f| { tokio::spawn(f); }`). The task that triggers the renewal then gets the current
-    /// token at once, like every other task. Without it, that task performs the renewal and
-    /// gets the new token (one task waits one exchange; the others are not delayed).
+    /// Lets the session run renewals in the background: `spawn` runs a future on your executor
+    /// (e.g. `|f| { tokio::spawn(f); }`). It is used for renewals ahead of expiry (the task that
+    /// triggers one then gets the current token at once, like every other task; without a
+    /// spawner, that task performs the renewal and gets the new token) and for a refresh whose
+    /// every waiting task was cancelled (it finishes, and its token set reaches
+    /// [`Builder::on_tokens`]; without a spawner, the next task to wait drives it).
     #[must_use]
     pub fn spawn(mut self, spawn: impl Fn(BoxFuture<()>) + Send + Sync + 'static) -> Self {
         self.spawn = Some(Arc::new(spawn));
@@ -193,15 +203,33 @@ struct Inner {
 
 struct State {
     session: TokenSession,
-    /// The renewal in flight or being delivered, and a weak handle on its future: the tasks
-    /// awaiting it own it, so that when the last of them is dropped, the exchange is dropped.
-    renewal: Option<(u64, WeakShared<BoxFuture<()>>)>,
+    /// The renewal in flight or being delivered, and a handle on its future.
+    renewal: Option<(u64, Handle)>,
+}
+
+/// How the session holds a renewal's future.
+enum Handle {
+    /// A cancellable renewal: the tasks awaiting it own it, so that when the last of them is
+    /// dropped, the exchange is dropped.
+    Weak(WeakShared<BoxFuture<()>>),
+    /// A refresh: kept until its answer, whoever drives it.
+    Strong(Renewal),
+}
+
+impl Handle {
+    fn live(&self) -> Option<Renewal> {
+        match self {
+            Handle::Weak(weak) => weak.upgrade(),
+            Handle::Strong(renewal) => Some(renewal.clone()),
+        }
+    }
 }
 
 /// What a task does after one decision of the core.
 enum Step {
     Ready(AccessToken),
-    Await(u64, Renewal),
+    /// Await renewal `id`; `keep`: it must not be cancelled (a refresh).
+    Await(u64, Renewal, bool),
 }
 
 impl Inner {
@@ -266,8 +294,16 @@ impl AsyncTokenSession {
         loop {
             match step {
                 Step::Ready(token) => return Ok(token),
-                Step::Await(id, renewal) => {
-                    renewal.await;
+                Step::Await(id, renewal, keep) => {
+                    let mut waiting = Waiting {
+                        renewal: Some(renewal),
+                        keep,
+                        spawn: self.inner.spawn.as_deref(),
+                    };
+                    if let Some(renewal) = waiting.renewal.clone() {
+                        renewal.await;
+                    }
+                    waiting.renewal = None;
                     step = self.step(|session, now| session.waited(id, now))?;
                 }
             }
@@ -311,14 +347,15 @@ impl AsyncTokenSession {
                     request,
                     current,
                 } => {
-                    let renewal = self.start(&mut state, id, *request);
+                    let keep = !state.session.cancellable(id);
+                    let renewal = self.start(&mut state, id, *request, keep);
                     match (current, &self.inner.spawn) {
                         (Some(token), Some(spawn)) => {
                             drop(state);
                             spawn(Box::pin(renewal));
                             Ok(Step::Ready(token))
                         }
-                        _ => Ok(Step::Await(id, renewal)),
+                        _ => Ok(Step::Await(id, renewal, keep)),
                     }
                 }
                 Next::Wait { id } => {
@@ -326,14 +363,23 @@ impl AsyncTokenSession {
                         .renewal
                         .as_ref()
                         .filter(|(r, _)| *r == id)
-                        .and_then(|(_, weak)| weak.upgrade());
+                        .and_then(|(_, handle)| handle.live());
                     match live {
-                        Some(renewal) => Ok(Step::Await(id, renewal)),
+                        Some(renewal) => {
+                            let keep = matches!(state.renewal, Some((_, Handle::Strong(_))));
+                            Ok(Step::Await(id, renewal, keep))
+                        }
                         None => {
                             // Its last task was dropped a moment ago and its future's drop has
                             // not taken the lock yet: finish its cleanup here (idempotent).
-                            cleanup(&mut state, id);
+                            let gone = cleanup(&mut state, id);
                             next = state.session.waited(id, now)?;
+                            if gone.is_some() {
+                                // Never dropped under the lock (a handle's drop may take it).
+                                drop(state);
+                                drop(gone);
+                                state = self.inner.lock();
+                            }
                             continue;
                         }
                     }
@@ -342,17 +388,30 @@ impl AsyncTokenSession {
         }
     }
 
-    /// Creates renewal `id`'s future and records a weak handle on it (under the lock).
-    fn start(&self, state: &mut State, id: u64, request: http::Request<Vec<u8>>) -> Renewal {
-        let inner = Arc::clone(&self.inner);
+    /// Creates renewal `id`'s future and records a handle on it (under the lock): weak for a
+    /// renewal that may be cancelled, strong for one to `keep` (a refresh).
+    fn start(
+        &self,
+        state: &mut State,
+        id: u64,
+        request: http::Request<Vec<u8>>,
+        keep: bool,
+    ) -> Renewal {
+        // The future holds the session weakly: a kept renewal held by the session must not keep
+        // the session alive (a cycle) once every user of it is gone.
+        let session = Arc::downgrade(&self.inner);
         let exchange = (self.inner.send)(request);
         let future: BoxFuture<()> = Box::pin(async move {
             let mut guard = Guard {
-                inner: &inner,
+                inner: session.clone(),
                 id,
                 done: false,
             };
             let result = exchange.await;
+            let Some(inner) = session.upgrade() else {
+                guard.done = true;
+                return;
+            };
             let now = inner.now();
             let completion = {
                 let mut state = inner.lock();
@@ -373,38 +432,73 @@ impl AsyncTokenSession {
                     }
                 }
             }
-            let mut state = inner.lock();
-            cleanup(&mut state, id);
+            let gone = cleanup(&mut inner.lock(), id);
             guard.done = true;
+            drop(gone);
         });
         let renewal = future.shared();
-        state.renewal = renewal.downgrade().map(|weak| (id, weak));
+        state.renewal = if keep {
+            Some((id, Handle::Strong(renewal.clone())))
+        } else {
+            renewal.downgrade().map(|weak| (id, Handle::Weak(weak)))
+        };
         renewal
+    }
+}
+
+/// A task awaiting a renewal. Dropped before the renewal ends (the task was cancelled), as the
+/// last task awaiting a renewal to keep (a refresh): hands it to the spawner, so that it
+/// finishes in the background.
+struct Waiting<'a> {
+    renewal: Option<Renewal>,
+    keep: bool,
+    spawn: Option<&'a Spawn>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let Some(renewal) = self.renewal.take() else {
+            return;
+        };
+        // Ours and the session's: no other task drives it.
+        if self.keep && renewal.strong_count() == Some(2) {
+            if let Some(spawn) = self.spawn {
+                spawn(Box::pin(renewal));
+            }
+        }
     }
 }
 
 /// Ends renewal `id`'s bookkeeping however its future ends: completed (its set delivered),
 /// dropped before its answer (abandoned: the next task renews), or unwound by a panicking
-/// callback (its set is in the session: delivered, so nothing waits forever).
-fn cleanup(state: &mut State, id: u64) {
+/// callback (its set is in the session: delivered, so nothing waits forever). Returns the
+/// session's handle on it, for the caller to drop once the lock is released.
+#[must_use]
+fn cleanup(state: &mut State, id: u64) -> Option<Handle> {
     state.session.abandon(id);
     state.session.delivered(id);
     if state.renewal.as_ref().is_some_and(|(r, _)| *r == id) {
-        state.renewal = None;
+        state.renewal.take().map(|(_, handle)| handle)
+    } else {
+        None
     }
 }
 
 /// Runs [`cleanup`] when a renewal's future is dropped before it completes.
-struct Guard<'a> {
-    inner: &'a Inner,
+struct Guard {
+    inner: Weak<Inner>,
     id: u64,
     done: bool,
 }
 
-impl Drop for Guard<'_> {
+impl Drop for Guard {
     fn drop(&mut self) {
-        if !self.done {
-            cleanup(&mut self.inner.lock(), self.id);
+        if self.done {
+            return;
+        }
+        if let Some(inner) = self.inner.upgrade() {
+            let gone = cleanup(&mut inner.lock(), self.id);
+            drop(gone);
         }
     }
 }

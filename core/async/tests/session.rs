@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use grantline::{Client, Error, Provider, TokenSession, TokenSet};
+use grantline::{Client, Error, GrantType, Provider, TokenSession, TokenSet};
 use grantline_async::AsyncTokenSession;
 use tokio::sync::watch;
 
@@ -468,4 +468,89 @@ async fn cancellations_at_every_point_never_strand_the_session() {
         s.tokens().map(|t| t.access_token().secret().to_owned())
     );
     assert!(server.exchanges() >= 30, "one renewal per round at least");
+}
+
+/// A session whose token has expired and carries a refresh token: the next renewal is a refresh.
+async fn expired_with_refresh_token(
+    server: &Arc<Server>,
+    spawn: bool,
+) -> (AsyncTokenSession, Arc<Mutex<Vec<(TokenSet, bool)>>>) {
+    server.rotate.store(true, Ordering::SeqCst);
+    let (now, read) = clock();
+    let stored = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&stored);
+    let srv = Arc::clone(server);
+    // A provider with the refresh grant: the renewal after expiry is a refresh.
+    let provider = Provider::builder("as")
+        .token_endpoint("https://as.example/token")
+        .grant(GrantType::ClientCredentials)
+        .grant(GrantType::RefreshToken)
+        .build()
+        .expect("provider");
+    let client = Client::new(provider, "client-id").with_secret("client-secret");
+    let grant = TokenSession::client_credentials(client, vec![]);
+    let mut builder = AsyncTokenSession::builder(grant, move |r| Arc::clone(&srv).send(r))
+        .clock(read)
+        .on_tokens(move |renewed| {
+            store
+                .lock()
+                .expect("lock")
+                .push((renewed.tokens.clone(), renewed.refresh_token_rotated));
+        });
+    if spawn {
+        builder = builder.spawn(|f| {
+            tokio::spawn(f);
+        });
+    }
+    let s = builder.build();
+    assert_eq!(s.access_token().await.expect("token").secret(), "tok-1");
+    now.fetch_add(4000, Ordering::SeqCst);
+    (s, stored)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_callers_all_left_is_never_cancelled_and_the_next_caller_finishes_it() {
+    let server = Server::new();
+    let (s, stored) = expired_with_refresh_token(&server, false).await;
+    server.close();
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), s.access_token()).await;
+    assert!(gave_up.is_err(), "the gate is closed: the caller gives up");
+    assert_eq!(server.exchanges(), 2);
+    // The refresh was not cancelled: the server may already have rotated the refresh token.
+    assert_eq!(server.dropped.load(Ordering::SeqCst), 0);
+    assert!(s.with_session(|t| t.renewing()));
+    server.open();
+    // The next caller drives the same refresh to its answer: no second refresh request.
+    assert_eq!(s.access_token().await.expect("token").secret(), "tok-2");
+    assert_eq!(server.exchanges(), 2);
+    let stored = stored.lock().expect("lock");
+    let last = stored.last().expect("stored");
+    assert_eq!(
+        last.0
+            .refresh_token()
+            .map(|r| r.secret().to_owned())
+            .as_deref(),
+        Some("rt-2")
+    );
+    assert!(last.1, "rotated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_spawner_a_refresh_whose_callers_all_left_finishes_in_the_background() {
+    let server = Server::new();
+    let (s, stored) = expired_with_refresh_token(&server, true).await;
+    server.close();
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), s.access_token()).await;
+    assert!(gave_up.is_err());
+    server.open();
+    // Nobody asks again, and the rotated refresh token still reaches storage.
+    until(|| stored.lock().expect("lock").len() == 2).await;
+    let rt = stored.lock().expect("lock")[1]
+        .0
+        .refresh_token()
+        .map(|r| r.secret().to_owned());
+    assert_eq!(rt.as_deref(), Some("rt-2"));
+    assert_eq!(server.dropped.load(Ordering::SeqCst), 0);
+    assert_eq!(server.exchanges(), 2);
+    assert!(!s.with_session(|t| t.renewing()));
 }
