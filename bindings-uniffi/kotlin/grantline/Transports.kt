@@ -117,6 +117,13 @@ internal class Deadline(val budget: Duration) {
 }
 
 /** `scheme://host[:port]/path`: a URL as errors may show it (no user information, query or fragment). */
+/** The request's URL, or a `Transport` error that names only what kind of failure it was. */
+internal fun requestUri(url: String): URI = try {
+    URI(url)
+} catch (e: Exception) {
+    throw GrantlineException.Transport("invalid URL: ${e.javaClass.simpleName}")
+}
+
 internal fun shownUrl(uri: URI): String {
     val port = if (uri.port >= 0) ":${uri.port}" else ""
     return "${uri.scheme}://${uri.host}$port${uri.rawPath ?: ""}"

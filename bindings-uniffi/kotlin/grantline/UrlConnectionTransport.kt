@@ -64,11 +64,7 @@ class UrlConnectionTransport @JvmOverloads constructor(
 
     private fun exchange(parts: RequestParts, abort: Abort): HttpResponse {
         val deadline = Deadline(parts.timeout ?: timeout)
-        val uri = try {
-            URI(parts.url)
-        } catch (e: Exception) {
-            throw GrantlineException.Transport("invalid URL: ${e.javaClass.simpleName}")
-        }
+        val uri = requestUri(parts.url)
         val shown = shownUrl(uri)
         fun late(): Nothing =
             throw GrantlineException.Transport("no whole answer from $shown within the ${deadline.describe()} deadline")
