@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use grantline::jose::{Algorithm, Jwk, JwkSet, SigningKey, VerifiedJws};
 use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
 use grantline::session::Completion;
 use grantline::{
@@ -39,7 +40,13 @@ const SEED_FILES: [&str; 5] = [
     "booking-experts.json",
 ];
 /// Sloppy-but-usable and hostile cases, trust boundaries, and the session's liveness rules.
-const EXTRA_FILES: [&str; 4] = ["lenient.json", "hostile.json", "trust.json", "session.json"];
+const EXTRA_FILES: [&str; 5] = [
+    "lenient.json",
+    "hostile.json",
+    "trust.json",
+    "session.json",
+    "jose.json",
+];
 /// The seed documents hold this many examples (plus one preset vector per provider).
 const MIN_SEED_VECTORS: usize = 37;
 /// At least this many lenient and hostile cases.
@@ -580,8 +587,13 @@ fn error_json(e: &Error) -> Value {
         Error::MissingEndpoint { endpoint } => Some(endpoint.as_str()),
         _ => None,
     };
+    let problem = match e {
+        Error::Jws { problem } => Some(problem.kind()),
+        _ => None,
+    };
     json!({
         "kind": e.kind(),
+        "problem": problem,
         "code": code,
         "description": description,
         "uri": uri,
@@ -634,8 +646,9 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
     }
 }
 
-const ERROR_FIELDS: [&str; 8] = [
+const ERROR_FIELDS: [&str; 9] = [
     "kind",
+    "problem",
     "code",
     "description",
     "uri",
@@ -1485,8 +1498,157 @@ fn run_vector(v: &Value) -> Res<()> {
         "discovery" => run_discovery(v),
         "redact_url" => run_redact_url(v),
         "session" => run_session(v),
+        "jws_verify" => run_jws_verify(v),
+        "jwk_set" => run_jwk_set(v),
+        "jws_sign" => run_jws_sign(v),
         other => Err(format!("unknown kind {other:?}")),
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// JOSE.
+
+fn algorithms(f: &Fields<'_>) -> Res<Vec<Algorithm>> {
+    f.strings("algorithms")?
+        .iter()
+        .map(|name| Algorithm::from_name(name).ok_or_else(|| format!("unknown algorithm {name:?}")))
+        .collect()
+}
+
+/// `token` or `token_repeat` (like `body_repeat`).
+fn token(f: &Fields<'_>) -> Res<String> {
+    match (f.get("token"), f.get("token_repeat")) {
+        (Some(_), None) => Ok(f.str("token")?.to_owned()),
+        (None, Some(spec)) => {
+            let r = Fields::new(spec, "token_repeat", &["prefix", "text", "count", "suffix"])?;
+            let count = usize::try_from(r.u64("count")?).map_err(|_| "count".to_owned())?;
+            let mut s = r.opt_str("prefix")?.unwrap_or("").to_owned();
+            s.push_str(&r.str("text")?.repeat(count));
+            s.push_str(r.opt_str("suffix")?.unwrap_or(""));
+            Ok(s)
+        }
+        _ => Err("exactly one of `token`, `token_repeat`".into()),
+    }
+}
+
+fn verified_json(jws: &VerifiedJws) -> Value {
+    json!({
+        "alg": jws.algorithm().name(),
+        "kid": jws.kid(),
+        "payload": String::from_utf8_lossy(jws.payload()),
+    })
+}
+
+fn run_jws_verify(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "keys",
+            "key",
+            "token",
+            "token_repeat",
+            "algorithms",
+            "expect_jws",
+            "expect_error",
+        ]),
+    )?;
+    let token = token(&f)?;
+    let accepted = algorithms(&f)?;
+    let actual = (|| -> Out<Map<String, Value>> {
+        let jws = match (f.opt_str("keys")?, f.opt_str("key")?) {
+            (Some(keys), None) => JwkSet::from_json(keys)?.verify(&token, &accepted)?,
+            (None, Some(key)) => Jwk::from_json(key)?.verify(&token, &accepted)?,
+            _ => return Err(Fail::Vector("exactly one of `keys`, `key`".into())),
+        };
+        Ok(out([("expect_jws", verified_json(&jws))]))
+    })();
+    judge(&f, &["expect_jws"], &[], actual)
+}
+
+fn run_jwk_set(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&["keys", "expect_keys", "expect_skipped", "expect_error"]),
+    )?;
+    let actual = (|| -> Out<Map<String, Value>> {
+        let set = JwkSet::from_json(f.str("keys")?)?;
+        let keys: Vec<Value> = set
+            .keys()
+            .iter()
+            .map(|k| {
+                json!({"kty": k.key_type(), "crv": k.curve(), "kid": k.kid(), "alg": k.alg(), "use": k.key_use()})
+            })
+            .collect();
+        Ok(out([
+            ("expect_keys", Value::Array(keys)),
+            ("expect_skipped", json!(set.skipped())),
+        ]))
+    })();
+    judge(&f, &["expect_keys", "expect_skipped"], &[], actual)
+}
+
+fn run_jws_sign(v: &Value) -> Res<()> {
+    let f = Fields::new(
+        v,
+        "vector",
+        &with_common(&[
+            "signing_key",
+            "signing_key_pem",
+            "algorithm",
+            "kid",
+            "header",
+            "payload",
+            "expect_token",
+            "expect_verified_by",
+            "expect_header",
+            "expect_error",
+        ]),
+    )?;
+    let header = f
+        .value("header")?
+        .as_object()
+        .ok_or_else(|| "`header` is not an object".to_owned())?
+        .clone();
+    let payload = f.str("payload")?;
+    let verifier = f.opt_str("expect_verified_by")?;
+    let actual = (|| -> Out<Map<String, Value>> {
+        let mut key = match (f.opt_str("signing_key")?, f.opt_str("signing_key_pem")?) {
+            (Some(jwk), None) => SigningKey::from_jwk(jwk)?,
+            (None, Some(pem)) => SigningKey::from_pkcs8_pem(pem)?,
+            _ => {
+                return Err(Fail::Vector(
+                    "exactly one of `signing_key`, `signing_key_pem`".into(),
+                ))
+            }
+        };
+        if let Some(name) = f.opt_str("algorithm")? {
+            let alg = Algorithm::from_name(name)
+                .ok_or_else(|| Fail::Vector(format!("unknown algorithm {name:?}")))?;
+            key = key.with_algorithm(alg)?;
+        }
+        if let Some(kid) = f.opt_str("kid")? {
+            key = key.with_kid(kid);
+        }
+        let token = key.sign_payload(&header, payload.as_bytes())?;
+        let mut result = out([("expect_token", json!(token))]);
+        if let Some(public) = verifier {
+            let jws = Jwk::from_json(public)?.verify(&token, &Algorithm::ALL)?;
+            if jws.payload() != payload.as_bytes() {
+                return Err(Fail::Vector("the verified payload differs".into()));
+            }
+            result.insert("expect_verified_by".into(), json!(public));
+            result.insert("expect_header".into(), Value::Object(jws.header().clone()));
+        }
+        Ok(result)
+    })();
+    judge(
+        &f,
+        &[],
+        &["expect_token", "expect_verified_by", "expect_header"],
+        actual,
+    )
 }
 
 // ------------------------------------------------------------------------------------------
