@@ -8,6 +8,8 @@
 //!   declares it always sends `iss` has callbacks without it refused.
 //! - Callbacks without `state` are accepted only through [`Client::unsolicited_callback`], for
 //!   providers that start the flow themselves (Booking Experts' app-store install).
+//! - With `openid` among the scopes, the URL carries a `nonce` of 256 random bits, kept in the
+//!   [`PendingAuthorization`] for the ID token check ([`crate::oidc`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +17,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::pkce::{self, PkceMethod};
 use crate::provider::{Endpoint, GrantType};
-use crate::secret::{AuthorizationCode, CsrfState, PkceVerifier};
+use crate::secret::{AuthorizationCode, CsrfState, Nonce, PkceVerifier};
 
 /// What to ask for in an authorization request. Defaults: no scopes, PKCE S256, the client's
 /// redirect URI.
@@ -26,6 +28,8 @@ pub struct AuthorizationRequest {
     pkce: PkceMethod,
     redirect_uri: Option<String>,
     params: Vec<(String, String)>,
+    nonce: Option<Nonce>,
+    max_age: Option<u64>,
 }
 
 impl AuthorizationRequest {
@@ -48,9 +52,22 @@ impl AuthorizationRequest {
         self.redirect_uri = Some(uri.into());
         self
     }
+    /// Sends this `nonce` (OpenID Connect Core 1.0 §3.1.2.1) instead of a random one, with or
+    /// without `openid` among the scopes. Without it, a request whose scopes contain `openid`
+    /// gets 256 random bits, base64url-encoded.
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(Nonce::new(nonce));
+        self
+    }
+    /// Sends `max_age` (Core 1.0 §3.1.2.1): the ID token's `auth_time` must then be at most
+    /// this many seconds old ([`crate::oidc::IdTokenCheck`]).
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age = Some(seconds);
+        self
+    }
     /// Adds a parameter to the URL (`prompt`, `resource`, `audience`...). Parameters grantline
-    /// sets itself (`state`, `scope`, `redirect_uri`, PKCE...) are refused when the URL is
-    /// built: use the dedicated setters.
+    /// sets itself (`state`, `scope`, `redirect_uri`, PKCE, `nonce`, `max_age`...) are refused
+    /// when the URL is built: use the dedicated setters.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self
@@ -92,6 +109,10 @@ pub struct PendingAuthorization {
     issuer: Option<String>,
     #[serde(default)]
     require_iss: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<Nonce>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
 }
 
 impl PendingAuthorization {
@@ -106,6 +127,18 @@ impl PendingAuthorization {
     /// The redirect URI sent with the request (the code exchange repeats it).
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
+    }
+    /// The `nonce` sent with the request (OpenID Connect), when there was one.
+    pub fn nonce(&self) -> Option<&Nonce> {
+        self.nonce.as_ref()
+    }
+    /// The `max_age` sent with the request, when there was one.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
+    /// The issuer of the provider the request went to, when known.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
     }
     /// As JSON, to store. It holds secrets.
     pub fn to_json(&self) -> String {
@@ -133,8 +166,9 @@ pub struct CodeGrant {
 }
 
 impl Client {
-    /// The authorization URL and its pending record, with `state` and the PKCE verifier drawn
-    /// from the operating system's random number generator.
+    /// The authorization URL and its pending record, with `state`, the PKCE verifier and (for
+    /// an `openid` request without its own) the `nonce` drawn from the operating system's
+    /// random number generator.
     ///
     /// # Errors
     /// [`Error::MissingEndpoint`] when the provider has no authorization endpoint,
@@ -146,24 +180,30 @@ impl Client {
         &self,
         request: &AuthorizationRequest,
     ) -> Result<Authorization, Error> {
-        let mut seed = [0u8; 64];
+        let mut seed = [0u8; 96];
         getrandom::getrandom(&mut seed).map_err(|_| Error::Random)?;
         let out = self.authorization_url_with_seed(request, &seed);
         zeroize::Zeroize::zeroize(&mut seed);
         out
     }
 
-    /// [`Client::authorization_url`] with the randomness given: bytes 0..32 make the `state`,
-    /// bytes 32..64 the PKCE verifier. For tests and test vectors; use fresh random bytes
-    /// otherwise.
+    /// [`Client::authorization_url`] with the randomness given, 64 or 96 bytes: bytes 0..32
+    /// make the `state`, bytes 32..64 the PKCE verifier, bytes 64..96 the `nonce` of an
+    /// `openid` request without its own. With 64 bytes (the seed's length before nonces), such
+    /// a request has no `nonce`, as it always had. For tests and test vectors; use fresh
+    /// random bytes otherwise ([`Client::authorization_url`] always draws 96).
     ///
     /// # Errors
-    /// As [`Client::authorization_url`], except [`Error::Random`].
+    /// As [`Client::authorization_url`], except [`Error::Random`]; also
+    /// [`Error::InvalidInput`] for a seed that is not 64 or 96 bytes long.
     pub fn authorization_url_with_seed(
         &self,
         request: &AuthorizationRequest,
-        seed: &[u8; 64],
+        seed: &[u8],
     ) -> Result<Authorization, Error> {
+        if seed.len() != 64 && seed.len() != 96 {
+            return Err(Error::invalid("the seed must be 64 or 96 bytes long"));
+        }
         let provider = self.provider();
         if !provider.supports(GrantType::AuthorizationCode) {
             return Err(Error::UnsupportedGrant {
@@ -184,13 +224,24 @@ impl Client {
                 "parameter {name:?} is set by grantline; it cannot be added again (RFC 6749 §3.1)"
             )));
         }
-        let (state_bytes, verifier_bytes) = seed.split_at(32);
-        let mut state_octets = [0u8; 32];
-        state_octets.copy_from_slice(state_bytes);
-        let mut verifier_octets = [0u8; 32];
-        verifier_octets.copy_from_slice(verifier_bytes);
+        let octets = |range: core::ops::Range<usize>| -> Option<zeroize::Zeroizing<[u8; 32]>> {
+            let mut out = zeroize::Zeroizing::new([0u8; 32]);
+            out.copy_from_slice(seed.get(range)?);
+            Some(out)
+        };
+        let (Some(state_octets), Some(verifier_octets)) = (octets(0..32), octets(32..64)) else {
+            return Err(Error::invalid("the seed must be 64 or 96 bytes long"));
+        };
         let state = CsrfState::new(pkce::verifier_from_bytes(&state_octets).secret());
         let verifier = pkce::verifier_from_bytes(&verifier_octets);
+        let nonce = match &request.nonce {
+            Some(nonce) => Some(nonce.clone()),
+            // A 64-byte seed predates the nonce: it keeps the URLs it always made.
+            None if request.scopes.iter().any(|s| s == "openid") => {
+                octets(64..96).map(|bytes| Nonce::new(pkce::verifier_from_bytes(&bytes).secret()))
+            }
+            None => None,
+        };
         let redirect_uri = request
             .redirect_uri
             .clone()
@@ -222,6 +273,12 @@ impl Client {
         query.append_pair("state", state.secret());
         query.append_pair("code_challenge", &pkce::challenge(&verifier, request.pkce));
         query.append_pair("code_challenge_method", request.pkce.as_str());
+        if let Some(nonce) = &nonce {
+            query.append_pair("nonce", nonce.secret());
+        }
+        if let Some(max_age) = request.max_age {
+            query.append_pair("max_age", &max_age.to_string());
+        }
         for (k, v) in &request.params {
             query.append_pair(k, v);
         }
@@ -238,6 +295,8 @@ impl Client {
                 redirect_uri,
                 issuer: provider.issuer().map(str::to_owned),
                 require_iss: provider.iss_parameter_supported(),
+                nonce,
+                max_age: request.max_age,
             },
         })
     }
@@ -346,7 +405,7 @@ impl Client {
 }
 
 /// Parameters [`Client::authorization_url`] sets itself.
-pub(crate) const RESERVED_PARAMS: [&str; 7] = [
+pub(crate) const RESERVED_PARAMS: [&str; 9] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -354,6 +413,8 @@ pub(crate) const RESERVED_PARAMS: [&str; 7] = [
     "state",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
+    "max_age",
 ];
 
 /// The most parameters a callback may carry.

@@ -3,7 +3,7 @@
 //! | fault | variants |
 //! |---|---|
 //! | [`Fault::Server`]: the authorization server said no | [`Error::OAuth`] |
-//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`], [`Error::UnusableToken`], [`Error::Jws`] |
+//! | [`Fault::Response`]: the server answered nonsense | [`Error::Malformed`], [`Error::UnexpectedStatus`], [`Error::UnusableToken`], [`Error::Jws`], [`Error::IdToken`] |
 //! | [`Fault::Transport`]: the request did not make it there and back | [`Error::Transport`] |
 //! | [`Fault::Caller`]: the caller or the configuration is at fault | every other variant |
 //!
@@ -186,6 +186,18 @@ pub enum Error {
         /// What was wrong, never containing key material.
         reason: String,
     },
+    /// An ID token (or a signed userinfo answer) whose signature verified failed a check of
+    /// OpenID Connect Core 1.0 §3.1.3.7 or §12.2: the claim is missing, of the wrong type, or
+    /// does not match. Names the claim; never carries the token or a claim value (except an
+    /// `iss` or `aud`, which are public, escaped and capped).
+    #[error("the ID token's {claim} claim was refused: {reason}")]
+    IdToken {
+        /// The claim: `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`, `at_hash`, `c_hash`,
+        /// `auth_time`, `sub`, `alg`, `typ`...
+        claim: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -196,7 +208,8 @@ impl Error {
             Error::Malformed { .. }
             | Error::UnexpectedStatus { .. }
             | Error::UnusableToken { .. }
-            | Error::Jws { .. } => Fault::Response,
+            | Error::Jws { .. }
+            | Error::IdToken { .. } => Fault::Response,
             Error::Transport { .. } => Fault::Transport,
             _ => Fault::Caller,
         }
@@ -243,6 +256,7 @@ impl Error {
             Error::UnusableToken { .. } => "unusable_token",
             Error::Jws { .. } => "jws",
             Error::InvalidKey { .. } => "invalid_key",
+            Error::IdToken { .. } => "id_token",
         }
     }
 

@@ -69,7 +69,8 @@
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
 //! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
-//! (unverified claim peeking), [`jose`] (JWK, JWK Sets, JWS verification and signing), [`text`]
+//! (unverified claim peeking), [`jose`] (JWK, JWK Sets, JWS verification and signing, key
+//! rotation), [`oidc`] (ID token validation, userinfo, logout), [`text`]
 //! (server text made safe for error messages), [`error`].
 
 #![forbid(unsafe_code)]
@@ -85,6 +86,7 @@ pub mod error;
 pub mod introspection;
 pub mod jose;
 pub mod jwt;
+pub mod oidc;
 pub mod pkce;
 pub mod provider;
 pub mod redact;
@@ -103,13 +105,15 @@ pub use device::{DeviceAuthorization, DeviceFlow, DevicePoll, DeviceStep};
 pub use discovery::Discovery;
 pub use error::{Error, Fault};
 pub use introspection::{Introspection, TokenTypeHint};
+pub use jose::{JwksCache, JwksStep};
+pub use oidc::{EndSessionRequest, IdTokenCheck, IdTokenClaims, UserInfo, UserInfoAnswer};
 pub use pkce::PkceMethod;
 pub use provider::{
     BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider, ProviderBuilder,
 };
 pub use revocation::check_revocation_response;
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Password,
+    AccessToken, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Nonce, Password,
     PkceVerifier, RefreshToken,
 };
 pub use session::{Completion, Next, Renewed, SessionGrant, TokenSession};

@@ -21,6 +21,7 @@ use std::fmt;
 
 use crate::body::{Lenient, Members};
 use crate::error::Error;
+use crate::jose::Algorithm;
 
 /// The grants (RFC 6749 §4, §6; RFC 8628) a provider can support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,11 +101,19 @@ pub enum Endpoint {
     Revocation,
     /// The device authorization endpoint (RFC 8628 §3.1).
     DeviceAuthorization,
+    /// The JWK Set document of the provider's signing keys (`jwks_uri`, OpenID Connect
+    /// Discovery 1.0 §3).
+    Jwks,
+    /// The OpenID Connect userinfo endpoint (Core 1.0 §5.3).
+    Userinfo,
+    /// The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).
+    EndSession,
 }
 
 impl Endpoint {
     /// A stable short name: `authorization`, `token`, `introspection`, `revocation`,
-    /// `device_authorization` (used by the shared test vectors and the bindings).
+    /// `device_authorization`, `jwks`, `userinfo`, `end_session` (used by the shared test
+    /// vectors and the bindings).
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Authorization => "authorization",
@@ -112,6 +121,9 @@ impl Endpoint {
             Endpoint::Introspection => "introspection",
             Endpoint::Revocation => "revocation",
             Endpoint::DeviceAuthorization => "device_authorization",
+            Endpoint::Jwks => "jwks",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::EndSession => "end_session",
         }
     }
 }
@@ -120,6 +132,8 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Endpoint::DeviceAuthorization => "device authorization",
+            Endpoint::Jwks => "JWK Set (jwks_uri)",
+            Endpoint::EndSession => "end session",
             other => other.as_str(),
         })
     }
@@ -183,6 +197,11 @@ pub struct Provider {
     introspection_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
+    /// `id_token_signing_alg_values_supported`, the names grantline speaks (never `none`).
+    id_token_algorithms: Vec<Algorithm>,
     body_encoding: BodyEncoding,
     /// `None`: the metadata listed only methods grantline does not speak (`auth_methods_offered`).
     auth_method: Option<ClientAuthMethod>,
@@ -224,6 +243,10 @@ impl fmt::Debug for Provider {
                 "device_authorization_endpoint",
                 &self.device_authorization_endpoint,
             )
+            .field("jwks_uri", &self.jwks_uri)
+            .field("userinfo_endpoint", &self.userinfo_endpoint)
+            .field("end_session_endpoint", &self.end_session_endpoint)
+            .field("id_token_algorithms", &self.id_token_algorithms)
             .field("body_encoding", &self.body_encoding)
             .field("auth_method", &self.auth_method)
             .field("auth_methods_offered", &self.auth_methods_offered)
@@ -259,6 +282,10 @@ impl Provider {
                 introspection_endpoint: None,
                 revocation_endpoint: None,
                 device_authorization_endpoint: None,
+                jwks_uri: None,
+                userinfo_endpoint: None,
+                end_session_endpoint: None,
+                id_token_algorithms: Vec::new(),
                 body_encoding: BodyEncoding::Form,
                 auth_method: Some(ClientAuthMethod::Basic),
                 auth_methods_offered: None,
@@ -464,6 +491,12 @@ impl Provider {
         b.provider.introspection_endpoint = text("introspection_endpoint")?;
         b.provider.revocation_endpoint = text("revocation_endpoint")?;
         b.provider.device_authorization_endpoint = text("device_authorization_endpoint")?;
+        b.provider.jwks_uri = text("jwks_uri")?;
+        b.provider.userinfo_endpoint = text("userinfo_endpoint")?;
+        b.provider.end_session_endpoint = text("end_session_endpoint")?;
+        if let Some(names) = list("id_token_signing_alg_values_supported")? {
+            b = b.id_token_algorithm_names(names.iter().map(String::as_str));
+        }
         b.provider.iss_parameter_supported = matches!(
             m.get("authorization_response_iss_parameter_supported"),
             Some(Lenient::Bool(true))
@@ -502,6 +535,30 @@ impl Provider {
     /// The device authorization endpoint, when the provider has one.
     pub fn device_authorization_endpoint(&self) -> Option<&str> {
         self.device_authorization_endpoint.as_deref()
+    }
+    /// The URL of the provider's JWK Set (`jwks_uri`), when known: fetch it with
+    /// [`JwksCache`](crate::jose::JwksCache).
+    pub fn jwks_uri(&self) -> Option<&str> {
+        self.jwks_uri.as_deref()
+    }
+    /// The OpenID Connect userinfo endpoint, when the provider has one.
+    pub fn userinfo_endpoint(&self) -> Option<&str> {
+        self.userinfo_endpoint.as_deref()
+    }
+    /// The RP-Initiated Logout end-session endpoint, when the provider has one.
+    pub fn end_session_endpoint(&self) -> Option<&str> {
+        self.end_session_endpoint.as_deref()
+    }
+    /// The algorithms the provider signs ID tokens with
+    /// (`id_token_signing_alg_values_supported`), limited to those grantline speaks; `[RS256]`
+    /// when the provider listed none it speaks (or nothing at all), the OpenID Connect
+    /// default (Core 1.0 §15.1, Discovery 1.0 §3). `none` is never among them.
+    pub fn id_token_algorithms(&self) -> &[Algorithm] {
+        if self.id_token_algorithms.is_empty() {
+            &[Algorithm::Rs256]
+        } else {
+            &self.id_token_algorithms
+        }
     }
     /// How request bodies are encoded.
     pub fn body_encoding(&self) -> BodyEncoding {
@@ -614,6 +671,37 @@ impl ProviderBuilder {
         self.provider.device_authorization_endpoint = Some(url.into());
         self
     }
+    /// Sets the URL of the provider's JWK Set (`jwks_uri`).
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.provider.jwks_uri = Some(url.into());
+        self
+    }
+    /// Sets the OpenID Connect userinfo endpoint.
+    pub fn userinfo_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.provider.userinfo_endpoint = Some(url.into());
+        self
+    }
+    /// Sets the RP-Initiated Logout end-session endpoint.
+    pub fn end_session_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.provider.end_session_endpoint = Some(url.into());
+        self
+    }
+    /// Sets the algorithms the provider signs ID tokens with (replacing any set before);
+    /// an empty list restores the default, `[RS256]`.
+    pub fn id_token_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.provider.id_token_algorithms.clear();
+        for alg in algorithms {
+            if !self.provider.id_token_algorithms.contains(&alg) {
+                self.provider.id_token_algorithms.push(alg);
+            }
+        }
+        self
+    }
+    /// [`id_token_algorithms`](Self::id_token_algorithms) by `alg` name, as metadata lists
+    /// them: names grantline does not speak, and `none`, are dropped.
+    pub fn id_token_algorithm_names<'a>(self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.id_token_algorithms(names.into_iter().filter_map(Algorithm::from_name))
+    }
     /// Sets the body encoding.
     pub fn body_encoding(mut self, encoding: BodyEncoding) -> Self {
         self.provider.body_encoding = encoding;
@@ -683,7 +771,10 @@ impl ProviderBuilder {
             .chain(p.grant_token_endpoints.iter().map(|(_, u)| u))
             .chain(p.introspection_endpoint.iter())
             .chain(p.revocation_endpoint.iter())
-            .chain(p.device_authorization_endpoint.iter());
+            .chain(p.device_authorization_endpoint.iter())
+            .chain(p.jwks_uri.iter())
+            .chain(p.userinfo_endpoint.iter())
+            .chain(p.end_session_endpoint.iter());
         for url in urls {
             check_endpoint(url)?;
         }

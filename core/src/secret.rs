@@ -104,6 +104,11 @@ secret_type!(
     Password
 );
 secret_type!(
+    /// An OpenID Connect `nonce` (Core 1.0 §3.1.2.1): binds the ID token to the authorization
+    /// request that asked for it.
+    Nonce
+);
+secret_type!(
     /// A device code (RFC 8628 §3.2). The user code is shown to people and is not secret.
     DeviceCode
 );

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use grantline::jose::{Algorithm, Jwk, JwkSet, SigningKey, VerifiedJws};
 use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
+use grantline::jose::{Algorithm, Jwk, JwkSet, SigningKey, VerifiedJws};
 use grantline::session::Completion;
 use grantline::{
     AccessToken, AuthorizationCode, AuthorizationRequest, BodyEncoding, Client, ClientAuthMethod,
@@ -40,12 +40,13 @@ const SEED_FILES: [&str; 5] = [
     "booking-experts.json",
 ];
 /// Sloppy-but-usable and hostile cases, trust boundaries, and the session's liveness rules.
-const EXTRA_FILES: [&str; 5] = [
+const EXTRA_FILES: [&str; 6] = [
     "lenient.json",
     "hostile.json",
     "trust.json",
     "session.json",
     "jose.json",
+    "oidc.json",
 ];
 /// The seed documents hold this many examples (plus one preset vector per provider).
 const MIN_SEED_VECTORS: usize = 37;
@@ -270,6 +271,10 @@ fn custom_provider(spec: &Value) -> Out<Provider> {
             "grants",
             "unsolicited_callbacks",
             "iss_parameter_supported",
+            "jwks_uri",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+            "id_token_algorithms",
         ],
     )?;
     let mut b = Provider::builder(f.opt_str("name")?.unwrap_or("custom"));
@@ -325,6 +330,7 @@ fn custom_provider(spec: &Value) -> Out<Provider> {
     for g in f.strings("grants")? {
         b = b.grant(grant_from_name(&g)?);
     }
+    b = oidc_provider_fields(b, &f)?;
     b = b
         .unsolicited_callbacks(f.bool_or("unsolicited_callbacks", false)?)
         .iss_parameter_supported(f.bool_or("iss_parameter_supported", false)?);
@@ -417,17 +423,20 @@ fn response(spec: &Value) -> Res<http::Response<Vec<u8>>> {
         .map_err(|e| format!("response: cannot build: {e}"))
 }
 
-fn seed(hex: &str) -> Res<[u8; 64]> {
+fn seed(hex: &str) -> Res<Vec<u8>> {
     let bytes = hex.as_bytes();
-    if bytes.len() != 128 {
-        return Err(format!("seed_hex has {} hex digits, not 128", bytes.len()));
+    if bytes.len() != 128 && bytes.len() != 192 {
+        return Err(format!(
+            "seed_hex has {} hex digits, not 128 or 192",
+            bytes.len()
+        ));
     }
     let digit = |c: u8| {
         (c as char)
             .to_digit(16)
             .ok_or_else(|| format!("seed_hex: {:?} is not a hex digit", c as char))
     };
-    let mut out = [0u8; 64];
+    let mut out = vec![0u8; bytes.len() / 2];
     for (i, byte) in out.iter_mut().enumerate() {
         *byte = u8::try_from(digit(bytes[2 * i])? * 16 + digit(bytes[2 * i + 1])?).unwrap();
     }
@@ -587,6 +596,10 @@ fn error_json(e: &Error) -> Value {
         Error::MissingEndpoint { endpoint } => Some(endpoint.as_str()),
         _ => None,
     };
+    let claim = match e {
+        Error::IdToken { claim, .. } => Some(claim.clone()),
+        _ => None,
+    };
     let problem = match e {
         Error::Jws { problem } => Some(problem.kind()),
         _ => None,
@@ -601,6 +614,7 @@ fn error_json(e: &Error) -> Value {
         "excerpt": excerpt,
         "grant": grant,
         "endpoint": endpoint,
+        "claim": claim,
     })
 }
 
@@ -646,7 +660,7 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
     }
 }
 
-const ERROR_FIELDS: [&str; 9] = [
+const ERROR_FIELDS: [&str; 10] = [
     "kind",
     "problem",
     "code",
@@ -656,6 +670,7 @@ const ERROR_FIELDS: [&str; 9] = [
     "excerpt",
     "grant",
     "endpoint",
+    "claim",
 ];
 
 fn compare_error(expected: &Value, e: &Error) -> Res<()> {
@@ -850,7 +865,14 @@ fn authorization_request(spec: &Value) -> Res<AuthorizationRequest> {
     let f = Fields::new(
         spec,
         "request",
-        &["scopes", "pkce", "redirect_uri", "params"],
+        &[
+            "scopes",
+            "pkce",
+            "redirect_uri",
+            "params",
+            "nonce",
+            "max_age",
+        ],
     )?;
     let mut r = AuthorizationRequest::new().scopes(f.strings("scopes")?);
     r = r.pkce(match f.opt_str("pkce")?.unwrap_or("S256") {
@@ -860,6 +882,12 @@ fn authorization_request(spec: &Value) -> Res<AuthorizationRequest> {
     });
     if let Some(uri) = f.opt_str("redirect_uri")? {
         r = r.redirect_uri(uri);
+    }
+    if let Some(nonce) = f.opt_str("nonce")? {
+        r = r.nonce(nonce);
+    }
+    if f.has("max_age") {
+        r = r.max_age(f.u64("max_age")?);
     }
     for (k, v) in f.pairs("params")? {
         r = r.param(k, v);
@@ -886,9 +914,17 @@ fn run_authorization_url(v: &Value) -> Res<()> {
         let seed = seed(f.str("seed_hex")?)?;
         let c = provider_and_client(&f)?;
         let a = c.authorization_url_with_seed(&request, &seed)?;
+        let mut pending = pending_json(&a.pending)?;
+        // The OpenID Connect members are compared when the vector lists them.
+        if f.get("expect_pending")
+            .is_some_and(|p| p.get("nonce").is_some())
+        {
+            pending["nonce"] = json!(a.pending.nonce().map(grantline::Nonce::secret));
+            pending["max_age"] = json!(a.pending.max_age());
+        }
         Ok(out([
             ("expect_url", json!(a.url)),
-            ("expect_pending", pending_json(&a.pending)?),
+            ("expect_pending", pending),
         ]))
     })();
     judge(&f, &["expect_url", "expect_pending"], &[], actual)
@@ -1501,6 +1537,8 @@ fn run_vector(v: &Value) -> Res<()> {
         "jws_verify" => run_jws_verify(v),
         "jwk_set" => run_jwk_set(v),
         "jws_sign" => run_jws_sign(v),
+        kind @ ("id_token" | "id_token_refresh" | "userinfo_request" | "userinfo_response"
+        | "end_session_url" | "jwks_cache" | "provider_oidc") => oidc::run(kind, v),
         other => Err(format!("unknown kind {other:?}")),
     }
 }
@@ -1850,4 +1888,410 @@ fn runner_fails_an_error_where_success_was_expected_and_back() {
     v["expect_error"] = json!({"kind": "unsupported_grant"});
     let err = run_vector(&v).unwrap_err();
     assert!(err.contains("succeeded"), "{err}");
+}
+
+// ------------------------------------------------------------------------------------------
+// OpenID Connect kinds (issue 11): `id_token`, `id_token_refresh`, `userinfo_request`,
+// `userinfo_response`, `end_session_url`, `jwks_cache`, `provider_oidc`.
+
+fn oidc_provider_fields(
+    mut b: grantline::ProviderBuilder,
+    f: &Fields<'_>,
+) -> Out<grantline::ProviderBuilder> {
+    if let Some(v) = f.opt_str("jwks_uri")? {
+        b = b.jwks_uri(v);
+    }
+    if let Some(v) = f.opt_str("userinfo_endpoint")? {
+        b = b.userinfo_endpoint(v);
+    }
+    if let Some(v) = f.opt_str("end_session_endpoint")? {
+        b = b.end_session_endpoint(v);
+    }
+    if f.has("id_token_algorithms") {
+        b = b.id_token_algorithms(oidc::algorithms(&f.strings("id_token_algorithms")?)?);
+    }
+    Ok(b)
+}
+
+mod oidc {
+    use super::*;
+    use grantline::jose::{Algorithm, JwkSet, JwksCache, JwksStep, VerifiedJws};
+    use grantline::{EndSessionRequest, IdToken, IdTokenCheck, IdTokenClaims, UserInfo};
+    use grantline::{Nonce, UserInfoAnswer};
+
+    pub(super) fn run(kind: &str, v: &Value) -> Res<()> {
+        match kind {
+            "id_token" => run_id_token(v),
+            "id_token_refresh" => run_id_token_refresh(v),
+            "userinfo_request" => run_userinfo_request(v),
+            "userinfo_response" => run_userinfo_response(v),
+            "end_session_url" => run_end_session_url(v),
+            "jwks_cache" => run_jwks_cache(v),
+            "provider_oidc" => run_provider_oidc(v),
+            other => Err(format!("unknown kind {other:?}")),
+        }
+    }
+
+    /// Algorithm names, exactly as JOSE spells them.
+    pub(super) fn algorithms(names: &[String]) -> Res<Vec<Algorithm>> {
+        names
+            .iter()
+            .map(|n| Algorithm::from_name(n).ok_or_else(|| format!("unknown algorithm {n:?}")))
+            .collect()
+    }
+
+    fn pending(spec: &Value) -> Out<PendingAuthorization> {
+        Fields::new(
+            spec,
+            "pending",
+            &[
+                "state",
+                "code_verifier",
+                "redirect_uri",
+                "issuer",
+                "require_iss",
+                "nonce",
+                "max_age",
+            ],
+        )?;
+        Ok(PendingAuthorization::from_json(&spec.to_string())?)
+    }
+
+    /// `check` modifiers applied to the check the client built.
+    fn modify(mut check: IdTokenCheck, spec: Option<&Value>) -> Res<IdTokenCheck> {
+        let Some(spec) = spec else {
+            return Ok(check);
+        };
+        let f = Fields::new(
+            spec,
+            "check",
+            &["leeway", "algorithms", "access_token", "code"],
+        )?;
+        if f.has("leeway") {
+            check = check.leeway(f.u64("leeway")?);
+        }
+        if f.has("algorithms") {
+            check = check.algorithms(algorithms(&f.strings("algorithms")?)?);
+        }
+        if let Some(t) = f.opt_str("access_token")? {
+            check = check.access_token(&AccessToken::new(t));
+        }
+        if let Some(c) = f.opt_str("code")? {
+            check = check.code(&AuthorizationCode::new(c));
+        }
+        Ok(check)
+    }
+
+    fn verify(jwks: &str, token: &str, check: &IdTokenCheck) -> Out<VerifiedJws> {
+        let set = JwkSet::from_json(jwks)?;
+        Ok(set.verify(token, check.accepted_algorithms())?)
+    }
+
+    fn claims_json(c: &IdTokenClaims) -> Value {
+        let mut names: Vec<&str> = c.claims().keys().map(String::as_str).collect();
+        names.sort_unstable();
+        json!({
+            "sub": c.sub(),
+            "iss": c.issuer(),
+            "aud": c.audiences(),
+            "azp": c.azp(),
+            "nonce": c.nonce().map(Nonce::secret),
+            "auth_time": c.auth_time(),
+            "exp": c.expires_at(),
+            "iat": c.issued_at(),
+            "acr": c.acr(),
+            "amr": c.amr(),
+            "claim_names": names,
+        })
+    }
+
+    fn run_id_token(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "provider",
+                "client",
+                "pending",
+                "check",
+                "jwks",
+                "token",
+                "now",
+                "expect_claims",
+                "expect_error",
+            ]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let c = provider_and_client(&f)?;
+            let pending = pending(f.value("pending")?)?;
+            let check = modify(c.id_token_check(&pending)?, f.get("check"))?;
+            let verified = verify(f.str("jwks")?, f.str("token")?, &check)?;
+            let claims = check.validate(&verified, f.u64("now")?)?;
+            Ok(out([("expect_claims", claims_json(&claims))]))
+        })();
+        judge(&f, &["expect_claims"], &[], actual)
+    }
+
+    fn run_id_token_refresh(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "provider",
+                "client",
+                "pending",
+                "check",
+                "jwks",
+                "previous_token",
+                "previous_now",
+                "token",
+                "now",
+                "expect_claims",
+                "expect_error",
+            ]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let c = provider_and_client(&f)?;
+            let jwks = f.str("jwks")?;
+            let first = c.id_token_check(&pending(f.value("pending")?)?)?;
+            let previous = first.validate(
+                &verify(jwks, f.str("previous_token")?, &first)?,
+                f.u64("previous_now")?,
+            )?;
+            let check = modify(c.refresh_id_token_check()?, f.get("check"))?;
+            let verified = verify(jwks, f.str("token")?, &check)?;
+            let claims = check.validate_refreshed(&verified, &previous, f.u64("now")?)?;
+            Ok(out([("expect_claims", claims_json(&claims))]))
+        })();
+        judge(&f, &["expect_claims"], &[], actual)
+    }
+
+    fn run_userinfo_request(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "provider",
+                "client",
+                "access_token",
+                "expect_request",
+                "expect_error",
+            ]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let c = provider_and_client(&f)?;
+            let r = c.userinfo_request(&AccessToken::new(f.str("access_token")?))?;
+            Ok(out([("expect_request", request_json(&r)?)]))
+        })();
+        judge(&f, &["expect_request"], &[], actual)
+    }
+
+    fn run_userinfo_response(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "response",
+                "expected_sub",
+                "signed",
+                "expect_userinfo",
+                "expect_error",
+            ]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let response = response(f.value("response")?)?;
+            let expected_sub = f.str("expected_sub")?;
+            let (signed, info) = match UserInfo::from_response(&response, expected_sub)? {
+                UserInfoAnswer::Claims(info) => (false, info),
+                UserInfoAnswer::Signed(jwt) => {
+                    let s = Fields::new(
+                        f.value("signed")?,
+                        "signed",
+                        &["jwks", "algorithms", "issuer", "client_id"],
+                    )?;
+                    let set = JwkSet::from_json(s.str("jwks")?)?;
+                    let verified = set.verify(&jwt, &algorithms(&s.strings("algorithms")?)?)?;
+                    let info = UserInfo::from_verified(
+                        &verified,
+                        expected_sub,
+                        s.str("issuer")?,
+                        s.str("client_id")?,
+                    )?;
+                    (true, info)
+                }
+            };
+            let mut names: Vec<&str> = info.claims().keys().map(String::as_str).collect();
+            names.sort_unstable();
+            Ok(out([(
+                "expect_userinfo",
+                json!({"signed": signed, "sub": info.sub(), "claim_names": names}),
+            )]))
+        })();
+        judge(&f, &["expect_userinfo"], &[], actual)
+    }
+
+    fn run_end_session_url(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "provider",
+                "client",
+                "request",
+                "expect_url",
+                "expect_error",
+            ]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let c = provider_and_client(&f)?;
+            let r = Fields::new(
+                f.value("request")?,
+                "request",
+                &[
+                    "id_token_hint",
+                    "logout_hint",
+                    "post_logout_redirect_uri",
+                    "state",
+                    "ui_locales",
+                    "params",
+                ],
+            )?;
+            let mut request = EndSessionRequest::new();
+            if let Some(v) = r.opt_str("id_token_hint")? {
+                request = request.id_token_hint(&IdToken::new(v));
+            }
+            if let Some(v) = r.opt_str("logout_hint")? {
+                request = request.logout_hint(v);
+            }
+            if let Some(v) = r.opt_str("post_logout_redirect_uri")? {
+                request = request.post_logout_redirect_uri(v);
+            }
+            if let Some(v) = r.opt_str("state")? {
+                request = request.state(v);
+            }
+            if let Some(v) = r.opt_str("ui_locales")? {
+                request = request.ui_locales(v);
+            }
+            for (k, v) in r.pairs("params")? {
+                request = request.param(k, v);
+            }
+            Ok(out([("expect_url", json!(c.end_session_url(&request)?))]))
+        })();
+        judge(&f, &["expect_url"], &[], actual)
+    }
+
+    fn run_provider_oidc(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&["provider", "expect_oidc", "expect_error"]),
+        )?;
+        let actual = (|| -> Out<_> {
+            let p = provider(f.value("provider")?)?;
+            let algs: Vec<&str> = p.id_token_algorithms().iter().map(|a| a.name()).collect();
+            Ok(out([(
+                "expect_oidc",
+                json!({
+                    "jwks_uri": p.jwks_uri(),
+                    "userinfo_endpoint": p.userinfo_endpoint(),
+                    "end_session_endpoint": p.end_session_endpoint(),
+                    "id_token_algorithms": algs,
+                }),
+            )]))
+        })();
+        judge(&f, &["expect_oidc"], &[], actual)
+    }
+
+    fn run_jwks_cache(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&["jwks_uri", "min_refetch", "keys", "steps"]),
+        )?;
+        let mut cache = JwksCache::new(f.str("jwks_uri")?).map_err(|e| e.to_string())?;
+        if f.has("min_refetch") {
+            cache = cache.with_min_refetch(f.u64("min_refetch")?);
+        }
+        if let Some(keys) = f.get("keys") {
+            let k = Fields::new(keys, "keys", &["jwks", "fetched_at"])?;
+            let set = JwkSet::from_json(k.str("jwks")?).map_err(|e| e.to_string())?;
+            cache = cache.with_keys(set, k.u64("fetched_at")?);
+        }
+        let steps = f
+            .value("steps")?
+            .as_array()
+            .ok_or("`steps` is not a list")?;
+        if steps.is_empty() {
+            return Err("no steps".into());
+        }
+        for (i, step) in steps.iter().enumerate() {
+            jwks_step(&mut cache, step).map_err(|e| format!("step {i}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn jwks_step(cache: &mut JwksCache, step: &Value) -> Res<()> {
+        let op = step
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or("`op` missing")?;
+        match op {
+            "request" => {
+                let f = Fields::new(step, "step", &["op", "expect_request"])?;
+                let mut diffs = Vec::new();
+                diff(
+                    "expect_request",
+                    f.value("expect_request")?,
+                    &request_json(&cache.request())?,
+                    &mut diffs,
+                );
+                if diffs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(diffs.join("\n"))
+                }
+            }
+            "receive" => {
+                let f = Fields::new(
+                    step,
+                    "step",
+                    &["op", "response", "now", "expect", "expect_error"],
+                )?;
+                let result = cache.receive(&response(f.value("response")?)?, f.u64("now")?);
+                match (f.get("expect"), f.get("expect_error"), result) {
+                    (Some(e), None, Ok(())) if e == "ok" => Ok(()),
+                    (None, Some(e), Err(err)) => compare_error(e, &err),
+                    (Some(_), None, Err(err)) => Err(format!("expected ok, got the error {err}")),
+                    (None, Some(_), Ok(())) => Err("expected an error, got ok".into()),
+                    _ => Err("exactly one of `expect` (\"ok\") and `expect_error`".into()),
+                }
+            }
+            "verify" => {
+                let f = Fields::new(
+                    step,
+                    "step",
+                    &["op", "token", "algorithms", "now", "expect", "expect_error"],
+                )?;
+                let accepted = algorithms(&f.strings("algorithms")?)?;
+                let result = cache.verify(f.str("token")?, &accepted, f.u64("now")?);
+                let got = |s: &JwksStep| match s {
+                    JwksStep::Fetch => json!("fetch"),
+                    JwksStep::Verified(v) => {
+                        json!({"verified": {"alg": v.algorithm().name(), "kid": v.kid()}})
+                    }
+                };
+                match (f.get("expect"), f.get("expect_error"), result) {
+                    (Some(e), None, Ok(s)) if *e == got(&s) => Ok(()),
+                    (Some(e), None, Ok(s)) => Err(format!("expected {e}, got {}", got(&s))),
+                    (None, Some(e), Err(err)) => compare_error(e, &err),
+                    (Some(_), None, Err(err)) => {
+                        Err(format!("expected a step, got the error {err}"))
+                    }
+                    (None, Some(_), Ok(s)) => Err(format!("expected an error, got {}", got(&s))),
+                    _ => Err("exactly one of `expect` and `expect_error`".into()),
+                }
+            }
+            other => Err(format!("unknown op {other:?}")),
+        }
+    }
 }

@@ -5,6 +5,8 @@
 //! - [`JwkSet::verify`] and [`Jwk::verify`] check a compact JWS against the algorithms **the
 //!   caller** accepts: the header's `alg` must be one of them *and* fit the key (an HMAC `alg`
 //!   never runs with an RSA, EC or OKP key, so the classic algorithm confusion cannot happen).
+//! - [`JwksCache`] keeps a provider's JWK Set and fetches it again, once and rate-limited,
+//!   when a token names a key it does not hold (key rotation), decided from `now`.
 //! - [`SigningKey`] signs compact JWS with a private JWK, a PKCS#8 PEM key or a shared secret.
 //!   Keys are secrets: `Debug` prints no key material and they are zeroized on drop.
 //!
@@ -38,6 +40,7 @@
 //! exposed: prefer `ES256` or `EdDSA` for keys you sign with where the server accepts them, and
 //! do not sign with an RSA key where an attacker can trigger and time many signatures.
 
+mod cache;
 mod jwk;
 mod sign;
 
@@ -48,6 +51,7 @@ use serde_json::{Map, Value};
 use crate::text::{oauth_text, Charset, MAX_CODE};
 use crate::Error;
 
+pub use cache::{JwksCache, JwksStep, DEFAULT_MIN_REFETCH};
 pub use jwk::{Jwk, JwkSet};
 pub use sign::SigningKey;
 
