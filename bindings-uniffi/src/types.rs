@@ -49,6 +49,10 @@ pub enum ClientAuthMethod {
     /// A public client: `client_id` in the body, no secret (RFC 8414's `none`; named
     /// `Public` because `none` clashes with Swift's `Optional.none`).
     Public,
+    /// A JWT signed with the client's private key (`private_key_jwt`).
+    PrivateKeyJwt,
+    /// A JWT signed with the client secret, HS256 (`client_secret_jwt`).
+    SecretJwt,
 }
 
 /// How the PKCE code challenge is derived (RFC 7636 §4.2).
@@ -138,7 +142,13 @@ same_enum!(
 same_enum!(
     ClientAuthMethod,
     grantline::ClientAuthMethod,
-    [Basic = Basic, Body = Body, Public = None]
+    [
+        Basic = Basic,
+        Body = Body,
+        Public = None,
+        PrivateKeyJwt = PrivateKeyJwt,
+        SecretJwt = SecretJwt,
+    ]
 );
 same_enum!(
     PkceMethod,
