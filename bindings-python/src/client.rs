@@ -96,7 +96,10 @@ impl PyClient {
         py: Python<'_>,
         scopes: Vec<String>,
     ) -> PyResult<PyHttpRequest> {
-        request(py, || self.inner.client_credentials_request(&scopes))
+        request(py, || {
+            self.inner
+                .client_credentials_request(&scopes, crate::errors::now_or(None))
+        })
     }
 
     /// The resource owner password grant (RFC 6749 §4.3.2).
@@ -110,7 +113,8 @@ impl PyClient {
     ) -> PyResult<PyHttpRequest> {
         let password = Password::new(password.as_str());
         request(py, || {
-            self.inner.password_request(username, &password, &scopes)
+            self.inner
+                .password_request(username, &password, &scopes, crate::errors::now_or(None))
         })
     }
 
@@ -123,7 +127,10 @@ impl PyClient {
         scopes: Vec<String>,
     ) -> PyResult<PyHttpRequest> {
         let token = RefreshToken::new(refresh_token.as_str());
-        request(py, || self.inner.refresh_request(&token, &scopes))
+        request(py, || {
+            self.inner
+                .refresh_request(&token, &scopes, crate::errors::now_or(None))
+        })
     }
 
     /// The authorization URL (RFC 6749 §4.1.1) with `state` and PKCE (S256 by default), and the
@@ -192,7 +199,10 @@ impl PyClient {
         py: Python<'_>,
         grant: &PyCodeGrant,
     ) -> PyResult<PyHttpRequest> {
-        request(py, || self.inner.authorization_code_request(&grant.inner))
+        request(py, || {
+            self.inner
+                .authorization_code_request(&grant.inner, crate::errors::now_or(None))
+        })
     }
 
     /// The device authorization request (RFC 8628 §3.1).
@@ -202,7 +212,10 @@ impl PyClient {
         py: Python<'_>,
         scopes: Vec<String>,
     ) -> PyResult<PyHttpRequest> {
-        request(py, || self.inner.device_authorization_request(&scopes))
+        request(py, || {
+            self.inner
+                .device_authorization_request(&scopes, crate::errors::now_or(None))
+        })
     }
 
     /// One device access token poll (RFC 8628 §3.4).
@@ -212,7 +225,10 @@ impl PyClient {
         device_code: SecretArg,
     ) -> PyResult<PyHttpRequest> {
         let code = DeviceCode::new(device_code.as_str());
-        request(py, || self.inner.device_token_request(&code))
+        request(py, || {
+            self.inner
+                .device_token_request(&code, crate::errors::now_or(None))
+        })
     }
 
     /// Token introspection (RFC 7662); `refresh_token` for Apicbase's variant.
@@ -227,8 +243,12 @@ impl PyClient {
         let hint = hint_from_name(py, token_type_hint)?;
         let refresh = refresh_token.map(|r| RefreshToken::new(r.as_str()));
         request(py, || {
-            self.inner
-                .introspection_request(token.as_str(), hint, refresh.as_ref())
+            self.inner.introspection_request(
+                token.as_str(),
+                hint,
+                refresh.as_ref(),
+                crate::errors::now_or(None),
+            )
         })
     }
 
@@ -241,7 +261,10 @@ impl PyClient {
         token_type_hint: Option<&str>,
     ) -> PyResult<PyHttpRequest> {
         let hint = hint_from_name(py, token_type_hint)?;
-        request(py, || self.inner.revocation_request(token.as_str(), hint))
+        request(py, || {
+            self.inner
+                .revocation_request(token.as_str(), hint, crate::errors::now_or(None))
+        })
     }
 
     fn __repr__(&self) -> String {

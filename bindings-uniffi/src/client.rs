@@ -153,7 +153,10 @@ impl Client {
         &self,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(self.inner.client_credentials_request(&scopes)?))
+        Ok(self.endpoint_request(
+            self.inner
+                .client_credentials_request(&scopes, crate::http::now())?,
+        ))
     }
 
     /// The resource owner password token request (RFC 6749 §4.3.2).
@@ -171,6 +174,7 @@ impl Client {
             &username,
             &grantline::Password::new(password),
             &scopes,
+            crate::http::now(),
         )?))
     }
 
@@ -184,10 +188,11 @@ impl Client {
         refresh_token: String,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(
-            self.inner
-                .refresh_request(&grantline::RefreshToken::new(refresh_token), &scopes)?,
-        ))
+        Ok(self.endpoint_request(self.inner.refresh_request(
+            &grantline::RefreshToken::new(refresh_token),
+            &scopes,
+            crate::http::now(),
+        )?))
     }
 
     /// The authorization URL (PKCE S256 and `state` from the system's random generator) and
@@ -260,7 +265,10 @@ impl Client {
         &self,
         grant: &CodeGrant,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(self.inner.authorization_code_request(&grant.inner)?))
+        Ok(self.endpoint_request(
+            self.inner
+                .authorization_code_request(&grant.inner, crate::http::now())?,
+        ))
     }
 
     /// The device authorization request (RFC 8628 §3.1).
@@ -272,7 +280,10 @@ impl Client {
         &self,
         scopes: Vec<String>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(self.inner.device_authorization_request(&scopes)?))
+        Ok(self.endpoint_request(
+            self.inner
+                .device_authorization_request(&scopes, crate::http::now())?,
+        ))
     }
 
     /// The device access token request (RFC 8628 §3.4), sent once per poll.
@@ -284,8 +295,10 @@ impl Client {
         device_code: String,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(
-            self.inner
-                .device_token_request(&grantline::DeviceCode::new(device_code))?,
+            self.inner.device_token_request(
+                &grantline::DeviceCode::new(device_code),
+                crate::http::now(),
+            )?,
         ))
     }
 
@@ -306,6 +319,7 @@ impl Client {
             &token,
             hint.map(Into::into),
             refresh.as_ref(),
+            crate::http::now(),
         )?))
     }
 
@@ -319,10 +333,11 @@ impl Client {
         token: String,
         hint: Option<TokenTypeHint>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(
-            self.inner
-                .revocation_request(&token, hint.map(Into::into))?,
-        ))
+        Ok(self.endpoint_request(self.inner.revocation_request(
+            &token,
+            hint.map(Into::into),
+            crate::http::now(),
+        )?))
     }
 
     // ------------------------------------------------ convenient: through the transport
@@ -336,10 +351,13 @@ impl Client {
     /// `Configuration` (no transport, grant or endpoint missing).
     #[uniffi::method(default(scopes = []))]
     pub fn client_credentials(&self, scopes: Vec<String>) -> Result<Arc<TokenSet>, GrantlineError> {
-        block_on(self.tokens_flow(
-            &How::Blocking,
-            self.inner.client_credentials_request(&scopes),
-        ))
+        block_on(
+            self.tokens_flow(
+                &How::Blocking,
+                self.inner
+                    .client_credentials_request(&scopes, crate::http::now()),
+            ),
+        )
     }
 
     /// Obtains a token with the resource owner password grant. Blocks.
@@ -354,9 +372,12 @@ impl Client {
         password: String,
         scopes: Vec<String>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        let request =
-            self.inner
-                .password_request(&username, &grantline::Password::new(password), &scopes);
+        let request = self.inner.password_request(
+            &username,
+            &grantline::Password::new(password),
+            &scopes,
+            crate::http::now(),
+        );
         block_on(self.tokens_flow(&How::Blocking, request))
     }
 
@@ -472,7 +493,8 @@ impl Client {
     ) -> Result<Arc<TokenSet>, GrantlineError> {
         self.tokens_flow(
             &How::Suspending,
-            self.inner.client_credentials_request(&scopes),
+            self.inner
+                .client_credentials_request(&scopes, crate::http::now()),
         )
         .await
     }
@@ -488,9 +510,12 @@ impl Client {
         password: String,
         scopes: Vec<String>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        let request =
-            self.inner
-                .password_request(&username, &grantline::Password::new(password), &scopes);
+        let request = self.inner.password_request(
+            &username,
+            &grantline::Password::new(password),
+            &scopes,
+            crate::http::now(),
+        );
         self.tokens_flow(&How::Suspending, request).await
     }
 

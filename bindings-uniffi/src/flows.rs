@@ -120,8 +120,12 @@ impl Client {
         how: &How,
         grant: &CodeGrant,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.tokens_flow(how, self.inner.authorization_code_request(&grant.inner))
-            .await
+        self.tokens_flow(
+            how,
+            self.inner
+                .authorization_code_request(&grant.inner, crate::http::now()),
+        )
+        .await
     }
 
     /// A refresh of `tokens`: the answer keeps the old refresh token when it has none.
@@ -136,7 +140,11 @@ impl Client {
             .refresh_token()
             .ok_or_else(|| GrantlineError::invalid("the token set has no refresh token"))?;
         let response = self
-            .call(how, self.inner.refresh_request(refresh_token, &scopes)?)
+            .call(
+                how,
+                self.inner
+                    .refresh_request(refresh_token, &scopes, crate::http::now())?,
+            )
             .await?;
         let mut fresh = grantline::TokenSet::from_response_for(
             &response.to_http()?,
@@ -159,9 +167,12 @@ impl Client {
         refresh_token: Option<String>,
     ) -> Result<Introspection, GrantlineError> {
         let refresh = refresh_token.map(grantline::RefreshToken::new);
-        let request =
-            self.inner
-                .introspection_request(&token, hint.map(Into::into), refresh.as_ref())?;
+        let request = self.inner.introspection_request(
+            &token,
+            hint.map(Into::into),
+            refresh.as_ref(),
+            crate::http::now(),
+        )?;
         let response = self.call(how, request).await?;
         Ok(grantline::Introspection::from_response(&response.to_http()?)?.into())
     }
@@ -173,9 +184,9 @@ impl Client {
         token: String,
         hint: Option<TokenTypeHint>,
     ) -> Result<(), GrantlineError> {
-        let request = self
-            .inner
-            .revocation_request(&token, hint.map(Into::into))?;
+        let request =
+            self.inner
+                .revocation_request(&token, hint.map(Into::into), crate::http::now())?;
         let response = self.call(how, request).await?;
         Ok(grantline::check_revocation_response(&response.to_http()?)?)
     }
@@ -186,7 +197,9 @@ impl Client {
         how: &How,
         scopes: Vec<String>,
     ) -> Result<Arc<DeviceAuthorization>, GrantlineError> {
-        let request = self.inner.device_authorization_request(&scopes)?;
+        let request = self
+            .inner
+            .device_authorization_request(&scopes, crate::http::now())?;
         let response = self.call(how, request).await?;
         Ok(Arc::new(DeviceAuthorization {
             inner: grantline::DeviceAuthorization::from_response(&response.to_http()?, now())?,
@@ -200,7 +213,9 @@ impl Client {
         device: &DeviceAuthorization,
         interval: u64,
     ) -> Result<(DevicePoll, i32), GrantlineError> {
-        let request = self.inner.device_token_request(&device.inner.device_code)?;
+        let request = self
+            .inner
+            .device_token_request(&device.inner.device_code, crate::http::now())?;
         let response = self.call(how, request).await?;
         let poll = grantline::DevicePoll::from_response(&response.to_http()?, now(), interval)?;
         Ok((poll.into(), response.status))
@@ -218,7 +233,8 @@ impl Client {
     ) -> Result<Arc<TokenSet>, GrantlineError> {
         // Refused before the first wait: a client that cannot poll is a configuration error.
         self.transport()?;
-        self.inner.device_token_request(&device.inner.device_code)?;
+        self.inner
+            .device_token_request(&device.inner.device_code, crate::http::now())?;
         let mut flow = grantline::DeviceFlow::new(&device.inner);
         loop {
             match flow.next(&self.inner, now())? {

@@ -28,6 +28,12 @@ pub enum Endpoint {
     Revocation,
     /// The device authorization endpoint (RFC 8628 §3.1).
     DeviceAuthorization,
+    /// The JWK Set document (`jwks_uri`, OpenID Connect Discovery).
+    Jwks,
+    /// The OpenID Connect userinfo endpoint.
+    Userinfo,
+    /// The RP-Initiated Logout end-session endpoint.
+    EndSession,
 }
 
 /// How token request bodies are encoded.
@@ -49,6 +55,10 @@ pub enum ClientAuthMethod {
     /// A public client: `client_id` in the body, no secret (RFC 8414's `none`; named
     /// `Public` because `none` clashes with Swift's `Optional.none`).
     Public,
+    /// A JWT signed with the client's private key (`private_key_jwt`).
+    PrivateKeyJwt,
+    /// A JWT signed with the client secret, HS256 (`client_secret_jwt`).
+    SecretJwt,
 }
 
 /// How the PKCE code challenge is derived (RFC 7636 §4.2).
@@ -128,6 +138,9 @@ same_enum!(
         Introspection = Introspection,
         Revocation = Revocation,
         DeviceAuthorization = DeviceAuthorization,
+        Jwks = Jwks,
+        Userinfo = Userinfo,
+        EndSession = EndSession,
     ]
 );
 same_enum!(
@@ -138,7 +151,13 @@ same_enum!(
 same_enum!(
     ClientAuthMethod,
     grantline::ClientAuthMethod,
-    [Basic = Basic, Body = Body, Public = None]
+    [
+        Basic = Basic,
+        Body = Body,
+        Public = None,
+        PrivateKeyJwt = PrivateKeyJwt,
+        SecretJwt = SecretJwt,
+    ]
 );
 same_enum!(
     PkceMethod,

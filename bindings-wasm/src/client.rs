@@ -156,7 +156,7 @@ impl Client {
         let scopes = js(scopes);
         let r = self
             .inner
-            .client_credentials_request(&self::scopes(&scopes)?)?;
+            .client_credentials_request(&self::scopes(&scopes)?, crate::convert::unix_now())?;
         Ok(request_to_js(&r))
     }
 
@@ -173,6 +173,7 @@ impl Client {
             username,
             &Password::new(password),
             &self::scopes(&scopes)?,
+            crate::convert::unix_now(),
         )?;
         Ok(request_to_js(&r))
     }
@@ -181,18 +182,21 @@ impl Client {
     #[wasm_bindgen(js_name = refreshRequest, unchecked_return_type = "HttpRequest")]
     pub fn refresh_request(&self, refresh_token: String, scopes: Option<Scopes>) -> Req {
         let scopes = js(scopes);
-        let r = self
-            .inner
-            .refresh_request(&RefreshToken::new(refresh_token), &self::scopes(&scopes)?)?;
+        let r = self.inner.refresh_request(
+            &RefreshToken::new(refresh_token),
+            &self::scopes(&scopes)?,
+            crate::convert::unix_now(),
+        )?;
         Ok(request_to_js(&r))
     }
 
     /// The authorization code exchange (RFC 6749 §4.1.3, with the PKCE verifier).
     #[wasm_bindgen(js_name = authorizationCodeRequest, unchecked_return_type = "HttpRequest")]
     pub fn authorization_code_request(&self, grant: &CodeGrant) -> Req {
-        Ok(request_to_js(
-            &self.inner.authorization_code_request(&grant.inner)?,
-        ))
+        Ok(request_to_js(&self.inner.authorization_code_request(
+            &grant.inner,
+            crate::convert::unix_now(),
+        )?))
     }
 
     /// The device authorization request (RFC 8628 §3.1).
@@ -201,7 +205,7 @@ impl Client {
         let scopes = js(scopes);
         let r = self
             .inner
-            .device_authorization_request(&self::scopes(&scopes)?)?;
+            .device_authorization_request(&self::scopes(&scopes)?, crate::convert::unix_now())?;
         Ok(request_to_js(&r))
     }
 
@@ -210,7 +214,7 @@ impl Client {
     pub fn device_token_request(&self, device_code: String) -> Req {
         let r = self
             .inner
-            .device_token_request(&DeviceCode::new(device_code))?;
+            .device_token_request(&DeviceCode::new(device_code), crate::convert::unix_now())?;
         Ok(request_to_js(&r))
     }
 
@@ -229,9 +233,11 @@ impl Client {
         token: &str,
         #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
     ) -> Req {
-        Ok(request_to_js(
-            &self.inner.revocation_request(token, self::hint(hint)?)?,
-        ))
+        Ok(request_to_js(&self.inner.revocation_request(
+            token,
+            self::hint(hint)?,
+            crate::convert::unix_now(),
+        )?))
     }
 
     /// The authorization URL (RFC 6749 §4.1.1) with a fresh `state` and PKCE (S256), and the
@@ -315,7 +321,10 @@ impl Client {
         options: Option<CallOptionsArg>,
     ) -> Promise {
         let scopes = js(scopes);
-        let request = self::scopes(&scopes).and_then(|s| self.inner.client_credentials_request(&s));
+        let request = self::scopes(&scopes).and_then(|s| {
+            self.inner
+                .client_credentials_request(&s, crate::convert::unix_now())
+        });
         self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
 
@@ -330,8 +339,12 @@ impl Client {
     ) -> Promise {
         let scopes = js(scopes);
         let request = self::scopes(&scopes).and_then(|s| {
-            self.inner
-                .password_request(&username, &Password::new(password), &s)
+            self.inner.password_request(
+                &username,
+                &Password::new(password),
+                &s,
+                crate::convert::unix_now(),
+            )
         });
         self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
@@ -348,7 +361,10 @@ impl Client {
     ) -> Promise {
         let scopes = js(scopes);
         let rt = RefreshToken::new(refresh_token);
-        let request = self::scopes(&scopes).and_then(|s| self.inner.refresh_request(&rt, &s));
+        let request = self::scopes(&scopes).and_then(|s| {
+            self.inner
+                .refresh_request(&rt, &s, crate::convert::unix_now())
+        });
         self.exchange(
             request,
             &js(options),
@@ -360,7 +376,9 @@ impl Client {
     /// Exchanges the code grant of a callback for tokens.
     #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
     pub fn exchange_code(&self, grant: &CodeGrant, options: Option<CallOptionsArg>) -> Promise {
-        let request = self.inner.authorization_code_request(&grant.inner);
+        let request = self
+            .inner
+            .authorization_code_request(&grant.inner, crate::convert::unix_now());
         self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
     }
 
@@ -373,8 +391,10 @@ impl Client {
         options: Option<CallOptionsArg>,
     ) -> Promise {
         let scopes = js(scopes);
-        let request =
-            self::scopes(&scopes).and_then(|s| self.inner.device_authorization_request(&s));
+        let request = self::scopes(&scopes).and_then(|s| {
+            self.inner
+                .device_authorization_request(&s, crate::convert::unix_now())
+        });
         self.exchange(
             request,
             &js(options),
@@ -440,7 +460,10 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
         options: Option<CallOptionsArg>,
     ) -> Promise {
-        let request = self::hint(hint).and_then(|h| self.inner.revocation_request(&token, h));
+        let request = self::hint(hint).and_then(|h| {
+            self.inner
+                .revocation_request(&token, h, crate::convert::unix_now())
+        });
         self.exchange(request, &js(options), REVOKE, &JsValue::UNDEFINED)
     }
 }
@@ -503,6 +526,7 @@ impl Client {
         known_keys(options, "introspection", known)?;
         let h = hint(opt_string(&get(options, "hint"), "hint")?)?;
         let rt = opt_string(&get(options, "refreshToken"), "refreshToken")?.map(RefreshToken::new);
-        self.inner.introspection_request(token, h, rt.as_ref())
+        self.inner
+            .introspection_request(token, h, rt.as_ref(), crate::convert::unix_now())
     }
 }

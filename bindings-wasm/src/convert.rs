@@ -526,3 +526,10 @@ thread_local! {
         .collect::<Array>()
         .into();
 }
+
+/// The current Unix time in seconds (`Date.now()`), for requests that carry a `now` (the
+/// `iat` of a JWT client assertion).
+pub(crate) fn unix_now() -> u64 {
+    // Date.now() is milliseconds since the epoch, always positive here.
+    (js_sys::Date::now() / 1000.0) as u64
+}

@@ -55,7 +55,7 @@ fn cc_round(c: &mut Criterion) {
     let scopes = vec![SCOPE.to_owned()];
     {
         // Same request shape as oauth2's: form body, Basic auth, one scope.
-        let r = client.client_credentials_request(&scopes).unwrap();
+        let r = client.client_credentials_request(&scopes, 0).unwrap();
         assert_eq!(r.body(), b"grant_type=client_credentials&scope=read");
         assert!(r.headers().contains_key(http::header::AUTHORIZATION));
         let t = TokenSet::from_response(&canned_response(&body), NOW).unwrap();
@@ -65,7 +65,7 @@ fn cc_round(c: &mut Criterion) {
     group.bench_function("grantline", |b| {
         b.iter(|| {
             let request = client
-                .client_credentials_request(black_box(&scopes))
+                .client_credentials_request(black_box(&scopes), 0)
                 .unwrap();
             black_box(&request);
             let response = canned_response(black_box(&body));
@@ -112,7 +112,7 @@ fn cc_round(c: &mut Criterion) {
     halves.bench_function("grantline_build", |b| {
         b.iter(|| {
             client
-                .client_credentials_request(black_box(&scopes))
+                .client_credentials_request(black_box(&scopes), 0)
                 .unwrap()
         });
     });

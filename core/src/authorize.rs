@@ -382,25 +382,18 @@ impl Client {
         })
     }
 
-    /// The authorization code exchange (RFC 6749 §4.1.3), with the PKCE verifier.
+    /// The authorization code exchange (RFC 6749 §4.1.3), with the PKCE verifier:
+    /// [`GrantRequest::authorization_code`](crate::GrantRequest::authorization_code). `now`
+    /// is the `iat` of a JWT client assertion.
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`].
+    /// As [`Client::grant_request`].
     pub fn authorization_code_request(
         &self,
         grant: &CodeGrant,
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        self.token_request(
-            GrantType::AuthorizationCode,
-            &[
-                ("code", Some(grant.code.secret())),
-                ("redirect_uri", grant.redirect_uri.as_deref()),
-                (
-                    "code_verifier",
-                    grant.code_verifier.as_ref().map(PkceVerifier::secret),
-                ),
-            ],
-        )
+        self.grant_request(&crate::GrantRequest::authorization_code(grant), now)
     }
 }
 

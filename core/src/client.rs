@@ -4,22 +4,36 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::HeaderValue;
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Map;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::provider::{BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider};
-use crate::secret::{ClientSecret, DeviceCode, Password, RefreshToken};
+use crate::grant::{GrantRequest, Part};
+use crate::jose::SigningKey;
+use crate::provider::{
+    AssertionAudience, BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider,
+};
+use crate::secret::{Assertion, ClientSecret, DeviceCode, Password, RefreshToken};
 
-/// An OAuth client registered at a [`Provider`]: its id, optional secret and redirect URI.
+/// An OAuth client registered at a [`Provider`]: its id, optional secret or signing key, and
+/// redirect URI.
 ///
 /// Every `*_request` method returns an `http::Request<Vec<u8>>` for the caller to send with
 /// any HTTP client that does **not** follow redirects; the matching parser takes the
-/// `http::Response` back.
+/// `http::Response` back. Token-endpoint requests take `now` (Unix seconds) last: it is the
+/// `iat` of a JWT client assertion (`private_key_jwt`, `client_secret_jwt`) and is ignored by
+/// the other methods. Every one is a [`GrantRequest`] sent with [`Client::grant_request`].
+///
+/// `Debug` prints no secret: the client secret, the Basic credentials and the signing key are
+/// redacted.
 ///
 /// ```
 /// use grantline::{Client, Provider};
 /// let client = Client::new(Provider::bindeo(), "my-id").with_secret("my-secret");
-/// let request = client.client_credentials_request(&[]).unwrap();
+/// let request = client.client_credentials_request(&[], 1_700_000_000).unwrap();
 /// assert_eq!(request.uri(), "https://api.bindeo.com/access_token");
 /// assert_eq!(
 ///     request.body(),
@@ -33,6 +47,8 @@ pub struct Client {
     client_secret: Option<ClientSecret>,
     /// `Basic base64(...)` of the id and secret, computed once; as secret as the secret.
     basic: Option<ClientSecret>,
+    /// The key of `private_key_jwt` (its `Debug` shows the algorithm and `kid` only).
+    signing_key: Option<SigningKey>,
     redirect_uri: Option<String>,
     auth_method: Option<ClientAuthMethod>,
     /// Each grant's token endpoint, parsed once (cloning a `Uri` shares its bytes).
@@ -42,8 +58,29 @@ pub struct Client {
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The lifetime of a client assertion, in seconds (`exp` = `iat` + this).
+pub const ASSERTION_LIFETIME: u64 = 60;
+
+/// When a request is built: the time (`iat` of a client assertion) and, for tests, the `jti`
+/// bytes (else 16 bytes from the operating system).
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp {
+    pub(crate) now: u64,
+    pub(crate) jti: Option<[u8; 16]>,
+}
+
+impl Stamp {
+    pub(crate) fn at(now: u64) -> Self {
+        Stamp { now, jti: None }
+    }
+}
+
 impl Client {
-    /// A client with this id at `provider`, public (no secret) until [`Client::with_secret`].
+    /// A client with this id at `provider`, public (no secret) until [`Client::with_secret`]
+    /// or [`Client::with_signing_key`].
     pub fn new(provider: Provider, client_id: impl Into<String>) -> Self {
         let token_uris = provider
             .grants()
@@ -59,6 +96,7 @@ impl Client {
             client_id: client_id.into(),
             client_secret: None,
             basic: None,
+            signing_key: None,
             redirect_uri: None,
             auth_method: None,
         }
@@ -72,6 +110,16 @@ impl Client {
             basic_auth(&self.client_id, secret.secret()).as_str(),
         ));
         self.client_secret = Some(secret);
+        self
+    }
+
+    /// Sets the private key that signs `private_key_jwt` client assertions (RFC 7523 §2.2,
+    /// OpenID Connect Core §9): an RSA, EC or Ed25519 [`SigningKey`], with the `kid` the
+    /// provider knows it by ([`SigningKey::with_kid`]). See [`Client::auth_method`] for when
+    /// it is used.
+    #[must_use]
+    pub fn with_signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
         self
     }
 
@@ -101,144 +149,209 @@ impl Client {
     pub fn client_secret(&self) -> Option<&ClientSecret> {
         self.client_secret.as_ref()
     }
+    /// The signing key of `private_key_jwt`, when the client has one.
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.signing_key.as_ref()
+    }
     /// The redirect URI, when set.
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
     }
 
-    /// The authentication method in force: the override, else the provider's; a client
-    /// without a secret is public (`none`). `None` for a client with a secret at a provider
-    /// whose metadata listed only methods grantline does not speak: building a request then
-    /// fails with [`Error::UnsupportedAuthMethod`].
+    /// The authentication method in force, in this order:
+    /// 1. the override ([`Client::with_auth_method`]);
+    /// 2. `private_key_jwt` for a client with a signing key when the provider's method is
+    ///    `private_key_jwt` or its metadata lists it, or when the client has no secret (a key
+    ///    is then its only credential);
+    /// 3. `none` for a client without a secret (public);
+    /// 4. the provider's method for a client with a secret: `None` when the provider's
+    ///    metadata listed no method such a client can use; building a request then fails with
+    ///    [`Error::UnsupportedAuthMethod`].
     pub fn auth_method(&self) -> Option<ClientAuthMethod> {
-        match (self.auth_method, &self.client_secret) {
-            (Some(m), _) => Some(m),
-            (None, None) => Some(ClientAuthMethod::None),
-            (None, Some(_)) => self.provider.auth_method(),
+        if let Some(m) = self.auth_method {
+            return Some(m);
+        }
+        if self.signing_key.is_some()
+            && (self.provider.offers_private_key_jwt() || self.client_secret.is_none())
+        {
+            return Some(ClientAuthMethod::PrivateKeyJwt);
+        }
+        match &self.client_secret {
+            None => Some(ClientAuthMethod::None),
+            Some(_) => self.provider.auth_method(),
         }
     }
 
-    /// The client credentials grant (RFC 6749 §4.4.2).
+    /// Any token request: a standard grant, token exchange, the JWT bearer grant, or any
+    /// `grant_type`, with its extra parameters (see [`GrantRequest`]). `now` (Unix seconds) is
+    /// the `iat` of a JWT client assertion.
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
-    /// [`Error::InvalidInput`] (a scope that is not a scope token).
+    /// [`Error::UnsupportedGrant`] (a standard grant the provider lacks),
+    /// [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`], [`Error::InvalidInput`]
+    /// (a scope that is not a scope token, a refused parameter name or `grant_type`, see
+    /// [`crate::grant`]), [`Error::InvalidKey`] (JWT authentication without a usable key: no
+    /// signing key, or a client secret shorter than 32 bytes for `client_secret_jwt`),
+    /// [`Error::Random`].
+    pub fn grant_request(
+        &self,
+        request: &GrantRequest,
+        now: u64,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        self.build_grant(request, Stamp::at(now))
+    }
+
+    /// [`Client::grant_request`] with the client assertion's `jti` given (16 bytes): for tests
+    /// only; a `jti` must never repeat.
+    #[doc(hidden)]
+    pub fn grant_request_with_jti(
+        &self,
+        request: &GrantRequest,
+        now: u64,
+        jti: [u8; 16],
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        self.build_grant(
+            request,
+            Stamp {
+                now,
+                jti: Some(jti),
+            },
+        )
+    }
+
+    /// Checks that `request` would build, without signing anything (for the session's
+    /// `ready_until`).
+    pub(crate) fn check_grant_request(&self, request: &GrantRequest) -> Result<(), Error> {
+        self.grant_parts(request)?;
+        let method = self.method_in_force()?;
+        if method.is_jwt() {
+            self.assertion_key(method)?;
+        }
+        Ok(())
+    }
+
+    fn build_grant(
+        &self,
+        request: &GrantRequest,
+        stamp: Stamp,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        let (url, cached, params) = self.grant_parts(request)?;
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+        self.post(url, cached, &pairs, stamp, url)
+    }
+
+    /// The token endpoint, its parsed form when cached, and the parameters in order.
+    #[allow(clippy::type_complexity)]
+    fn grant_parts<'a>(
+        &'a self,
+        request: &'a GrantRequest,
+    ) -> Result<(&'a str, Option<&'a http::Uri>, Vec<(&'a str, Cow<'a, str>)>), Error> {
+        request.check()?;
+        let (grant, gated) = request.endpoint_grant();
+        if let (Some(g), true) = (grant, gated) {
+            if !self.provider.supports(g) {
+                return Err(Error::UnsupportedGrant { grant: g });
+            }
+        }
+        let url = match grant {
+            Some(g) => self.provider.token_endpoint(g),
+            None => self.provider.default_token_endpoint(),
+        }
+        .ok_or(Error::MissingEndpoint {
+            endpoint: Endpoint::Token,
+        })?;
+        let scope = self.scope_param(request.scope_list())?;
+        let mut all: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(request.parts.len() + 6);
+        all.push(("grant_type", Cow::Borrowed(request.grant_type())));
+        let mut scope = scope.map(Cow::Owned);
+        for part in &request.parts {
+            match part {
+                Part::Param(name, value) => all.push((name, Cow::Borrowed(value.as_str()))),
+                Part::Scope => {
+                    if let Some(scope) = scope.take() {
+                        all.push(("scope", scope));
+                    }
+                }
+            }
+        }
+        if let Some(scope) = scope {
+            all.push(("scope", scope));
+        }
+        all.extend(request.extra().map(|(k, v)| (k, Cow::Borrowed(v))));
+        // A provider's extra parameters never repeat one the request already has.
+        for (k, v) in self.provider.extra_token_params() {
+            if !all.iter().any(|(name, _)| name == k) {
+                all.push((k.as_str(), Cow::Borrowed(v.as_str())));
+            }
+        }
+        let cached = grant.and_then(|g| self.token_uris.iter().find(|(t, _)| *t == g));
+        Ok((url, cached.map(|(_, uri)| uri), all))
+    }
+
+    /// The client credentials grant (RFC 6749 §4.4.2):
+    /// [`GrantRequest::client_credentials`].
+    ///
+    /// # Errors
+    /// As [`Client::grant_request`].
     pub fn client_credentials_request(
         &self,
         scopes: &[String],
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes)?;
-        self.token_request(GrantType::ClientCredentials, &[("scope", scope.as_deref())])
+        self.grant_request(&GrantRequest::client_credentials(scopes), now)
     }
 
-    /// The resource owner password grant (RFC 6749 §4.3.2).
+    /// The resource owner password grant (RFC 6749 §4.3.2): [`GrantRequest::password`].
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
-    /// [`Error::InvalidInput`] (a scope that is not a scope token).
+    /// As [`Client::grant_request`].
     pub fn password_request(
         &self,
         username: &str,
         password: &Password,
         scopes: &[String],
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes)?;
-        self.token_request(
-            GrantType::Password,
-            &[
-                ("username", Some(username)),
-                ("password", Some(password.secret())),
-                ("scope", scope.as_deref()),
-            ],
-        )
+        self.grant_request(&GrantRequest::password(username, password, scopes), now)
     }
 
-    /// The refresh token grant (RFC 6749 §6). `scopes` may narrow the grant; leave it empty
-    /// to keep the original scopes.
+    /// The refresh token grant (RFC 6749 §6): [`GrantRequest::refresh`]. `scopes` may narrow
+    /// the grant; leave it empty to keep the original scopes.
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
-    /// [`Error::InvalidInput`] (a scope that is not a scope token).
+    /// As [`Client::grant_request`].
     pub fn refresh_request(
         &self,
         refresh_token: &RefreshToken,
         scopes: &[String],
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        let scope = self.scope_param(scopes)?;
-        self.token_request(
-            GrantType::RefreshToken,
-            &[
-                ("refresh_token", Some(refresh_token.secret())),
-                ("scope", scope.as_deref()),
-            ],
-        )
+        self.grant_request(&GrantRequest::refresh(refresh_token, scopes), now)
     }
 
-    /// The device access token request (RFC 8628 §3.4), sent once per poll.
+    /// The device access token request (RFC 8628 §3.4), sent once per poll:
+    /// [`GrantRequest::device_code`].
     ///
     /// # Errors
-    /// [`Error::UnsupportedGrant`], [`Error::MissingEndpoint`], [`Error::UnsupportedAuthMethod`],
-    /// [`Error::InvalidInput`] (a scope that is not a scope token).
+    /// As [`Client::grant_request`].
     pub fn device_token_request(
         &self,
         device_code: &DeviceCode,
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
-        self.token_request(
-            GrantType::DeviceCode,
-            &[("device_code", Some(device_code.secret()))],
-        )
+        self.grant_request(&GrantRequest::device_code(device_code), now)
     }
 
-    pub(crate) fn token_request(
-        &self,
-        grant: GrantType,
-        params: &[(&str, Option<&str>)],
-    ) -> Result<http::Request<Vec<u8>>, Error> {
-        if !self.provider.supports(grant) {
-            return Err(Error::UnsupportedGrant { grant });
+    /// The `aud` of a client assertion for a request to `endpoint`.
+    fn assertion_audience<'a>(&'a self, token_endpoint: &'a str) -> &'a str {
+        match (self.provider.assertion_audience(), self.provider.issuer()) {
+            (AssertionAudience::Issuer, Some(issuer)) => issuer,
+            _ => token_endpoint,
         }
-        let url = self
-            .provider
-            .token_endpoint(grant)
-            .ok_or(Error::MissingEndpoint {
-                endpoint: Endpoint::Token,
-            })?;
-        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 4);
-        all.push(("grant_type", grant.as_str()));
-        all.extend(params.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
-        // A provider's extra parameters never repeat one the request already has.
-        for (k, v) in self.provider.extra_token_params() {
-            if !all.iter().any(|(name, _)| name == k) {
-                all.push((k.as_str(), v.as_str()));
-            }
-        }
-        let cached = self.token_uris.iter().find(|(g, _)| *g == grant);
-        self.post(url, cached.map(|(_, uri)| uri), &all)
     }
 
-    /// A POST to `url` with `params` (the first one leads), the client's authentication and
-    /// the provider's body encoding. Body credentials follow the first parameter.
-    ///
-    /// # Errors
-    /// [`Error::UnsupportedAuthMethod`] when the client has no method the provider accepts;
-    /// [`Error::InvalidInput`] for an unparsable URL or credentials that cannot form a header.
-    pub(crate) fn post(
-        &self,
-        url: &str,
-        parsed: Option<&http::Uri>,
-        params: &[(&str, &str)],
-    ) -> Result<http::Request<Vec<u8>>, Error> {
-        let uri = match parsed {
-            Some(uri) => uri.clone(),
-            None => url
-                .parse()
-                .map_err(|_| Error::invalid(format!("endpoint {url:?} is not a valid URL")))?,
-        };
-        let mut headers = http::HeaderMap::with_capacity(4);
-        headers.insert(ACCEPT, JSON);
-        let mut auth: [(&str, &str); 2] = [("", ""); 2];
-        let method = self
-            .auth_method()
+    fn method_in_force(&self) -> Result<ClientAuthMethod, Error> {
+        self.auth_method()
             .ok_or_else(|| Error::UnsupportedAuthMethod {
                 offered: self
                     .provider
@@ -248,7 +361,105 @@ impl Client {
                     .take(16)
                     .map(|m| crate::text::oauth_text(m, crate::text::Charset::Uri, 64))
                     .collect(),
-            })?;
+            })
+    }
+
+    /// The key that signs this method's client assertions.
+    fn assertion_key(&self, method: ClientAuthMethod) -> Result<Cow<'_, SigningKey>, Error> {
+        match method {
+            ClientAuthMethod::PrivateKeyJwt => {
+                let key = self.signing_key.as_ref().ok_or_else(|| Error::InvalidKey {
+                    reason: "private_key_jwt needs a signing key (Client::with_signing_key)".into(),
+                })?;
+                if key.public_jwk().is_none() {
+                    return Err(Error::InvalidKey {
+                        reason: "private_key_jwt needs an asymmetric key (RSA, EC or Ed25519); \
+                                 an HS256 secret is client_secret_jwt"
+                            .into(),
+                    });
+                }
+                Ok(Cow::Borrowed(key))
+            }
+            _ => {
+                let secret = self
+                    .client_secret
+                    .as_ref()
+                    .ok_or_else(|| Error::InvalidKey {
+                        reason: "client_secret_jwt needs a client secret (Client::with_secret)"
+                            .into(),
+                    })?;
+                SigningKey::hmac(secret.secret().as_bytes())
+                    .map(Cow::Owned)
+                    .map_err(|_| Error::InvalidKey {
+                        reason: "client_secret_jwt signs with the client secret as an HS256 key, \
+                                 and RFC 7518 §3.2 requires >= 256-bit keys: the secret must be \
+                                 at least 32 bytes"
+                            .into(),
+                    })
+            }
+        }
+    }
+
+    /// A client assertion (RFC 7523 §2.2, OpenID Connect Core §9): header `alg`, `typ: JWT`
+    /// and the key's `kid`; claims `iss` = `sub` = client id, `aud`, `jti` (16 random bytes,
+    /// base64url), `iat` = now, `exp` = now + [`ASSERTION_LIFETIME`].
+    fn client_assertion(
+        &self,
+        method: ClientAuthMethod,
+        audience: &str,
+        stamp: Stamp,
+    ) -> Result<Assertion, Error> {
+        let key = self.assertion_key(method)?;
+        let jti = match stamp.jti {
+            Some(jti) => jti,
+            None => {
+                let mut jti = [0u8; 16];
+                getrandom::getrandom(&mut jti).map_err(|_| Error::Random)?;
+                jti
+            }
+        };
+        let mut header = Map::new();
+        header.insert("typ".into(), "JWT".into());
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.client_id.clone().into());
+        claims.insert("sub".into(), self.client_id.clone().into());
+        claims.insert("aud".into(), audience.into());
+        claims.insert("jti".into(), URL_SAFE_NO_PAD.encode(jti).into());
+        claims.insert("iat".into(), stamp.now.into());
+        claims.insert(
+            "exp".into(),
+            stamp.now.saturating_add(ASSERTION_LIFETIME).into(),
+        );
+        key.sign(&header, &claims).map(Assertion::new)
+    }
+
+    /// A POST to `url` with `params` (the first one leads), the client's authentication and
+    /// the provider's body encoding. Body credentials follow the first parameter. A client
+    /// assertion's `aud` is the issuer or `token_endpoint`.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedAuthMethod`] when the client has no method the provider accepts;
+    /// [`Error::InvalidInput`] for an unparsable URL or credentials that cannot form a header;
+    /// [`Error::InvalidKey`] and [`Error::Random`] for JWT authentication.
+    pub(crate) fn post(
+        &self,
+        url: &str,
+        parsed: Option<&http::Uri>,
+        params: &[(&str, &str)],
+        stamp: Stamp,
+        token_endpoint: &str,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        let uri = match parsed {
+            Some(uri) => uri.clone(),
+            None => url
+                .parse()
+                .map_err(|_| Error::invalid(format!("endpoint {url:?} is not a valid URL")))?,
+        };
+        let assertion;
+        let mut headers = http::HeaderMap::with_capacity(4);
+        headers.insert(ACCEPT, JSON);
+        let mut auth: [(&str, &str); 3] = [("", ""); 3];
+        let method = self.method_in_force()?;
         let auth: &[(&str, &str)] = match method {
             ClientAuthMethod::Basic => {
                 let computed;
@@ -270,7 +481,7 @@ impl Client {
                 match &self.client_secret {
                     Some(secret) => {
                         auth[1] = ("client_secret", secret.secret());
-                        &auth
+                        &auth[..2]
                     }
                     None => &auth[..1],
                 }
@@ -278,6 +489,14 @@ impl Client {
             ClientAuthMethod::None => {
                 auth[0] = ("client_id", &self.client_id);
                 &auth[..1]
+            }
+            ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::SecretJwt => {
+                assertion =
+                    self.client_assertion(method, self.assertion_audience(token_endpoint), stamp)?;
+                auth[0] = ("client_id", &self.client_id);
+                auth[1] = ("client_assertion_type", CLIENT_ASSERTION_TYPE);
+                auth[2] = ("client_assertion", assertion.secret());
+                &auth
             }
         };
         let (first, rest) = params
@@ -310,6 +529,22 @@ impl Client {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         Ok(request)
+    }
+
+    /// A POST to an endpoint other than the token endpoint (introspection, revocation, device
+    /// authorization), authenticated like token requests; a client assertion's `aud` is the
+    /// issuer or the provider's token endpoint (this endpoint when it has none).
+    ///
+    /// # Errors
+    /// As [`Client::post`].
+    pub(crate) fn post_to(
+        &self,
+        url: &str,
+        params: &[(&str, &str)],
+        now: u64,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        let token_endpoint = self.provider.default_token_endpoint().unwrap_or(url);
+        self.post(url, None, params, Stamp::at(now), token_endpoint)
     }
 
     /// The scopes joined with the provider's separator; `None` when there are none.
@@ -405,7 +640,8 @@ mod tests {
     fn grants_the_provider_lacks_are_refused() {
         let c = Client::new(Provider::bookable(), "id").with_secret("s");
         assert_eq!(
-            c.refresh_request(&RefreshToken::new("r"), &[]).unwrap_err(),
+            c.refresh_request(&RefreshToken::new("r"), &[], 0)
+                .unwrap_err(),
             Error::UnsupportedGrant {
                 grant: GrantType::RefreshToken
             }
@@ -415,7 +651,7 @@ mod tests {
     #[test]
     fn body_auth_follows_grant_type_and_extras_come_last() {
         let c = Client::new(Provider::bookable(), "id").with_secret("s\"x");
-        let r = c.client_credentials_request(&[]).unwrap();
+        let r = c.client_credentials_request(&[], 0).unwrap();
         assert_eq!(
             body(&r),
             r#"{"grant_type":"client_credentials","client_id":"id","client_secret":"s\"x","audience":"api.bookabletech.com"}"#
@@ -431,7 +667,7 @@ mod tests {
             .build()
             .unwrap();
         let r = Client::new(p, "pub")
-            .refresh_request(&RefreshToken::new("r t"), &["a".into(), "b".into()])
+            .refresh_request(&RefreshToken::new("r t"), &["a".into(), "b".into()], 0)
             .unwrap();
         assert_eq!(
             body(&r),

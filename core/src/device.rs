@@ -258,7 +258,7 @@ impl DeviceFlow {
                 .map_or(self.interval, |at| self.interval.min(at - now));
             return Ok(DeviceStep::Wait { seconds });
         }
-        let request = client.device_token_request(&self.device_code)?;
+        let request = client.device_token_request(&self.device_code, now)?;
         self.wait_next = true;
         Ok(DeviceStep::Poll(Box::new(request)))
     }
@@ -289,7 +289,8 @@ impl DeviceFlow {
 }
 
 impl Client {
-    /// The device authorization request (RFC 8628 §3.1).
+    /// The device authorization request (RFC 8628 §3.1), authenticated like token requests
+    /// (`now` is the `iat` of a JWT client assertion).
     ///
     /// # Errors
     /// [`Error::UnsupportedGrant`] when the provider lacks the device grant;
@@ -297,6 +298,7 @@ impl Client {
     pub fn device_authorization_request(
         &self,
         scopes: &[String],
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
         if !self.provider().supports(GrantType::DeviceCode) {
             return Err(Error::UnsupportedGrant {
@@ -312,7 +314,7 @@ impl Client {
         let scope = self.scope_param(scopes)?;
         let params: Vec<(&str, &str)> =
             scope.as_deref().map(|s| ("scope", s)).into_iter().collect();
-        self.post(url, None, &params)
+        self.post_to(url, &params, now)
     }
 }
 

@@ -147,10 +147,12 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the random number generator failed")]
     Random,
-    /// The provider's metadata lists only client authentication methods grantline does not
-    /// speak (`token_endpoint_auth_methods_supported`), and the client has a secret: choose a
-    /// method with [`crate::Client::with_auth_method`] if the provider accepts one anyway.
-    #[error("the provider accepts only client authentication methods grantline does not speak ({}): set one with Client::with_auth_method", offered.join(", "))]
+    /// The provider's metadata lists no client authentication method this client can use
+    /// (`token_endpoint_auth_methods_supported`: only `private_key_jwt` for a client without a
+    /// signing key, or only methods grantline does not speak): give the client a key with
+    /// [`crate::Client::with_signing_key`], or choose a method with
+    /// [`crate::Client::with_auth_method`] if the provider accepts one anyway.
+    #[error("the provider accepts no client authentication method this client can use ({}): give it a key with Client::with_signing_key or set a method with Client::with_auth_method", offered.join(", "))]
     UnsupportedAuthMethod {
         /// The methods the provider listed (escaped, capped).
         offered: Vec<String>,

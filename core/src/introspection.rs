@@ -124,18 +124,20 @@ impl Introspection {
 
 impl Client {
     /// An introspection request (RFC 7662 §2.1) for `token`, authenticated like token
-    /// requests.
+    /// requests (`now` is the `iat` of a JWT client assertion).
     ///
     /// Apicbase's variant also wants the refresh token in the body: pass it as
     /// `refresh_token`; other providers take `None`.
     ///
     /// # Errors
-    /// [`Error::MissingEndpoint`] when the provider has no introspection endpoint.
+    /// [`Error::MissingEndpoint`] when the provider has no introspection endpoint; the
+    /// authentication errors of [`Client::grant_request`].
     pub fn introspection_request(
         &self,
         token: &str,
         hint: Option<TokenTypeHint>,
         refresh_token: Option<&RefreshToken>,
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
         let url = self
             .provider()
@@ -150,7 +152,7 @@ impl Client {
         if let Some(rt) = refresh_token {
             params.push(("refresh_token", rt.secret()));
         }
-        self.post(url, None, &params)
+        self.post_to(url, &params, now)
     }
 }
 
@@ -167,6 +169,7 @@ mod tests {
                 "MY_ACCESS_TOKEN",
                 None,
                 Some(&RefreshToken::new("MY_REFRESH_TOKEN")),
+                0,
             )
             .unwrap();
         assert_eq!(

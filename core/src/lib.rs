@@ -22,7 +22,7 @@
 //! use grantline::{Client, Provider, TokenSet};
 //!
 //! let client = Client::new(Provider::libro(), "YOUR_CLIENT_ID").with_secret("YOUR_CLIENT_SECRET");
-//! let request = client.client_credentials_request(&[])?;
+//! let request = client.client_credentials_request(&[], 1_700_000_000)?;
 //! assert_eq!(request.uri(), "https://api.libroreserve.com/oauth/token");
 //! assert_eq!(
 //!     request.body(),
@@ -54,7 +54,7 @@
 //! #     auth.pending.state().secret());
 //! let pending = grantline::PendingAuthorization::from_json(&stored)?;
 //! let grant = client.callback(&pending, &callback)?;   // checks state and iss
-//! let request = client.authorization_code_request(&grant)?;
+//! let request = client.authorization_code_request(&grant, 1_700_000_000)?;
 //! assert_eq!(request.uri(), "https://accounts.libroreserve.com/oauth/token");
 //! # Ok::<(), grantline::Error>(())
 //! ```
@@ -65,7 +65,7 @@
 //!
 //! ## Modules
 //! One per concern: [`provider`] (presets, metadata), [`discovery`] (bound to the issuer),
-//! [`client`] (token requests),
+//! [`client`] (token requests, client authentication), [`grant`] (any grant, extra parameters),
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
 //! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
@@ -83,6 +83,7 @@ pub mod client;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod grant;
 pub mod introspection;
 pub mod jose;
 pub mod jwt;
@@ -104,17 +105,19 @@ pub use client::Client;
 pub use device::{DeviceAuthorization, DeviceFlow, DevicePoll, DeviceStep};
 pub use discovery::Discovery;
 pub use error::{Error, Fault};
+pub use grant::{GrantRequest, TokenExchange};
 pub use introspection::{Introspection, TokenTypeHint};
 pub use jose::{JwksCache, JwksStep};
 pub use oidc::{EndSessionRequest, IdTokenCheck, IdTokenClaims, UserInfo, UserInfoAnswer};
 pub use pkce::PkceMethod;
 pub use provider::{
-    BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider, ProviderBuilder,
+    AssertionAudience, BodyEncoding, ClientAuthMethod, Endpoint, GrantType, Provider,
+    ProviderBuilder,
 };
 pub use revocation::check_revocation_response;
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Nonce, Password,
-    PkceVerifier, RefreshToken,
+    AccessToken, Assertion, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Nonce,
+    Password, PkceVerifier, RefreshToken, SecurityToken,
 };
 pub use session::{Completion, Next, Renewed, SessionGrant, TokenSession};
 pub use token::{ExpirySource, TokenSet};

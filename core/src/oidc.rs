@@ -30,7 +30,7 @@
 //! let pending = PendingAuthorization::from_json(&stored)?;
 //! # let callback = format!("https://app.example/cb?code=C0DE&state={}", pending.state().secret());
 //! let grant = client.callback(&pending, &callback)?;
-//! let _request = client.authorization_code_request(&grant)?;
+//! let _request = client.authorization_code_request(&grant, 1_700_000_000)?;
 //! // ... the provider answers with an ID token (here signed by a test key).
 //! # let op_key = SigningKey::from_jwk(r#"{"kty":"OKP","crv":"Ed25519","kid":"k1",
 //! #   "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#)?;

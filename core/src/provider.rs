@@ -148,7 +148,8 @@ pub enum BodyEncoding {
     Json,
 }
 
-/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2,
+/// OpenID Connect Core §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     /// HTTP Basic with the form-urlencoded id and secret (`client_secret_basic`).
@@ -157,6 +158,12 @@ pub enum ClientAuthMethod {
     Body,
     /// Public client: `client_id` in the body, no secret (`none`).
     None,
+    /// A JWT signed with the client's private key ([`Client::with_signing_key`](crate::Client::with_signing_key))
+    /// in `client_assertion` (`private_key_jwt`).
+    PrivateKeyJwt,
+    /// A JWT signed with HS256, the client secret as the key (at least 32 bytes, RFC 7518
+    /// §3.2), in `client_assertion` (`client_secret_jwt`).
+    SecretJwt,
 }
 
 impl ClientAuthMethod {
@@ -166,15 +173,61 @@ impl ClientAuthMethod {
             ClientAuthMethod::Basic => "client_secret_basic",
             ClientAuthMethod::Body => "client_secret_post",
             ClientAuthMethod::None => "none",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::SecretJwt => "client_secret_jwt",
         }
     }
 
-    /// Parses an RFC 8414 name (`client_secret_basic`, `client_secret_post`, `none`).
+    /// Parses an RFC 8414 name (`client_secret_basic`, `client_secret_post`, `none`,
+    /// `private_key_jwt`, `client_secret_jwt`).
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "client_secret_basic" => Some(ClientAuthMethod::Basic),
             "client_secret_post" => Some(ClientAuthMethod::Body),
             "none" => Some(ClientAuthMethod::None),
+            "private_key_jwt" => Some(ClientAuthMethod::PrivateKeyJwt),
+            "client_secret_jwt" => Some(ClientAuthMethod::SecretJwt),
+            _ => None,
+        }
+    }
+
+    /// Whether the method authenticates with a signed JWT (`private_key_jwt`,
+    /// `client_secret_jwt`).
+    pub fn is_jwt(self) -> bool {
+        matches!(
+            self,
+            ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::SecretJwt
+        )
+    }
+}
+
+/// The `aud` of a client assertion (`private_key_jwt`, `client_secret_jwt`).
+///
+/// The current guidance (draft-ietf-oauth-rfc7523bis) is the issuer identifier alone; some
+/// servers want the token endpoint URL (RFC 7523 §3, Microsoft Entra, Okta).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// The provider's issuer identifier (the token endpoint when the provider has no issuer).
+    Issuer,
+    /// The token endpoint URL: the grant's token endpoint for token requests, the provider's
+    /// token endpoint for introspection, revocation and device authorization.
+    TokenEndpoint,
+}
+
+impl AssertionAudience {
+    /// `issuer` or `token_endpoint` (the shared vectors' names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertionAudience::Issuer => "issuer",
+            AssertionAudience::TokenEndpoint => "token_endpoint",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s names.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "issuer" => Some(AssertionAudience::Issuer),
+            "token_endpoint" => Some(AssertionAudience::TokenEndpoint),
             _ => None,
         }
     }
@@ -206,6 +259,7 @@ pub struct Provider {
     /// `None`: the metadata listed only methods grantline does not speak (`auth_methods_offered`).
     auth_method: Option<ClientAuthMethod>,
     auth_methods_offered: Option<Vec<String>>,
+    assertion_audience: Option<AssertionAudience>,
     scope_separator: String,
     extra_token_params: Vec<(String, String)>,
     default_skew: u64,
@@ -250,6 +304,7 @@ impl fmt::Debug for Provider {
             .field("body_encoding", &self.body_encoding)
             .field("auth_method", &self.auth_method)
             .field("auth_methods_offered", &self.auth_methods_offered)
+            .field("assertion_audience", &self.assertion_audience)
             .field("scope_separator", &self.scope_separator)
             .field("extra_token_params", &Params(&self.extra_token_params))
             .field("default_skew", &self.default_skew)
@@ -289,6 +344,7 @@ impl Provider {
                 body_encoding: BodyEncoding::Form,
                 auth_method: Some(ClientAuthMethod::Basic),
                 auth_methods_offered: None,
+                assertion_audience: None,
                 scope_separator: " ".into(),
                 extra_token_params: Vec::new(),
                 default_skew: DEFAULT_SKEW,
@@ -389,10 +445,214 @@ impl Provider {
             .build_preset()
     }
 
+    /// Google (OAuth 2.0 and OpenID Connect), from Google's documentation
+    /// (<https://developers.google.com/identity/protocols/oauth2/web-server>, the discovery
+    /// document at <https://accounts.google.com/.well-known/openid-configuration>, and
+    /// <https://developers.google.com/identity/protocols/oauth2/limited-input-device>):
+    /// authorization code, refresh and device grants; form bodies with the credentials in
+    /// them, as Google's examples send them; revocation at `oauth2.googleapis.com/revoke`.
+    /// Refresh answers carry no new refresh token: the session keeps the old one.
+    pub fn google() -> Provider {
+        Provider::builder("google")
+            .issuer("https://accounts.google.com")
+            .authorization_endpoint("https://accounts.google.com/o/oauth2/v2/auth")
+            .token_endpoint("https://oauth2.googleapis.com/token")
+            .device_authorization_endpoint("https://oauth2.googleapis.com/device/code")
+            .revocation_endpoint("https://oauth2.googleapis.com/revoke")
+            .jwks_uri("https://www.googleapis.com/oauth2/v3/certs")
+            .userinfo_endpoint("https://openidconnect.googleapis.com/v1/userinfo")
+            .auth_method(ClientAuthMethod::Body)
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode)
+            .build_preset()
+    }
+
+    /// Microsoft Entra ID (the v2.0 endpoints) for `tenant`: a tenant id (GUID), a domain
+    /// (`contoso.onmicrosoft.com`), or `common`, `organizations`, `consumers`; from
+    /// <https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc> and the
+    /// client credentials, code, device code and ROPC pages. Form bodies with the credentials
+    /// in them (Microsoft's examples); client assertions addressed to the token endpoint, as
+    /// Microsoft documents (`aud`). The issuer is `https://login.microsoftonline.com/{tenant}/v2.0`
+    /// only for a tenant id: Entra's issuer names the tenant by id, so for a domain or a
+    /// multi-tenant name the preset has no issuer (and no RFC 9207 check).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a tenant that is empty or not made of letters, digits and
+    /// `-._~` (no `/`, `?`, `#`, `@`, space...).
+    pub fn entra(tenant: &str) -> Result<Provider, Error> {
+        check_segment(tenant, "Entra tenant")?;
+        let base = format!("https://login.microsoftonline.com/{tenant}");
+        let mut b = Provider::builder("entra")
+            .authorization_endpoint(format!("{base}/oauth2/v2.0/authorize"))
+            .token_endpoint(format!("{base}/oauth2/v2.0/token"))
+            .device_authorization_endpoint(format!("{base}/oauth2/v2.0/devicecode"))
+            .jwks_uri(format!("{base}/discovery/v2.0/keys"))
+            .userinfo_endpoint("https://graph.microsoft.com/oidc/userinfo")
+            .end_session_endpoint(format!("{base}/oauth2/v2.0/logout"))
+            .auth_method(ClientAuthMethod::Body)
+            .assertion_audience(AssertionAudience::TokenEndpoint)
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::ClientCredentials)
+            .grant(GrantType::Password)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode);
+        if is_guid(tenant) {
+            b = b.issuer(format!("{base}/v2.0"));
+        }
+        b.build()
+    }
+
+    /// Okta at `domain` (`dev-123456.okta.com`, a host name alone): the org authorization
+    /// server when `authorization_server` is `None`, else the custom one with that id
+    /// (`default`, `aus...`); from <https://developer.okta.com/docs/api/openapi/okta-oauth/guides/overview/>
+    /// and <https://developer.okta.com/docs/concepts/auth-servers/>. Every endpoint (authorize,
+    /// token, introspect, revoke, device/authorize) under `/oauth2/v1/` or
+    /// `/oauth2/{id}/v1/`; HTTP Basic (Okta's default for secrets); client assertions
+    /// addressed to the token endpoint, as Okta documents (`aud`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a domain that is not a host name, or an authorization
+    /// server id that is empty or not made of letters, digits and `-._~`.
+    pub fn okta(domain: &str, authorization_server: Option<&str>) -> Result<Provider, Error> {
+        check_host(domain, "Okta domain")?;
+        let (issuer, base) = match authorization_server {
+            None => (
+                format!("https://{domain}"),
+                format!("https://{domain}/oauth2/v1"),
+            ),
+            Some(id) => {
+                check_segment(id, "Okta authorization server")?;
+                let issuer = format!("https://{domain}/oauth2/{id}");
+                let base = format!("{issuer}/v1");
+                (issuer, base)
+            }
+        };
+        Provider::builder("okta")
+            .issuer(issuer)
+            .authorization_endpoint(format!("{base}/authorize"))
+            .token_endpoint(format!("{base}/token"))
+            .introspection_endpoint(format!("{base}/introspect"))
+            .revocation_endpoint(format!("{base}/revoke"))
+            .device_authorization_endpoint(format!("{base}/device/authorize"))
+            .jwks_uri(format!("{base}/keys"))
+            .userinfo_endpoint(format!("{base}/userinfo"))
+            .end_session_endpoint(format!("{base}/logout"))
+            .auth_method(ClientAuthMethod::Basic)
+            .assertion_audience(AssertionAudience::TokenEndpoint)
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::ClientCredentials)
+            .grant(GrantType::Password)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode)
+            .build()
+    }
+
+    /// Auth0 at `domain` (`your-tenant.us.auth0.com` or a custom domain, a host name alone),
+    /// with the API `audience` sent with every token request when given; from
+    /// <https://auth0.com/docs/api/authentication>. Issuer `https://{domain}/` (trailing slash
+    /// included), form bodies with the credentials in them (Auth0's examples), client
+    /// assertions addressed to the issuer `https://{domain}/` (as Auth0 documents), revocation
+    /// at `/oauth/revoke`, the device flow at `/oauth/device/code`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a domain that is not a host name, or an empty audience or
+    /// one with a line break.
+    pub fn auth0(domain: &str, audience: Option<&str>) -> Result<Provider, Error> {
+        check_host(domain, "Auth0 domain")?;
+        let base = format!("https://{domain}");
+        let mut b = Provider::builder("auth0")
+            .issuer(format!("{base}/"))
+            .authorization_endpoint(format!("{base}/authorize"))
+            .token_endpoint(format!("{base}/oauth/token"))
+            .revocation_endpoint(format!("{base}/oauth/revoke"))
+            .device_authorization_endpoint(format!("{base}/oauth/device/code"))
+            .jwks_uri(format!("{base}/.well-known/jwks.json"))
+            .userinfo_endpoint(format!("{base}/userinfo"))
+            .end_session_endpoint(format!("{base}/oidc/logout"))
+            .auth_method(ClientAuthMethod::Body)
+            .assertion_audience(AssertionAudience::Issuer)
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::ClientCredentials)
+            .grant(GrantType::Password)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode);
+        if let Some(audience) = audience {
+            if audience.is_empty() {
+                return Err(Error::invalid("the Auth0 audience is empty"));
+            }
+            b = b.extra_token_param("audience", audience);
+        }
+        b.build()
+    }
+
+    /// Keycloak at `base_url` (`https://sso.example.com`, or with the `/auth` prefix of
+    /// Keycloak before 17; one trailing slash is dropped) for `realm`; from
+    /// <https://www.keycloak.org/securing-apps/oidc-layers>. Issuer `{base_url}/realms/{realm}`,
+    /// every endpoint under `{issuer}/protocol/openid-connect/` (auth, token, token/introspect,
+    /// revoke, auth/device); HTTP Basic; client assertions addressed to the issuer (Keycloak
+    /// also accepts the token endpoint).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a base URL with a query, fragment or user information, or a
+    /// realm that is empty or not made of letters, digits and `-._~`;
+    /// [`Error::InsecureEndpoint`] for an `http://` base URL that is not loopback.
+    pub fn keycloak(base_url: &str, realm: &str) -> Result<Provider, Error> {
+        check_segment(realm, "Keycloak realm")?;
+        if base_url.contains(['?', '#', '@']) {
+            return Err(Error::invalid(
+                "the Keycloak base URL may not have a query, a fragment or user information",
+            ));
+        }
+        let base = base_url.strip_suffix('/').unwrap_or(base_url);
+        let issuer = format!("{base}/realms/{realm}");
+        let oidc = format!("{issuer}/protocol/openid-connect");
+        Provider::builder("keycloak")
+            .issuer(issuer.as_str())
+            .authorization_endpoint(format!("{oidc}/auth"))
+            .token_endpoint(format!("{oidc}/token"))
+            .introspection_endpoint(format!("{oidc}/token/introspect"))
+            .revocation_endpoint(format!("{oidc}/revoke"))
+            .device_authorization_endpoint(format!("{oidc}/auth/device"))
+            .jwks_uri(format!("{oidc}/certs"))
+            .userinfo_endpoint(format!("{oidc}/userinfo"))
+            .end_session_endpoint(format!("{oidc}/logout"))
+            .auth_method(ClientAuthMethod::Basic)
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::ClientCredentials)
+            .grant(GrantType::Password)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode)
+            .build()
+    }
+
+    /// GitHub (OAuth apps and GitHub Apps' user tokens; OAuth only, no OpenID Connect), from
+    /// <https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps>:
+    /// authorization code, refresh (GitHub Apps with expiring tokens) and the device flow at
+    /// `github.com/login/device/code`; form bodies with the credentials in them. GitHub answers
+    /// form-encoded unless asked for JSON (grantline asks, and parses either), lists scopes
+    /// with commas (so `,` is the scope separator, and answers' `scope` is split on it), may
+    /// issue tokens that never expire, and sends errors with HTTP 200.
+    pub fn github() -> Provider {
+        Provider::builder("github")
+            .authorization_endpoint("https://github.com/login/oauth/authorize")
+            .token_endpoint("https://github.com/login/oauth/access_token")
+            .device_authorization_endpoint("https://github.com/login/device/code")
+            .auth_method(ClientAuthMethod::Body)
+            .scope_separator(",")
+            .grant(GrantType::AuthorizationCode)
+            .grant(GrantType::RefreshToken)
+            .grant(GrantType::DeviceCode)
+            .build_preset()
+    }
+
     /// A preset by its name: `libro`, `libro-staging`, `bindeo`, `bookable`, `apicbase`,
-    /// `booking-experts`.
+    /// `booking-experts`, `google`, `github` (the others take parameters: [`Provider::entra`],
+    /// [`Provider::okta`], [`Provider::auth0`], [`Provider::keycloak`]).
     pub fn preset(name: &str) -> Option<Provider> {
         Some(match name {
+            "google" => Provider::google(),
+            "github" => Provider::github(),
             "libro" => Provider::libro(),
             "libro-staging" => Provider::libro_staging(),
             "bindeo" => Provider::bindeo(),
@@ -411,12 +671,15 @@ impl Provider {
     ///   that issues refresh tokens is (a refresh token in hand proves it). When the member is
     ///   absent, grantline refuses no grant locally: the server's answer decides (Microsoft
     ///   Entra's document has no such member, and client credentials works there).
-    /// - Client authentication: HTTP Basic when `token_endpoint_auth_methods_supported` lists it
-    ///   or is absent (the RFC default), else `client_secret_post`, else `none`. When the list
-    ///   names only methods grantline does not speak (`private_key_jwt`...), the provider has
-    ///   no method ([`Provider::auth_method`] is `None`) and a client with a secret gets
-    ///   [`Error::UnsupportedAuthMethod`] when it builds a request, unless it chooses one with
-    ///   [`Client::with_auth_method`](crate::Client::with_auth_method).
+    /// - Client authentication (for a client with a secret): HTTP Basic when
+    ///   `token_endpoint_auth_methods_supported` lists it or is absent (the RFC default), else
+    ///   `client_secret_post`, else `client_secret_jwt`, else `none`. A client with a signing
+    ///   key uses `private_key_jwt` when the list has it ([`Client::auth_method`](crate::Client::auth_method)
+    ///   decides). When the list names no method a client with a secret can use (only
+    ///   `private_key_jwt`, `tls_client_auth`...), [`Provider::auth_method`] is `None` and
+    ///   such a client gets [`Error::UnsupportedAuthMethod`] when it builds a request, unless
+    ///   it has a key ([`Client::with_signing_key`](crate::Client::with_signing_key)) or
+    ///   chooses a method with [`Client::with_auth_method`](crate::Client::with_auth_method).
     /// - `issuer` must be an `https://` URL (`http://` on loopback) without query or fragment;
     ///   every endpoint must pass the checks of [`ProviderBuilder::build`].
     ///
@@ -480,6 +743,8 @@ impl Provider {
             Some(ClientAuthMethod::Basic)
         } else if supports("client_secret_post") {
             Some(ClientAuthMethod::Body)
+        } else if supports("client_secret_jwt") {
+            Some(ClientAuthMethod::SecretJwt)
         } else if supports("none") {
             Some(ClientAuthMethod::None)
         } else {
@@ -515,6 +780,11 @@ impl Provider {
     /// The authorization endpoint, when the provider has one.
     pub fn authorization_endpoint(&self) -> Option<&str> {
         self.authorization_endpoint.as_deref()
+    }
+    /// The token endpoint for grants without a per-grant one (extension grants, and the `aud`
+    /// of client assertions sent elsewhere).
+    pub fn default_token_endpoint(&self) -> Option<&str> {
+        self.token_endpoint.as_deref()
     }
     /// The token endpoint used for `grant` (a per-grant endpoint wins over the default).
     pub fn token_endpoint(&self, grant: GrantType) -> Option<&str> {
@@ -569,6 +839,27 @@ impl Provider {
     /// ([`Provider::auth_methods_offered`]).
     pub fn auth_method(&self) -> Option<ClientAuthMethod> {
         self.auth_method
+    }
+    /// The `aud` of the client assertions sent to this provider: the one set with
+    /// [`ProviderBuilder::assertion_audience`], else [`AssertionAudience::Issuer`] when the
+    /// provider has an issuer (draft-ietf-oauth-rfc7523bis), else
+    /// [`AssertionAudience::TokenEndpoint`].
+    pub fn assertion_audience(&self) -> AssertionAudience {
+        match (self.assertion_audience, &self.issuer) {
+            (Some(AssertionAudience::Issuer), Some(_)) | (None, Some(_)) => {
+                AssertionAudience::Issuer
+            }
+            _ => AssertionAudience::TokenEndpoint,
+        }
+    }
+    /// Whether `private_key_jwt` is this provider's method, or is listed in the metadata it
+    /// was built from.
+    pub(crate) fn offers_private_key_jwt(&self) -> bool {
+        self.auth_method == Some(ClientAuthMethod::PrivateKeyJwt)
+            || self
+                .auth_methods_offered
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|m| m == "private_key_jwt"))
     }
     /// The `token_endpoint_auth_methods_supported` of the metadata the provider was built
     /// from, when it had one.
@@ -712,6 +1003,11 @@ impl ProviderBuilder {
         self.provider.auth_method = Some(method);
         self
     }
+    /// Sets the `aud` of client assertions (see [`Provider::assertion_audience`]).
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.provider.assertion_audience = Some(audience);
+        self
+    }
     /// Sets what joins scopes in requests.
     pub fn scope_separator(mut self, separator: impl Into<String>) -> Self {
         self.provider.scope_separator = separator.into();
@@ -794,6 +1090,63 @@ impl ProviderBuilder {
     }
 }
 
+/// The longest tenant, realm or authorization server id a preset takes, in bytes.
+const MAX_SEGMENT: usize = 255;
+
+/// A path segment a preset puts in its URLs: non-empty, at most [`MAX_SEGMENT`] bytes, only
+/// RFC 3986 unreserved characters (so no `/`, `?`, `#`, `@`, `%` or space), not `.` or `..`.
+fn check_segment(value: &str, what: &str) -> Result<(), Error> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_SEGMENT
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "the {what} {} must be letters, digits and -._~ only (no /, ?, #, @ or space)",
+            crate::text::oauth_text(value, crate::text::Charset::Uri, 64)
+        )))
+    }
+}
+
+/// A host name a preset puts in its URLs: dot-separated labels of letters, digits and `-`
+/// (not at a label's ends), at most 253 bytes; no scheme, port, path or user information.
+fn check_host(value: &str, what: &str) -> Result<(), Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "the {what} {} must be a host name alone (like tenant.example.com: no scheme, port, path, /, ?, #, @ or space)",
+            crate::text::oauth_text(value, crate::text::Charset::Uri, 64)
+        )))
+    }
+}
+
+/// `8-4-4-4-12` hex digits: an Entra tenant id.
+fn is_guid(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 pub(crate) use crate::urls::{check_authorization_endpoint, check_endpoint, check_issuer};
 
 #[cfg(test)]
@@ -832,6 +1185,8 @@ mod tests {
             "bookable",
             "apicbase",
             "booking-experts",
+            "google",
+            "github",
         ] {
             let p = Provider::preset(name).unwrap();
             assert_eq!(p.clone().to_builder().build().unwrap(), p, "{name}");

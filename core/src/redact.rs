@@ -8,7 +8,7 @@
 //! use grantline::{Client, Password, Provider};
 //!
 //! let client = Client::new(Provider::bindeo(), "id").with_secret("s3cret");
-//! let request = client.password_request("alice", &Password::new("wonderland"), &[])?;
+//! let request = client.password_request("alice", &Password::new("wonderland"), &[], 0)?;
 //! let shown = grantline::redact::request(&request).to_string();
 //! assert!(shown.starts_with("POST https://api.bindeo.com/access_token\n"));
 //! assert!(shown.ends_with(
@@ -26,7 +26,7 @@ use crate::body::Members;
 use crate::secret::REDACTED;
 
 /// The parameters (form fields, JSON members, query parameters) whose values are secrets.
-pub const SECRET_PARAMS: [&str; 12] = [
+pub const SECRET_PARAMS: [&str; 14] = [
     "client_secret",
     "password",
     "code",
@@ -39,6 +39,8 @@ pub const SECRET_PARAMS: [&str; 12] = [
     "device_code",
     "client_assertion",
     "assertion",
+    "subject_token",
+    "actor_token",
 ];
 
 /// Whether the value of parameter `name` is a secret.

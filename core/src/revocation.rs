@@ -7,14 +7,17 @@ use crate::introspection::TokenTypeHint;
 use crate::provider::Endpoint;
 
 impl Client {
-    /// A revocation request (RFC 7009 §2.1) for `token`, authenticated like token requests.
+    /// A revocation request (RFC 7009 §2.1) for `token`, authenticated like token requests
+    /// (`now` is the `iat` of a JWT client assertion).
     ///
     /// # Errors
-    /// [`Error::MissingEndpoint`] when the provider has no revocation endpoint.
+    /// [`Error::MissingEndpoint`] when the provider has no revocation endpoint; the
+    /// authentication errors of [`Client::grant_request`].
     pub fn revocation_request(
         &self,
         token: &str,
         hint: Option<TokenTypeHint>,
+        now: u64,
     ) -> Result<http::Request<Vec<u8>>, Error> {
         let url = self
             .provider()
@@ -26,7 +29,7 @@ impl Client {
         if let Some(hint) = hint {
             params.push(("token_type_hint", hint.as_str()));
         }
-        self.post(url, None, &params)
+        self.post_to(url, &params, now)
     }
 }
 

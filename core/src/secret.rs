@@ -112,6 +112,16 @@ secret_type!(
     /// A device code (RFC 8628 §3.2). The user code is shown to people and is not secret.
     DeviceCode
 );
+secret_type!(
+    /// A security token handed to token exchange (RFC 8693 §2.1: `subject_token`,
+    /// `actor_token`): an access token, an ID token, a JWT, a SAML assertion...
+    SecurityToken
+);
+secret_type!(
+    /// An assertion: the JWT of the JWT bearer grant (RFC 7523 §2.1), or a client assertion
+    /// (RFC 7523 §2.2) grantline signed.
+    Assertion
+);
 
 #[cfg(test)]
 mod tests {

@@ -79,6 +79,7 @@
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::grant::GrantRequest;
 use crate::provider::GrantType;
 use crate::secret::{AccessToken, Password};
 use crate::text::{oauth_text, Charset};
@@ -111,6 +112,9 @@ pub enum SessionGrant {
         /// The scopes to ask for.
         scopes: Vec<String>,
     },
+    /// By repeating any grant: token exchange, the JWT bearer grant, an extension grant
+    /// (its `Debug` shows parameter names only).
+    Grant(GrantRequest),
 }
 
 /// What the caller must do next. `#[must_use]`: ignoring a `Send` stalls every waiter.
@@ -347,7 +351,7 @@ impl TokenSession {
                     return Ok(Next::Ready(token));
                 }
                 // Renewal ahead of expiry: a failure to build it costs nobody the token.
-                match self.renewal_request() {
+                match self.renewal_request(now) {
                     Ok(Some((request, refresh))) => Ok(self.send(request, refresh, Some(token))),
                     Ok(None) | Err(_) => Ok(Next::Ready(token)),
                 }
@@ -365,7 +369,7 @@ impl TokenSession {
                         return Err(e.clone());
                     }
                 }
-                match self.renewal_request()? {
+                match self.renewal_request(now)? {
                     Some((request, refresh)) => Ok(self.send(request, refresh, None)),
                     None => Err(Error::ReauthorizationRequired),
                 }
@@ -373,18 +377,19 @@ impl TokenSession {
         }
     }
 
-    /// The request that renews the token: refresh when there is a refresh token (and the
-    /// provider has the grant), else the session's grant; `None` when there is no way.
-    fn renewal_request(&self) -> Result<Option<Renewal>, Error> {
+    /// The grant that renews the token: refresh when there is a refresh token (and the
+    /// provider has the grant), else the session's grant (`true`: a refresh); `None` when
+    /// there is no way.
+    fn renewal_grant(&self) -> Option<(GrantRequest, bool)> {
         let refresh_token = self
             .tokens
             .as_ref()
             .and_then(TokenSet::refresh_token)
             .filter(|_| self.client.provider().supports(GrantType::RefreshToken));
-        Ok(Some(match (refresh_token, &self.grant) {
-            (Some(rt), _) => (self.client.refresh_request(rt, &[])?, true),
+        Some(match (refresh_token, &self.grant) {
+            (Some(rt), _) => (GrantRequest::refresh(rt, Vec::<String>::new()), true),
             (None, SessionGrant::ClientCredentials { scopes }) => {
-                (self.client.client_credentials_request(scopes)?, false)
+                (GrantRequest::client_credentials(scopes), false)
             }
             (
                 None,
@@ -393,12 +398,18 @@ impl TokenSession {
                     password,
                     scopes,
                 },
-            ) => (
-                self.client.password_request(username, password, scopes)?,
-                false,
-            ),
-            (None, SessionGrant::RefreshOnly) => return Ok(None),
-        }))
+            ) => (GrantRequest::password(username, password, scopes), false),
+            (None, SessionGrant::Grant(grant)) => (grant.clone(), false),
+            (None, SessionGrant::RefreshOnly) => return None,
+        })
+    }
+
+    /// The request that renews the token at `now` (see [`Self::renewal_grant`]).
+    fn renewal_request(&self, now: u64) -> Result<Option<Renewal>, Error> {
+        match self.renewal_grant() {
+            None => Ok(None),
+            Some((grant, refresh)) => Ok(Some((self.client.grant_request(&grant, now)?, refresh))),
+        }
     }
 
     fn send(
@@ -666,7 +677,9 @@ impl TokenSession {
             // The first second at which `TokenSet::expires_within(now, skew)` holds.
             Some(at) => at.saturating_sub(self.skew.min(tokens.lifetime().unwrap_or(0) / 2)),
         };
-        let can_renew = matches!(self.renewal_request(), Ok(Some(_)));
+        let can_renew = self
+            .renewal_grant()
+            .is_some_and(|(grant, _)| self.client.check_grant_request(&grant).is_ok());
         Some(if !can_renew {
             usable_until
         } else if self.retry_at > renew_at {

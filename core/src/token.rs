@@ -50,6 +50,7 @@ fn known(name: &str) -> bool {
             | "refresh_token"
             | "scope"
             | "id_token"
+            | "issued_token_type"
             | "error"
     )
 }
@@ -79,6 +80,8 @@ pub struct TokenSet {
     scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<IdToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
 }
@@ -94,6 +97,7 @@ impl core::fmt::Debug for TokenSet {
             .field("expiry_source", &self.expiry_source)
             .field("scopes", &self.scopes)
             .field("id_token", &self.id_token)
+            .field("issued_token_type", &self.issued_token_type)
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -231,6 +235,9 @@ impl TokenSet {
             .filter(|s| !s.is_empty())
             .map(IdToken::new);
         let scopes = body::scopes(&members, "scope", scope_separator);
+        let issued_token_type = body::string(&members, "issued_token_type")
+            .filter(|s| !s.is_empty())
+            .map(|s| crate::text::oauth_text(&s, crate::text::Charset::Uri, crate::text::MAX_URI));
         Ok(TokenSet {
             access_token,
             token_type,
@@ -240,6 +247,7 @@ impl TokenSet {
             expiry_source,
             scopes,
             id_token,
+            issued_token_type,
             extra: members.extra(known),
         })
     }
@@ -264,6 +272,7 @@ impl TokenSet {
             },
             scopes: None,
             id_token: None,
+            issued_token_type: None,
             extra: Map::new(),
         }
     }
@@ -304,6 +313,13 @@ impl TokenSet {
     /// The OpenID Connect ID token, unverified.
     pub fn id_token(&self) -> Option<&IdToken> {
         self.id_token.as_ref()
+    }
+    /// The `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1): the type of the
+    /// token in `access_token` (`urn:ietf:params:oauth:token-type:...`, see
+    /// [`crate::grant::token_type`]); `None` when absent. Kept to URI characters (anything
+    /// else escaped) and capped.
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.issued_token_type.as_deref()
     }
     /// Members of the response that grantline does not know, as received. They may hold
     /// secrets of the provider's own, so `Debug` prints only their names.

@@ -302,15 +302,15 @@ fn no_secret_in_any_debug_display_or_error() {
     .with_secret(CLIENT_SECRET);
     for c in [&client, &json_client] {
         let requests = [
-            c.client_credentials_request(&[]).unwrap(),
-            c.password_request("alice", &password, &[]).unwrap(),
-            c.refresh_request(&refresh, &[]).unwrap(),
-            c.authorization_code_request(&code_grant).unwrap(),
-            c.device_token_request(&grantline::DeviceCode::new(DEVICE))
+            c.client_credentials_request(&[], 0).unwrap(),
+            c.password_request("alice", &password, &[], 0).unwrap(),
+            c.refresh_request(&refresh, &[], 0).unwrap(),
+            c.authorization_code_request(&code_grant, 0).unwrap(),
+            c.device_token_request(&grantline::DeviceCode::new(DEVICE), 0)
                 .unwrap(),
-            c.introspection_request(ACCESS, None, Some(&refresh))
+            c.introspection_request(ACCESS, None, Some(&refresh), 0)
                 .unwrap(),
-            c.revocation_request(REFRESH, None).unwrap(),
+            c.revocation_request(REFRESH, None, 0).unwrap(),
         ];
         for r in &requests {
             out.display("redacted request", &grantline::redact::request(r));
@@ -401,5 +401,81 @@ fn no_secret_in_any_debug_display_or_error() {
     .unwrap_err();
     out.error("device poll error", &e);
 
+    out.check();
+}
+
+/// The Ed25519 key of RFC 8037 §A.1 (private part `d`).
+const ED25519_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+const ED25519_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"k1","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+#[test]
+fn no_secret_in_jwt_client_authentication_or_extension_grants() {
+    use grantline::grant::{token_type, TokenExchange};
+    use grantline::jose::SigningKey;
+    use grantline::{Assertion, ClientAuthMethod, GrantRequest, SecurityToken};
+
+    const HS_SECRET: &str = "HSSECRET-0123456789abcdefghijklmnop";
+    const SUBJECT: &str = "SUBJECTTOKENss31";
+    const ACTOR: &str = "ACTORTOKENaa32";
+    const BEARER: &str = "BEARERASSERTIONbb33";
+    let mut out = Outputs {
+        secrets: [
+            ED25519_D, HS_SECRET, SUBJECT, ACTOR, BEARER, REFRESH, PASSWORD, CODE, DEVICE,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        texts: Vec::new(),
+    };
+    let key = SigningKey::from_jwk(ED25519_JWK).unwrap();
+    let pk = Client::new(provider(), "client-id").with_signing_key(key.clone());
+    let hs = Client::new(provider(), "client-id")
+        .with_secret(HS_SECRET)
+        .with_auth_method(ClientAuthMethod::SecretJwt);
+    let exchange = GrantRequest::token_exchange(TokenExchange {
+        actor_token: Some(SecurityToken::new(ACTOR)),
+        actor_token_type: Some(token_type::ACCESS_TOKEN.into()),
+        resource: vec!["https://api.example".into()],
+        ..TokenExchange::new(SecurityToken::new(SUBJECT), token_type::ACCESS_TOKEN)
+    });
+    let grants = [
+        exchange,
+        GrantRequest::jwt_bearer(&Assertion::new(BEARER), ["a"]),
+        GrantRequest::refresh(&RefreshToken::new(REFRESH), ["a"]).param("resource", "x"),
+        GrantRequest::password("alice", &Password::new(PASSWORD), ["a"]),
+        GrantRequest::device_code(&grantline::DeviceCode::new(DEVICE)),
+        GrantRequest::new("urn:example:grant").param("assertion", BEARER),
+    ];
+    for c in [&pk, &hs] {
+        out.debug("JWT client", c);
+        for g in &grants {
+            out.debug("GrantRequest", g);
+            let r = c.grant_request(g, 1_700_000_000).unwrap();
+            // The assertion itself is a secret: its signature must not print.
+            let body = String::from_utf8(r.body().clone()).unwrap();
+            let assertion = body
+                .split('&')
+                .find_map(|p| p.strip_prefix("client_assertion="))
+                .unwrap()
+                .to_owned();
+            let signature = assertion.rsplit('.').next().unwrap().to_owned();
+            out.secrets.push(signature);
+            out.display("redacted JWT request", &grantline::redact::request(&r));
+        }
+        out.debug(
+            "TokenSession with a grant",
+            &TokenSession::new(c.clone(), SessionGrant::Grant(grants[0].clone())),
+        );
+    }
+    // A short client_secret_jwt secret: the error names the rule, not the secret.
+    let short = Client::new(provider(), "client-id")
+        .with_secret("SHORTsecret77")
+        .with_auth_method(ClientAuthMethod::SecretJwt);
+    out.secrets.push("SHORTsecret77".into());
+    let e = short.client_credentials_request(&[], 1).unwrap_err();
+    assert_eq!(e.kind(), "invalid_key");
+    assert!(e.to_string().contains("RFC 7518 §3.2"), "{e}");
+    out.error("short client_secret_jwt secret", &e);
+    out.debug("SigningKey", &key);
+    assert!(out.texts.len() > 40);
     out.check();
 }

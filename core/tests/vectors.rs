@@ -19,13 +19,15 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use grantline::bearer::{bearer_challenge, needs_renewal, parse_www_authenticate};
+use grantline::grant::TokenExchange;
 use grantline::jose::{Algorithm, Jwk, JwkSet, SigningKey, VerifiedJws};
 use grantline::session::Completion;
 use grantline::{
-    AccessToken, AuthorizationCode, AuthorizationRequest, BodyEncoding, Client, ClientAuthMethod,
-    CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll, Discovery, Error, GrantType,
-    Introspection, Next, Password, PendingAuthorization, PkceMethod, PkceVerifier, Provider,
-    RefreshToken, SessionGrant, TokenSession, TokenSet, TokenTypeHint,
+    AccessToken, Assertion, AssertionAudience, AuthorizationCode, AuthorizationRequest,
+    BodyEncoding, Client, ClientAuthMethod, CodeGrant, DeviceAuthorization, DeviceCode, DevicePoll,
+    Discovery, Error, GrantRequest, GrantType, Introspection, Next, Password, PendingAuthorization,
+    PkceMethod, PkceVerifier, Provider, RefreshToken, SecurityToken, SessionGrant, TokenSession,
+    TokenSet, TokenTypeHint,
 };
 use serde_json::{json, Map, Value};
 
@@ -221,9 +223,31 @@ fn provider(spec: &Value) -> Out<Provider> {
     let f = Fields::new(
         spec,
         "provider",
-        &["preset", "audience", "custom", "metadata"],
+        &[
+            "preset",
+            "audience",
+            "custom",
+            "metadata",
+            "tenant",
+            "domain",
+            "authorization_server",
+            "base_url",
+            "realm",
+        ],
     )?;
     match (f.get("preset"), f.get("custom"), f.get("metadata")) {
+        (Some(_), None, None) if f.str("preset").is_ok_and(is_parameterised_preset) => {
+            parameterised_preset(&f)
+        }
+        (Some(_), None, None)
+            if ["tenant", "domain", "authorization_server", "base_url", "realm"]
+                .iter()
+                .any(|k| f.has(k)) =>
+        {
+            Err("provider: tenant/domain/authorization_server/base_url/realm only with entra, okta, auth0, keycloak"
+                .to_owned()
+                .into())
+        }
         (Some(_), None, None) => {
             let name = f.str("preset")?;
             match f.opt_str("audience")? {
@@ -248,6 +272,34 @@ fn provider(spec: &Value) -> Out<Provider> {
             .to_owned()
             .into()),
     }
+}
+
+fn is_parameterised_preset(name: &str) -> bool {
+    matches!(name, "entra" | "okta" | "auth0" | "keycloak")
+}
+
+/// `{"preset": "entra", "tenant"}`, `{"preset": "okta", "domain", "authorization_server"?}`,
+/// `{"preset": "auth0", "domain", "audience"?}`, `{"preset": "keycloak", "base_url", "realm"}`:
+/// exactly these fields (`authorization_server` and `audience` optional, nullable).
+fn parameterised_preset(f: &Fields<'_>) -> Out<Provider> {
+    let name = f.str("preset")?;
+    let (required, optional): (&[&str], &[&str]) = match name {
+        "entra" => (&["tenant"], &[]),
+        "okta" => (&["domain"], &["authorization_server"]),
+        "auth0" => (&["domain"], &["audience"]),
+        _ => (&["base_url", "realm"], &[]),
+    };
+    for k in f.map.keys() {
+        if k != "preset" && !required.contains(&k.as_str()) && !optional.contains(&k.as_str()) {
+            return Err(format!("provider: `{k}` is not an input of the {name} preset").into());
+        }
+    }
+    Ok(match name {
+        "entra" => Provider::entra(f.str("tenant")?)?,
+        "okta" => Provider::okta(f.str("domain")?, f.opt_str("authorization_server")?)?,
+        "auth0" => Provider::auth0(f.str("domain")?, f.opt_str("audience")?)?,
+        _ => Provider::keycloak(f.str("base_url")?, f.str("realm")?)?,
+    })
 }
 
 fn custom_provider(spec: &Value) -> Out<Provider> {
@@ -275,6 +327,7 @@ fn custom_provider(spec: &Value) -> Out<Provider> {
             "userinfo_endpoint",
             "end_session_endpoint",
             "id_token_algorithms",
+            "assertion_audience",
         ],
     )?;
     let mut b = Provider::builder(f.opt_str("name")?.unwrap_or("custom"));
@@ -318,6 +371,12 @@ fn custom_provider(spec: &Value) -> Out<Provider> {
                 .ok_or_else(|| format!("provider.custom: unknown auth_method {m:?}"))?,
         );
     }
+    if let Some(a) = f.opt_str("assertion_audience")? {
+        b = b.assertion_audience(
+            AssertionAudience::parse(a)
+                .ok_or_else(|| format!("provider.custom: unknown assertion_audience {a:?}"))?,
+        );
+    }
     if let Some(sep) = f.opt_str("scope_separator")? {
         b = b.scope_separator(sep);
     }
@@ -341,9 +400,18 @@ fn client(provider: Provider, spec: &Value) -> Out<Client> {
     let f = Fields::new(
         spec,
         "client",
-        &["client_id", "client_secret", "redirect_uri", "auth_method"],
+        &[
+            "client_id",
+            "client_secret",
+            "redirect_uri",
+            "auth_method",
+            "signing_key",
+        ],
     )?;
     let mut c = Client::new(provider, f.str("client_id")?);
+    if let Some(jwk) = f.opt_str("signing_key")? {
+        c = c.with_signing_key(SigningKey::from_jwk(jwk)?);
+    }
     if let Some(s) = f.opt_str("client_secret")? {
         c = c.with_secret(s);
     }
@@ -768,26 +836,45 @@ fn run_provider(v: &Value) -> Res<()> {
     let f = Fields::new(
         v,
         "vector",
-        &with_common(&["provider", "expect_provider", "expect_error"]),
+        &with_common(&[
+            "provider",
+            "expect_provider",
+            "expect_assertion_audience",
+            "expect_error",
+        ]),
     )?;
     let actual = (|| -> Out<_> {
         let p = provider(f.value("provider")?)?;
-        Ok(out([("expect_provider", provider_json(&p))]))
+        Ok(out([
+            ("expect_provider", provider_json(&p)),
+            (
+                "expect_assertion_audience",
+                json!(p.assertion_audience().as_str()),
+            ),
+        ]))
     })();
-    judge(&f, &["expect_provider"], &[], actual)
+    judge(
+        &f,
+        &["expect_provider"],
+        &["expect_assertion_audience"],
+        actual,
+    )
 }
 
-fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
+fn build_call(c: &Client, spec: &Value, now: u64) -> Out<http::Request<Vec<u8>>> {
     let ty = spec
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| "call: missing `type`".to_owned())?;
+    if let Some(grant) = grant_call(ty, spec)? {
+        return Ok(c.grant_request(&grant, now)?);
+    }
     let fields = |allowed: &[&str]| Fields::new(spec, format!("call ({ty})"), allowed);
     Ok(match ty {
         "client_credentials" => {
             let f = fields(&["type", "scopes"])?;
             f.value("scopes")?;
-            c.client_credentials_request(&f.strings("scopes")?)?
+            c.client_credentials_request(&f.strings("scopes")?, now)?
         }
         "password" => {
             let f = fields(&["type", "username", "password", "scopes"])?;
@@ -796,6 +883,7 @@ fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
                 f.str("username")?,
                 &Password::new(f.str("password")?),
                 &f.strings("scopes")?,
+                now,
             )?
         }
         "refresh_token" => {
@@ -804,6 +892,7 @@ fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
             c.refresh_request(
                 &RefreshToken::new(f.str("refresh_token")?),
                 &f.strings("scopes")?,
+                now,
             )?
         }
         "authorization_code" => {
@@ -813,16 +902,16 @@ fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
                 code_verifier: f.nullable_str("code_verifier")?.map(PkceVerifier::new),
                 redirect_uri: f.nullable_str("redirect_uri")?.map(str::to_owned),
             };
-            c.authorization_code_request(&grant)?
+            c.authorization_code_request(&grant, now)?
         }
         "device_code" => {
             let f = fields(&["type", "device_code"])?;
-            c.device_token_request(&DeviceCode::new(f.str("device_code")?))?
+            c.device_token_request(&DeviceCode::new(f.str("device_code")?), now)?
         }
         "device_authorization" => {
             let f = fields(&["type", "scopes"])?;
             f.value("scopes")?;
-            c.device_authorization_request(&f.strings("scopes")?)?
+            c.device_authorization_request(&f.strings("scopes")?, now)?
         }
         "introspection" => {
             let f = fields(&["type", "token", "token_type_hint", "refresh_token"])?;
@@ -831,11 +920,16 @@ fn build_call(c: &Client, spec: &Value) -> Out<http::Request<Vec<u8>>> {
                 f.str("token")?,
                 hint(f.nullable_str("token_type_hint")?)?,
                 refresh.as_ref(),
+                now,
             )?
         }
         "revocation" => {
             let f = fields(&["type", "token", "token_type_hint"])?;
-            c.revocation_request(f.str("token")?, hint(f.nullable_str("token_type_hint")?)?)?
+            c.revocation_request(
+                f.str("token")?,
+                hint(f.nullable_str("token_type_hint")?)?,
+                now,
+            )?
         }
         other => return Err(format!("call: unknown type {other:?}").into()),
     })
@@ -849,16 +943,179 @@ fn run_request(v: &Value) -> Res<()> {
             "provider",
             "client",
             "call",
+            "now",
             "expect_request",
+            "expect_assertion",
             "expect_error",
         ]),
     )?;
+    let now = if f.has("now") { f.u64("now")? } else { 0 };
     let actual = (|| -> Out<_> {
         let c = provider_and_client(&f)?;
-        let r = build_call(&c, f.value("call")?)?;
+        let r = build_call(&c, f.value("call")?, now)?;
+        if f.has("expect_assertion") {
+            let (request, assertion) = assertion_checked(&c, &r)?;
+            return Ok(out([
+                ("expect_request", request),
+                ("expect_assertion", assertion),
+            ]));
+        }
         Ok(out([("expect_request", request_json(&r)?)]))
     })();
-    judge(&f, &["expect_request"], &[], actual)
+    judge(&f, &["expect_request"], &["expect_assertion"], actual)
+}
+
+/// The placeholder a JWT-authenticated request's `client_assertion` value is compared as.
+const ASSERTION_PLACEHOLDER: &str = "ASSERTION";
+
+/// A `request` call that goes through `GrantRequest`: the extension grants, and a standard
+/// grant with extra `params`. `None`: a call of the classic wrappers.
+fn grant_call(ty: &str, spec: &Value) -> Res<Option<GrantRequest>> {
+    let what = format!("call ({ty})");
+    let with_params = |allowed: &[&str]| -> Res<Fields<'_>> {
+        let mut all = allowed.to_vec();
+        all.extend(["type", "params"]);
+        Fields::new(spec, what.clone(), &all)
+    };
+    let extend = |g: GrantRequest, f: &Fields<'_>| -> Res<GrantRequest> {
+        Ok(f.pairs("params")?
+            .into_iter()
+            .fold(g, |g, (k, v)| g.param(k, v)))
+    };
+    let standard = spec.get("params").is_some();
+    let grant = match ty {
+        "grant" => {
+            let f = with_params(&["grant_type", "scopes"])?;
+            let g = GrantRequest::new(f.str("grant_type")?).scopes(f.strings("scopes")?);
+            extend(g, &f)?
+        }
+        "token_exchange" => {
+            let f = with_params(&[
+                "subject_token",
+                "subject_token_type",
+                "actor_token",
+                "actor_token_type",
+                "resource",
+                "audience",
+                "scopes",
+                "requested_token_type",
+            ])?;
+            let exchange = TokenExchange {
+                subject_token: SecurityToken::new(f.str("subject_token")?),
+                subject_token_type: f.str("subject_token_type")?.to_owned(),
+                actor_token: f.opt_str("actor_token")?.map(SecurityToken::new),
+                actor_token_type: f.opt_str("actor_token_type")?.map(str::to_owned),
+                resource: f.strings("resource")?,
+                audience: f.strings("audience")?,
+                scopes: f.strings("scopes")?,
+                requested_token_type: f.opt_str("requested_token_type")?.map(str::to_owned),
+            };
+            extend(GrantRequest::token_exchange(exchange), &f)?
+        }
+        "jwt_bearer" => {
+            let f = with_params(&["assertion", "scopes"])?;
+            let g = GrantRequest::jwt_bearer(
+                &Assertion::new(f.str("assertion")?),
+                f.strings("scopes")?,
+            );
+            extend(g, &f)?
+        }
+        "client_credentials" if standard => {
+            let f = with_params(&["scopes"])?;
+            extend(GrantRequest::client_credentials(f.strings("scopes")?), &f)?
+        }
+        "password" if standard => {
+            let f = with_params(&["username", "password", "scopes"])?;
+            let g = GrantRequest::password(
+                f.str("username")?,
+                &Password::new(f.str("password")?),
+                f.strings("scopes")?,
+            );
+            extend(g, &f)?
+        }
+        "refresh_token" if standard => {
+            let f = with_params(&["refresh_token", "scopes"])?;
+            let g = GrantRequest::refresh(
+                &RefreshToken::new(f.str("refresh_token")?),
+                f.strings("scopes")?,
+            );
+            extend(g, &f)?
+        }
+        "authorization_code" if standard => {
+            let f = with_params(&["code", "code_verifier", "redirect_uri"])?;
+            let grant = CodeGrant {
+                code: AuthorizationCode::new(f.str("code")?),
+                code_verifier: f.nullable_str("code_verifier")?.map(PkceVerifier::new),
+                redirect_uri: f.nullable_str("redirect_uri")?.map(str::to_owned),
+            };
+            extend(GrantRequest::authorization_code(&grant), &f)?
+        }
+        "device_code" if standard => {
+            let f = with_params(&["device_code"])?;
+            extend(
+                GrantRequest::device_code(&DeviceCode::new(f.str("device_code")?)),
+                &f,
+            )?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(grant))
+}
+
+/// For `expect_assertion`: the request with its `client_assertion` value replaced by
+/// [`ASSERTION_PLACEHOLDER`], and the assertion's header and claims (without `jti`) once its
+/// signature verified with the client's key (the public part of `signing_key`, or the client
+/// secret as an HS256 key) and its `jti` was found to be a non-empty string.
+fn assertion_checked(c: &Client, r: &http::Request<Vec<u8>>) -> Out<(Value, Value)> {
+    let mut request = request_json(r)?;
+    let body = request["body"].as_str().unwrap_or_default().to_owned();
+    let assertion = if body.starts_with('{') {
+        let members: Map<String, Value> =
+            serde_json::from_str(&body).map_err(|e| format!("JSON body: {e}"))?;
+        members
+            .get("client_assertion")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    } else {
+        form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == "client_assertion")
+            .map(|(_, v)| v.into_owned())
+    }
+    .ok_or_else(|| "expect_assertion: the request has no client_assertion".to_owned())?;
+    if body.matches(assertion.as_str()).count() != 1 {
+        return Err(
+            "expect_assertion: the assertion is not in the body exactly once"
+                .to_owned()
+                .into(),
+        );
+    }
+    request["body"] = json!(body.replace(assertion.as_str(), ASSERTION_PLACEHOLDER));
+    let key = match c.signing_key() {
+        Some(key) if c.auth_method() == Some(ClientAuthMethod::PrivateKeyJwt) => {
+            key.public_jwk()
+                .ok_or_else(|| "expect_assertion: the signing key has no public part".to_owned())?
+        }
+        _ => Jwk::hmac(
+            c.client_secret()
+                .ok_or_else(|| "expect_assertion: no key to verify with".to_owned())?
+                .secret()
+                .as_bytes(),
+        )?,
+    };
+    let verified = key.verify(&assertion, &Algorithm::ALL)?;
+    let mut claims = verified.claims()?;
+    match claims.remove("jti") {
+        Some(Value::String(jti)) if !jti.is_empty() => {}
+        other => {
+            return Err(
+                format!("expect_assertion: jti is {other:?}, not a non-empty string").into(),
+            )
+        }
+    }
+    Ok((
+        request,
+        json!({"header": Value::Object(verified.header().clone()), "claims": Value::Object(claims)}),
+    ))
 }
 
 fn authorization_request(spec: &Value) -> Res<AuthorizationRequest> {
@@ -973,7 +1230,7 @@ fn run_callback(v: &Value) -> Res<()> {
         };
         let mut o = out([("expect_grant", grant_json(&grant))]);
         if f.has("expect_exchange_request") {
-            let r = c.authorization_code_request(&grant)?;
+            let r = c.authorization_code_request(&grant, 0)?;
             o.insert("expect_exchange_request".into(), request_json(&r)?);
         }
         Ok(o)
@@ -992,6 +1249,7 @@ fn run_token_response(v: &Value) -> Res<()> {
             "provider",
             "expect_token_set",
             "expect_rotated",
+            "expect_issued_token_type",
             "expect_error",
         ]),
     )?;
@@ -1020,12 +1278,16 @@ fn run_token_response(v: &Value) -> Res<()> {
             );
         }
         o.insert("expect_token_set".into(), token_set_json(&tokens));
+        o.insert(
+            "expect_issued_token_type".into(),
+            json!(tokens.issued_token_type()),
+        );
         Ok(o)
     })();
     let optional: &[&str] = if f.has("previous") {
-        &[]
+        &["expect_issued_token_type"]
     } else {
-        &["expect_rotated"]
+        &["expect_rotated", "expect_issued_token_type"]
     };
     let required: &[&str] = if f.has("previous") {
         &["expect_token_set", "expect_rotated"]

@@ -31,7 +31,7 @@
 //! // Discovery bound to the issuer: the document must name http://127.0.0.1:3000.
 //! let provider = grantline_examples::discover("http://127.0.0.1:3000")?;
 //! let client = Client::new(provider, "test-client").with_secret("test-secret");
-//! let response = grantline_examples::send(&client.client_credentials_request(&[])?)?;
+//! let response = grantline_examples::send(&client.client_credentials_request(&[], grantline_examples::now())?)?;
 //! let tokens = TokenSet::from_response(&response, grantline_examples::now())?;
 //! println!("{tokens:?}"); // secrets print as [redacted]
 //! # Ok::<(), grantline::Error>(())

@@ -160,12 +160,16 @@ fn json(response: &http::Response<Vec<u8>>) -> serde_json::Value {
 }
 
 fn introspect(client: &Client, token: &str, hint: Option<TokenTypeHint>) -> Introspection {
-    let request = client.introspection_request(token, hint, None).unwrap();
+    let request = client
+        .introspection_request(token, hint, None, grantline_examples::now())
+        .unwrap();
     Introspection::from_response(&send(&request).unwrap()).unwrap()
 }
 
 fn revoke(client: &Client, token: &str, hint: Option<TokenTypeHint>) {
-    let request = client.revocation_request(token, hint).unwrap();
+    let request = client
+        .revocation_request(token, hint, grantline_examples::now())
+        .unwrap();
     check_revocation_response(&send(&request).unwrap()).unwrap();
 }
 
@@ -176,7 +180,12 @@ fn authorize(client: &Client, request: &AuthorizationRequest) -> (String, http::
     let auth = client.authorization_url(request).unwrap();
     let callback = Browser::new().authorize(&auth.url, CALLBACK).unwrap();
     let grant = client.callback(&auth.pending, &callback).unwrap();
-    (callback, client.authorization_code_request(&grant).unwrap())
+    (
+        callback,
+        client
+            .authorization_code_request(&grant, grantline_examples::now())
+            .unwrap(),
+    )
 }
 
 /// What oidc-provider needs to hand out a refresh token and an opaque access token.
@@ -223,7 +232,9 @@ fn drive(session: &mut TokenSession, sent: &Cell<u32>) -> AccessToken {
 fn assert_basic_then_body(provider: Provider, scope: &[&str]) -> (TokenSet, TokenSet) {
     let basic = confidential(provider.clone());
     assert_eq!(basic.auth_method(), Some(ClientAuthMethod::Basic));
-    let request = basic.client_credentials_request(&scopes(scope)).unwrap();
+    let request = basic
+        .client_credentials_request(&scopes(scope), grantline_examples::now())
+        .unwrap();
     assert!(request.headers()[AUTHORIZATION]
         .to_str()
         .unwrap()
@@ -232,7 +243,9 @@ fn assert_basic_then_body(provider: Provider, scope: &[&str]) -> (TokenSet, Toke
     let via_basic = tokens(&request).unwrap();
 
     let body = confidential(provider).with_auth_method(ClientAuthMethod::Body);
-    let request = body.client_credentials_request(&scopes(scope)).unwrap();
+    let request = body
+        .client_credentials_request(&scopes(scope), grantline_examples::now())
+        .unwrap();
     assert!(request.headers().get(AUTHORIZATION).is_none());
     assert_eq!(param(&request, "client_id").as_deref(), Some("test-client"));
     assert_eq!(
@@ -432,10 +445,18 @@ fn assert_rotation(client: &Client, first: TokenSet, replay_kills_grant: bool) {
     };
     assert!(token.ct_eq(renewed.tokens.access_token().secret()));
 
-    let (code, status) = refused(&client.refresh_request(&old_refresh, &[]).unwrap());
+    let (code, status) = refused(
+        &client
+            .refresh_request(&old_refresh, &[], grantline_examples::now())
+            .unwrap(),
+    );
     assert_eq!((code.as_str(), status), ("invalid_grant", 400));
 
-    let after_replay = tokens(&client.refresh_request(new_refresh, &[]).unwrap());
+    let after_replay = tokens(
+        &client
+            .refresh_request(new_refresh, &[], grantline_examples::now())
+            .unwrap(),
+    );
     if replay_kills_grant {
         assert_eq!(
             after_replay.unwrap_err().oauth_code(),
@@ -466,7 +487,11 @@ fn oidc_provider_revoking_an_access_token_revokes_the_whole_grant() {
         Some(TokenTypeHint::AccessToken),
     );
     assert!(!introspect(&client, refresh.secret(), Some(TokenTypeHint::RefreshToken)).active);
-    let (code, _) = refused(&client.refresh_request(refresh, &[]).unwrap());
+    let (code, _) = refused(
+        &client
+            .refresh_request(refresh, &[], grantline_examples::now())
+            .unwrap(),
+    );
     assert_eq!(code, "invalid_grant");
 }
 
@@ -513,7 +538,7 @@ fn introspection_and_revocation_oidc_provider() {
     let client = confidential(oidc());
     let t = tokens(
         &client
-            .client_credentials_request(&scopes(&["api:read"]))
+            .client_credentials_request(&scopes(&["api:read"]), grantline_examples::now())
             .unwrap(),
     )
     .unwrap();
@@ -542,7 +567,7 @@ fn introspection_and_revocation_authlib_then_the_api_says_renew() {
     let client = confidential(authlib());
     let t = tokens(
         &client
-            .client_credentials_request(&scopes(&["read"]))
+            .client_credentials_request(&scopes(&["read"]), grantline_examples::now())
             .unwrap(),
     )
     .unwrap();
@@ -568,7 +593,12 @@ fn introspection_and_revocation_authlib_then_the_api_says_renew() {
 #[test]
 fn introspection_and_revocation_mock() {
     let client = confidential(mock());
-    let t = tokens(&client.client_credentials_request(&[]).unwrap()).unwrap();
+    let t = tokens(
+        &client
+            .client_credentials_request(&[], grantline_examples::now())
+            .unwrap(),
+    )
+    .unwrap();
     assert!(introspect(&client, t.access_token().secret(), None).active);
     revoke(&client, t.access_token().secret(), None);
     assert!(!introspect(&client, t.access_token().secret(), None).active);
@@ -615,14 +645,19 @@ fn device_flow_oidc_provider_pending_then_approved() {
     let client = confidential(oidc());
     assert!(client.provider().supports(GrantType::DeviceCode));
     let request = client
-        .device_authorization_request(&scopes(&["openid", "offline_access"]))
+        .device_authorization_request(
+            &scopes(&["openid", "offline_access"]),
+            grantline_examples::now(),
+        )
         .unwrap();
     let device = DeviceAuthorization::from_response(&send(&request).unwrap(), now()).unwrap();
     assert!(device.expires_at.unwrap() > now());
     assert!(device.verification_uri.ends_with("/device"));
 
     // The first poll, right away: the user has not approved yet.
-    let poll = client.device_token_request(&device.device_code).unwrap();
+    let poll = client
+        .device_token_request(&device.device_code, grantline_examples::now())
+        .unwrap();
     let mut interval = device.interval;
     let mut polled_at = Instant::now();
     match DevicePoll::from_response(&send(&poll).unwrap(), now(), interval).unwrap() {
@@ -669,7 +704,12 @@ fn device_flow_oidc_provider_pending_then_approved() {
 fn password_grant_authlib_and_a_wrong_password() {
     let client = confidential(authlib());
     let request = client
-        .password_request("alice", &Password::new("wonderland"), &scopes(&["read"]))
+        .password_request(
+            "alice",
+            &Password::new("wonderland"),
+            &scopes(&["read"]),
+            grantline_examples::now(),
+        )
         .unwrap();
     let t = tokens(&request).unwrap();
     assert!(t.refresh_token().is_some());
@@ -678,7 +718,12 @@ fn password_grant_authlib_and_a_wrong_password() {
 
     // Authlib answers a wrong password with invalid_request (RFC 6749 says invalid_grant).
     let wrong = client
-        .password_request("alice", &Password::new("looking-glass"), &scopes(&["read"]))
+        .password_request(
+            "alice",
+            &Password::new("looking-glass"),
+            &scopes(&["read"]),
+            grantline_examples::now(),
+        )
         .unwrap();
     let (code, status) = refused(&wrong);
     assert_eq!((code.as_str(), status), ("invalid_request", 400));
@@ -689,13 +734,23 @@ fn password_grant_mock_wrong_password_is_invalid_grant() {
     let client = confidential(mock());
     tokens(
         &client
-            .password_request("alice", &Password::new("wonderland"), &[])
+            .password_request(
+                "alice",
+                &Password::new("wonderland"),
+                &[],
+                grantline_examples::now(),
+            )
             .unwrap(),
     )
     .unwrap();
     let (code, status) = refused(
         &client
-            .password_request("alice", &Password::new("wrong"), &[])
+            .password_request(
+                "alice",
+                &Password::new("wrong"),
+                &[],
+                grantline_examples::now(),
+            )
             .unwrap(),
     );
     assert_eq!((code.as_str(), status), ("invalid_grant", 400));
@@ -752,7 +807,7 @@ fn json_bodies_with_an_audience_parameter_authlib() {
     let client = confidential(provider);
 
     let request = client
-        .client_credentials_request(&scopes(&["read"]))
+        .client_credentials_request(&scopes(&["read"]), grantline_examples::now())
         .unwrap();
     assert_eq!(request.headers()[CONTENT_TYPE], "application/json");
     let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
@@ -767,18 +822,27 @@ fn json_bodies_with_an_audience_parameter_authlib() {
     assert!(info.active);
     let p = tokens(
         &client
-            .password_request("alice", &Password::new("wonderland"), &scopes(&["read"]))
+            .password_request(
+                "alice",
+                &Password::new("wonderland"),
+                &scopes(&["read"]),
+                grantline_examples::now(),
+            )
             .unwrap(),
     )
     .unwrap();
     let refresh = client
-        .refresh_request(p.refresh_token().unwrap(), &[])
+        .refresh_request(p.refresh_token().unwrap(), &[], grantline_examples::now())
         .unwrap();
     assert_eq!(refresh.headers()[CONTENT_TYPE], "application/json");
     assert!(tokens(&refresh).unwrap().refresh_token().is_some());
 
     let wrong = Client::new(client.provider().clone(), "test-client").with_secret("nope");
-    let (code, _) = refused(&wrong.client_credentials_request(&[]).unwrap());
+    let (code, _) = refused(
+        &wrong
+            .client_credentials_request(&[], grantline_examples::now())
+            .unwrap(),
+    );
     assert_eq!(code, "invalid_client");
 }
 
@@ -792,7 +856,7 @@ fn json_bodies_are_refused_by_oidc_provider() {
         .unwrap();
     let (code, status) = refused(
         &confidential(provider)
-            .client_credentials_request(&[])
+            .client_credentials_request(&[], grantline_examples::now())
             .unwrap(),
     );
     assert_eq!((code.as_str(), status), ("invalid_request", 400));
@@ -811,7 +875,9 @@ fn invalid_client_on_every_server() {
             let client = Client::new(provider.clone(), "test-client")
                 .with_secret("not-the-secret")
                 .with_auth_method(method);
-            let request = client.client_credentials_request(&[]).unwrap();
+            let request = client
+                .client_credentials_request(&[], grantline_examples::now())
+                .unwrap();
             let response = send(&request).unwrap();
             let err = TokenSet::from_response(&response, now()).unwrap_err();
             assert_eq!(
@@ -835,13 +901,13 @@ fn invalid_client_on_every_server() {
 fn invalid_scope_oidc_provider_admin_and_mock_forbidden() {
     let (code, status) = refused(
         &confidential(oidc())
-            .client_credentials_request(&scopes(&["admin"]))
+            .client_credentials_request(&scopes(&["admin"]), grantline_examples::now())
             .unwrap(),
     );
     assert_eq!((code.as_str(), status), ("invalid_scope", 400));
     let (code, status) = refused(
         &confidential(mock())
-            .client_credentials_request(&scopes(&["api", "forbidden"]))
+            .client_credentials_request(&scopes(&["api", "forbidden"]), grantline_examples::now())
             .unwrap(),
     );
     assert_eq!((code.as_str(), status), ("invalid_scope", 400));

@@ -154,7 +154,8 @@ fn main() -> ExitCode {
 
 fn client_credentials_by_hand(d: &mut Demo, client: &Client) -> Outcome {
     d.step("Build the request with Client::client_credentials_request and send it:");
-    let request = client.client_credentials_request(&["api:read".to_owned()])?;
+    let request =
+        client.client_credentials_request(&["api:read".to_owned()], grantline_examples::now())?;
     let response = d.send(&request)?;
     let tokens = TokenSet::from_response(&response, now())?;
     d.tokens(&tokens);
@@ -249,7 +250,8 @@ fn authorization_code(d: &mut Demo, client: &Client) -> Outcome<TokenSet> {
     let grant = client.callback(&auth.pending, &callback)?;
     d.detail("Client::callback: state matches, iss names the provider's issuer, code taken");
     d.step("Exchange the code (with the PKCE verifier):");
-    let response = d.send(&client.authorization_code_request(&grant)?)?;
+    let response =
+        d.send(&client.authorization_code_request(&grant, grantline_examples::now())?)?;
     let tokens = TokenSet::from_response(&response, now())?;
     d.tokens(&tokens);
     check(
@@ -305,8 +307,12 @@ fn replay(d: &mut Demo, client: &Client, tokens: &TokenSet, old: &RefreshToken) 
         .refresh_token()
         .ok_or("the renewed set has no refresh token")?;
     let introspect_new = |d: &mut Demo| -> Outcome<bool> {
-        let request =
-            client.introspection_request(new.secret(), Some(TokenTypeHint::RefreshToken), None)?;
+        let request = client.introspection_request(
+            new.secret(),
+            Some(TokenTypeHint::RefreshToken),
+            None,
+            grantline_examples::now(),
+        )?;
         let info = Introspection::from_response(&d.send(&request)?)?;
         d.introspection(&info);
         Ok(info.active)
@@ -314,7 +320,7 @@ fn replay(d: &mut Demo, client: &Client, tokens: &TokenSet, old: &RefreshToken) 
     d.step("The refresh token the renewal brought is active:");
     check(introspect_new(d)?, "the new refresh token should be active")?;
     d.step("Send the refresh token it replaced:");
-    let response = d.send(&client.refresh_request(old, &[])?)?;
+    let response = d.send(&client.refresh_request(old, &[], grantline_examples::now())?)?;
     d.expect_error(TokenSet::from_response(&response, now()), "invalid_grant")?;
     d.step("oidc-provider takes the replay for theft and revokes the grant, new refresh token included:");
     check(
@@ -329,6 +335,7 @@ fn introspection(d: &mut Demo, client: &Client, tokens: &TokenSet) -> Outcome {
         tokens.access_token().secret(),
         Some(TokenTypeHint::AccessToken),
         None,
+        grantline_examples::now(),
     )?;
     let info = Introspection::from_response(&d.send(&request)?)?;
     d.introspection(&info);
@@ -343,22 +350,30 @@ fn revocation(d: &mut Demo, client: &Client) -> Outcome {
     // A token of its own: oidc-provider revokes a user's whole grant when any of its tokens is
     // revoked, so this one comes from the client credentials grant.
     d.step("A fresh client credentials token:");
-    let response = d.send(&client.client_credentials_request(&["api:read".to_owned()])?)?;
+    let response = d.send(
+        &client.client_credentials_request(&["api:read".to_owned()], grantline_examples::now())?,
+    )?;
     let tokens = TokenSet::from_response(&response, now())?;
     let token = tokens.access_token().secret();
     d.step("Introspect it:");
-    let response = d.send(&client.introspection_request(token, None, None)?)?;
+    let response =
+        d.send(&client.introspection_request(token, None, None, grantline_examples::now())?)?;
     let info = Introspection::from_response(&response)?;
     d.introspection(&info);
     check(info.active, "the fresh token should be active")?;
 
     d.step("Revoke it (RFC 7009):");
-    let response = d.send(&client.revocation_request(token, Some(TokenTypeHint::AccessToken))?)?;
+    let response = d.send(&client.revocation_request(
+        token,
+        Some(TokenTypeHint::AccessToken),
+        grantline_examples::now(),
+    )?)?;
     check_revocation_response(&response)?;
     d.detail("check_revocation_response → Ok(())");
 
     d.step("Introspect it again:");
-    let response = d.send(&client.introspection_request(token, None, None)?)?;
+    let response =
+        d.send(&client.introspection_request(token, None, None, grantline_examples::now())?)?;
     let info = Introspection::from_response(&response)?;
     d.introspection(&info);
     check(!info.active, "a revoked token should be inactive")
@@ -366,16 +381,16 @@ fn revocation(d: &mut Demo, client: &Client) -> Outcome {
 
 fn device_flow(d: &mut Demo, client: &Client) -> Outcome {
     d.step("Ask for a device code:");
-    let response = d.send(
-        &client
-            .device_authorization_request(&["openid".to_owned(), "offline_access".to_owned()])?,
-    )?;
+    let response = d.send(&client.device_authorization_request(
+        &["openid".to_owned(), "offline_access".to_owned()],
+        grantline_examples::now(),
+    )?)?;
     let device = DeviceAuthorization::from_response(&response, now())?;
     d.detail(&format!(
         "device code {}, user code {}, go to {} (every {} s)",
         device.device_code, device.user_code, device.verification_uri, device.interval
     ));
-    let poll = client.device_token_request(&device.device_code)?;
+    let poll = client.device_token_request(&device.device_code, grantline_examples::now())?;
 
     d.step("Poll once right away:");
     let mut interval = device.interval;
@@ -508,23 +523,36 @@ fn error_paths(d: &mut Demo, oidc: &Client, authlib: &Client, api: &str) -> Outc
     d.step("A wrong client secret at oidc-provider:");
     let wrong = Client::new(oidc.provider().clone(), CLIENT_ID).with_secret("not-the-secret");
     d.secret("not-the-secret");
-    let response = d.send(&wrong.client_credentials_request(&[])?)?;
+    let response = d.send(&wrong.client_credentials_request(&[], grantline_examples::now())?)?;
     d.expect_error(TokenSet::from_response(&response, now()), "invalid_client")?;
 
     d.step("A scope the client may not have (admin) at oidc-provider:");
-    let response = d.send(&oidc.client_credentials_request(&["admin".to_owned()])?)?;
+    let response = d.send(
+        &oidc.client_credentials_request(&["admin".to_owned()], grantline_examples::now())?,
+    )?;
     d.expect_error(TokenSet::from_response(&response, now()), "invalid_scope")?;
 
     d.step("A wrong password at Authlib (which says invalid_request where RFC 6749 says invalid_grant):");
     d.secret("looking-glass");
-    let request = authlib.password_request(USERNAME, &Password::new("looking-glass"), &[])?;
+    let request = authlib.password_request(
+        USERNAME,
+        &Password::new("looking-glass"),
+        &[],
+        grantline_examples::now(),
+    )?;
     let response = d.send(&request)?;
     d.expect_error(TokenSet::from_response(&response, now()), "invalid_request")?;
 
     d.step("A revoked token at the API: a 401 whose challenge says renew:");
-    let response = d.send(&authlib.client_credentials_request(&["read".to_owned()])?)?;
+    let response = d.send(
+        &authlib.client_credentials_request(&["read".to_owned()], grantline_examples::now())?,
+    )?;
     let tokens = TokenSet::from_response(&response, now())?;
-    let response = d.send(&authlib.revocation_request(tokens.access_token().secret(), None)?)?;
+    let response = d.send(&authlib.revocation_request(
+        tokens.access_token().secret(),
+        None,
+        grantline_examples::now(),
+    )?)?;
     check_revocation_response(&response)?;
     let me = d.call_api(api, tokens.access_token())?;
     let challenge = bearer_challenge(me.headers()).ok_or("no Bearer challenge")?;
