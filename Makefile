@@ -51,7 +51,7 @@ kotlin:
 # Interop against real authorization servers on 127.0.0.1, and the examples' transport against
 # the hostile server (tests/hostile), all stopped when done.
 interop:
-	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test hostile --test async_session
+	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test oidc --test hostile --test async_session
 
 # Benchmarks, each against its anchor library in the same run: the core against the oauth2
 # crate, the npm package against oauth4webapi, the Python package against oauthlib, the Kotlin
