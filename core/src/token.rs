@@ -314,6 +314,18 @@ impl TokenSet {
     pub fn id_token(&self) -> Option<&IdToken> {
         self.id_token.as_ref()
     }
+    /// The ID token of an OpenID Connect answer that must carry one (a code exchange with the
+    /// `openid` scope, OpenID Connect Core §3.1.3.3), unverified: check it with
+    /// [`crate::IdTokenCheck`].
+    ///
+    /// # Errors
+    /// [`Error::IdToken`] with the claim `id_token` when the answer has none.
+    pub fn required_id_token(&self) -> Result<&IdToken, Error> {
+        self.id_token.as_ref().ok_or_else(|| Error::IdToken {
+            claim: "id_token".into(),
+            reason: "the token response carries no ID token (OpenID Connect Core §3.1.3.3)".into(),
+        })
+    }
     /// The `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1): the type of the
     /// token in `access_token` (`urn:ietf:params:oauth:token-type:...`, see
     /// [`crate::grant::token_type`]); `None` when absent. Kept to URI characters (anything
@@ -473,6 +485,18 @@ mod tests {
             .unwrap()
             .refresh_token
             .is_none());
+    }
+
+    #[test]
+    fn a_required_id_token_that_is_missing_is_an_id_token_error() {
+        let t = parse(r#"{"access_token":"a"}"#).unwrap();
+        let e = t.required_id_token().unwrap_err();
+        assert!(
+            matches!(&e, Error::IdToken { claim, .. } if claim == "id_token"),
+            "{e}"
+        );
+        let t = parse(r#"{"access_token":"a","id_token":"x.y.z"}"#).unwrap();
+        assert_eq!(t.required_id_token().unwrap().secret(), "x.y.z");
     }
 
     #[test]
