@@ -2468,9 +2468,12 @@ mod oidc {
         let f = Fields::new(
             v,
             "vector",
-            &with_common(&["jwks_uri", "min_refetch", "keys", "steps"]),
+            &with_common(&["jwks_uri", "min_refetch", "max_age", "keys", "steps"]),
         )?;
         let mut cache = JwksCache::new(f.str("jwks_uri")?).map_err(|e| e.to_string())?;
+        if f.has("max_age") {
+            cache = cache.with_max_age(f.u64("max_age")?);
+        }
         if f.has("min_refetch") {
             cache = cache.with_min_refetch(f.u64("min_refetch")?);
         }

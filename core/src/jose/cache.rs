@@ -10,6 +10,10 @@ use crate::Error;
 /// The shortest time between two fetches of a JWK Set decided by an unknown key, by default.
 pub const DEFAULT_MIN_REFETCH: u64 = 60;
 
+/// How long a fetched JWK Set is trusted before it is fetched again, by default (10 minutes,
+/// as `jose`'s remote key sets do): a key the signer withdrew stops verifying within it.
+pub const DEFAULT_MAX_AGE: u64 = 600;
+
 /// What [`JwksCache::verify`] asks of its caller.
 #[derive(Debug)]
 #[must_use]
@@ -52,8 +56,12 @@ pub enum JwksStep {
 /// # Ok::<(), grantline::Error>(())
 /// ```
 ///
-/// A failed fetch (a non-200 answer, a document that is not a JWK Set) is an error and keeps
-/// the keys held before; it counts as a fetch for the interval. Symmetric keys never come from
+/// A set older than [`max_age`](Self::with_max_age) (default [`DEFAULT_MAX_AGE`]) is fetched
+/// again before it verifies anything, so a key the signer withdrew (a compromised one) stops
+/// being trusted. A failed fetch (a non-200 answer, a document that is not a JWK Set) is an
+/// error and keeps the keys held before; it counts as a fetch for the interval, so for
+/// `min_refetch` seconds after it the old keys go on verifying (an outage of the JWKS endpoint
+/// costs one failed verification per interval, not every one). Symmetric keys never come from
 /// a `jwks_uri`: `HS256` is not accepted here (verify such tokens with
 /// [`Jwk::hmac`](super::Jwk::hmac) and the client secret).
 #[derive(Debug, Clone)]
@@ -61,8 +69,12 @@ pub struct JwksCache {
     url: String,
     uri: http::Uri,
     keys: Option<JwkSet>,
+    /// The last fetch, successful or not.
     fetched_at: Option<u64>,
+    /// The last successful fetch.
+    keys_at: Option<u64>,
     min_refetch: u64,
+    max_age: u64,
 }
 
 impl JwksCache {
@@ -77,7 +89,9 @@ impl JwksCache {
             url: jwks_uri.to_owned(),
             keys: None,
             fetched_at: None,
+            keys_at: None,
             min_refetch: DEFAULT_MIN_REFETCH,
+            max_age: DEFAULT_MAX_AGE,
         })
     }
 
@@ -98,6 +112,14 @@ impl JwksCache {
     pub fn with_keys(mut self, keys: JwkSet, fetched_at: u64) -> Self {
         self.keys = Some(keys);
         self.fetched_at = Some(fetched_at);
+        self.keys_at = Some(fetched_at);
+        self
+    }
+
+    /// The same cache trusting a fetched set for `seconds` (see the type's documentation).
+    #[must_use]
+    pub fn with_max_age(mut self, seconds: u64) -> Self {
+        self.max_age = seconds;
         self
     }
 
@@ -169,6 +191,7 @@ impl JwksCache {
             other => other,
         })?;
         self.keys = Some(keys);
+        self.keys_at = Some(now);
         Ok(())
     }
 
@@ -197,6 +220,12 @@ impl JwksCache {
         let may_fetch = self
             .fetched_at
             .is_none_or(|at| now.saturating_sub(at) >= self.min_refetch);
+        let stale = self
+            .keys_at
+            .is_some_and(|at| now.saturating_sub(at) >= self.max_age);
+        if stale && may_fetch {
+            return Ok(JwksStep::Fetch);
+        }
         let Some(keys) = &self.keys else {
             return if may_fetch {
                 Ok(JwksStep::Fetch)
@@ -305,6 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn a_set_older_than_max_age_is_fetched_again_and_a_failure_keeps_it_for_the_interval() {
+        let mut cache = JwksCache::new("https://as.example/jwks")
+            .unwrap()
+            .with_max_age(600)
+            .with_keys(JwkSet::from_json(&set(&["k1"])).unwrap(), 1000);
+        let t = token("k1");
+        assert!(matches!(
+            cache.verify(&t, ED, 1599),
+            Ok(JwksStep::Verified(_))
+        ));
+        // Stale: fetched again even though the key is known.
+        assert!(matches!(cache.verify(&t, ED, 1600), Ok(JwksStep::Fetch)));
+        // The signer withdrew k1: it no longer verifies.
+        cache.receive(&ok(&set(&["k2"])), 1600).unwrap();
+        assert!(cache.verify(&t, ED, 1600).is_err());
+        // A failed refresh of a stale set is an error once; within min_refetch the old keys go on.
+        let mut cache = JwksCache::new("https://as.example/jwks")
+            .unwrap()
+            .with_keys(JwkSet::from_json(&set(&["k1"])).unwrap(), 0);
+        assert!(matches!(cache.verify(&t, ED, 600), Ok(JwksStep::Fetch)));
+        let down = http::Response::builder()
+            .status(503)
+            .body(Vec::new())
+            .unwrap();
+        assert!(cache.receive(&down, 600).is_err());
+        assert!(matches!(
+            cache.verify(&t, ED, 630),
+            Ok(JwksStep::Verified(_))
+        ));
+        assert!(matches!(cache.verify(&t, ED, 660), Ok(JwksStep::Fetch)));
+    }
+
+    #[test]
     fn bad_signature_never_refetches() {
         let cache = JwksCache::new("https://as.example/jwks")
             .unwrap()
@@ -313,7 +375,7 @@ mod tests {
         let last = if t.ends_with('A') { 'B' } else { 'A' };
         t.pop();
         t.push(last);
-        let e = cache.verify(&t, ED, 1_000_000).unwrap_err();
+        let e = cache.verify(&t, ED, 100).unwrap_err();
         assert!(
             matches!(
                 e,
