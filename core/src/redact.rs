@@ -26,7 +26,7 @@ use crate::body::Members;
 use crate::secret::REDACTED;
 
 /// The parameters (form fields, JSON members, query parameters) whose values are secrets.
-pub const SECRET_PARAMS: [&str; 14] = [
+pub const SECRET_PARAMS: [&str; 15] = [
     "client_secret",
     "password",
     "code",
@@ -36,6 +36,7 @@ pub const SECRET_PARAMS: [&str; 14] = [
     "access_token",
     "refresh_token",
     "id_token",
+    "id_token_hint",
     "device_code",
     "client_assertion",
     "assertion",

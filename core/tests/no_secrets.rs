@@ -479,3 +479,172 @@ fn no_secret_in_jwt_client_authentication_or_extension_grants() {
     assert!(out.texts.len() > 40);
     out.check();
 }
+
+#[test]
+fn no_secret_in_openid_connect_types_or_their_errors() {
+    use grantline::jose::{Algorithm, JwkSet, SigningKey};
+    use grantline::oidc::UserInfoAnswer;
+    use grantline::{
+        EndSessionRequest, IdToken, JwksCache, JwksStep, PendingAuthorization, UserInfo,
+    };
+
+    const NONCE: &str = "NONCEVALUEnn71";
+    const EMAIL: &str = "alice.private@example.com";
+    const STATE: &str = "LOGOUTSTATEls72";
+    let key = SigningKey::from_jwk(ED25519_JWK).unwrap();
+    let jwks = format!(
+        r#"{{"keys":[{}]}}"#,
+        key.public_jwk().unwrap().to_public_json().unwrap()
+    );
+    let client = Client::new(
+        provider()
+            .to_builder()
+            .jwks_uri("https://as.example/jwks")
+            .userinfo_endpoint("https://as.example/userinfo")
+            .end_session_endpoint("https://as.example/logout")
+            .id_token_algorithms([Algorithm::EdDsa])
+            .build()
+            .unwrap(),
+        "client-id",
+    )
+    .with_secret(CLIENT_SECRET)
+    .with_redirect_uri("https://app.example/cb");
+    let auth = client
+        .authorization_url(
+            &AuthorizationRequest::new()
+                .scopes(["openid"])
+                .nonce(NONCE)
+                .max_age(300),
+        )
+        .unwrap();
+    let pending = PendingAuthorization::from_json(&auth.pending.to_json()).unwrap();
+    let sign = |claims: serde_json::Value| {
+        key.sign(&Default::default(), claims.as_object().unwrap())
+            .unwrap()
+    };
+    let good = sign(serde_json::json!({
+        "iss": "https://as.example", "sub": "alice", "aud": "client-id", "exp": 2_000_000_000u64,
+        "iat": 1_700_000_000u64, "auth_time": 1_700_000_000u64, "nonce": NONCE, "email": EMAIL,
+    }));
+    let replayed = sign(serde_json::json!({
+        "iss": "https://as.example", "sub": "alice", "aud": "client-id", "exp": 2_000_000_000u64,
+        "iat": 1_700_000_000u64, "auth_time": 1_700_000_000u64, "nonce": "OTHERNONCEon73",
+        "email": EMAIL,
+    }));
+    let mut out = Outputs {
+        secrets: [
+            ED25519_D,
+            NONCE,
+            "OTHERNONCEon73",
+            EMAIL,
+            STATE,
+            CLIENT_SECRET,
+            ACCESS,
+            &good[good.len() - 40..],
+            &replayed[replayed.len() - 40..],
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        texts: Vec::new(),
+    };
+    out.debug("SigningKey", &key);
+    out.debug("PendingAuthorization with a nonce", &pending);
+    out.debug("Authorization", &auth);
+    let keys = JwkSet::from_json(&jwks).unwrap();
+    let check = client
+        .id_token_check(&pending)
+        .unwrap()
+        .access_token(&AccessToken::new(ACCESS));
+    out.debug("IdTokenCheck", &check);
+    let verified = keys.verify(&good, &[Algorithm::EdDsa]).unwrap();
+    out.debug("VerifiedJws", &verified);
+    // The access token does not match at_hash (there is none) — fine; no at_hash, no check.
+    let claims = client
+        .id_token_check(&pending)
+        .unwrap()
+        .validate(&verified, 1_700_000_100)
+        .unwrap();
+    out.debug("IdTokenClaims", &claims);
+    let refused = check
+        .validate(
+            &keys.verify(&replayed, &[Algorithm::EdDsa]).unwrap(),
+            1_700_000_100,
+        )
+        .unwrap_err();
+    assert_eq!(refused.kind(), "id_token");
+    out.error("nonce mismatch", &refused);
+    let late = check.validate(&verified, 1_800_000_000).unwrap_err();
+    out.error("max_age exceeded", &late);
+    // Every claim check's error, for a token carrying the secrets in its claims.
+    for (name, value) in [
+        // iss and aud are public identifiers: their errors show them (escaped, capped).
+        ("iss", serde_json::json!("https://evil.example")),
+        ("aud", serde_json::json!(["another-client", "x"])),
+        ("azp", serde_json::json!(EMAIL)),
+        ("sub", serde_json::json!(5)),
+        ("exp", serde_json::json!(1)),
+        ("iat", serde_json::json!(1_900_000_000u64)),
+        ("nonce", serde_json::json!(7)),
+        ("at_hash", serde_json::json!(ACCESS)),
+        ("amr", serde_json::json!(EMAIL)),
+    ] {
+        let mut claims = serde_json::json!({
+            "iss": "https://as.example", "sub": "alice", "aud": "client-id",
+            "exp": 2_000_000_000u64, "iat": 1_700_000_000u64, "auth_time": 1_700_000_000u64,
+            "nonce": NONCE, "email": EMAIL,
+        });
+        claims[name] = value;
+        let token = sign(claims);
+        out.secrets.push(token[token.len() - 40..].to_owned());
+        let e = check
+            .validate(
+                &keys.verify(&token, &[Algorithm::EdDsa]).unwrap(),
+                1_700_000_100,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), "id_token", "{name}");
+        out.error(name, &e);
+    }
+    let cache = JwksCache::for_provider(client.provider())
+        .unwrap()
+        .with_keys(keys.clone(), 1_700_000_000);
+    out.debug("JwksCache", &cache);
+    match cache
+        .verify(&good, &[Algorithm::EdDsa], 1_700_000_100)
+        .unwrap()
+    {
+        JwksStep::Verified(v) => out.debug("JwksStep", &JwksStep::Verified(v)),
+        JwksStep::Fetch => panic!("the keys are there"),
+    }
+    let info = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"sub":"alice","email":"{EMAIL}"}}"#).into_bytes())
+        .unwrap();
+    match UserInfo::from_response(&info, "alice").unwrap() {
+        UserInfoAnswer::Claims(u) => out.debug("UserInfo", &u),
+        UserInfoAnswer::Signed(_) => panic!("JSON"),
+    }
+    out.error(
+        "userinfo sub mismatch",
+        &UserInfo::from_response(&info, "bob").unwrap_err(),
+    );
+    out.debug(
+        "userinfo request",
+        &client.userinfo_request(&AccessToken::new(ACCESS)).unwrap(),
+    );
+    out.display(
+        "redacted userinfo request",
+        &grantline::redact::request(&client.userinfo_request(&AccessToken::new(ACCESS)).unwrap()),
+    );
+    let logout = EndSessionRequest::new()
+        .id_token_hint(&IdToken::new(good.clone()))
+        .post_logout_redirect_uri("https://app.example/bye")
+        .state(STATE);
+    out.debug("EndSessionRequest", &logout);
+    out.display(
+        "redacted end-session URL",
+        &grantline::redact::url(&client.end_session_url(&logout).unwrap()),
+    );
+    out.check();
+}
