@@ -51,7 +51,7 @@ use serde_json::{Map, Value};
 use crate::text::{oauth_text, Charset, MAX_CODE};
 use crate::Error;
 
-pub use cache::{JwksCache, JwksStep, DEFAULT_MIN_REFETCH};
+pub use cache::{JwksCache, JwksStep, DEFAULT_MAX_AGE, DEFAULT_MIN_REFETCH};
 pub use jwk::{Jwk, JwkSet};
 pub use sign::SigningKey;
 
