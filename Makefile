@@ -59,6 +59,7 @@ interop:
 bench: setup
 	$(CARGO) bench -p grantline --bench round
 	$(CARGO) bench -p grantline-async --bench async_round
+	CARGO_TARGET_DIR=$(CURDIR)/target/bench-oidc $(CARGO) bench --manifest-path bench/oidc/Cargo.toml --bench id_token
 	bindings-wasm/test.sh bench
 	bindings-wasm/size.sh
 	bindings-python/test.sh bench
