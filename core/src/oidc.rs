@@ -602,6 +602,59 @@ impl IdTokenClaims {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
+
+    /// The claims as JSON, to keep with the user's session: a later refresh's ID token is
+    /// checked against them ([`IdTokenCheck::validate_refreshed`], Core 1.0 §12.2). They hold
+    /// personal data and the nonce: store them as you store the token set.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "alg": self.alg.name(), "claims": self.claims }).to_string()
+    }
+
+    /// Claims stored with [`to_json`](Self::to_json). They were checked when the token was
+    /// validated and are not checked again against an issuer or a client (restore only what
+    /// you stored); their types and the `aud`/`azp` rule are.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `json` is not stored ID token claims (the message names
+    /// the part, never a value).
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let stored: Value = serde_json::from_str(json)
+            .map_err(|e| crate::error::json_input("ID token claims", &e))?;
+        let alg = stored
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Algorithm::from_name)
+            .ok_or_else(|| Error::invalid("the input is not stored ID token claims (alg)"))?;
+        let Some(Value::Object(claims)) = stored.get("claims").cloned() else {
+            return Err(Error::invalid(
+                "the input is not stored ID token claims (claims)",
+            ));
+        };
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        // The client the claims were checked for: `azp`, else the one audience.
+        let client = match (claims.get("azp"), claims.get("aud")) {
+            (Some(Value::String(azp)), _) => azp.clone(),
+            (_, Some(Value::String(aud))) => aud.clone(),
+            (_, Some(Value::Array(auds))) => auds
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        };
+        let mut out = read_claims(claims, &iss, &client).map_err(|e| match e {
+            Error::IdToken { claim, .. } => {
+                Error::invalid(format!("the input is not stored ID token claims ({claim})"))
+            }
+            other => other,
+        })?;
+        out.alg = alg;
+        Ok(out)
+    }
 }
 
 impl fmt::Debug for IdTokenClaims {
@@ -1037,6 +1090,51 @@ impl Client {
             Some(_) => "&",
         };
         Ok(format!("{endpoint}{separator}{}", query.finish()))
+    }
+}
+
+#[cfg(test)]
+mod stored_claims_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn claims_survive_storage_and_refuse_garbage_without_echoing_it() {
+        let mut claims = Map::new();
+        for (k, v) in [
+            ("iss", serde_json::json!("https://op.example")),
+            ("sub", serde_json::json!("alice")),
+            ("aud", serde_json::json!(["app", "api"])),
+            ("azp", serde_json::json!("app")),
+            ("exp", serde_json::json!(2_000_000_000u64)),
+            ("iat", serde_json::json!(1_700_000_000u64)),
+            ("auth_time", serde_json::json!(1_699_999_000u64)),
+            ("nonce", serde_json::json!("n-123")),
+            ("email", serde_json::json!("alice@example.com")),
+        ] {
+            claims.insert(k.into(), v);
+        }
+        let mut original = read_claims(claims, "https://op.example", "app").unwrap();
+        original.alg = Algorithm::Es256;
+        let back = IdTokenClaims::from_json(&original.to_json()).unwrap();
+        assert_eq!(back.sub(), "alice");
+        assert_eq!(back.audiences(), ["app", "api"]);
+        assert_eq!(back.azp(), Some("app"));
+        assert_eq!(back.auth_time(), Some(1_699_999_000));
+        assert_eq!(back.nonce().unwrap().secret(), "n-123");
+        assert_eq!(back.algorithm(), Algorithm::Es256);
+        assert_eq!(back.claims()["email"], "alice@example.com");
+        refreshed(&back, &original).unwrap();
+        for bad in [
+            "not json SECRETVALUE",
+            r#"{"alg":"none","claims":{}}"#,
+            r#"{"alg":"RS256","claims":"SECRETVALUE"}"#,
+            r#"{"alg":"RS256","claims":{"iss":"x","sub":"SECRETVALUE","aud":["a","b"]}}"#,
+        ] {
+            let e = IdTokenClaims::from_json(bad).unwrap_err();
+            assert_eq!(e.kind(), "invalid_input", "{bad}");
+            assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
+        }
     }
 }
 
