@@ -123,7 +123,9 @@ impl JwksCache {
         self
     }
 
-    /// The same cache with another shortest interval between two fetches, in seconds.
+    /// The same cache with another shortest interval between two fetches, in seconds (at
+    /// least 1: a driver calls [`verify`](Self::verify) again with the same `now` after a
+    /// fetch, and must not be told to fetch again).
     #[must_use]
     pub fn with_min_refetch(mut self, seconds: u64) -> Self {
         self.min_refetch = seconds;
@@ -219,7 +221,8 @@ impl JwksCache {
         let header = Compact::parse(token, &accepted)?;
         let may_fetch = self
             .fetched_at
-            .is_none_or(|at| now.saturating_sub(at) >= self.min_refetch);
+            // At least one second: with `now` fixed for a driver's loop, it always ends.
+            .is_none_or(|at| now.saturating_sub(at) >= self.min_refetch.max(1));
         let stale = self
             .keys_at
             .is_some_and(|at| now.saturating_sub(at) >= self.max_age);
@@ -364,6 +367,21 @@ mod tests {
             Ok(JwksStep::Verified(_))
         ));
         assert!(matches!(cache.verify(&t, ED, 660), Ok(JwksStep::Fetch)));
+    }
+
+    #[test]
+    fn a_zero_interval_still_ends_the_loop() {
+        let mut cache = JwksCache::new("https://as.example/jwks")
+            .unwrap()
+            .with_min_refetch(0);
+        let t = token("unknown");
+        assert!(matches!(cache.verify(&t, ED, 100), Ok(JwksStep::Fetch)));
+        cache.receive(&ok(&set(&["k1"])), 100).unwrap();
+        assert!(
+            cache.verify(&t, ED, 100).is_err(),
+            "no second fetch in the same second"
+        );
+        assert!(matches!(cache.verify(&t, ED, 101), Ok(JwksStep::Fetch)));
     }
 
     #[test]
