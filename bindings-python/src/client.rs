@@ -1,17 +1,26 @@
 //! `grantline.Client`: token-endpoint requests for every grant, the authorization URL and the
 //! redirect callback.
 
+use std::sync::{Arc, OnceLock};
+
+use grantline::jose::JwksCache;
 use grantline::{
-    AuthorizationCode, AuthorizationRequest, Client, CodeGrant, DeviceCode, Password,
-    PendingAuthorization, PkceVerifier, RefreshToken,
+    AccessToken, Assertion, AuthorizationCode, AuthorizationRequest, Client, CodeGrant, DeviceCode,
+    EndSessionRequest, GrantRequest, IdToken, Password, PendingAuthorization, PkceVerifier,
+    RefreshToken, SecurityToken, TokenExchange,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::errors::{auth_method_from_name, call, hint_from_name, invalid, pkce_from_name};
+use crate::errors::{auth_method_from_name, call, hint_from_name, now_or, pkce_from_name};
 use crate::http_types::PyHttpRequest;
+use crate::jose::{PyJwksCache, PySigningKey};
+use crate::oidc::{adjust, PyIdTokenCheck};
 use crate::provider::PyProvider;
 use crate::secret::{secret, PySecret, SecretArg};
+
+/// Extra parameters: `[(name, value), ...]`, names may repeat, order kept.
+type Params = Vec<(String, String)>;
 
 /// An OAuth client registered at a provider: its id, optional secret and redirect URI.
 ///
@@ -21,6 +30,32 @@ use crate::secret::{secret, PySecret, SecretArg};
 #[derive(Clone)]
 pub(crate) struct PyClient {
     pub(crate) inner: Client,
+    /// The client's one JWKS cache (made on first use from the provider's `jwks_uri`), shared
+    /// by every ID token and signed userinfo verification through this client object.
+    pub(crate) jwks: Arc<OnceLock<Py<PyJwksCache>>>,
+}
+
+impl PyClient {
+    pub(crate) fn wrap(inner: Client) -> Self {
+        PyClient {
+            inner,
+            jwks: Arc::default(),
+        }
+    }
+
+    /// Sends `grant` with `params` added, at `now`.
+    fn send_grant(
+        &self,
+        py: Python<'_>,
+        mut grant: GrantRequest,
+        params: Params,
+        now: Option<u64>,
+    ) -> PyResult<PyHttpRequest> {
+        for (k, v) in params {
+            grant = grant.param(k, v);
+        }
+        request(py, || self.inner.grant_request(&grant, now_or(now)))
+    }
 }
 
 fn request(
@@ -33,7 +68,7 @@ fn request(
 #[pymethods]
 impl PyClient {
     #[new]
-    #[pyo3(signature = (provider, client_id, *, client_secret = None, redirect_uri = None, auth_method = None))]
+    #[pyo3(signature = (provider, client_id, *, client_secret = None, redirect_uri = None, auth_method = None, signing_key = None))]
     fn py_new(
         py: Python<'_>,
         provider: &PyProvider,
@@ -41,10 +76,14 @@ impl PyClient {
         client_secret: Option<SecretArg>,
         redirect_uri: Option<String>,
         auth_method: Option<&str>,
+        signing_key: Option<PyRef<'_, PySigningKey>>,
     ) -> PyResult<Self> {
         let mut inner = Client::new(provider.inner.clone(), client_id);
         if let Some(s) = client_secret {
             inner = inner.with_secret(s.as_str());
+        }
+        if let Some(k) = signing_key {
+            inner = inner.with_signing_key(k.inner.clone());
         }
         if let Some(r) = redirect_uri {
             inner = inner.with_redirect_uri(r);
@@ -52,7 +91,7 @@ impl PyClient {
         if let Some(m) = auth_method {
             inner = inner.with_auth_method(auth_method_from_name(py, m)?);
         }
-        Ok(PyClient { inner })
+        Ok(PyClient::wrap(inner))
     }
 
     /// The provider.
@@ -75,6 +114,26 @@ impl PyClient {
             .map(|s| secret(py, s.secret()))
             .transpose()
     }
+    /// The signing key of `private_key_jwt`, when set.
+    #[getter]
+    fn signing_key(&self) -> Option<PySigningKey> {
+        self.inner
+            .signing_key()
+            .map(|k| PySigningKey { inner: k.clone() })
+    }
+    /// The client's JWKS cache (one per client object, made on first use from the provider's
+    /// `jwks_uri`): every ID token and signed userinfo verification of this client goes
+    /// through it, so a key rotation costs one fetch. `ConfigurationError`
+    /// (`missing_endpoint`) when the provider has no `jwks_uri`.
+    #[getter]
+    fn jwks_cache(&self, py: Python<'_>) -> PyResult<Py<PyJwksCache>> {
+        if let Some(cache) = self.jwks.get() {
+            return Ok(cache.clone_ref(py));
+        }
+        let made = call(py, || JwksCache::for_provider(self.inner.provider()))?;
+        let made = Py::new(py, PyJwksCache::wrap(made))?;
+        Ok(self.jwks.get_or_init(|| made).clone_ref(py))
+    }
     /// The redirect URI, when set.
     #[getter]
     fn redirect_uri(&self) -> Option<&str> {
@@ -89,61 +148,145 @@ impl PyClient {
         self.inner.auth_method().map(|m| m.as_str())
     }
 
-    /// The client credentials grant (RFC 6749 §4.4.2).
-    #[pyo3(signature = (scopes = Vec::new()))]
+    /// The client credentials grant (RFC 6749 §4.4.2). `params`: extra parameters, in order
+    /// (names may repeat, e.g. RFC 8707 `resource`); `now` (Unix seconds, default: the clock)
+    /// is the `iat` of a JWT client assertion.
+    #[pyo3(signature = (scopes = Vec::new(), *, params = Vec::new(), now = None))]
     fn client_credentials_request(
         &self,
         py: Python<'_>,
         scopes: Vec<String>,
+        params: Params,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
-        request(py, || {
-            self.inner
-                .client_credentials_request(&scopes, crate::errors::now_or(None))
-        })
+        self.send_grant(py, GrantRequest::client_credentials(scopes), params, now)
+    }
+
+    /// Any token request (an extension grant): `grant_type`, `scopes`, and `params`
+    /// (`[(name, value), ...]`, repeats allowed). Names grantline sets (`grant_type`,
+    /// `client_id`, `scope`, client credentials...) are refused (`ConfigurationError`).
+    #[pyo3(signature = (grant_type, scopes = Vec::new(), *, params = Vec::new(), now = None))]
+    fn grant_request(
+        &self,
+        py: Python<'_>,
+        grant_type: String,
+        scopes: Vec<String>,
+        params: Params,
+        now: Option<u64>,
+    ) -> PyResult<PyHttpRequest> {
+        self.send_grant(
+            py,
+            GrantRequest::new(grant_type).scopes(scopes),
+            params,
+            now,
+        )
+    }
+
+    /// Token exchange (RFC 8693 §2.1): `resource` and `audience` may hold several values,
+    /// each sent in order.
+    #[pyo3(signature = (subject_token, subject_token_type, *, actor_token = None,
+        actor_token_type = None, resource = Vec::new(), audience = Vec::new(), scopes = Vec::new(),
+        requested_token_type = None, params = Vec::new(), now = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn token_exchange_request(
+        &self,
+        py: Python<'_>,
+        subject_token: SecretArg,
+        subject_token_type: String,
+        actor_token: Option<SecretArg>,
+        actor_token_type: Option<String>,
+        resource: Vec<String>,
+        audience: Vec<String>,
+        scopes: Vec<String>,
+        requested_token_type: Option<String>,
+        params: Params,
+        now: Option<u64>,
+    ) -> PyResult<PyHttpRequest> {
+        let exchange = TokenExchange {
+            subject_token: SecurityToken::new(subject_token.as_str()),
+            subject_token_type,
+            actor_token: actor_token.map(|t| SecurityToken::new(t.as_str())),
+            actor_token_type,
+            resource,
+            audience,
+            scopes,
+            requested_token_type,
+        };
+        self.send_grant(py, GrantRequest::token_exchange(exchange), params, now)
+    }
+
+    /// The JWT bearer grant (RFC 7523 §2.1) with `assertion` (a JWT, e.g. from
+    /// `SigningKey.sign()`).
+    #[pyo3(signature = (assertion, scopes = Vec::new(), *, params = Vec::new(), now = None))]
+    fn jwt_bearer_request(
+        &self,
+        py: Python<'_>,
+        assertion: SecretArg,
+        scopes: Vec<String>,
+        params: Params,
+        now: Option<u64>,
+    ) -> PyResult<PyHttpRequest> {
+        let assertion = Assertion::new(assertion.as_str());
+        self.send_grant(
+            py,
+            GrantRequest::jwt_bearer(&assertion, scopes),
+            params,
+            now,
+        )
     }
 
     /// The resource owner password grant (RFC 6749 §4.3.2).
-    #[pyo3(signature = (username, password, scopes = Vec::new()))]
+    #[pyo3(signature = (username, password, scopes = Vec::new(), *, params = Vec::new(), now = None))]
     fn password_request(
         &self,
         py: Python<'_>,
         username: &str,
         password: SecretArg,
         scopes: Vec<String>,
+        params: Params,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         let password = Password::new(password.as_str());
-        request(py, || {
-            self.inner
-                .password_request(username, &password, &scopes, crate::errors::now_or(None))
-        })
+        self.send_grant(
+            py,
+            GrantRequest::password(username, &password, scopes),
+            params,
+            now,
+        )
     }
 
     /// The refresh token grant (RFC 6749 §6); `scopes` may narrow the grant.
-    #[pyo3(signature = (refresh_token, scopes = Vec::new()))]
+    #[pyo3(signature = (refresh_token, scopes = Vec::new(), *, params = Vec::new(), now = None))]
     fn refresh_request(
         &self,
         py: Python<'_>,
         refresh_token: SecretArg,
         scopes: Vec<String>,
+        params: Params,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         let token = RefreshToken::new(refresh_token.as_str());
-        request(py, || {
-            self.inner
-                .refresh_request(&token, &scopes, crate::errors::now_or(None))
-        })
+        self.send_grant(py, GrantRequest::refresh(&token, scopes), params, now)
     }
 
     /// The authorization URL (RFC 6749 §4.1.1) with `state` and PKCE (S256 by default), and the
-    /// pending authorization to keep until the callback. `seed` (64 bytes) makes `state` and
-    /// the verifier deterministic, for tests only; by default they come from the OS.
-    #[pyo3(signature = (scopes = Vec::new(), *, pkce = "S256", redirect_uri = None, params = Vec::new(), seed = None))]
+    /// pending authorization to keep until the callback. With `openid` in the scopes, the URL
+    /// carries a `nonce` (random unless given), kept in the pending authorization; `max_age`
+    /// (seconds) asks for a recent login and is checked in the ID token. `params`:
+    /// `[(name, value), ...]`, repeats allowed. `seed` (64 or 96 bytes) makes `state`, the
+    /// verifier (and the nonce: bytes 64..96) deterministic, for tests only; by default they
+    /// come from the OS.
+    #[pyo3(signature = (scopes = Vec::new(), *, pkce = "S256", redirect_uri = None, params = Vec::new(), nonce = None, max_age = None, seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn authorization_url(
         &self,
         py: Python<'_>,
         scopes: Vec<String>,
         pkce: &str,
         redirect_uri: Option<String>,
-        params: Vec<(String, String)>,
+        params: Params,
+        nonce: Option<SecretArg>,
+        max_age: Option<u64>,
         seed: Option<&[u8]>,
     ) -> PyResult<PyAuthorization> {
         let mut req = AuthorizationRequest::new()
@@ -152,17 +295,18 @@ impl PyClient {
         if let Some(r) = redirect_uri {
             req = req.redirect_uri(r);
         }
+        if let Some(n) = nonce {
+            req = req.nonce(n.as_str());
+        }
+        if let Some(m) = max_age {
+            req = req.max_age(m);
+        }
         for (k, v) in params {
             req = req.param(k, v);
         }
         let auth = match seed {
             None => call(py, || self.inner.authorization_url(&req))?,
-            Some(bytes) => {
-                let seed: &[u8; 64] = bytes
-                    .try_into()
-                    .map_err(|_| invalid(py, format!("seed has {} bytes, not 64", bytes.len())))?;
-                call(py, || self.inner.authorization_url_with_seed(&req, seed))?
-            }
+            Some(bytes) => call(py, || self.inner.authorization_url_with_seed(&req, bytes))?,
         };
         Ok(PyAuthorization {
             url: auth.url,
@@ -194,77 +338,157 @@ impl PyClient {
     }
 
     /// The code exchange (RFC 6749 §4.1.3), with the PKCE verifier of the grant.
+    #[pyo3(signature = (grant, *, params = Vec::new(), now = None))]
     fn authorization_code_request(
         &self,
         py: Python<'_>,
         grant: &PyCodeGrant,
+        params: Params,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
-        request(py, || {
-            self.inner
-                .authorization_code_request(&grant.inner, crate::errors::now_or(None))
-        })
+        self.send_grant(
+            py,
+            GrantRequest::authorization_code(&grant.inner),
+            params,
+            now,
+        )
     }
 
     /// The device authorization request (RFC 8628 §3.1).
-    #[pyo3(signature = (scopes = Vec::new()))]
+    #[pyo3(signature = (scopes = Vec::new(), *, now = None))]
     fn device_authorization_request(
         &self,
         py: Python<'_>,
         scopes: Vec<String>,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         request(py, || {
             self.inner
-                .device_authorization_request(&scopes, crate::errors::now_or(None))
+                .device_authorization_request(&scopes, now_or(now))
         })
     }
 
     /// One device access token poll (RFC 8628 §3.4).
+    #[pyo3(signature = (device_code, *, params = Vec::new(), now = None))]
     fn device_token_request(
         &self,
         py: Python<'_>,
         device_code: SecretArg,
+        params: Params,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         let code = DeviceCode::new(device_code.as_str());
-        request(py, || {
-            self.inner
-                .device_token_request(&code, crate::errors::now_or(None))
-        })
+        self.send_grant(py, GrantRequest::device_code(&code), params, now)
     }
 
     /// Token introspection (RFC 7662); `refresh_token` for Apicbase's variant.
-    #[pyo3(signature = (token, token_type_hint = None, refresh_token = None))]
+    #[pyo3(signature = (token, token_type_hint = None, refresh_token = None, *, now = None))]
     fn introspection_request(
         &self,
         py: Python<'_>,
         token: SecretArg,
         token_type_hint: Option<&str>,
         refresh_token: Option<SecretArg>,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         let hint = hint_from_name(py, token_type_hint)?;
         let refresh = refresh_token.map(|r| RefreshToken::new(r.as_str()));
         request(py, || {
-            self.inner.introspection_request(
-                token.as_str(),
-                hint,
-                refresh.as_ref(),
-                crate::errors::now_or(None),
-            )
+            self.inner
+                .introspection_request(token.as_str(), hint, refresh.as_ref(), now_or(now))
         })
     }
 
     /// Token revocation (RFC 7009).
-    #[pyo3(signature = (token, token_type_hint = None))]
+    #[pyo3(signature = (token, token_type_hint = None, *, now = None))]
     fn revocation_request(
         &self,
         py: Python<'_>,
         token: SecretArg,
         token_type_hint: Option<&str>,
+        now: Option<u64>,
     ) -> PyResult<PyHttpRequest> {
         let hint = hint_from_name(py, token_type_hint)?;
         request(py, || {
             self.inner
-                .revocation_request(token.as_str(), hint, crate::errors::now_or(None))
+                .revocation_request(token.as_str(), hint, now_or(now))
         })
+    }
+
+    /// The check the ID token of the code exchange of `pending` must pass: the issuer, this
+    /// client's id, the request's nonce and `max_age`, the provider's ID token algorithms;
+    /// then the changes given (`access_token` for `at_hash`, `code` for `c_hash`).
+    #[pyo3(signature = (pending, *, leeway = None, algorithms = None, access_token = None, code = None))]
+    fn id_token_check(
+        &self,
+        py: Python<'_>,
+        pending: &PyPendingAuthorization,
+        leeway: Option<u64>,
+        algorithms: Option<Vec<String>>,
+        access_token: Option<SecretArg>,
+        code: Option<SecretArg>,
+    ) -> PyResult<PyIdTokenCheck> {
+        let check = call(py, || self.inner.id_token_check(&pending.inner))?;
+        adjust(py, check, leeway, algorithms, access_token, code)
+            .map(|inner| PyIdTokenCheck { inner })
+    }
+
+    /// The check the ID token of a refresh answer must pass (with
+    /// `IdTokenCheck.validate_refreshed()`, OIDC Core §12.2).
+    #[pyo3(signature = (*, leeway = None, algorithms = None, access_token = None))]
+    fn refresh_id_token_check(
+        &self,
+        py: Python<'_>,
+        leeway: Option<u64>,
+        algorithms: Option<Vec<String>>,
+        access_token: Option<SecretArg>,
+    ) -> PyResult<PyIdTokenCheck> {
+        let check = call(py, || self.inner.refresh_id_token_check())?;
+        adjust(py, check, leeway, algorithms, access_token, None)
+            .map(|inner| PyIdTokenCheck { inner })
+    }
+
+    /// The userinfo request (OIDC Core §5.3.1): a GET with the access token as Bearer.
+    fn userinfo_request(&self, py: Python<'_>, access_token: SecretArg) -> PyResult<PyHttpRequest> {
+        let token = AccessToken::new(access_token.as_str());
+        request(py, || self.inner.userinfo_request(&token))
+    }
+
+    /// The RP-Initiated Logout URL (OpenID Connect RP-Initiated Logout 1.0 §2), with
+    /// `client_id` always; `params`: `[(name, value), ...]`.
+    #[pyo3(signature = (*, id_token_hint = None, logout_hint = None, post_logout_redirect_uri = None,
+        state = None, ui_locales = None, params = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn end_session_url(
+        &self,
+        py: Python<'_>,
+        id_token_hint: Option<SecretArg>,
+        logout_hint: Option<String>,
+        post_logout_redirect_uri: Option<String>,
+        state: Option<SecretArg>,
+        ui_locales: Option<String>,
+        params: Params,
+    ) -> PyResult<String> {
+        let mut req = EndSessionRequest::new();
+        if let Some(t) = id_token_hint {
+            req = req.id_token_hint(&IdToken::new(t.as_str()));
+        }
+        if let Some(h) = logout_hint {
+            req = req.logout_hint(h);
+        }
+        if let Some(u) = post_logout_redirect_uri {
+            req = req.post_logout_redirect_uri(u);
+        }
+        if let Some(s) = state {
+            req = req.state(s.as_str());
+        }
+        if let Some(l) = ui_locales {
+            req = req.ui_locales(l);
+        }
+        for (k, v) in params {
+            req = req.param(k, v);
+        }
+        call(py, || self.inner.end_session_url(&req))
     }
 
     fn __repr__(&self) -> String {
@@ -330,6 +554,24 @@ impl PyPendingAuthorization {
     fn redirect_uri(&self) -> Option<&str> {
         self.inner.redirect_uri()
     }
+    /// The OpenID Connect `nonce` the request carried, when any.
+    #[getter]
+    fn nonce(&self, py: Python<'_>) -> PyResult<Option<Py<PySecret>>> {
+        self.inner
+            .nonce()
+            .map(|n| secret(py, n.secret()))
+            .transpose()
+    }
+    /// The `max_age` the request carried, when any.
+    #[getter]
+    fn max_age(&self) -> Option<u64> {
+        self.inner.max_age()
+    }
+    /// The issuer expected (of the callback's `iss` and the ID token), when known.
+    #[getter]
+    fn issuer(&self) -> Option<&str> {
+        self.inner.issuer()
+    }
     /// JSON for storage (contains the secrets in clear).
     fn to_json(&self) -> String {
         self.inner.to_json()
@@ -348,13 +590,19 @@ impl PyPendingAuthorization {
     }
     fn __repr__(&self) -> String {
         format!(
-            "PendingAuthorization(state=[redacted], code_verifier={}, redirect_uri={:?})",
+            "PendingAuthorization(state=[redacted], code_verifier={}, redirect_uri={:?}, nonce={}, max_age={:?})",
             if self.inner.code_verifier().is_some() {
                 "[redacted]"
             } else {
                 "None"
             },
-            self.inner.redirect_uri()
+            self.inner.redirect_uri(),
+            if self.inner.nonce().is_some() {
+                "[redacted]"
+            } else {
+                "None"
+            },
+            self.inner.max_age()
         )
     }
 }

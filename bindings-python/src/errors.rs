@@ -119,6 +119,20 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
         Error::UnexpectedResponse { .. } => ("ConfigurationError", vec![]),
         Error::ReauthorizationRequired => ("ReauthorizationRequiredError", vec![]),
         Error::Transport { reason } => ("TransportError", vec![("reason", reason.clone().into())]),
+        Error::Jws { problem } => (
+            "JwsError",
+            vec![("problem", problem.kind().to_owned().into())],
+        ),
+        Error::IdToken { claim, reason } => (
+            "IdTokenError",
+            vec![
+                ("claim", claim.clone().into()),
+                ("reason", reason.clone().into()),
+            ],
+        ),
+        Error::InvalidKey { reason } => {
+            ("InvalidKeyError", vec![("reason", reason.clone().into())])
+        }
         _ => ("GrantlineError", vec![]),
     };
     exception(py, class, &message, e.kind(), e.status(), &details)
@@ -208,8 +222,20 @@ pub(crate) fn auth_method_from_name(py: Python<'_>, name: &str) -> PyResult<Clie
             py,
             format!(
                 "unknown client authentication method {name:?} \
-                 (\"client_secret_basic\", \"client_secret_post\" or \"none\")"
+                 (\"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"client_secret_jwt\" or \"none\")"
             ),
+        )
+    })
+}
+
+pub(crate) fn assertion_audience_from_name(
+    py: Python<'_>,
+    name: &str,
+) -> PyResult<grantline::AssertionAudience> {
+    grantline::AssertionAudience::parse(name).ok_or_else(|| {
+        invalid(
+            py,
+            format!("unknown assertion audience {name:?} (\"issuer\" or \"token_endpoint\")"),
         )
     })
 }

@@ -6,9 +6,10 @@ use grantline::{Provider, ProviderBuilder};
 use pyo3::prelude::*;
 
 use crate::errors::{
-    auth_method_from_name, body_encoding_from_name, body_encoding_name, call, grant_from_name,
-    invalid,
+    assertion_audience_from_name, auth_method_from_name, body_encoding_from_name,
+    body_encoding_name, call, grant_from_name, invalid,
 };
+use crate::jose::{algorithm_names, algorithms};
 
 /// An authorization server: its endpoints and quirks (body encoding, client authentication,
 /// scope separator, extra token parameters, grants). Immutable.
@@ -35,6 +36,11 @@ struct Settings<'a> {
     grants: Option<Vec<String>>,
     unsolicited_callbacks: Option<bool>,
     iss_parameter_supported: Option<bool>,
+    jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
+    id_token_algorithms: Option<Vec<String>>,
+    assertion_audience: Option<&'a str>,
 }
 
 impl Settings<'_> {
@@ -84,6 +90,21 @@ impl Settings<'_> {
         if let Some(v) = self.iss_parameter_supported {
             b = b.iss_parameter_supported(v);
         }
+        if let Some(v) = self.jwks_uri {
+            b = b.jwks_uri(v);
+        }
+        if let Some(v) = self.userinfo_endpoint {
+            b = b.userinfo_endpoint(v);
+        }
+        if let Some(v) = self.end_session_endpoint {
+            b = b.end_session_endpoint(v);
+        }
+        if let Some(v) = self.id_token_algorithms {
+            b = b.id_token_algorithms(algorithms(py, &v)?);
+        }
+        if let Some(v) = self.assertion_audience {
+            b = b.assertion_audience(assertion_audience_from_name(py, v)?);
+        }
         call(py, || b.build())
     }
 }
@@ -95,7 +116,8 @@ fn wrap(inner: Provider) -> PyProvider {
 #[pymethods]
 impl PyProvider {
     /// A preset by name: `libro`, `libro-staging`, `bindeo`, `bookable`, `apicbase`,
-    /// `booking-experts`.
+    /// `booking-experts`, `google`, `github` (the parameterised presets have their own
+    /// constructors).
     #[staticmethod]
     fn preset(py: Python<'_>, name: &str) -> PyResult<Self> {
         Provider::preset(name)
@@ -143,6 +165,46 @@ impl PyProvider {
         wrap(Provider::booking_experts())
     }
 
+    /// Google (OpenID Connect).
+    #[staticmethod]
+    fn google() -> Self {
+        wrap(Provider::google())
+    }
+
+    /// Microsoft Entra ID, for `tenant` (a tenant id or domain, or `common`,
+    /// `organizations`, `consumers`).
+    #[staticmethod]
+    fn entra(py: Python<'_>, tenant: &str) -> PyResult<Self> {
+        call(py, || Provider::entra(tenant)).map(wrap)
+    }
+
+    /// Okta at `domain` (`dev-123.okta.com`), with a custom `authorization_server` (e.g.
+    /// `default`) or the org authorization server.
+    #[staticmethod]
+    #[pyo3(signature = (domain, authorization_server = None))]
+    fn okta(py: Python<'_>, domain: &str, authorization_server: Option<&str>) -> PyResult<Self> {
+        call(py, || Provider::okta(domain, authorization_server)).map(wrap)
+    }
+
+    /// Auth0 at `domain` (`tenant.eu.auth0.com`), with the API `audience` to ask tokens for.
+    #[staticmethod]
+    #[pyo3(signature = (domain, audience = None))]
+    fn auth0(py: Python<'_>, domain: &str, audience: Option<&str>) -> PyResult<Self> {
+        call(py, || Provider::auth0(domain, audience)).map(wrap)
+    }
+
+    /// Keycloak at `base_url` (`https://sso.example.com`), realm `realm`.
+    #[staticmethod]
+    fn keycloak(py: Python<'_>, base_url: &str, realm: &str) -> PyResult<Self> {
+        call(py, || Provider::keycloak(base_url, realm)).map(wrap)
+    }
+
+    /// GitHub (OAuth apps and GitHub apps: OAuth 2.0 only, no OpenID Connect).
+    #[staticmethod]
+    fn github() -> Self {
+        wrap(Provider::github())
+    }
+
     /// A provider from an RFC 8414 / OpenID Connect discovery document (bytes or str). Nothing
     /// checks who served it: to fetch one, use `Discovery` (or `grantline.discover`), which
     /// also checks that it names the expected issuer.
@@ -162,7 +224,9 @@ impl PyProvider {
         token_endpoint = None, token_endpoints_by_grant = None, introspection_endpoint = None,
         revocation_endpoint = None, device_authorization_endpoint = None, body_encoding = None,
         auth_method = None, scope_separator = None, extra_token_params = None, default_skew = None,
-        grants = None, unsolicited_callbacks = None, iss_parameter_supported = None))]
+        grants = None, unsolicited_callbacks = None, iss_parameter_supported = None,
+        jwks_uri = None, userinfo_endpoint = None, end_session_endpoint = None,
+        id_token_algorithms = None, assertion_audience = None))]
     fn custom(
         py: Python<'_>,
         name: String,
@@ -181,6 +245,11 @@ impl PyProvider {
         grants: Option<Vec<String>>,
         unsolicited_callbacks: Option<bool>,
         iss_parameter_supported: Option<bool>,
+        jwks_uri: Option<String>,
+        userinfo_endpoint: Option<String>,
+        end_session_endpoint: Option<String>,
+        id_token_algorithms: Option<Vec<String>>,
+        assertion_audience: Option<&str>,
     ) -> PyResult<Self> {
         Settings {
             issuer,
@@ -198,6 +267,11 @@ impl PyProvider {
             grants,
             unsolicited_callbacks,
             iss_parameter_supported,
+            jwks_uri,
+            userinfo_endpoint,
+            end_session_endpoint,
+            id_token_algorithms,
+            assertion_audience,
         }
         .apply(py, Provider::builder(name))
         .map(wrap)
@@ -210,7 +284,9 @@ impl PyProvider {
         token_endpoint = None, token_endpoints_by_grant = None, introspection_endpoint = None,
         revocation_endpoint = None, device_authorization_endpoint = None, body_encoding = None,
         auth_method = None, scope_separator = None, extra_token_params = None, default_skew = None,
-        grants = None, unsolicited_callbacks = None, iss_parameter_supported = None))]
+        grants = None, unsolicited_callbacks = None, iss_parameter_supported = None,
+        jwks_uri = None, userinfo_endpoint = None, end_session_endpoint = None,
+        id_token_algorithms = None, assertion_audience = None))]
     fn replace(
         &self,
         py: Python<'_>,
@@ -229,6 +305,11 @@ impl PyProvider {
         grants: Option<Vec<String>>,
         unsolicited_callbacks: Option<bool>,
         iss_parameter_supported: Option<bool>,
+        jwks_uri: Option<String>,
+        userinfo_endpoint: Option<String>,
+        end_session_endpoint: Option<String>,
+        id_token_algorithms: Option<Vec<String>>,
+        assertion_audience: Option<&str>,
     ) -> PyResult<Self> {
         Settings {
             issuer,
@@ -246,6 +327,11 @@ impl PyProvider {
             grants,
             unsolicited_callbacks,
             iss_parameter_supported,
+            jwks_uri,
+            userinfo_endpoint,
+            end_session_endpoint,
+            id_token_algorithms,
+            assertion_audience,
         }
         .apply(py, self.inner.to_builder())
         .map(wrap)
@@ -286,13 +372,39 @@ impl PyProvider {
     fn device_authorization_endpoint(&self) -> Option<&str> {
         self.inner.device_authorization_endpoint()
     }
+    /// The JWK Set URL (OpenID Connect), when any.
+    #[getter]
+    fn jwks_uri(&self) -> Option<&str> {
+        self.inner.jwks_uri()
+    }
+    /// The userinfo endpoint (OpenID Connect), when any.
+    #[getter]
+    fn userinfo_endpoint(&self) -> Option<&str> {
+        self.inner.userinfo_endpoint()
+    }
+    /// The end-session endpoint (RP-Initiated Logout), when any.
+    #[getter]
+    fn end_session_endpoint(&self) -> Option<&str> {
+        self.inner.end_session_endpoint()
+    }
+    /// The ID token signing algorithms (names, in the provider's order; `["RS256"]` when it
+    /// listed none grantline speaks).
+    #[getter]
+    fn id_token_algorithms(&self) -> Vec<&'static str> {
+        algorithm_names(self.inner.id_token_algorithms())
+    }
+    /// The `aud` of JWT client assertions: `"issuer"` or `"token_endpoint"`.
+    #[getter]
+    fn assertion_audience(&self) -> &'static str {
+        self.inner.assertion_audience().as_str()
+    }
     /// `"form"` or `"json"`.
     #[getter]
     fn body_encoding(&self) -> &'static str {
         body_encoding_name(self.inner.body_encoding())
     }
     /// How a client with a secret authenticates: `"client_secret_basic"`,
-    /// `"client_secret_post"` or `"none"`; `None` when the provider's metadata listed only
+    /// `"client_secret_post"`, `"client_secret_jwt"`, `"private_key_jwt"` or `"none"`; `None` when the provider's metadata listed only
     /// methods grantline does not speak (a request then raises `ConfigurationError`
     /// `unsupported_auth_method`, unless the client sets `auth_method`).
     #[getter]

@@ -248,9 +248,7 @@ impl PySessionState {
     /// The client.
     #[getter]
     fn client(&self) -> PyClient {
-        PyClient {
-            inner: self.inner.client().clone(),
-        }
+        PyClient::wrap(self.inner.client().clone())
     }
 
     /// Seconds before expiry at which the token is renewed.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 from pathlib import Path
@@ -56,8 +57,43 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
+OIDC_MARK = "https://login.example.com"
+KEYS = Path(__file__).resolve().parents[2] / "tests" / "interop" / "keys"
+
+
+def test_the_openid_connect_and_private_key_jwt_blocks_work_as_written(oidc_url: str) -> None:
+    """The README's OpenID Connect blocks (those naming login.example.com) against oidc-provider:
+    log in, validate, userinfo, logout URL; then private_key_jwt with the jwt-client test key."""
+    found = [b for b in blocks() if OIDC_MARK in b or "YOUR_PRIVATE_JWK_FILE" in b]
+    assert len(found) == 2
+    ns: Dict[str, Any] = {"__name__": "readme"}
+    exec("import grantline", ns)
+    out = io.StringIO()
+    for i, block in enumerate(found):
+        code = (
+            block.replace(OIDC_MARK, oidc_url)
+            .replace("YOUR_OIDC_CLIENT_ID", "test-client")
+            .replace("YOUR_OIDC_CLIENT_SECRET", "test-secret")
+            .replace("YOUR_JWT_CLIENT_ID", "jwt-client")
+            .replace("YOUR_PRIVATE_JWK_FILE", str(KEYS / "jwt-client.private.jwk.json"))
+        )
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"README.md OIDC block {i + 1}", "exec"), ns)
+        if "def oidc_login" in block:
+            url, pending = ns["oidc_login"]()
+            with contextlib.redirect_stdout(out):
+                sub, _email, logout = ns["oidc_callback"](pending, Browser().authorize(url, CALLBACK))
+            assert sub == "alice" and logout.startswith(f"{oidc_url}/session/end?")
+    printed = out.getvalue()
+    assert "IdTokenClaims(iss=" in printed and "private_key_jwt" in printed
+    assert 'SigningKey(algorithm="ES256"' in printed
+    public = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+    assert len(public) == 1 and public[0]["kty"] == "EC" and "d" not in public[0]
+    assert "test-secret" not in printed
+
+
 def test_every_python_block_of_the_readme_works_as_written(authlib_url: str) -> None:
-    found = blocks()
+    found = [b for b in blocks() if OIDC_MARK not in b and "YOUR_PRIVATE_JWK_FILE" not in b]
     assert len(found) >= 12, (
         "httpx, requests, httpx async, client credentials, sans-IO, authorization code, session, "
         "introspection, async, errors, transports, logging"

@@ -18,6 +18,14 @@ import grantline
 from grantline import (
     Client,
     CodeGrant,
+    IdTokenCheck,
+    IdTokenClaims,
+    Jwk,
+    JwkSet,
+    JwksCache,
+    SigningKey,
+    UserInfo,
+    VerifiedJws,
     DeviceAuthorization,
     DevicePoll,
     GrantlineError,
@@ -37,7 +45,9 @@ EXTRA_FILES = ["lenient.json", "hostile.json"]
 MIN_SEED_VECTORS = 37
 MIN_EXTRA_VECTORS = 40
 COMMON = ["name", "kind", "source", "note"]
-ERROR_FIELDS = ["kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint"]
+ERROR_FIELDS = ["kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint", "claim", "problem"]
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt", "client_secret_jwt")
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256")
 
 
 class VectorError(Exception):
@@ -124,8 +134,25 @@ def with_common(specific: Sequence[str]) -> List[str]:
 
 
 def provider(spec: Any) -> Provider:
-    f = Fields(spec, "provider", ["preset", "audience", "custom", "metadata"])
+    f = Fields(spec, "provider", ["preset", "audience", "custom", "metadata", "tenant", "domain",
+                                  "authorization_server", "base_url", "realm"])
     forms = [k for k in ("preset", "custom", "metadata") if f.has(k)]
+    parameterised = {"entra": ["tenant"], "okta": ["domain", "authorization_server"],
+                     "auth0": ["domain", "audience"], "keycloak": ["base_url", "realm"]}
+    if forms == ["preset"] and f.str("preset") in parameterised:
+        name = f.str("preset")
+        extra = [k for k in f.map if k != "preset" and k not in parameterised[name]]
+        if extra:
+            raise VectorError(f"provider: {extra} are not fields of the {name} preset")
+        if name == "entra":
+            return Provider.entra(f.str("tenant"))
+        if name == "okta":
+            return Provider.okta(f.str("domain"), f.opt_str("authorization_server"))
+        if name == "auth0":
+            return Provider.auth0(f.str("domain"), f.opt_str("audience"))
+        return Provider.keycloak(f.str("base_url"), f.str("realm"))
+    if any(f.has(k) for k in ("tenant", "domain", "authorization_server", "base_url", "realm")):
+        raise VectorError("provider: a parameterised preset's field without its preset")
     if forms == ["preset"]:
         name = f.str("preset")
         audience = f.opt_str("audience")
@@ -151,7 +178,8 @@ CUSTOM_FIELDS = [
     "name", "issuer", "authorization_endpoint", "token_endpoint", "token_endpoints_by_grant",
     "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint",
     "body_encoding", "auth_method", "scope_separator", "extra_token_params", "default_skew",
-    "grants", "unsolicited_callbacks", "iss_parameter_supported",
+    "grants", "unsolicited_callbacks", "iss_parameter_supported", "jwks_uri", "userinfo_endpoint",
+    "end_session_endpoint", "id_token_algorithms", "assertion_audience",
 ]
 GRANTS = ["authorization_code", "client_credentials", "password", "refresh_token", "device_code"]
 
@@ -166,7 +194,8 @@ def custom_provider(spec: Any) -> Provider:
     f = Fields(spec, "provider.custom", CUSTOM_FIELDS)
     kwargs: Dict[str, Any] = {}
     for key in ("issuer", "authorization_endpoint", "token_endpoint", "introspection_endpoint",
-                "revocation_endpoint", "device_authorization_endpoint", "scope_separator"):
+                "revocation_endpoint", "device_authorization_endpoint", "scope_separator", "jwks_uri",
+                "userinfo_endpoint", "end_session_endpoint"):
         v = f.opt_str(key)
         if v is not None:
             kwargs[key] = v
@@ -185,9 +214,16 @@ def custom_provider(spec: Any) -> Provider:
     kwargs["body_encoding"] = encoding
     method = f.opt_str("auth_method")
     if method is not None:
-        if method not in ("client_secret_basic", "client_secret_post", "none"):
+        if method not in AUTH_METHODS:
             raise VectorError(f"provider.custom: unknown auth_method {method!r}")
         kwargs["auth_method"] = method
+    if f.has("id_token_algorithms"):
+        kwargs["id_token_algorithms"] = f.strings("id_token_algorithms")
+    audience = f.opt_str("assertion_audience")
+    if audience is not None:
+        if audience not in ("issuer", "token_endpoint"):
+            raise VectorError(f"provider.custom: unknown assertion_audience {audience!r}")
+        kwargs["assertion_audience"] = audience
     kwargs["extra_token_params"] = f.pairs("extra_token_params")
     if f.has("default_skew"):
         kwargs["default_skew"] = f.u64("default_skew")
@@ -198,16 +234,18 @@ def custom_provider(spec: Any) -> Provider:
 
 
 def client(p: Provider, spec: Any) -> Client:
-    f = Fields(spec, "client", ["client_id", "client_secret", "redirect_uri", "auth_method"])
+    f = Fields(spec, "client", ["client_id", "client_secret", "redirect_uri", "auth_method", "signing_key"])
     method = f.opt_str("auth_method")
-    if method is not None and method not in ("client_secret_basic", "client_secret_post", "none"):
+    if method is not None and method not in AUTH_METHODS:
         raise VectorError(f"client: unknown auth_method {method!r}")
+    jwk = f.opt_str("signing_key")
     return Client(
         p,
         f.str("client_id"),
         client_secret=f.opt_str("client_secret"),
         redirect_uri=f.opt_str("redirect_uri"),
         auth_method=method,  # type: ignore[arg-type]
+        signing_key=SigningKey.from_jwk(jwk) if jwk is not None else None,
     )
 
 
@@ -245,8 +283,8 @@ def response(spec: Any) -> HttpResponse:
 
 
 def seed(hex_digits: str) -> bytes:
-    if len(hex_digits) != 128:
-        raise VectorError(f"seed_hex has {len(hex_digits)} hex digits, not 128")
+    if len(hex_digits) not in (128, 192):
+        raise VectorError(f"seed_hex has {len(hex_digits)} hex digits, not 128 or 192")
     try:
         return bytes.fromhex(hex_digits)
     except ValueError as e:
@@ -293,15 +331,29 @@ def provider_json(p: Provider) -> Dict[str, Any]:
     }
 
 
-def pending_json(p: PendingAuthorization) -> Dict[str, Any]:
+def pending_json(p: PendingAuthorization, oidc: bool = False) -> Dict[str, Any]:
     stored = json.loads(p.to_json())
-    return {
+    out = {
         "state": stored.get("state"),
         "code_verifier": stored.get("code_verifier"),
         "redirect_uri": stored.get("redirect_uri"),
         "issuer": stored.get("issuer"),
         "require_iss": stored.get("require_iss", False),
     }
+    if oidc:
+        # Through the public getters, which must agree with what is stored.
+        out["nonce"] = p.nonce.secret() if p.nonce is not None else None
+        out["max_age"] = p.max_age
+        assert out["nonce"] == stored.get("nonce") and out["max_age"] == stored.get("max_age"), "pending getters"
+    return out
+
+
+PENDING_FIELDS = ["state", "code_verifier", "redirect_uri", "issuer", "require_iss", "nonce", "max_age"]
+
+
+def pending_input(spec: Any) -> PendingAuthorization:
+    Fields(spec, "pending", PENDING_FIELDS)
+    return PendingAuthorization.from_json(json.dumps(spec))
 
 
 def grant_json(g: CodeGrant) -> Dict[str, Any]:
@@ -348,6 +400,8 @@ def error_json(e: GrantlineError) -> Dict[str, Any]:
         "excerpt": getattr(e, "excerpt", None),
         "grant": getattr(e, "grant", None),
         "endpoint": getattr(e, "endpoint", None),
+        "claim": getattr(e, "claim", None),
+        "problem": getattr(e, "problem", None),
     }
 
 
@@ -428,17 +482,26 @@ def judge(f: Fields, required: Sequence[str], optional: Sequence[str], run: Call
 
 
 def run_provider(v: Any) -> None:
-    f = Fields(v, "vector", with_common(["provider", "expect_provider", "expect_error"]))
-    judge(f, ["expect_provider"], [], lambda: {"expect_provider": provider_json(provider(f.value("provider")))})
+    f = Fields(v, "vector", with_common(["provider", "expect_provider", "expect_assertion_audience", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        p = provider(f.value("provider"))
+        return {"expect_provider": provider_json(p), "expect_assertion_audience": p.assertion_audience}
+
+    judge(f, ["expect_provider"], ["expect_assertion_audience"], run)
 
 
-def build_call(c: Client, spec: Any) -> HttpRequest:
+def build_call(c: Client, spec: Any, now: int = 0) -> HttpRequest:
     ty = spec.get("type") if isinstance(spec, dict) else None
     if not isinstance(ty, str):
         raise VectorError("call: missing `type`")
+    params_ok = ty in ("client_credentials", "password", "refresh_token", "authorization_code", "device_code",
+                       "grant", "token_exchange", "jwt_bearer")
 
     def fields(allowed: Sequence[str]) -> Fields:
-        return Fields(spec, f"call ({ty})", allowed)
+        return Fields(spec, f"call ({ty})", list(allowed) + (["params"] if params_ok else []))
+
+    params = Fields(spec, "call", list(spec)).pairs("params") if params_ok else []
 
     def hint(value: Optional[str]) -> Optional[str]:
         if value not in (None, "access_token", "refresh_token"):
@@ -448,41 +511,102 @@ def build_call(c: Client, spec: Any) -> HttpRequest:
     if ty == "client_credentials":
         f = fields(["type", "scopes"])
         f.value("scopes")
-        return c.client_credentials_request(f.strings("scopes"))
+        return c.client_credentials_request(f.strings("scopes"), params=params, now=now)
     if ty == "password":
         f = fields(["type", "username", "password", "scopes"])
         f.value("scopes")
-        return c.password_request(f.str("username"), grantline.Secret(f.str("password")), f.strings("scopes"))
+        return c.password_request(f.str("username"), grantline.Secret(f.str("password")), f.strings("scopes"),
+                                  params=params, now=now)
     if ty == "refresh_token":
         f = fields(["type", "refresh_token", "scopes"])
         f.value("scopes")
-        return c.refresh_request(f.str("refresh_token"), f.strings("scopes"))
+        return c.refresh_request(f.str("refresh_token"), f.strings("scopes"), params=params, now=now)
     if ty == "authorization_code":
         f = fields(["type", "code", "code_verifier", "redirect_uri"])
         g = CodeGrant(f.str("code"), f.nullable_str("code_verifier"), f.nullable_str("redirect_uri"))
-        return c.authorization_code_request(g)
+        return c.authorization_code_request(g, params=params, now=now)
     if ty == "device_code":
         f = fields(["type", "device_code"])
-        return c.device_token_request(f.str("device_code"))
+        return c.device_token_request(f.str("device_code"), params=params, now=now)
     if ty == "device_authorization":
         f = fields(["type", "scopes"])
         f.value("scopes")
-        return c.device_authorization_request(f.strings("scopes"))
+        return c.device_authorization_request(f.strings("scopes"), now=now)
     if ty == "introspection":
         f = fields(["type", "token", "token_type_hint", "refresh_token"])
         return c.introspection_request(
-            f.str("token"), hint(f.nullable_str("token_type_hint")), f.nullable_str("refresh_token")  # type: ignore[arg-type]
+            f.str("token"), hint(f.nullable_str("token_type_hint")), f.nullable_str("refresh_token"),  # type: ignore[arg-type]
+            now=now,
         )
     if ty == "revocation":
         f = fields(["type", "token", "token_type_hint"])
-        return c.revocation_request(f.str("token"), hint(f.nullable_str("token_type_hint")))  # type: ignore[arg-type]
+        return c.revocation_request(f.str("token"), hint(f.nullable_str("token_type_hint")), now=now)  # type: ignore[arg-type]
+    if ty == "grant":
+        f = fields(["type", "grant_type", "scopes"])
+        return c.grant_request(f.str("grant_type"), f.strings("scopes"), params=params, now=now)
+    if ty == "token_exchange":
+        f = fields(["type", "subject_token", "subject_token_type", "actor_token", "actor_token_type",
+                    "requested_token_type", "resource", "audience", "scopes"])
+        return c.token_exchange_request(
+            f.str("subject_token"), f.str("subject_token_type"), actor_token=f.opt_str("actor_token"),
+            actor_token_type=f.opt_str("actor_token_type"), resource=f.strings("resource"),
+            audience=f.strings("audience"), scopes=f.strings("scopes"),
+            requested_token_type=f.opt_str("requested_token_type"), params=params, now=now,
+        )
+    if ty == "jwt_bearer":
+        f = fields(["type", "assertion", "scopes"])
+        return c.jwt_bearer_request(f.str("assertion"), f.strings("scopes"), params=params, now=now)
     raise VectorError(f"call: unknown type {ty!r}")
 
 
+def check_assertion(c: Client, out: Dict[str, Any], spec: Any) -> Dict[str, Any]:
+    """``expect_assertion``: the client assertion out of the body (exactly once), replaced by
+    ``ASSERTION``; its signature checked with the client's key; its header and claims (without
+    ``jti``, which must be a non-empty string) returned for comparison."""
+    Fields(spec, "expect_assertion", ["header", "claims"])
+    body: str = out["body"]
+    if body.startswith("{"):
+        value = json.loads(body).get("client_assertion")
+    else:
+        values = [v for k, v in _form_pairs(body) if k == "client_assertion"]
+        value = values[0] if len(values) == 1 else None
+    assert isinstance(value, str) and value, "no client_assertion in the body"
+    assert body.count(value) == 1, "the client assertion is not in the body exactly once"
+    out["body"] = body.replace(value, "ASSERTION")
+    if c.auth_method == "private_key_jwt":
+        assert c.signing_key is not None
+        public = c.signing_key.public_jwk()
+        assert public is not None
+        key = Jwk.from_json(public)
+    else:
+        assert c.client_secret is not None
+        key = Jwk.hmac(c.client_secret.secret())
+    verified = key.verify(value, list(ALGORITHMS))
+    claims = verified.claims()
+    jti = claims.pop("jti", None)
+    assert isinstance(jti, str) and jti, "the assertion has no jti"
+    return {"header": verified.header, "claims": claims}
+
+
+def _form_pairs(body: str) -> List[Tuple[str, str]]:
+    from urllib.parse import parse_qsl
+    return parse_qsl(body, keep_blank_values=True)
+
+
 def run_request(v: Any) -> None:
-    f = Fields(v, "vector", with_common(["provider", "client", "call", "expect_request", "expect_error"]))
-    judge(f, ["expect_request"], [],
-          lambda: {"expect_request": request_json(build_call(provider_and_client(f), f.value("call")))})
+    f = Fields(v, "vector", with_common(["provider", "client", "call", "now", "expect_request",
+                                         "expect_assertion", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        now = f.u64("now") if f.has("now") else 0
+        out = request_json(build_call(c, f.value("call"), now))
+        result: Dict[str, Any] = {"expect_request": out}
+        if f.has("expect_assertion"):
+            result["expect_assertion"] = check_assertion(c, out, f.value("expect_assertion"))
+        return result
+
+    judge(f, ["expect_request"], ["expect_assertion"], run)
 
 
 def run_authorization_url(v: Any) -> None:
@@ -491,16 +615,19 @@ def run_authorization_url(v: Any) -> None:
 
     def run() -> Dict[str, Any]:
         c = provider_and_client(f)
-        r = Fields(f.value("request"), "request", ["scopes", "pkce", "redirect_uri", "params"])
+        r = Fields(f.value("request"), "request", ["scopes", "pkce", "redirect_uri", "params", "nonce", "max_age"])
         pkce = r.opt_str("pkce") or "S256"
         if pkce not in ("S256", "plain"):
             raise VectorError(f"request: unknown pkce {pkce!r}")
         auth = c.authorization_url(
             r.strings("scopes"), pkce=pkce,  # type: ignore[arg-type]
             redirect_uri=r.opt_str("redirect_uri"), params=r.pairs("params"),
+            nonce=r.opt_str("nonce"), max_age=r.u64("max_age") if r.has("max_age") else None,
             seed=seed(f.str("seed_hex")),
         )
-        return {"expect_url": auth.url, "expect_pending": pending_json(auth.pending)}
+        expected = f.get("expect_pending")
+        oidc = isinstance(expected, dict) and "nonce" in expected
+        return {"expect_url": auth.url, "expect_pending": pending_json(auth.pending, oidc)}
 
     judge(f, ["expect_url", "expect_pending"], [], run)
 
@@ -516,14 +643,12 @@ def run_callback(v: Any) -> None:
         if unsolicited and not f.has("pending"):
             g = c.unsolicited_callback(cb)
         elif not unsolicited and f.has("pending"):
-            pending = f.value("pending")
-            Fields(pending, "pending", ["state", "code_verifier", "redirect_uri", "issuer", "require_iss"])
-            g = c.callback(PendingAuthorization.from_json(json.dumps(pending)), cb)
+            g = c.callback(pending_input(f.value("pending")), cb)
         else:
             raise VectorError("callback: `pending`, or `unsolicited: true`, not both")
         out = {"expect_grant": grant_json(g)}
         if f.has("expect_exchange_request"):
-            out["expect_exchange_request"] = request_json(c.authorization_code_request(g))
+            out["expect_exchange_request"] = request_json(c.authorization_code_request(g, now=0))
         return out
 
     judge(f, ["expect_grant"], ["expect_exchange_request"], run)
@@ -531,7 +656,7 @@ def run_callback(v: Any) -> None:
 
 def run_token_response(v: Any) -> None:
     f = Fields(v, "vector", with_common(["now", "response", "previous", "provider", "expect_token_set",
-                                         "expect_rotated", "expect_error"]))
+                                         "expect_rotated", "expect_issued_token_type", "expect_error"]))
     if f.has("previous") != f.has("expect_rotated") and not f.has("expect_error"):
         raise VectorError("`previous` and `expect_rotated` go together")
 
@@ -544,12 +669,13 @@ def run_token_response(v: Any) -> None:
             old = TokenSet("previous-access-token", p.nullable_str("refresh_token"), None, 0)
             out["expect_rotated"] = tokens.inherit_refresh_token(old)
         out["expect_token_set"] = token_set_json(tokens)
+        out["expect_issued_token_type"] = tokens.issued_token_type
         return out
 
     if f.has("previous"):
-        judge(f, ["expect_token_set", "expect_rotated"], [], run)
+        judge(f, ["expect_token_set", "expect_rotated"], ["expect_issued_token_type"], run)
     else:
-        judge(f, ["expect_token_set"], ["expect_rotated"], run)
+        judge(f, ["expect_token_set"], ["expect_rotated", "expect_issued_token_type"], run)
 
 
 def run_introspection_response(v: Any) -> None:
@@ -803,6 +929,241 @@ def run_session(v: Any) -> None:
             raise AssertionError("\n    ".join(diffs))
 
 
+# ------------------------------------------------------------------------------ JOSE and OpenID Connect
+
+
+def algorithms(f: Fields, key: str = "algorithms") -> List[str]:
+    names = f.strings(key)
+    for n in names:
+        if n not in ALGORITHMS:
+            raise VectorError(f"`{key}`: unknown algorithm {n!r}")
+    return names
+
+
+def repeat(spec: Any) -> str:
+    r = Fields(spec, "token_repeat", ["prefix", "text", "count", "suffix"])
+    return (r.opt_str("prefix") or "") + r.str("text") * r.u64("count") + (r.opt_str("suffix") or "")
+
+
+def verified_json(j: VerifiedJws) -> Dict[str, Any]:
+    return {"alg": j.algorithm, "kid": j.kid, "payload": j.payload.decode()}
+
+
+def run_jws_verify(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["keys", "key", "token", "token_repeat", "algorithms", "expect_jws",
+                                         "expect_error"]))
+    if f.has("keys") == f.has("key") or f.has("token") == f.has("token_repeat"):
+        raise VectorError("exactly one of `keys`/`key` and one of `token`/`token_repeat`")
+
+    def run() -> Dict[str, Any]:
+        token = f.str("token") if f.has("token") else repeat(f.value("token_repeat"))
+        algs = algorithms(f)
+        verifier = JwkSet.from_json(f.str("keys")) if f.has("keys") else Jwk.from_json(f.str("key"))
+        return {"expect_jws": verified_json(verifier.verify(token, algs))}
+
+    judge(f, ["expect_jws"], [], run)
+
+
+def run_jwk_set(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["keys", "expect_keys", "expect_skipped", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        keys = JwkSet.from_json(f.str("keys"))
+        assert len(keys) == len(keys.keys)
+        return {"expect_keys": keys.keys, "expect_skipped": keys.skipped}
+
+    judge(f, ["expect_keys", "expect_skipped"], [], run)
+
+
+def run_jws_sign(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["signing_key", "signing_key_pem", "algorithm", "kid", "header", "payload",
+                                         "expect_token", "expect_verified_by", "expect_header", "expect_error"]))
+    if f.has("signing_key") == f.has("signing_key_pem"):
+        raise VectorError("exactly one of `signing_key` and `signing_key_pem`")
+    if f.has("expect_verified_by") != f.has("expect_header"):
+        raise VectorError("`expect_verified_by` and `expect_header` go together")
+
+    def run() -> Dict[str, Any]:
+        key = (SigningKey.from_jwk(f.str("signing_key")) if f.has("signing_key")
+               else SigningKey.from_pkcs8_pem(f.str("signing_key_pem")))
+        alg = f.opt_str("algorithm")
+        if alg is not None:
+            key = key.with_algorithm(alg)
+        kid = f.opt_str("kid")
+        if kid is not None:
+            key = key.with_kid(kid)
+        header = f.value("header")
+        if not isinstance(header, dict):
+            raise VectorError("`header` is not an object")
+        payload = f.str("payload")
+        token = key.sign_payload(payload.encode(), header)
+        out: Dict[str, Any] = {"expect_token": token}
+        if f.has("expect_verified_by"):
+            verified = Jwk.from_json(f.str("expect_verified_by")).verify(token, list(ALGORITHMS))
+            assert verified.payload == payload.encode(), "the verified payload differs"
+            out["expect_verified_by"] = f.str("expect_verified_by")
+            out["expect_header"] = verified.header
+        return out
+
+    judge(f, [], ["expect_token", "expect_verified_by", "expect_header"], run)
+
+
+def claims_json(c: IdTokenClaims) -> Dict[str, Any]:
+    return {
+        "sub": c.sub, "iss": c.iss, "aud": c.aud, "azp": c.azp,
+        "nonce": c.nonce.secret() if c.nonce is not None else None,
+        "auth_time": c.auth_time, "acr": c.acr, "amr": c.amr, "exp": c.exp, "iat": c.iat,
+        "claim_names": sorted(c.claims, key=lambda s: s.encode()),
+    }
+
+
+def adjusted(check: IdTokenCheck, spec: Any) -> IdTokenCheck:
+    if spec is None:
+        return check
+    f = Fields(spec, "check", ["leeway", "algorithms", "access_token", "code"])
+    return check.replace(
+        leeway=f.u64("leeway") if f.has("leeway") else None,
+        algorithms=algorithms(f) if f.has("algorithms") else None,
+        access_token=f.opt_str("access_token"), code=f.opt_str("code"),
+    )
+
+
+def run_id_token(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "pending", "check", "jwks", "token", "now",
+                                         "expect_claims", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        check = adjusted(c.id_token_check(pending_input(f.value("pending"))), f.get("check"))
+        verified = JwkSet.from_json(f.str("jwks")).verify(f.str("token"), check.algorithms)
+        return {"expect_claims": claims_json(check.validate(verified, f.u64("now")))}
+
+    judge(f, ["expect_claims"], [], run)
+
+
+def run_id_token_refresh(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "pending", "check", "jwks", "previous_token",
+                                         "previous_now", "token", "now", "expect_claims", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        keys = JwkSet.from_json(f.str("jwks"))
+        first = c.id_token_check(pending_input(f.value("pending")))
+        previous = first.validate(keys.verify(f.str("previous_token"), first.algorithms), f.u64("previous_now"))
+        check = adjusted(c.refresh_id_token_check(), f.get("check"))
+        verified = keys.verify(f.str("token"), check.algorithms)
+        return {"expect_claims": claims_json(check.validate_refreshed(verified, previous, f.u64("now")))}
+
+    judge(f, ["expect_claims"], [], run)
+
+
+def run_userinfo_request(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "access_token", "expect_request", "expect_error"]))
+    judge(f, ["expect_request"], [], lambda: {
+        "expect_request": request_json(provider_and_client(f).userinfo_request(f.str("access_token")))})
+
+
+def run_userinfo_response(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["response", "expected_sub", "signed", "expect_userinfo", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        sub = f.str("expected_sub")
+        answer = UserInfo.from_response(response(f.value("response")), sub)
+        signed = isinstance(answer, str)
+        if isinstance(answer, str):
+            if not f.has("signed"):
+                raise VectorError("a signed answer needs `signed`")
+            s = Fields(f.value("signed"), "signed", ["jwks", "algorithms", "issuer", "client_id"])
+            verified = JwkSet.from_json(s.str("jwks")).verify(answer, algorithms(s))
+            answer = UserInfo.from_verified(verified, sub, s.str("issuer"), s.str("client_id"))
+        return {"expect_userinfo": {"signed": signed, "sub": answer.sub,
+                                    "claim_names": sorted(answer.claims, key=lambda s: s.encode())}}
+
+    judge(f, ["expect_userinfo"], [], run)
+
+
+def run_end_session_url(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "request", "expect_url", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        c = provider_and_client(f)
+        r = Fields(f.value("request"), "request", ["id_token_hint", "logout_hint", "post_logout_redirect_uri",
+                                                   "state", "ui_locales", "params"])
+        return {"expect_url": c.end_session_url(
+            id_token_hint=r.opt_str("id_token_hint"), logout_hint=r.opt_str("logout_hint"),
+            post_logout_redirect_uri=r.opt_str("post_logout_redirect_uri"), state=r.opt_str("state"),
+            ui_locales=r.opt_str("ui_locales"), params=r.pairs("params"))}
+
+    judge(f, ["expect_url"], [], run)
+
+
+def run_provider_oidc(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "expect_oidc", "expect_error"]))
+
+    def run() -> Dict[str, Any]:
+        p = provider(f.value("provider"))
+        return {"expect_oidc": {"jwks_uri": p.jwks_uri, "userinfo_endpoint": p.userinfo_endpoint,
+                                "end_session_endpoint": p.end_session_endpoint,
+                                "id_token_algorithms": p.id_token_algorithms}}
+
+    judge(f, ["expect_oidc"], [], run)
+
+
+def run_jwks_cache(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["jwks_uri", "min_refetch", "max_age", "keys", "steps"]))
+    keys = None
+    fetched_at = 0
+    if f.has("keys"):
+        k = Fields(f.value("keys"), "keys", ["jwks", "fetched_at"])
+        keys = JwkSet.from_json(k.str("jwks"))
+        fetched_at = k.u64("fetched_at")
+    cache = JwksCache(
+        f.str("jwks_uri"), min_refetch=f.u64("min_refetch") if f.has("min_refetch") else None,
+        max_age=f.u64("max_age") if f.has("max_age") else None, keys=keys, fetched_at=fetched_at,
+    )
+    steps = f.value("steps")
+    if not isinstance(steps, list) or not steps:
+        raise VectorError("`steps` is not a non-empty list")
+    for i, step in enumerate(steps):
+        where = f"steps[{i}]"
+        op = step.get("op") if isinstance(step, dict) else None
+        diffs: List[str] = []
+        if op == "request":
+            s = Fields(step, where, ["op", "expect_request"])
+            diff(f"{where}.expect_request", s.value("expect_request"), request_json(cache.request()), diffs)
+        elif op in ("verify", "receive"):
+            allowed = ["op", "now", "expect", "expect_error"] + (["token", "algorithms"] if op == "verify" else ["response"])
+            s = Fields(step, where, allowed)
+            if s.has("expect") == s.has("expect_error"):
+                raise VectorError(f"{where}: exactly one of `expect` and `expect_error`")
+            try:
+                result: Any
+                if op == "verify":
+                    out = cache.verify(s.str("token"), algorithms(s), s.u64("now"))
+                    result = ("fetch" if isinstance(out, HttpRequest)
+                              else {"verified": {"alg": out.algorithm, "kid": out.kid}})
+                    if isinstance(out, HttpRequest):
+                        assert out.url == cache.request().url, "verify's request is not request()"
+                else:
+                    cache.receive(response(s.value("response")), s.u64("now"))
+                    result = "ok"
+            except GrantlineError as e:
+                if not s.has("expect_error"):
+                    raise AssertionError(f"{where}: unexpected error {short(error_json(e))} ({e})") from e
+                try:
+                    compare_error(s.value("expect_error"), e)
+                except AssertionError as a:
+                    raise AssertionError(f"{where}: {a}") from a
+                continue
+            if s.has("expect_error"):
+                raise AssertionError(f"{where}: expected an error, got {short(result)}")
+            diff(f"{where}.expect", s.value("expect"), result, diffs)
+        else:
+            raise VectorError(f"{where}: unknown op {op!r}")
+        if diffs:
+            raise AssertionError("\n    ".join(diffs))
+
+
 KINDS: Dict[str, Callable[[Any], None]] = {
     "provider": run_provider,
     "request": run_request,
@@ -817,6 +1178,16 @@ KINDS: Dict[str, Callable[[Any], None]] = {
     "discovery": run_discovery,
     "redact_url": run_redact_url,
     "session": run_session,
+    "jws_verify": run_jws_verify,
+    "jwk_set": run_jwk_set,
+    "jws_sign": run_jws_sign,
+    "id_token": run_id_token,
+    "id_token_refresh": run_id_token_refresh,
+    "userinfo_request": run_userinfo_request,
+    "userinfo_response": run_userinfo_response,
+    "end_session_url": run_end_session_url,
+    "jwks_cache": run_jwks_cache,
+    "provider_oidc": run_provider_oidc,
 }
 
 

@@ -12,13 +12,19 @@ Every exception says who is at fault (compare h11's local/remote protocol errors
   authorize again;
 * :class:`ConfigurationError` (also a :class:`ValueError`) -- the caller or the configuration
   is at fault (insecure or missing endpoint, unsupported grant, client authentication method
-  or token type, invalid input).
+  or token type, invalid input); :class:`InvalidKeyError`, one of them, for a key that cannot
+  be used;
+* :class:`JwsError` -- a signed token (an ID token, a signed userinfo answer) was refused before
+  its claims were read (``problem``: malformed, ``alg: none``, no fitting key, bad signature...);
+* :class:`IdTokenError` -- a verified ID token (or userinfo answer) failed a check of OpenID
+  Connect Core (``claim`` names the claim: ``iss``, ``aud``, ``nonce``, ``exp``...).
 
 ``kind`` is the core's stable error name (``oauth``, ``malformed``, ``unexpected_status``,
 ``unusable_token``, ``state_mismatch``, ``issuer_mismatch``, ``insecure_endpoint``,
 ``missing_endpoint``, ``unsupported_grant``, ``unsupported_auth_method``,
 ``unsupported_token_type``, ``invalid_input``, ``unexpected_response``,
-``reauthorization_required``, ``transport``, ``random``), or the binding's own ``internal``
+``reauthorization_required``, ``transport``, ``random``, ``jws``, ``id_token``,
+``invalid_key``), or the binding's own ``internal``
 (a bug). An API answer above the body limit you set (see :meth:`grantline.TokenSession.request`)
 is a ``malformed`` response, as a token answer over 1 MiB is. No message or attribute ever
 carries a secret. Every
@@ -35,6 +41,9 @@ __all__ = [
     "StateMismatchError",
     "ReauthorizationRequiredError",
     "TransportError",
+    "JwsError",
+    "IdTokenError",
+    "InvalidKeyError",
 ]
 
 
@@ -204,3 +213,47 @@ class TransportError(GrantlineError):
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.reason = reason
+
+
+class InvalidKeyError(ConfigurationError):
+    """A key the caller passed (a JWK, a JWK Set, a PEM private key, a shared secret) cannot be
+    used (``kind`` ``invalid_key``); ``reason`` says why, never with key material."""
+
+    def __init__(self, message: str, *, kind: str = "invalid_key", status: int | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(message, kind=kind, status=status, reason=reason)
+
+
+class JwsError(GrantlineError):
+    """A JWS was refused (``kind`` ``jws``): ``problem`` is ``malformed``, ``too_large``,
+    ``alg_none``, ``algorithm_not_accepted``, ``unsupported_critical``, ``unencoded_payload``,
+    ``no_matching_key``, ``key_mismatch`` or ``bad_signature``. Never carries the token."""
+
+    problem: str
+
+    def __init__(self, message: str, *, kind: str = "jws", status: int | None = None, problem: str = "") -> None:
+        super().__init__(message, kind=kind, status=status)
+        self.problem = problem
+
+    def __repr__(self) -> str:
+        return f"JwsError({self.message!r}, problem={self.problem!r})"
+
+
+class IdTokenError(GrantlineError):
+    """An ID token (or a userinfo answer) whose signature verified failed a check of OpenID
+    Connect Core 1.0 §3.1.3.7, §5.3.2 or §12.2 (``kind`` ``id_token``): ``claim`` names the
+    claim (``iss``, ``sub``, ``aud``, ``azp``, ``exp``, ``iat``, ``nbf``, ``nonce``,
+    ``auth_time``, ``at_hash``, ``c_hash``, ``alg``, ``typ``...), ``reason`` says why. Never
+    carries the token or a claim value (except ``iss``/``aud``, which are public)."""
+
+    claim: str
+    reason: str | None
+
+    def __init__(self, message: str, *, kind: str = "id_token", status: int | None = None,
+                 claim: str = "", reason: str | None = None) -> None:
+        super().__init__(message, kind=kind, status=status)
+        self.claim = claim
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"IdTokenError({self.message!r}, claim={self.claim!r})"

@@ -13,10 +13,10 @@ poll.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Generator, Literal, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Generator, Literal, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _log
-from ._errors import OAuthError, ReauthorizationRequiredError, TransportError
+from ._errors import MalformedResponseError, OAuthError, ReauthorizationRequiredError, TransportError
 from ._grantline import (
     Client,
     CodeGrant,
@@ -25,10 +25,15 @@ from ._grantline import (
     DevicePoll,
     Discovery,
     HttpRequest,
+    IdTokenClaims,
     Introspection,
+    JwksCache,
+    PendingAuthorization,
     Provider,
     Secret,
     TokenSet,
+    UserInfo,
+    VerifiedJws,
     check_revocation_response,
 )
 from .transports import Transport, UrllibTransport, _send_with, _where
@@ -44,11 +49,19 @@ __all__ = [
     "device_authorization",
     "poll_device",
     "wait_for_device",
+    "grant",
+    "token_exchange",
+    "jwt_bearer",
+    "validate_id_token",
+    "validate_refreshed_id_token",
+    "userinfo",
 ]
 
 Token = Union[str, Secret]
 #: ``access_token`` or ``refresh_token``.
 TokenTypeHint = Literal["access_token", "refresh_token"]
+#: Extra request parameters: ``[(name, value), ...]``, names may repeat, order kept.
+Params = Sequence[Tuple[str, str]]
 T = TypeVar("T")
 
 
@@ -110,14 +123,76 @@ def token_steps(client: Client, request: HttpRequest) -> Steps[TokenSet]:
     return TokenSet.from_response((yield request), provider=client.provider)
 
 
-def refresh_steps(client: Client, tokens: TokenSet, scopes: Sequence[str]) -> Steps[TokenSet]:
+def refresh_steps(
+    client: Client, tokens: TokenSet, scopes: Sequence[str], params: Params = ()
+) -> Steps[TokenSet]:
     refresh_token = tokens.refresh_token
     if refresh_token is None:
         raise ReauthorizationRequiredError("the token cannot be renewed: authorize again")
-    new = yield from token_steps(client, client.refresh_request(refresh_token, list(scopes)))
+    new = yield from token_steps(client, client.refresh_request(refresh_token, list(scopes), params=list(params)))
     if new.inherit_refresh_token(tokens):
         _log.refresh_rotated()
     return new
+
+
+def _now(now: Optional[int]) -> int:
+    return int(time.time()) if now is None else now
+
+
+def verify_steps(cache: JwksCache, token: str, algorithms: Sequence[str], now: Optional[int]) -> Steps[VerifiedJws]:
+    # The cache decides (a fetch when it holds no set, or once per interval for an unknown key:
+    # a key rotation); this only sends what it asks for. The loop always ends.
+    while True:
+        step = cache.verify(token, list(algorithms), _now(now))
+        if isinstance(step, VerifiedJws):
+            return step
+        cache.receive((yield step), _now(now))
+
+
+def id_token_steps(
+    client: Client,
+    tokens: TokenSet,
+    pending: PendingAuthorization,
+    leeway: Optional[int],
+    algorithms: Optional[Sequence[str]],
+    now: Optional[int],
+) -> Steps[IdTokenClaims]:
+    id_token = tokens.required_id_token()  # IdTokenError (claim "id_token") when missing
+    check = client.id_token_check(
+        pending, leeway=leeway, algorithms=None if algorithms is None else list(algorithms),
+        access_token=tokens.access_token,
+    )
+    verified = yield from verify_steps(client.jwks_cache, id_token.secret(), check.algorithms, now)
+    return check.validate(verified, _now(now))
+
+
+def refreshed_id_token_steps(
+    client: Client,
+    tokens: TokenSet,
+    previous: IdTokenClaims,
+    leeway: Optional[int],
+    algorithms: Optional[Sequence[str]],
+    now: Optional[int],
+) -> Steps[Optional[IdTokenClaims]]:
+    id_token = tokens.id_token
+    if id_token is None:  # a refresh answer need not carry one (OIDC Core §12.2)
+        return None
+    check = client.refresh_id_token_check(
+        leeway=leeway, algorithms=None if algorithms is None else list(algorithms),
+        access_token=tokens.access_token,
+    )
+    verified = yield from verify_steps(client.jwks_cache, id_token.secret(), check.algorithms, now)
+    return check.validate_refreshed(verified, previous, _now(now))
+
+
+def userinfo_steps(client: Client, access_token: Token, sub: str, now: Optional[int]) -> Steps[UserInfo]:
+    answer = UserInfo.from_response((yield client.userinfo_request(access_token)), sub)
+    if isinstance(answer, UserInfo):
+        return answer
+    # A signed answer: the provider's keys and ID token algorithms, its issuer and our id.
+    check = client.refresh_id_token_check()
+    verified = yield from verify_steps(client.jwks_cache, answer, check.algorithms, now)
+    return UserInfo.from_verified(verified, sub, check.issuer, check.client_id)
 
 
 def introspect_steps(
@@ -203,11 +278,14 @@ def client_credentials(
     client: Client,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[Transport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
-    """The client credentials grant (RFC 6749 §4.4)."""
-    return _run(token_steps(client, client.client_credentials_request(list(scopes))), transport, timeout)
+    """The client credentials grant (RFC 6749 §4.4). ``params``: extra parameters
+    (``[(name, value), ...]``, repeats allowed, e.g. RFC 8707 ``resource``)."""
+    request = client.client_credentials_request(list(scopes), params=list(params))
+    return _run(token_steps(client, request), transport, timeout)
 
 
 def password(
@@ -216,11 +294,12 @@ def password(
     password: Token,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[Transport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
     """The resource owner password grant (RFC 6749 §4.3)."""
-    request = client.password_request(username, password, list(scopes))
+    request = client.password_request(username, password, list(scopes), params=list(params))
     return _run(token_steps(client, request), transport, timeout)
 
 
@@ -229,21 +308,138 @@ def refresh(
     tokens: TokenSet,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[Transport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
     """The refresh token grant (RFC 6749 §6) for ``tokens``: the new set keeps the old
     refresh token when the server sent none. Persist the result (the refresh token may have
     rotated). Raises :class:`grantline.ReauthorizationRequiredError` when ``tokens`` has no
-    refresh token."""
-    return _run(refresh_steps(client, tokens, scopes), transport, timeout)
+    refresh token. A refreshed ID token is checked with :func:`validate_refreshed_id_token`."""
+    return _run(refresh_steps(client, tokens, scopes, params), transport, timeout)
 
 
 def exchange_code(
-    client: Client, grant: CodeGrant, *, transport: Optional[Transport] = None, timeout: Optional[float] = None
+    client: Client,
+    grant: CodeGrant,
+    *,
+    params: Params = (),
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
 ) -> TokenSet:
-    """The code exchange of the authorization code grant (RFC 6749 §4.1.3)."""
-    return _run(token_steps(client, client.authorization_code_request(grant)), transport, timeout)
+    """The code exchange of the authorization code grant (RFC 6749 §4.1.3). With OpenID
+    Connect, check the ID token next with :func:`validate_id_token`."""
+    request = client.authorization_code_request(grant, params=list(params))
+    return _run(token_steps(client, request), transport, timeout)
+
+
+def grant(
+    client: Client,
+    grant_type: str,
+    scopes: Sequence[str] = (),
+    *,
+    params: Params = (),
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """Any grant (an extension grant, RFC 6749 §4.5): ``grant_type`` with ``params``
+    (``[(name, value), ...]``, repeats allowed); the answer is parsed like every token
+    response."""
+    request = client.grant_request(grant_type, list(scopes), params=list(params))
+    return _run(token_steps(client, request), transport, timeout)
+
+
+def token_exchange(
+    client: Client,
+    subject_token: Token,
+    subject_token_type: str,
+    *,
+    actor_token: Optional[Token] = None,
+    actor_token_type: Optional[str] = None,
+    resource: Sequence[str] = (),
+    audience: Sequence[str] = (),
+    scopes: Sequence[str] = (),
+    requested_token_type: Optional[str] = None,
+    params: Params = (),
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """Token exchange (RFC 8693): the answer's ``issued_token_type`` says what was issued."""
+    request = client.token_exchange_request(
+        subject_token, subject_token_type, actor_token=actor_token, actor_token_type=actor_token_type,
+        resource=list(resource), audience=list(audience), scopes=list(scopes),
+        requested_token_type=requested_token_type, params=list(params),
+    )
+    return _run(token_steps(client, request), transport, timeout)
+
+
+def jwt_bearer(
+    client: Client,
+    assertion: Token,
+    scopes: Sequence[str] = (),
+    *,
+    params: Params = (),
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """The JWT bearer grant (RFC 7523 §2.1): ``assertion`` is a JWT (e.g. from
+    :meth:`grantline.SigningKey.sign`)."""
+    request = client.jwt_bearer_request(assertion, list(scopes), params=list(params))
+    return _run(token_steps(client, request), transport, timeout)
+
+
+def validate_id_token(
+    client: Client,
+    tokens: TokenSet,
+    pending: PendingAuthorization,
+    *,
+    leeway: Optional[int] = None,
+    algorithms: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> IdTokenClaims:
+    """Validates the ID token of a code exchange (OpenID Connect Core 1.0 §3.1.3.7) against
+    ``pending`` (issuer, nonce, ``max_age``) and this client; ``at_hash`` against the access
+    token of ``tokens``. The signature is checked with the provider's JWKS through the
+    client's cache (:attr:`grantline.Client.jwks_cache`), fetched over ``transport`` when
+    needed: a rotated key costs one fetch. Raises :class:`grantline.JwsError` (``problem``) or
+    :class:`grantline.IdTokenError` (``claim``)."""
+    return _run(id_token_steps(client, tokens, pending, leeway, algorithms, now), transport, timeout)
+
+
+def validate_refreshed_id_token(
+    client: Client,
+    tokens: TokenSet,
+    previous: IdTokenClaims,
+    *,
+    leeway: Optional[int] = None,
+    algorithms: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> Optional[IdTokenClaims]:
+    """Validates the ID token of a refresh answer against the claims of the previous one
+    (OpenID Connect Core 1.0 §12.2: same ``iss``, ``sub``, ``aud``, ``azp``, ``auth_time``);
+    ``None`` when the answer carries no ID token."""
+    return _run(refreshed_id_token_steps(client, tokens, previous, leeway, algorithms, now), transport, timeout)
+
+
+def userinfo(
+    client: Client,
+    access_token: Union[Token, TokenSet],
+    sub: Union[str, IdTokenClaims],
+    *,
+    now: Optional[int] = None,
+    transport: Optional[Transport] = None,
+    timeout: Optional[float] = None,
+) -> UserInfo:
+    """The end-user's claims from the userinfo endpoint (OpenID Connect Core 1.0 §5.3):
+    ``sub`` (the ID token's, or its claims) must match; a signed answer is verified through the
+    client's JWKS cache. Raises :class:`grantline.IdTokenError` (``sub``) for another user."""
+    token = access_token.access_token if isinstance(access_token, TokenSet) else access_token
+    expected = sub.sub if isinstance(sub, IdTokenClaims) else sub
+    return _run(userinfo_steps(client, token, expected, now), transport, timeout)
 
 
 def introspect(

@@ -3,7 +3,9 @@
 
 The functions mirror those of :mod:`grantline` (``client_credentials``, ``password``,
 ``refresh``, ``exchange_code``, ``introspect``, ``revoke``, ``device_authorization``,
-``poll_device``, ``wait_for_device``, ``discover``), ``timeout`` included: they run the very same
+``poll_device``, ``wait_for_device``, ``discover``, ``grant``, ``token_exchange``,
+``jwt_bearer``, ``validate_id_token``, ``validate_refreshed_id_token``, ``userinfo``),
+``timeout`` included: they run the very same
 steps (:mod:`grantline._flows`), only awaiting the transport.
 
 Without ``transport=``, every call on an event loop shares that loop's **default transport**:
@@ -21,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from typing import Any, AsyncGenerator, Awaitable, Callable, Optional, Sequence
+from typing import Any, AsyncGenerator, Awaitable, Callable, Optional, Sequence, Union
 
 from ._flows import (
     Deadline,
+    Params,
     Sleep,
     Steps,
     T,
@@ -32,11 +35,14 @@ from ._flows import (
     TokenTypeHint,
     device_authorization_steps,
     discover_steps,
+    id_token_steps,
     introspect_steps,
     poll_device_steps,
     refresh_steps,
+    refreshed_id_token_steps,
     revoke_steps,
     token_steps,
+    userinfo_steps,
     wait_for_device_steps,
 )
 from ._grantline import (
@@ -44,9 +50,12 @@ from ._grantline import (
     CodeGrant,
     DeviceAuthorization,
     DevicePoll,
+    IdTokenClaims,
     Introspection,
+    PendingAuthorization,
     Provider,
     TokenSet,
+    UserInfo,
 )
 from ._session import AsyncTokenSession
 from .transports import AsyncHttpxTransport, AsyncTransport, _asend_with
@@ -64,6 +73,12 @@ __all__ = [
     "device_authorization",
     "poll_device",
     "wait_for_device",
+    "grant",
+    "token_exchange",
+    "jwt_bearer",
+    "validate_id_token",
+    "validate_refreshed_id_token",
+    "userinfo",
 ]
 
 
@@ -152,11 +167,13 @@ async def client_credentials(
     client: Client,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[AsyncTransport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
-    """The client credentials grant."""
-    return await _run(token_steps(client, client.client_credentials_request(list(scopes))), transport, timeout)
+    """The client credentials grant (``params``: see :func:`grantline.client_credentials`)."""
+    request = client.client_credentials_request(list(scopes), params=list(params))
+    return await _run(token_steps(client, request), transport, timeout)
 
 
 async def password(
@@ -165,11 +182,12 @@ async def password(
     password: Token,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[AsyncTransport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
     """The resource owner password grant."""
-    request = client.password_request(username, password, list(scopes))
+    request = client.password_request(username, password, list(scopes), params=list(params))
     return await _run(token_steps(client, request), transport, timeout)
 
 
@@ -178,22 +196,123 @@ async def refresh(
     tokens: TokenSet,
     scopes: Sequence[str] = (),
     *,
+    params: Params = (),
     transport: Optional[AsyncTransport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
     """The refresh token grant for ``tokens`` (see :func:`grantline.refresh`)."""
-    return await _run(refresh_steps(client, tokens, scopes), transport, timeout)
+    return await _run(refresh_steps(client, tokens, scopes, params), transport, timeout)
 
 
 async def exchange_code(
     client: Client,
     grant: CodeGrant,
     *,
+    params: Params = (),
     transport: Optional[AsyncTransport] = None,
     timeout: Optional[float] = None,
 ) -> TokenSet:
     """The code exchange of the authorization code grant."""
-    return await _run(token_steps(client, client.authorization_code_request(grant)), transport, timeout)
+    request = client.authorization_code_request(grant, params=list(params))
+    return await _run(token_steps(client, request), transport, timeout)
+
+
+async def grant(
+    client: Client,
+    grant_type: str,
+    scopes: Sequence[str] = (),
+    *,
+    params: Params = (),
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """Any grant (see :func:`grantline.grant`)."""
+    request = client.grant_request(grant_type, list(scopes), params=list(params))
+    return await _run(token_steps(client, request), transport, timeout)
+
+
+async def token_exchange(
+    client: Client,
+    subject_token: Token,
+    subject_token_type: str,
+    *,
+    actor_token: Optional[Token] = None,
+    actor_token_type: Optional[str] = None,
+    resource: Sequence[str] = (),
+    audience: Sequence[str] = (),
+    scopes: Sequence[str] = (),
+    requested_token_type: Optional[str] = None,
+    params: Params = (),
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """Token exchange (RFC 8693, see :func:`grantline.token_exchange`)."""
+    request = client.token_exchange_request(
+        subject_token, subject_token_type, actor_token=actor_token, actor_token_type=actor_token_type,
+        resource=list(resource), audience=list(audience), scopes=list(scopes),
+        requested_token_type=requested_token_type, params=list(params),
+    )
+    return await _run(token_steps(client, request), transport, timeout)
+
+
+async def jwt_bearer(
+    client: Client,
+    assertion: Token,
+    scopes: Sequence[str] = (),
+    *,
+    params: Params = (),
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> TokenSet:
+    """The JWT bearer grant (RFC 7523 §2.1)."""
+    request = client.jwt_bearer_request(assertion, list(scopes), params=list(params))
+    return await _run(token_steps(client, request), transport, timeout)
+
+
+async def validate_id_token(
+    client: Client,
+    tokens: TokenSet,
+    pending: PendingAuthorization,
+    *,
+    leeway: Optional[int] = None,
+    algorithms: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> IdTokenClaims:
+    """Validates the ID token of a code exchange (see :func:`grantline.validate_id_token`)."""
+    return await _run(id_token_steps(client, tokens, pending, leeway, algorithms, now), transport, timeout)
+
+
+async def validate_refreshed_id_token(
+    client: Client,
+    tokens: TokenSet,
+    previous: IdTokenClaims,
+    *,
+    leeway: Optional[int] = None,
+    algorithms: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> Optional[IdTokenClaims]:
+    """Validates the ID token of a refresh answer (see
+    :func:`grantline.validate_refreshed_id_token`)."""
+    return await _run(refreshed_id_token_steps(client, tokens, previous, leeway, algorithms, now), transport, timeout)
+
+
+async def userinfo(
+    client: Client,
+    access_token: Union[Token, TokenSet],
+    sub: Union[str, IdTokenClaims],
+    *,
+    now: Optional[int] = None,
+    transport: Optional[AsyncTransport] = None,
+    timeout: Optional[float] = None,
+) -> UserInfo:
+    """The end-user's claims from the userinfo endpoint (see :func:`grantline.userinfo`)."""
+    token = access_token.access_token if isinstance(access_token, TokenSet) else access_token
+    expected = sub.sub if isinstance(sub, IdTokenClaims) else sub
+    return await _run(userinfo_steps(client, token, expected, now), transport, timeout)
 
 
 async def introspect(
