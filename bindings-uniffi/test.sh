@@ -164,7 +164,15 @@ for decl in 'open class Client' 'open class NativeTokenSession' 'open class Toke
             'func send(request: HttpRequest) async throws  -> HttpResponse' 'func clientCredentialsAsync(scopes: [String]) async throws  -> TokenSet' \
             'func exchangeCodeAsync(grant: CodeGrant) async throws  -> TokenSet' 'func waitForDevice(device: DeviceAuthorization) throws  -> TokenSet' \
             'func waitForDeviceAsync(device: DeviceAuthorization) async throws  -> TokenSet' \
-            'public func discoverAsync(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)async throws  -> Provider'; do
+            'public func discoverAsync(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)async throws  -> Provider' \
+            'open class SigningKey' 'open class JwkSet' 'open class JwksCache' 'open class GrantRequest' 'open class IdTokenCheck' \
+            'open class IdTokenClaims' 'open class UserInfo' 'open class VerifiedJws' 'public enum JwsAlgorithm' 'public enum JwksStep' \
+            'public enum UserInfoAnswer' 'public struct TokenExchange' 'public struct EndSessionRequest' 'public enum AssertionAudience' \
+            'func validateIdTokenAsync(tokens: TokenSet, pending: PendingAuthorization, leeway: Int64?, algorithms: [JwsAlgorithm]?) async throws  -> IdTokenClaims' \
+            'func userinfoAsync(tokens: TokenSet, idToken: IdTokenClaims) async throws  -> UserInfo' \
+            'func endSessionUrl(request: EndSessionRequest) throws  -> String' \
+            'func tokenExchangeAsync(exchange: TokenExchange, params: [Param]) async throws  -> TokenSet' \
+            'public static func entra(tenant: String)throws  -> Provider'; do
   check grep -qF "$decl" "$SW/Grantline.swift"
 done
 check grep -q 'module GrantlineFFI' "$SW/GrantlineFFI.modulemap"

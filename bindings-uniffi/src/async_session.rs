@@ -383,6 +383,7 @@ mod tests {
             None,
             Some(transport),
             None,
+            None,
         );
         AsyncTokenSession::client_credentials(&client, vec![], listener).unwrap()
     }

@@ -8,7 +8,11 @@ use crate::error::GrantlineError;
 use crate::types::{Param, PkceMethod};
 
 /// What to ask for in an authorization request.
-#[derive(Debug, Clone, Default, uniffi::Record)]
+///
+/// With `openid` among the scopes the URL carries a `nonce` (drawn at random unless given
+/// here), kept in the pending authorization. Printing it redacts the nonce.
+#[derive(Clone, Default, uniffi::Record)]
+#[uniffi::export(Display)]
 pub struct AuthorizationRequest {
     /// Scopes, joined with the provider's separator.
     #[uniffi(default)]
@@ -23,6 +27,34 @@ pub struct AuthorizationRequest {
     /// grantline sets itself (`state`, `scope`, PKCE...) are refused.
     #[uniffi(default)]
     pub params: Vec<Param>,
+    /// The OpenID Connect `nonce` (none: a random one when the scopes contain `openid`).
+    #[uniffi(default)]
+    pub nonce: Option<String>,
+    /// The OpenID Connect `max_age`, in seconds: the ID token's `auth_time` is then checked
+    /// (a negative value counts as 0).
+    #[uniffi(default)]
+    pub max_age: Option<i64>,
+}
+
+impl fmt::Display for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AuthorizationRequest(scopes={:?}, pkce={:?}, redirect_uri={:?}, params={:?}, nonce={}, max_age={:?})",
+            self.scopes,
+            self.pkce,
+            self.redirect_uri,
+            self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            if self.nonce.is_some() { grantline::secret::REDACTED } else { "none" },
+            self.max_age,
+        )
+    }
+}
+
+impl fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<AuthorizationRequest> for grantline::AuthorizationRequest {
@@ -35,6 +67,12 @@ impl From<AuthorizationRequest> for grantline::AuthorizationRequest {
         }
         for p in r.params {
             out = out.param(p.name, p.value);
+        }
+        if let Some(nonce) = r.nonce {
+            out = out.nonce(nonce);
+        }
+        if let Some(max_age) = r.max_age {
+            out = out.max_age(crate::num::seconds(max_age));
         }
         out
     }
@@ -105,6 +143,19 @@ impl PendingAuthorization {
     /// The redirect URI the request used.
     pub fn redirect_uri(&self) -> Option<String> {
         self.inner.redirect_uri().map(str::to_owned)
+    }
+    /// The OpenID Connect `nonce` the request carried (the ID token must carry it). Never log
+    /// it.
+    pub fn nonce(&self) -> Option<String> {
+        self.inner.nonce().map(|n| n.secret().to_owned())
+    }
+    /// The `max_age` the request carried, in seconds.
+    pub fn max_age(&self) -> Option<i64> {
+        crate::num::out_opt(self.inner.max_age())
+    }
+    /// The issuer the request was made to, when known.
+    pub fn issuer(&self) -> Option<String> {
+        self.inner.issuer().map(str::to_owned)
     }
 }
 

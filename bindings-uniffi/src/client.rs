@@ -2,13 +2,14 @@
 //! layer (one call per grant through the client's [`HttpTransport`]).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, PendingAuthorization};
 use crate::error::GrantlineError;
 use crate::flows::{block_on, How};
 use crate::http::{HttpRequest, HttpTransport};
+use crate::jose::SigningKey;
 use crate::num;
 use crate::provider::Provider;
 use crate::tokens::{DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
@@ -28,16 +29,32 @@ pub struct Client {
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     /// The whole-request deadline of every request this client sends (none: the transport's).
     pub(crate) timeout: Option<Duration>,
+    /// The provider's JWK Set, shared by every copy of this client (`with_timeout`): one
+    /// cache per client, created at the first ID token it validates.
+    pub(crate) jwks: Arc<Mutex<Option<grantline::JwksCache>>>,
+    /// The shortest interval between two JWKS fetches decided by an unknown key (none: the
+    /// core's default).
+    pub(crate) jwks_min_refetch: Option<u64>,
+}
+
+/// `now` from the caller (Unix seconds), else the system clock.
+pub(crate) fn at(now: Option<i64>) -> u64 {
+    now.map_or_else(crate::http::now, num::seconds)
 }
 
 impl fmt::Display for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Client(provider={}, client_id={}, secret={}, redirect_uri={:?})",
+            "Client(provider={}, client_id={}, secret={}, signing_key={}, redirect_uri={:?})",
             self.inner.provider().name(),
             self.inner.client_id(),
             if self.inner.client_secret().is_some() {
+                grantline::secret::REDACTED
+            } else {
+                "none"
+            },
+            if self.inner.signing_key().is_some() {
                 grantline::secret::REDACTED
             } else {
                 "none"
@@ -71,13 +88,17 @@ impl Client {
     /// `TokenSession` send through (none: only the `*Request` builders work). `timeout`: the
     /// whole-request deadline of every request this client sends (none: the transport's
     /// default, 30 s in the shipped transports); [`Client::with_timeout`] changes it per call.
+    /// `signing_key`: the private key of `private_key_jwt` client authentication (chosen when
+    /// the provider's metadata lists it, or with `auth_method`).
     #[uniffi::constructor(default(
         client_secret = None,
         redirect_uri = None,
         auth_method = None,
         transport = None,
-        timeout = None
+        timeout = None,
+        signing_key = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         provider: &Provider,
         client_id: String,
@@ -86,10 +107,14 @@ impl Client {
         auth_method: Option<ClientAuthMethod>,
         transport: Option<Arc<dyn HttpTransport>>,
         timeout: Option<Duration>,
+        signing_key: Option<Arc<SigningKey>>,
     ) -> Arc<Self> {
         let mut inner = grantline::Client::new(provider.inner.clone(), client_id);
         if let Some(secret) = client_secret {
             inner = inner.with_secret(secret);
+        }
+        if let Some(key) = signing_key {
+            inner = inner.with_signing_key(key.inner.clone());
         }
         if let Some(uri) = redirect_uri {
             inner = inner.with_redirect_uri(uri);
@@ -101,6 +126,8 @@ impl Client {
             inner,
             transport,
             timeout,
+            jwks: Arc::default(),
+            jwks_min_refetch: None,
         })
     }
 
@@ -112,7 +139,29 @@ impl Client {
             inner: self.inner.clone(),
             transport: self.transport.clone(),
             timeout,
+            jwks: self.jwks.clone(),
+            jwks_min_refetch: self.jwks_min_refetch,
         })
+    }
+
+    /// This client with its own JWKS cache refetching keys at most every `seconds` (default
+    /// 60) when a token names an unknown key (a key rotation). The core decides; a shorter
+    /// interval means more fetches under a stream of forged `kid`s.
+    pub fn with_jwks_min_refetch(&self, seconds: i64) -> Arc<Self> {
+        Arc::new(Client {
+            inner: self.inner.clone(),
+            transport: self.transport.clone(),
+            timeout: self.timeout,
+            jwks: Arc::default(),
+            jwks_min_refetch: Some(num::seconds(seconds)),
+        })
+    }
+
+    /// The signing key of `private_key_jwt`, when the client has one.
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        self.inner
+            .signing_key()
+            .map(|k| Arc::new(SigningKey { inner: k.clone() }))
     }
 
     /// The whole-request deadline of the requests this client sends, when it has one.
@@ -148,33 +197,32 @@ impl Client {
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`, `unsupported_auth_method`,
     /// `invalid_input` (a scope that is not an RFC 6749 §3.3 scope token).
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], now = None))]
     pub fn client_credentials_request(
         &self,
         scopes: Vec<String>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(
-            self.inner
-                .client_credentials_request(&scopes, crate::http::now())?,
-        ))
+        Ok(self.endpoint_request(self.inner.client_credentials_request(&scopes, at(now))?))
     }
 
     /// The resource owner password token request (RFC 6749 §4.3.2).
     ///
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], now = None))]
     pub fn password_request(
         &self,
         username: String,
         password: String,
         scopes: Vec<String>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(self.inner.password_request(
             &username,
             &grantline::Password::new(password),
             &scopes,
-            crate::http::now(),
+            at(now),
         )?))
     }
 
@@ -182,16 +230,17 @@ impl Client {
     ///
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], now = None))]
     pub fn refresh_request(
         &self,
         refresh_token: String,
         scopes: Vec<String>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(self.inner.refresh_request(
             &grantline::RefreshToken::new(refresh_token),
             &scopes,
-            crate::http::now(),
+            at(now),
         )?))
     }
 
@@ -209,19 +258,18 @@ impl Client {
         Ok(authorization(a))
     }
 
-    /// [`Client::authorization_url`] with the randomness given (64 bytes: 0..32 make the
-    /// `state`, 32..64 the PKCE verifier). For tests only.
+    /// [`Client::authorization_url`] with the randomness given, 64 or 96 bytes: 0..32 make the
+    /// `state`, 32..64 the PKCE verifier, 64..96 the `nonce` of an `openid` request without
+    /// its own (with 64 bytes such a request has none). For tests only.
     ///
     /// # Errors
-    /// As `authorization_url`; `Configuration` (`invalid_input`) when `seed` is not 64 bytes.
+    /// As `authorization_url`; `Configuration` (`invalid_input`) when `seed` is not 64 or 96
+    /// bytes.
     pub fn authorization_url_with_seed(
         &self,
         request: AuthorizationRequest,
         seed: Vec<u8>,
     ) -> Result<Arc<Authorization>, GrantlineError> {
-        let seed: [u8; 64] = seed
-            .try_into()
-            .map_err(|_| GrantlineError::invalid("the seed must be 64 bytes"))?;
         let a = self
             .inner
             .authorization_url_with_seed(&request.into(), &seed)?;
@@ -261,13 +309,15 @@ impl Client {
     ///
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
+    #[uniffi::method(default(now = None))]
     pub fn authorization_code_request(
         &self,
         grant: &CodeGrant,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(
             self.inner
-                .authorization_code_request(&grant.inner, crate::http::now())?,
+                .authorization_code_request(&grant.inner, at(now))?,
         ))
     }
 
@@ -275,30 +325,28 @@ impl Client {
     ///
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], now = None))]
     pub fn device_authorization_request(
         &self,
         scopes: Vec<String>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
-        Ok(self.endpoint_request(
-            self.inner
-                .device_authorization_request(&scopes, crate::http::now())?,
-        ))
+        Ok(self.endpoint_request(self.inner.device_authorization_request(&scopes, at(now))?))
     }
 
     /// The device access token request (RFC 8628 §3.4), sent once per poll.
     ///
     /// # Errors
     /// `Configuration`: `unsupported_grant`, `missing_endpoint`.
+    #[uniffi::method(default(now = None))]
     pub fn device_token_request(
         &self,
         device_code: String,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(
-            self.inner.device_token_request(
-                &grantline::DeviceCode::new(device_code),
-                crate::http::now(),
-            )?,
+            self.inner
+                .device_token_request(&grantline::DeviceCode::new(device_code), at(now))?,
         ))
     }
 
@@ -307,19 +355,20 @@ impl Client {
     ///
     /// # Errors
     /// `Configuration` (`missing_endpoint`).
-    #[uniffi::method(default(hint = None, refresh_token = None))]
+    #[uniffi::method(default(hint = None, refresh_token = None, now = None))]
     pub fn introspection_request(
         &self,
         token: String,
         hint: Option<TokenTypeHint>,
         refresh_token: Option<String>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         let refresh = refresh_token.map(grantline::RefreshToken::new);
         Ok(self.endpoint_request(self.inner.introspection_request(
             &token,
             hint.map(Into::into),
             refresh.as_ref(),
-            crate::http::now(),
+            at(now),
         )?))
     }
 
@@ -327,16 +376,17 @@ impl Client {
     ///
     /// # Errors
     /// `Configuration` (`missing_endpoint`).
-    #[uniffi::method(default(hint = None))]
+    #[uniffi::method(default(hint = None, now = None))]
     pub fn revocation_request(
         &self,
         token: String,
         hint: Option<TokenTypeHint>,
+        now: Option<i64>,
     ) -> Result<Arc<HttpRequest>, GrantlineError> {
         Ok(self.endpoint_request(self.inner.revocation_request(
             &token,
             hint.map(Into::into),
-            crate::http::now(),
+            at(now),
         )?))
     }
 

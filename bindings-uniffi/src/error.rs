@@ -73,6 +73,34 @@ pub enum GrantlineError {
         /// What did not match, never containing a secret.
         reason: String,
     },
+    /// An ID token (or a signed userinfo answer) whose signature verified failed a check of
+    /// OpenID Connect Core 1.0 §3.1.3.7 / §12.2 (or the userinfo's `sub` is another user's).
+    /// Do not sign the user in; start the login again.
+    #[error("{reason}")]
+    IdToken {
+        /// The claim refused: `iss`, `sub`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`,
+        /// `auth_time`, `at_hash`, `c_hash`, `acr`, `amr`, `alg`, `typ`.
+        claim: String,
+        /// Why, never containing the token or a claim value (except a public `iss`/`aud`).
+        reason: String,
+    },
+    /// A JWS (an ID token, a signed answer) was refused before its claims were read.
+    #[error("{reason}")]
+    Jws {
+        /// What was wrong: `malformed`, `too_large`, `alg_none`, `algorithm_not_accepted`,
+        /// `unsupported_critical`, `unencoded_payload`, `no_matching_key`, `key_mismatch`,
+        /// `bad_signature`.
+        problem: String,
+        /// Details, never containing the token, its claims or key material.
+        reason: String,
+    },
+    /// A key you passed (a JWK, a JWK Set, a PEM, a client secret too short for
+    /// `client_secret_jwt`) cannot be used. Fix the configuration.
+    #[error("{reason}")]
+    InvalidKey {
+        /// What was wrong, never containing key material.
+        reason: String,
+    },
     /// The token session cannot renew its token: no refresh token (or a dead one) and no grant
     /// to repeat. Send the user through authorization again.
     #[error("the token cannot be renewed: authorize again")]
@@ -134,6 +162,12 @@ impl From<grantline::Error> for GrantlineError {
                 excerpt: None,
             },
             E::ReauthorizationRequired => GrantlineError::ReauthorizationRequired,
+            E::IdToken { claim, .. } => GrantlineError::IdToken { claim, reason },
+            E::Jws { problem } => GrantlineError::Jws {
+                problem: problem.kind().to_owned(),
+                reason,
+            },
+            E::InvalidKey { .. } => GrantlineError::InvalidKey { reason },
             E::Transport { reason } => GrantlineError::Transport { reason },
             E::UnsupportedGrant { grant } => GrantlineError::Configuration {
                 kind,

@@ -10,15 +10,17 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::authorize::CodeGrant;
+use crate::authorize::{CodeGrant, PendingAuthorization};
 use crate::client::Client;
 use crate::discovery::Discovery;
 use crate::error::GrantlineError;
 use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
+use crate::jose::JwsAlgorithm;
+use crate::oidc::{claims, IdTokenClaims, UserInfo};
 use crate::provider::Provider;
 use crate::tokens::{token_set, DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
 use crate::types::TokenTypeHint;
@@ -252,6 +254,169 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Any grant (extension grants, token exchange, JWT bearer, standard grants with extra
+    /// parameters): its answer parsed like every token response.
+    pub(crate) async fn grant_flow(
+        &self,
+        how: &How,
+        request: &grantline::GrantRequest,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        self.tokens_flow(how, self.inner.grant_request(request, now()))
+            .await
+    }
+
+    /// Verifies `token` with this client's JWKS cache (one per client, created on first use
+    /// for the provider's `jwks_uri`), fetching the set when the core's
+    /// [`grantline::JwksCache::verify`] asks for it: first use, or a key it does not hold once
+    /// the refetch interval has passed. The lock is never held across a send; two callers
+    /// meeting an unknown key at once may both fetch.
+    pub(crate) async fn verify_with_jwks_flow(
+        &self,
+        how: &How,
+        token: &str,
+        accepted: &[grantline::jose::Algorithm],
+    ) -> Result<grantline::jose::VerifiedJws, GrantlineError> {
+        // One fetch per call: when the core asks again right after a fetch (an interval
+        // shorter than the fetch took), the keys just received answer, as the core verifies
+        // them, without another request.
+        let mut fetched = false;
+        loop {
+            let request = {
+                let mut guard = self.jwks.lock().unwrap_or_else(PoisonError::into_inner);
+                let cache = match guard.take() {
+                    Some(cache) => cache,
+                    None => {
+                        let cache = grantline::JwksCache::for_provider(self.inner.provider())?;
+                        match self.jwks_min_refetch {
+                            Some(seconds) => cache.with_min_refetch(seconds),
+                            None => cache,
+                        }
+                    }
+                };
+                let cache = guard.insert(cache);
+                match cache.verify(token, accepted, now())? {
+                    grantline::JwksStep::Verified(verified) => return Ok(verified),
+                    grantline::JwksStep::Fetch if fetched => {
+                        let asymmetric: Vec<_> = accepted
+                            .iter()
+                            .copied()
+                            .filter(|a| *a != grantline::jose::Algorithm::Hs256)
+                            .collect();
+                        let keys = cache.keys().cloned().unwrap_or_default();
+                        return Ok(keys.verify(token, &asymmetric)?);
+                    }
+                    grantline::JwksStep::Fetch => cache.request(),
+                }
+            };
+            let response = self.call(how, request).await?;
+            fetched = true;
+            let mut guard = self.jwks.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(cache) = guard.as_mut() {
+                cache.receive(&response.to_http()?, now())?;
+            }
+        }
+    }
+
+    /// The ID token of a code exchange: verified with the provider's keys, then checked
+    /// against the pending authorization (issuer, client id, nonce, `max_age`) and the token
+    /// set's access token (`at_hash`).
+    pub(crate) async fn validate_id_token_flow(
+        &self,
+        how: &How,
+        tokens: &TokenSet,
+        pending: &PendingAuthorization,
+        leeway: Option<i64>,
+        algorithms: Option<Vec<JwsAlgorithm>>,
+    ) -> Result<Arc<IdTokenClaims>, GrantlineError> {
+        let id_token = tokens
+            .inner
+            .id_token()
+            .ok_or_else(|| GrantlineError::invalid("the token set has no id_token to validate"))?;
+        let check = self
+            .inner
+            .id_token_check(&pending.inner)?
+            .access_token(tokens.inner.access_token());
+        let check = adjust(check, leeway, algorithms);
+        let verified = self
+            .verify_with_jwks_flow(how, id_token.secret(), check.accepted_algorithms())
+            .await?;
+        Ok(claims(check.validate(&verified, now())?))
+    }
+
+    /// The ID token of a refresh answer, when it has one (OpenID Connect Core 1.0 §12.2).
+    pub(crate) async fn validate_refreshed_id_token_flow(
+        &self,
+        how: &How,
+        tokens: &TokenSet,
+        previous: &IdTokenClaims,
+        leeway: Option<i64>,
+        algorithms: Option<Vec<JwsAlgorithm>>,
+    ) -> Result<Option<Arc<IdTokenClaims>>, GrantlineError> {
+        let Some(id_token) = tokens.inner.id_token() else {
+            return Ok(None);
+        };
+        let check = self
+            .inner
+            .refresh_id_token_check()?
+            .access_token(tokens.inner.access_token());
+        let check = adjust(check, leeway, algorithms);
+        let verified = self
+            .verify_with_jwks_flow(how, id_token.secret(), check.accepted_algorithms())
+            .await?;
+        Ok(Some(claims(check.validate_refreshed(
+            &verified,
+            &previous.inner,
+            now(),
+        )?)))
+    }
+
+    /// Userinfo: the request with the token set's access token, the answer's `sub` checked
+    /// against the ID token's; a signed answer verified through the JWKS cache with the
+    /// algorithms of the provider's ID tokens, then checked (`iss`, `aud`, `sub`).
+    pub(crate) async fn userinfo_flow(
+        &self,
+        how: &How,
+        tokens: &TokenSet,
+        id_token: &IdTokenClaims,
+    ) -> Result<Arc<UserInfo>, GrantlineError> {
+        let request = self.inner.userinfo_request(tokens.inner.access_token())?;
+        let response = self.call(how, request).await?;
+        let sub = id_token.inner.sub();
+        let info = match grantline::UserInfo::from_response(&response.to_http()?, sub)? {
+            grantline::UserInfoAnswer::Claims(info) => info,
+            grantline::UserInfoAnswer::Signed(jws) => {
+                let check = self.inner.refresh_id_token_check()?;
+                let verified = self
+                    .verify_with_jwks_flow(how, &jws, check.accepted_algorithms())
+                    .await?;
+                grantline::UserInfo::from_verified(
+                    &verified,
+                    sub,
+                    check.issuer(),
+                    self.inner.client_id(),
+                )?
+            }
+        };
+        Ok(Arc::new(UserInfo { inner: info }))
+    }
+}
+
+/// A check with the caller's leeway and algorithms, when given.
+fn adjust(
+    mut check: grantline::IdTokenCheck,
+    leeway: Option<i64>,
+    algorithms: Option<Vec<JwsAlgorithm>>,
+) -> grantline::IdTokenCheck {
+    if let Some(seconds) = leeway {
+        check = check.leeway(crate::num::seconds(seconds));
+    }
+    if let Some(list) = algorithms {
+        check = check.algorithms(crate::jose::algorithms(&list));
+    }
+    check
+}
+
 /// Discovery through `transport`: the well-known URLs in order (a 404 moves on), the document
 /// bound to the issuer.
 pub(crate) async fn discover_flow(
@@ -334,6 +499,7 @@ mod tests {
             None,
             None,
             Some(transport),
+            None,
             None,
         );
         (client, device)

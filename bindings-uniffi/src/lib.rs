@@ -26,6 +26,14 @@
 //!    token fresh with one renewal in flight, tell a [`TokenListener`] about every new token set
 //!    in renewal order, and retry an API call once after a 401 `invalid_token`.
 //!
+//! OpenID Connect and JOSE (issue 11): [`Client::validate_id_token`] (the signature through
+//! the client's own [`JwksCache`], the claims through the core's [`IdTokenCheck`]),
+//! [`Client::validate_refreshed_id_token`], [`Client::userinfo`], [`Client::end_session_url`];
+//! [`SigningKey`] for `private_key_jwt` (`Client(signing_key = ...)`) and RFC 7523 assertions;
+//! [`GrantRequest`] for any grant with any parameters ([`Client::grant`], token exchange, JWT
+//! bearer). Every sans-IO request builder takes `now` last (Unix seconds, default the system
+//! clock): the `iat` of a JWT client assertion.
+//!
 //! Every request carries its whole-request deadline and its response body limit to the
 //! transport (see [`HttpTransport`]): per client (`Client(timeout = ...)`,
 //! [`Client::with_timeout`]) or per request ([`HttpRequest::with_timeout`],
@@ -46,11 +54,15 @@ uniffi::setup_scaffolding!("grantline");
 mod async_session;
 mod authorize;
 mod client;
+mod client_oidc;
 mod discovery;
 mod error;
 mod flows;
+mod grant;
 mod http;
+mod jose;
 mod num;
+mod oidc;
 mod provider;
 mod session;
 mod state;
@@ -63,8 +75,20 @@ pub use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, Pendi
 pub use crate::client::Client;
 pub use crate::discovery::{discover, discover_async, Discovery};
 pub use crate::error::GrantlineError;
+pub use crate::grant::{
+    token_type_access_token, token_type_id_token, token_type_jwt, token_type_refresh_token,
+    GrantRequest, TokenExchange,
+};
 pub use crate::http::{
     max_response_body, Header, HttpRequest, HttpResponse, HttpTransport, RequestParts,
+};
+pub use crate::jose::{
+    jws_algorithm_from_name, jws_algorithm_name, Jwk, JwkInfo, JwkSet, JwksCache, JwksStep,
+    JwsAlgorithm, SigningKey, VerifiedJws,
+};
+pub use crate::oidc::{
+    parse_userinfo_response, EndSessionRequest, IdTokenCheck, IdTokenClaims, UserInfo,
+    UserInfoAnswer,
 };
 pub use crate::provider::{Provider, ProviderBuilder};
 pub use crate::session::{NativeTokenSession, TokenLease, TokenListener};
@@ -76,6 +100,6 @@ pub use crate::tokens::{
     DevicePoll, Introspection, Renewed, TokenSet,
 };
 pub use crate::types::{
-    BodyEncoding, ClientAuthMethod, Endpoint, ExpirySource, GrantType, Param, PkceMethod,
-    TokenTypeHint,
+    AssertionAudience, BodyEncoding, ClientAuthMethod, Endpoint, ExpirySource, GrantType, Param,
+    PkceMethod, TokenTypeHint,
 };

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::GrantlineError;
-use crate::types::{BodyEncoding, ClientAuthMethod, GrantType, Param};
+use crate::jose::JwsAlgorithm;
+use crate::types::{AssertionAudience, BodyEncoding, ClientAuthMethod, GrantType, Param};
 
 /// An authorization server, as data: endpoints, body encoding, client authentication, scope
 /// separator, extra token parameters, default renewal margin, supported grants.
@@ -64,8 +65,68 @@ impl Provider {
         wrap(grantline::Provider::booking_experts())
     }
 
+    /// Google (OAuth 2.0 and OpenID Connect at `https://accounts.google.com`): authorization
+    /// code, refresh and device grants; refresh answers keep the old refresh token.
+    #[uniffi::constructor]
+    pub fn google() -> Arc<Self> {
+        wrap(grantline::Provider::google())
+    }
+    /// GitHub (OAuth only, no OpenID Connect): authorization code, refresh (expiring user
+    /// tokens), device flow; `accept: application/json` is sent, form answers still parse,
+    /// errors in 200 answers are errors, `scope` is comma-separated.
+    #[uniffi::constructor]
+    pub fn github() -> Arc<Self> {
+        wrap(grantline::Provider::github())
+    }
+    /// Microsoft Entra ID (v2.0 endpoints) for `tenant` (a tenant id or domain, or `common`,
+    /// `organizations`, `consumers`); client assertions use the token endpoint as `aud`.
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`) for a tenant that cannot be a path segment.
+    #[uniffi::constructor]
+    pub fn entra(tenant: String) -> Result<Arc<Self>, GrantlineError> {
+        Ok(wrap(grantline::Provider::entra(&tenant)?))
+    }
+    /// Okta at `domain` (`dev-123.okta.com`), with a custom `authorization_server` (`default`
+    /// or its id) or the org authorization server (none).
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`, `insecure_endpoint`).
+    #[uniffi::constructor(default(authorization_server = None))]
+    pub fn okta(
+        domain: String,
+        authorization_server: Option<String>,
+    ) -> Result<Arc<Self>, GrantlineError> {
+        Ok(wrap(grantline::Provider::okta(
+            &domain,
+            authorization_server.as_deref(),
+        )?))
+    }
+    /// Auth0 at `domain` (`tenant.eu.auth0.com` or a custom domain), with the API `audience`
+    /// sent with token requests when given.
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`, `insecure_endpoint`).
+    #[uniffi::constructor(default(audience = None))]
+    pub fn auth0(domain: String, audience: Option<String>) -> Result<Arc<Self>, GrantlineError> {
+        Ok(wrap(grantline::Provider::auth0(
+            &domain,
+            audience.as_deref(),
+        )?))
+    }
+    /// Keycloak at `base_url` (`https://sso.example.com`, with `/auth` for versions before 17),
+    /// realm `realm`.
+    ///
+    /// # Errors
+    /// `Configuration` (`invalid_input`, `insecure_endpoint`).
+    #[uniffi::constructor]
+    pub fn keycloak(base_url: String, realm: String) -> Result<Arc<Self>, GrantlineError> {
+        Ok(wrap(grantline::Provider::keycloak(&base_url, &realm)?))
+    }
+
     /// A preset by name: `libro`, `libro-staging`, `bindeo`, `bookable`, `apicbase`,
-    /// `booking-experts`.
+    /// `booking-experts`, `google`, `github` (the others take parameters: `entra`, `okta`,
+    /// `auth0`, `keycloak`).
     ///
     /// # Errors
     /// `Configuration` (`invalid_input`) for an unknown name.
@@ -126,6 +187,31 @@ impl Provider {
         self.inner
             .device_authorization_endpoint()
             .map(str::to_owned)
+    }
+    /// The JWK Set URL (`jwks_uri`), when known.
+    pub fn jwks_uri(&self) -> Option<String> {
+        self.inner.jwks_uri().map(str::to_owned)
+    }
+    /// The OpenID Connect userinfo endpoint, when known.
+    pub fn userinfo_endpoint(&self) -> Option<String> {
+        self.inner.userinfo_endpoint().map(str::to_owned)
+    }
+    /// The RP-Initiated Logout end-session endpoint, when known.
+    pub fn end_session_endpoint(&self) -> Option<String> {
+        self.inner.end_session_endpoint().map(str::to_owned)
+    }
+    /// The ID token signing algorithms (`id_token_signing_alg_values_supported`, those
+    /// grantline speaks, in order; `[RS256]` when none).
+    pub fn id_token_algorithms(&self) -> Vec<JwsAlgorithm> {
+        self.inner
+            .id_token_algorithms()
+            .iter()
+            .map(|a| (*a).into())
+            .collect()
+    }
+    /// The `aud` of this provider's client assertions.
+    pub fn assertion_audience(&self) -> AssertionAudience {
+        self.inner.assertion_audience().into()
     }
     /// How request bodies are encoded.
     pub fn body_encoding(&self) -> BodyEncoding {
@@ -237,6 +323,26 @@ impl ProviderBuilder {
     /// Sets the device authorization endpoint.
     pub fn device_authorization_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
         self.with(|b| b.device_authorization_endpoint(url))
+    }
+    /// Sets the JWK Set URL (`jwks_uri`).
+    pub fn jwks_uri(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.jwks_uri(url))
+    }
+    /// Sets the userinfo endpoint.
+    pub fn userinfo_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.userinfo_endpoint(url))
+    }
+    /// Sets the end-session (logout) endpoint.
+    pub fn end_session_endpoint(self: Arc<Self>, url: String) -> Arc<Self> {
+        self.with(|b| b.end_session_endpoint(url))
+    }
+    /// Sets the ID token signing algorithms, in order of preference.
+    pub fn id_token_algorithms(self: Arc<Self>, algorithms: Vec<JwsAlgorithm>) -> Arc<Self> {
+        self.with(|b| b.id_token_algorithms(crate::jose::algorithms(&algorithms)))
+    }
+    /// Sets the `aud` of client assertions.
+    pub fn assertion_audience(self: Arc<Self>, audience: AssertionAudience) -> Arc<Self> {
+        self.with(|b| b.assertion_audience(audience.into()))
     }
     /// Sets the body encoding.
     pub fn body_encoding(self: Arc<Self>, encoding: BodyEncoding) -> Arc<Self> {

@@ -743,6 +743,7 @@ mod tests {
             None,
             Some(transport),
             Some(Duration::from_secs(7)),
+            None,
         )
     }
 
@@ -1112,7 +1113,7 @@ mod tests {
     #[test]
     fn a_client_without_transport_cannot_make_a_session() {
         let provider = Provider::bookable();
-        let client = Client::new(&provider, "id".into(), None, None, None, None, None);
+        let client = Client::new(&provider, "id".into(), None, None, None, None, None, None);
         assert!(matches!(
             NativeTokenSession::client_credentials(&client, vec![], None),
             Err(GrantlineError::Configuration { .. })

@@ -343,6 +343,7 @@ mod tests {
             None,
             None,
             None,
+            None,
         );
         let s = SessionState::client_credentials(&client, vec![]);
         let Next::Send { id, current, .. } = s.next(1000).unwrap() else {

@@ -118,9 +118,14 @@ impl TokenSet {
     pub fn refresh_token(&self) -> Option<String> {
         self.inner.refresh_token().map(|t| t.secret().to_owned())
     }
-    /// The OpenID Connect ID token, unverified. Never log it.
+    /// The OpenID Connect ID token, unverified (validate it with `Client.validateIdToken`).
+    /// Never log it.
     pub fn id_token(&self) -> Option<String> {
         self.inner.id_token().map(|t| t.secret().to_owned())
+    }
+    /// `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1), when present.
+    pub fn issued_token_type(&self) -> Option<String> {
+        self.inner.issued_token_type().map(str::to_owned)
     }
     /// When the access token expires (Unix seconds), when known. An expiry too far away to
     /// count in a `Long`/`Int64` (a lifetime like `1e20` seconds) is `Long.MAX_VALUE`/`Int64.max`:

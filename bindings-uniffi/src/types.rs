@@ -61,6 +61,16 @@ pub enum ClientAuthMethod {
     SecretJwt,
 }
 
+/// The `aud` of a client assertion (`private_key_jwt`, `client_secret_jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum AssertionAudience {
+    /// The provider's issuer identifier (draft-ietf-oauth-rfc7523bis; the token endpoint when
+    /// the provider has no issuer).
+    Issuer,
+    /// The token endpoint URL (RFC 7523 §3; Microsoft Entra, Okta).
+    TokenEndpoint,
+}
+
 /// How the PKCE code challenge is derived (RFC 7636 §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum PkceMethod {
@@ -158,6 +168,11 @@ same_enum!(
         PrivateKeyJwt = PrivateKeyJwt,
         SecretJwt = SecretJwt,
     ]
+);
+same_enum!(
+    AssertionAudience,
+    grantline::AssertionAudience,
+    [Issuer = Issuer, TokenEndpoint = TokenEndpoint]
 );
 same_enum!(
     PkceMethod,

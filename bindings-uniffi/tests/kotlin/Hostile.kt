@@ -31,6 +31,9 @@ private fun shownOf(e: GrantlineException): String = buildString {
         is GrantlineException.Configuration -> append(e.reason)
         is GrantlineException.StateMismatch -> append(e.reason)
         is GrantlineException.ReauthorizationRequired -> {}
+        is GrantlineException.IdToken -> append(e.claim).append(e.reason)
+        is GrantlineException.Jws -> append(e.problem).append(e.reason)
+        is GrantlineException.InvalidKey -> append(e.reason)
     }
 }
 

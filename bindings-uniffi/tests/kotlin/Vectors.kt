@@ -22,13 +22,13 @@ private const val MIN_SEED_VECTORS = 37
 private const val MIN_EXTRA_VECTORS = 40
 private val COMMON = listOf("name", "kind", "source", "note")
 
-private fun short(v: Any?): String {
+internal fun short(v: Any?): String {
     val s = Json.write(v)
     return if (s.length > 300) "${s.take(300)}... (${s.length} characters)" else s
 }
 
-private fun big(v: Long?): BigInteger? = v?.let { BigInteger.valueOf(it) }
-private fun big(v: Int): BigInteger = BigInteger.valueOf(v.toLong())
+internal fun big(v: Long?): BigInteger? = v?.let { BigInteger.valueOf(it) }
+internal fun big(v: Int): BigInteger = BigInteger.valueOf(v.toLong())
 
 private val LONG_MAX: BigInteger = BigInteger.valueOf(Long.MAX_VALUE)
 
@@ -85,7 +85,7 @@ class Fields(value: Any?, val what: String, allowed: List<String>) {
     }
 }
 
-private fun withCommon(vararg specific: String) = COMMON + specific.toList()
+internal fun withCommon(vararg specific: String) = COMMON + specific.toList()
 
 // ------------------------------------------------------------------ names shared with the bindings
 
@@ -97,9 +97,20 @@ fun authMethodName(m: ClientAuthMethod) = when (m) {
     ClientAuthMethod.BASIC -> "client_secret_basic"
     ClientAuthMethod.BODY -> "client_secret_post"
     ClientAuthMethod.PUBLIC -> "none"
+    ClientAuthMethod.PRIVATE_KEY_JWT -> "private_key_jwt"
+    ClientAuthMethod.SECRET_JWT -> "client_secret_jwt"
 }
 fun authMethodFromName(name: String): ClientAuthMethod? =
     ClientAuthMethod.values().firstOrNull { authMethodName(it) == name }
+/** A JWS algorithm by its JOSE name (vectors use the exact names). */
+fun algorithm(name: String): JwsAlgorithm =
+    jwsAlgorithmFromName(name) ?: throw VectorError("unknown JWS algorithm \"$name\"")
+fun assertionAudience(name: String): AssertionAudience = when (name) {
+    "issuer" -> AssertionAudience.ISSUER
+    "token_endpoint" -> AssertionAudience.TOKEN_ENDPOINT
+    else -> throw VectorError("unknown assertion audience \"$name\"")
+}
+fun assertionAudienceName(a: AssertionAudience) = a.name.lowercase()
 private fun hint(v: String?): TokenTypeHint? = when (v) {
     null -> null
     "access_token" -> TokenTypeHint.ACCESS_TOKEN
@@ -109,24 +120,37 @@ private fun hint(v: String?): TokenTypeHint? = when (v) {
 
 // ------------------------------------------------------------------ inputs
 
-private fun provider(spec: Any?): Provider {
-    val f = Fields(spec, "provider", listOf("preset", "audience", "custom", "metadata"))
+internal fun provider(spec: Any?): Provider {
+    val presetFields = listOf("audience", "tenant", "domain", "authorization_server", "base_url", "realm")
+    val f = Fields(spec, "provider", listOf("preset", "custom", "metadata") + presetFields)
+    val given = presetFields.filter { f.has(it) }
+    fun only(name: String, vararg allowed: String) {
+        given.firstOrNull { it !in allowed }?.let { throw VectorError("provider: `$it` is not a field of the $name preset") }
+    }
     return when {
         f.has("preset") && !f.has("custom") && !f.has("metadata") -> {
-            val name = f.str("preset")
-            val audience = f.optStr("audience")
-            when {
-                audience != null && name == "bookable" -> Provider.bookableWithAudience(audience)
-                audience != null -> throw VectorError("provider: `audience` is only for the bookable preset")
-                else -> try {
-                    Provider.preset(name)
-                } catch (e: GrantlineException.Configuration) {
-                    throw VectorError("provider: unknown preset \"$name\"")
+            when (val name = f.str("preset")) {
+                "entra" -> { only(name, "tenant"); Provider.entra(f.str("tenant")) }
+                "okta" -> { only(name, "domain", "authorization_server"); Provider.okta(f.str("domain"), f.optStr("authorization_server")) }
+                "auth0" -> { only(name, "domain", "audience"); Provider.auth0(f.str("domain"), f.optStr("audience")) }
+                "keycloak" -> { only(name, "base_url", "realm"); Provider.keycloak(f.str("base_url"), f.str("realm")) }
+                "bookable" -> {
+                    only(name, "audience")
+                    f.optStr("audience")?.let { Provider.bookableWithAudience(it) } ?: Provider.bookable()
+                }
+                else -> {
+                    only(name)
+                    try {
+                        Provider.preset(name)
+                    } catch (e: GrantlineException.Configuration) {
+                        throw VectorError("provider: unknown preset \"$name\"")
+                    }
                 }
             }
         }
-        !f.has("preset") && f.has("custom") && !f.has("metadata") && !f.has("audience") -> customProvider(f.get("custom"))
-        !f.has("preset") && !f.has("custom") && f.has("metadata") && !f.has("audience") -> {
+        given.isNotEmpty() -> throw VectorError("provider: ${given.first()} goes with a preset")
+        !f.has("preset") && f.has("custom") && !f.has("metadata") -> customProvider(f.get("custom"))
+        !f.has("preset") && !f.has("custom") && f.has("metadata") -> {
             val doc = f.get("metadata") as? String ?: throw VectorError("provider: `metadata` is not a string")
             Provider.fromMetadata(doc.toByteArray(Charsets.UTF_8))
         }
@@ -140,7 +164,8 @@ private fun customProvider(spec: Any?): Provider {
         "name", "issuer", "authorization_endpoint", "token_endpoint", "token_endpoints_by_grant",
         "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint", "body_encoding",
         "auth_method", "scope_separator", "extra_token_params", "default_skew", "grants",
-        "unsolicited_callbacks", "iss_parameter_supported"))
+        "unsolicited_callbacks", "iss_parameter_supported", "jwks_uri", "userinfo_endpoint",
+        "end_session_endpoint", "id_token_algorithms", "assertion_audience"))
     var b = ProviderBuilder(f.optStr("name") ?: "custom")
     f.optStr("issuer")?.let { b = b.issuer(it) }
     f.optStr("authorization_endpoint")?.let { b = b.authorizationEndpoint(it) }
@@ -168,20 +193,26 @@ private fun customProvider(spec: Any?): Provider {
     for ((k, v) in f.pairs("extra_token_params")) b = b.extraTokenParam(k, v)
     if (f.has("default_skew")) b = b.defaultSkew(f.u64("default_skew"))
     for (g in f.strings("grants")) b = b.grant(grantFromName(g))
+    f.optStr("jwks_uri")?.let { b = b.jwksUri(it) }
+    f.optStr("userinfo_endpoint")?.let { b = b.userinfoEndpoint(it) }
+    f.optStr("end_session_endpoint")?.let { b = b.endSessionEndpoint(it) }
+    if (f.has("id_token_algorithms")) b = b.idTokenAlgorithms(f.strings("id_token_algorithms").map(::algorithm))
+    f.optStr("assertion_audience")?.let { b = b.assertionAudience(assertionAudience(it)) }
     b = b.unsolicitedCallbacks(f.boolOr("unsolicited_callbacks", false))
         .issParameterSupported(f.boolOr("iss_parameter_supported", false))
     return b.build()
 }
 
-private fun client(provider: Provider, spec: Any?): Client {
-    val f = Fields(spec, "client", listOf("client_id", "client_secret", "redirect_uri", "auth_method"))
+internal fun client(provider: Provider, spec: Any?): Client {
+    val f = Fields(spec, "client", listOf("client_id", "client_secret", "redirect_uri", "auth_method", "signing_key"))
     val method = f.optStr("auth_method")?.let {
         authMethodFromName(it) ?: throw VectorError("client: unknown auth_method \"$it\"")
     }
-    return Client(provider, f.str("client_id"), f.optStr("client_secret"), f.optStr("redirect_uri"), method)
+    val key = f.optStr("signing_key")?.let { SigningKey.fromJwk(it) }
+    return Client(provider, f.str("client_id"), f.optStr("client_secret"), f.optStr("redirect_uri"), method, signingKey = key)
 }
 
-private fun providerAndClient(f: Fields): Client = client(provider(f.value("provider")), f.value("client"))
+internal fun providerAndClient(f: Fields): Client = client(provider(f.value("provider")), f.value("client"))
 
 @Suppress("UNCHECKED_CAST")
 fun response(spec: Any?): HttpResponse {
@@ -219,9 +250,9 @@ fun response(spec: Any?): HttpResponse {
     return HttpResponse(status.toInt(), headers, body)
 }
 
-private fun seed(hex: String): ByteArray {
-    if (hex.length != 128) throw VectorError("seed_hex has ${hex.length} hex digits, not 128")
-    return ByteArray(64) { i ->
+internal fun seed(hex: String): ByteArray {
+    if (hex.length != 128 && hex.length != 192) throw VectorError("seed_hex has ${hex.length} hex digits, not 128 or 192")
+    return ByteArray(hex.length / 2) { i ->
         val hi = Character.digit(hex[2 * i], 16)
         val lo = Character.digit(hex[2 * i + 1], 16)
         if (hi < 0 || lo < 0) throw VectorError("seed_hex: not a hex digit")
@@ -231,7 +262,7 @@ private fun seed(hex: String): ByteArray {
 
 // ------------------------------------------------------------------ outputs as JSON
 
-private fun utf8(bytes: ByteArray, what: String): String = try {
+internal fun utf8(bytes: ByteArray, what: String): String = try {
     Charsets.UTF_8.newDecoder()
         .onMalformedInput(CodingErrorAction.REPORT)
         .onUnmappableCharacter(CodingErrorAction.REPORT)
@@ -260,7 +291,7 @@ fun tokenSetJson(t: TokenSet): Map<String, Any?> = linkedMapOf(
 )
 
 /** Byte order of UTF-8 strings, as Rust sorts them. */
-private fun byteOrder(a: String, b: String): Int {
+internal fun byteOrder(a: String, b: String): Int {
     val x = a.toByteArray(Charsets.UTF_8)
     val y = b.toByteArray(Charsets.UTF_8)
     for (i in 0 until minOf(x.size, y.size)) {
@@ -292,7 +323,7 @@ private fun providerJson(p: Provider): Map<String, Any?> {
 }
 
 @Suppress("UNCHECKED_CAST")
-private fun pendingJson(p: PendingAuthorization): Map<String, Any?> {
+private fun pendingJson(p: PendingAuthorization, oidc: Boolean = false): Map<String, Any?> {
     val stored = Json.parse(p.toJson()) as Map<String, Any?>
     return linkedMapOf(
         "state" to stored["state"],
@@ -300,7 +331,12 @@ private fun pendingJson(p: PendingAuthorization): Map<String, Any?> {
         "redirect_uri" to stored["redirect_uri"],
         "issuer" to stored["issuer"],
         "require_iss" to (stored["require_iss"] ?: false),
-    )
+    ).also {
+        if (oidc) {
+            it["nonce"] = p.nonce()
+            it["max_age"] = big(p.maxAge())
+        }
+    }
 }
 
 private fun grantJson(g: CodeGrant): Map<String, Any?> =
@@ -342,6 +378,7 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
     val m = linkedMapOf<String, Any?>(
         "kind" to null, "code" to null, "description" to null, "uri" to null,
         "status" to null, "excerpt" to null, "grant" to null, "endpoint" to null,
+        "claim" to null, "problem" to null,
     )
     fun status(s: Int) = if (s == 0) null else big(s)
     when (e) {
@@ -358,6 +395,9 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
         is GrantlineException.StateMismatch -> m["kind"] = e.kind
         is GrantlineException.ReauthorizationRequired -> m["kind"] = "reauthorization_required"
         is GrantlineException.Transport -> m["kind"] = "transport"
+        is GrantlineException.IdToken -> { m["kind"] = "id_token"; m["claim"] = e.claim }
+        is GrantlineException.Jws -> { m["kind"] = "jws"; m["problem"] = e.problem }
+        is GrantlineException.InvalidKey -> m["kind"] = "invalid_key"
     }
     return m
 }
@@ -371,7 +411,7 @@ fun jsonEquals(a: Any?, b: Any?): Boolean = when {
     else -> asKotlin(a) == b
 }
 
-private fun diff(path: String, expected: Any?, actual: Any?, out: MutableList<String>) {
+internal fun diff(path: String, expected: Any?, actual: Any?, out: MutableList<String>) {
     if (expected is Map<*, *> && actual is Map<*, *>) {
         for ((k, ev) in expected) {
             val p = "$path.$k"
@@ -383,9 +423,9 @@ private fun diff(path: String, expected: Any?, actual: Any?, out: MutableList<St
     }
 }
 
-private val ERROR_FIELDS = listOf("kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint")
+private val ERROR_FIELDS = listOf("kind", "code", "description", "uri", "status", "excerpt", "grant", "endpoint", "claim", "problem")
 
-private fun compareError(expected: Any?, e: GrantlineException): String? {
+internal fun compareError(expected: Any?, e: GrantlineException): String? {
     val f = Fields(expected, "expect_error", ERROR_FIELDS)
     f.str("kind")
     val actual = errorJson(e)
@@ -394,13 +434,13 @@ private fun compareError(expected: Any?, e: GrantlineException): String? {
     return if (diffs.isEmpty()) null else "${diffs.joinToString("\n    ")}\n    (the error: ${e.message})"
 }
 
-private sealed class Out {
+internal sealed class Out {
     class Ok(val map: Map<String, Any?>) : Out()
     class Core(val e: GrantlineException) : Out()
     class Vector(val msg: String) : Out()
 }
 
-private fun run(block: () -> Map<String, Any?>): Out = try {
+internal fun run(block: () -> Map<String, Any?>): Out = try {
     Out.Ok(block())
 } catch (e: GrantlineException) {
     Out.Core(e)
@@ -409,7 +449,7 @@ private fun run(block: () -> Map<String, Any?>): Out = try {
 }
 
 /** Compares what ran with what the vector expects; returns the failure, or null. */
-private fun judge(f: Fields, required: List<String>, optional: List<String>, actual: Out): String? {
+internal fun judge(f: Fields, required: List<String>, optional: List<String>, actual: Out): String? {
     val expectError = f.has("expect_error")
     val present = (required + optional).filter { f.has(it) }
     when {
@@ -433,47 +473,94 @@ private fun judge(f: Fields, required: List<String>, optional: List<String>, act
 // ------------------------------------------------------------------ the kinds
 
 private fun runProvider(v: Any?): String? {
-    val f = Fields(v, "vector", withCommon("provider", "expect_provider", "expect_error"))
-    return judge(f, listOf("expect_provider"), listOf(), run { mapOf("expect_provider" to providerJson(provider(f.value("provider")))) })
+    val f = Fields(v, "vector", withCommon("provider", "expect_provider", "expect_assertion_audience", "expect_error"))
+    return judge(f, listOf("expect_provider"), listOf("expect_assertion_audience"), run {
+        val p = provider(f.value("provider"))
+        mapOf("expect_provider" to providerJson(p), "expect_assertion_audience" to assertionAudienceName(p.assertionAudience()))
+    })
 }
 
-private fun buildCall(c: Client, spec: Any?): HttpRequest {
+private fun buildCall(c: Client, spec: Any?, now: Long): HttpRequest {
     val type = (spec as? Map<*, *>)?.get("type") as? String ?: throw VectorError("call: missing `type`")
     fun fields(vararg allowed: String) = Fields(spec, "call ($type)", allowed.toList())
+    val params = (spec as Map<*, *>).containsKey("params")
+    /** The standard grants with `params`: through GrantRequest. */
+    fun withParams(f: Fields, request: GrantRequest): HttpRequest =
+        c.grantRequest(request.params(f.pairs("params").map { Param(it.first, it.second) }), now)
     return when (type) {
-        "client_credentials" -> fields("type", "scopes").let { it.value("scopes"); c.clientCredentialsRequest(it.strings("scopes")) }
-        "password" -> fields("type", "username", "password", "scopes").let {
-            it.value("scopes"); c.passwordRequest(it.str("username"), it.str("password"), it.strings("scopes"))
+        "client_credentials" -> fields("type", "scopes", "params").let {
+            it.value("scopes")
+            if (params) withParams(it, GrantRequest.clientCredentials(it.strings("scopes")))
+            else c.clientCredentialsRequest(it.strings("scopes"), now)
         }
-        "refresh_token" -> fields("type", "refresh_token", "scopes").let {
-            it.value("scopes"); c.refreshRequest(it.str("refresh_token"), it.strings("scopes"))
+        "password" -> fields("type", "username", "password", "scopes", "params").let {
+            it.value("scopes")
+            if (params) withParams(it, GrantRequest.password(it.str("username"), it.str("password"), it.strings("scopes")))
+            else c.passwordRequest(it.str("username"), it.str("password"), it.strings("scopes"), now)
         }
-        "authorization_code" -> fields("type", "code", "code_verifier", "redirect_uri").let {
-            c.authorizationCodeRequest(CodeGrant(it.str("code"), it.nullableStr("code_verifier"), it.nullableStr("redirect_uri")))
+        "refresh_token" -> fields("type", "refresh_token", "scopes", "params").let {
+            it.value("scopes")
+            if (params) withParams(it, GrantRequest.refresh(it.str("refresh_token"), it.strings("scopes")))
+            else c.refreshRequest(it.str("refresh_token"), it.strings("scopes"), now)
         }
-        "device_code" -> fields("type", "device_code").let { c.deviceTokenRequest(it.str("device_code")) }
-        "device_authorization" -> fields("type", "scopes").let { it.value("scopes"); c.deviceAuthorizationRequest(it.strings("scopes")) }
+        "authorization_code" -> fields("type", "code", "code_verifier", "redirect_uri", "params").let {
+            val grant = CodeGrant(it.str("code"), it.nullableStr("code_verifier"), it.nullableStr("redirect_uri"))
+            if (params) withParams(it, GrantRequest.authorizationCode(grant)) else c.authorizationCodeRequest(grant, now)
+        }
+        "device_code" -> fields("type", "device_code", "params").let {
+            if (params) withParams(it, GrantRequest.deviceCode(it.str("device_code"))) else c.deviceTokenRequest(it.str("device_code"), now)
+        }
+        "device_authorization" -> fields("type", "scopes").let { it.value("scopes"); c.deviceAuthorizationRequest(it.strings("scopes"), now) }
         "introspection" -> fields("type", "token", "token_type_hint", "refresh_token").let {
             val refresh = it.nullableStr("refresh_token")
-            c.introspectionRequest(it.str("token"), hint(it.nullableStr("token_type_hint")), refresh)
+            c.introspectionRequest(it.str("token"), hint(it.nullableStr("token_type_hint")), refresh, now)
         }
         "revocation" -> fields("type", "token", "token_type_hint").let {
-            c.revocationRequest(it.str("token"), hint(it.nullableStr("token_type_hint")))
+            c.revocationRequest(it.str("token"), hint(it.nullableStr("token_type_hint")), now)
+        }
+        "grant" -> fields("type", "grant_type", "scopes", "params").let {
+            withParams(it, GrantRequest(it.str("grant_type")).scopes(it.strings("scopes")))
+        }
+        "token_exchange" -> fields(
+            "type", "subject_token", "subject_token_type", "actor_token", "actor_token_type",
+            "requested_token_type", "resource", "audience", "scopes", "params",
+        ).let {
+            val exchange = TokenExchange(
+                subjectToken = it.str("subject_token"),
+                subjectTokenType = it.str("subject_token_type"),
+                actorToken = it.optStr("actor_token"),
+                actorTokenType = it.optStr("actor_token_type"),
+                resource = it.strings("resource"),
+                audience = it.strings("audience"),
+                scopes = it.strings("scopes"),
+                requestedTokenType = it.optStr("requested_token_type"),
+            )
+            withParams(it, GrantRequest.tokenExchange(exchange))
+        }
+        "jwt_bearer" -> fields("type", "assertion", "scopes", "params").let {
+            withParams(it, GrantRequest.jwtBearer(it.str("assertion"), it.strings("scopes")))
         }
         else -> throw VectorError("call: unknown type \"$type\"")
     }
 }
 
 private fun runRequest(v: Any?): String? {
-    val f = Fields(v, "vector", withCommon("provider", "client", "call", "expect_request", "expect_error"))
-    return judge(f, listOf("expect_request"), listOf(), run {
+    val f = Fields(v, "vector", withCommon("provider", "client", "call", "now", "expect_request", "expect_assertion", "expect_error"))
+    return judge(f, listOf("expect_request"), listOf("expect_assertion"), run {
         val c = providerAndClient(f)
-        mapOf("expect_request" to requestJson(buildCall(c, f.value("call"))))
+        val now = if (f.has("now")) f.u64("now") else 0L
+        val request = requestJson(buildCall(c, f.value("call"), now))
+        if (f.has("expect_assertion")) {
+            val (replaced, assertion) = clientAssertion(c, f.value("client"), request)
+            mapOf("expect_request" to replaced, "expect_assertion" to assertion)
+        } else {
+            mapOf("expect_request" to request)
+        }
     })
 }
 
 private fun authorizationRequest(spec: Any?): AuthorizationRequest {
-    val f = Fields(spec, "request", listOf("scopes", "pkce", "redirect_uri", "params"))
+    val f = Fields(spec, "request", listOf("scopes", "pkce", "redirect_uri", "params", "nonce", "max_age"))
     val pkce = when (val p = f.optStr("pkce") ?: "S256") {
         "S256" -> PkceMethod.S256
         "plain" -> PkceMethod.PLAIN
@@ -484,6 +571,8 @@ private fun authorizationRequest(spec: Any?): AuthorizationRequest {
         pkce = pkce,
         redirectUri = f.optStr("redirect_uri"),
         params = f.pairs("params").map { Param(it.first, it.second) },
+        nonce = f.optStr("nonce"),
+        maxAge = if (f.has("max_age")) f.u64("max_age") else null,
     )
 }
 
@@ -494,7 +583,8 @@ private fun runAuthorizationUrl(v: Any?): String? {
         val seed = seed(f.str("seed_hex"))
         val c = providerAndClient(f)
         val a = c.authorizationUrlWithSeed(request, seed)
-        mapOf("expect_url" to a.url(), "expect_pending" to pendingJson(a.pending()))
+        val oidc = (f.get("expect_pending") as? Map<*, *>)?.containsKey("nonce") == true
+        mapOf("expect_url" to a.url(), "expect_pending" to pendingJson(a.pending(), oidc))
     })
 }
 
@@ -520,7 +610,7 @@ private fun runCallback(v: Any?): String? {
 }
 
 private fun runTokenResponse(v: Any?): String? {
-    val f = Fields(v, "vector", withCommon("now", "response", "previous", "provider", "expect_token_set", "expect_rotated", "expect_error"))
+    val f = Fields(v, "vector", withCommon("now", "response", "previous", "provider", "expect_token_set", "expect_rotated", "expect_issued_token_type", "expect_error"))
     if (f.has("previous") != f.has("expect_rotated") && !f.has("expect_error")) {
         return "`previous` and `expect_rotated` go together"
     }
@@ -540,10 +630,11 @@ private fun runTokenResponse(v: Any?): String? {
             tokens = renewed.tokens
         }
         o["expect_token_set"] = tokenSetJson(tokens)
+        o["expect_issued_token_type"] = tokens.issuedTokenType()
         o
     }
     val required = if (f.has("previous")) listOf("expect_token_set", "expect_rotated") else listOf("expect_token_set")
-    val optional = if (f.has("previous")) listOf() else listOf("expect_rotated")
+    val optional = (if (f.has("previous")) listOf() else listOf("expect_rotated")) + "expect_issued_token_type"
     return judge(f, required, optional, actual)
 }
 
@@ -810,6 +901,16 @@ fun runVector(v: Any?): String? = try {
         "discovery" -> runDiscovery(v)
         "redact_url" -> runRedactUrl(v)
         "session" -> runSession(v)
+        "jws_verify" -> runJwsVerify(v)
+        "jwk_set" -> runJwkSet(v)
+        "jws_sign" -> runJwsSign(v)
+        "id_token" -> runIdToken(v)
+        "id_token_refresh" -> runIdTokenRefresh(v)
+        "userinfo_request" -> runUserinfoRequest(v)
+        "userinfo_response" -> runUserinfoResponse(v)
+        "end_session_url" -> runEndSessionUrl(v)
+        "jwks_cache" -> runJwksCache(v)
+        "provider_oidc" -> runProviderOidc(v)
         else -> "unknown kind \"$kind\""
     }
 } catch (e: VectorError) {

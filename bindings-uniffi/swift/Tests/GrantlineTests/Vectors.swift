@@ -104,6 +104,9 @@ func endpointName(_ e: Endpoint) -> String {
     case .introspection: return "introspection"
     case .revocation: return "revocation"
     case .deviceAuthorization: return "device_authorization"
+    case .jwks: return "jwks"
+    case .userinfo: return "userinfo"
+    case .endSession: return "end_session"
     }
 }
 func authMethodName(_ m: ClientAuthMethod) -> String {
@@ -111,10 +114,12 @@ func authMethodName(_ m: ClientAuthMethod) -> String {
     case .basic: return "client_secret_basic"
     case .body: return "client_secret_post"
     case .`public`: return "none"
+    case .privateKeyJwt: return "private_key_jwt"
+    case .secretJwt: return "client_secret_jwt"
     }
 }
 func authMethodFromName(_ n: String) -> ClientAuthMethod? {
-    [ClientAuthMethod.basic, .body, .`public`].first { authMethodName($0) == n }
+    [ClientAuthMethod.basic, .body, .`public`, .privateKeyJwt, .secretJwt].first { authMethodName($0) == n }
 }
 func expirySourceName(_ s: ExpirySource) -> String {
     switch s {
@@ -353,7 +358,8 @@ func pollJson(_ p: DevicePoll) -> J {
 
 func errorJson(_ e: GrantlineError) -> [String: J] {
     var m: [String: J] = ["kind": .null, "code": .null, "description": .null, "uri": .null,
-                          "status": .null, "excerpt": .null, "grant": .null, "endpoint": .null]
+                          "status": .null, "excerpt": .null, "grant": .null, "endpoint": .null,
+                          "claim": .null, "problem": .null]
     func status(_ s: Int32) -> J { s == 0 ? .null : .i32(s) }
     switch e {
     case let .OAuth(code, description, uri, s):
@@ -367,6 +373,9 @@ func errorJson(_ e: GrantlineError) -> [String: J] {
     case let .StateMismatch(kind, _): m["kind"] = .string(kind)
     case .ReauthorizationRequired: m["kind"] = .string("reauthorization_required")
     case .Transport: m["kind"] = .string("transport")
+    case let .IdToken(claim, _): m["kind"] = .string("id_token"); m["claim"] = .string(claim)
+    case let .Jws(problem, _): m["kind"] = .string("jws"); m["problem"] = .string(problem)
+    case .InvalidKey: m["kind"] = .string("invalid_key")
     }
     return m
 }
