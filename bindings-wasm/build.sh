@@ -46,7 +46,7 @@ rel="./${support[0]#"$OUT/"}"
 cat >"$OUT/errors.js" <<JS
 export {
   GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
-  StateMismatchError, ReauthorizationRequiredError, TransportError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError,
 } from '$rel';
 JS
 printf "export { prepare } from '%s';\n" "$rel" >"$OUT/support.js"

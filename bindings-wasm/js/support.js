@@ -22,10 +22,12 @@ export class StateMismatchError extends GrantlineError {}
 export class ReauthorizationRequiredError extends GrantlineError {}
 /** fetch failed, the whole-request deadline passed, or the server answered with a redirect. */
 export class TransportError extends GrantlineError {}
+/** A JWS or an ID token was refused: kind `jws` (with `problem`) or `id_token` (with `claim`). */
+export class TokenValidationError extends GrantlineError {}
 
 const classes = {
   GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
-  StateMismatchError, ReauthorizationRequiredError, TransportError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError,
 };
 for (const [name, cls] of Object.entries(classes)) {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
@@ -112,6 +114,13 @@ const INSTEAD = {
   Discovery: 'make a new Discovery(issuer) where it is needed',
   TokenSession: 'keep one session per realm (worker): send tokens with session.tokens.serialize() if they must be shared',
   SessionState: 'keep it in the realm (worker) that drives it',
+  SigningKey: 'load the key in each realm (worker) that signs (SigningKey.fromJwk() or fromPem() from where you keep it); send signed JWS, never the key',
+  JwkSet: 'send the JWK Set document (JSON text) and JwkSet.fromJson() it where it is needed',
+  VerifiedJws: 'send what you need of it (its claims() are personal data: treat them as such)',
+  JwksCache: 'keep one cache per realm (worker): each fetches the provider\'s keys itself',
+  IdTokenCheck: 'build the check where the token is validated (client.idTokenCheck(pending))',
+  IdTokenClaims: 'send what you need of it (claims are personal data), or the ID token itself (a secret) to validate again',
+  UserInfo: 'send what you need of userinfo.claims (personal data)',
 };
 
 function cloneError(name) {

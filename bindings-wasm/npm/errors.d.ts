@@ -4,7 +4,8 @@ export interface GrantlineErrorFields {
    * A short, stable name of what went wrong: `oauth`, `malformed`, `unexpected_status`,
    * `state_mismatch`, `issuer_mismatch`, `insecure_endpoint`, `missing_endpoint`,
    * `unsupported_grant`, `unsupported_auth_method`, `unsupported_token_type`, `unusable_token`,
-   * `reauthorization_required`, `unexpected_response`, `invalid_input`, `transport`, `random`.
+   * `reauthorization_required`, `unexpected_response`, `invalid_input`, `transport`, `random`,
+   * `jws`, `id_token`, `invalid_key`.
    */
   kind: string;
   /** Who is at fault: the `server` said no, its `response` was nonsense, the `caller`, or the `transport`. */
@@ -27,6 +28,10 @@ export interface GrantlineErrorFields {
   offered?: string[];
   /** The token type received (`kind` `unsupported_token_type`: `DPoP`, `N_A`...). */
   tokenType?: string;
+  /** Why a JWS was refused (`kind` `jws`): `malformed`, `too_large`, `alg_none`, `algorithm_not_accepted`, `unsupported_critical`, `unencoded_payload`, `no_matching_key`, `key_mismatch`, `bad_signature`. */
+  problem?: string;
+  /** The ID token claim refused (`kind` `id_token`): `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `c_hash`, `auth_time`, `sub`, `alg`, `typ`... */
+  claim?: string;
 }
 
 /** Base class of every error grantline throws. No message ever contains a secret. */
@@ -42,6 +47,8 @@ export class GrantlineError extends Error implements GrantlineErrorFields {
   grant?: string;
   offered?: string[];
   tokenType?: string;
+  problem?: string;
+  claim?: string;
 }
 /** The authorization server said no (an OAuth `error` response, or a callback's `error`). */
 export class OAuthError extends GrantlineError { code: string }
@@ -65,3 +72,5 @@ export class StateMismatchError extends GrantlineError {}
 export class ReauthorizationRequiredError extends GrantlineError {}
 /** fetch failed, the whole-request deadline passed, the call was aborted, or the server answered with a redirect (never followed). */
 export class TransportError extends GrantlineError {}
+/** A JWS or an ID token was refused: kind `jws` (with `problem`) or `id_token` (with `claim`). Never carries the token. */
+export class TokenValidationError extends GrantlineError {}

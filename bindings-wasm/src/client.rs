@@ -12,13 +12,16 @@ use crate::tokens::{
 };
 use crate::types::{
     js, AuthorizationUrlOptionsArg, CallOptionsArg, ClientOptionsArg, IntrospectOptions,
-    IntrospectionOptions, PollOptions, Scopes,
+    IntrospectionOptions, PollOptions, Scopes, TokenCallOptionsArg, TokenRequestOptionsArg,
 };
+use grantline::{Assertion, GrantRequest, SecurityToken, TokenExchange};
 use grantline::{
     AuthorizationRequest, DeviceCode, DeviceFlow, DeviceStep, Error, Password, PkceMethod,
     RefreshToken, TokenTypeHint,
 };
 use js_sys::Promise;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -38,6 +41,11 @@ extern "C" {
 pub struct Client {
     pub(crate) inner: grantline::Client,
     pub(crate) fetch: Fetch,
+    /// The provider's keys, shared by every copy of this client (one cache per client object:
+    /// a key rotation fetches the set again once, as the core decides).
+    pub(crate) jwks: Rc<RefCell<Option<grantline::JwksCache>>>,
+    /// The `jwks` option: the cache's `minRefetch` and `maxAge` (seconds), when set.
+    pub(crate) jwks_settings: (Option<u64>, Option<u64>),
 }
 
 fn hint(v: Option<String>) -> Result<Option<TokenTypeHint>, Error> {
@@ -66,11 +74,15 @@ fn promise<T: Into<JsValue>>(
 
 #[wasm_bindgen]
 impl Client {
-    /// A client of `provider`. `options`: `clientSecret`, `redirectUri`, `authMethod`
-    /// (overrides the provider's: `client_secret_basic`, `client_secret_post`, `none`),
+    /// A client of `provider`. `options`: `clientSecret`, `redirectUri`, `signingKey` (a
+    /// `SigningKey`: the client authenticates with `private_key_jwt` where the provider offers
+    /// it, or when it has no secret), `authMethod` (overrides the provider's:
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt` (HS256 with the
+    /// secret, at least 32 bytes), `private_key_jwt`, `none`),
     /// `fetch` (replaces the global `fetch`: tests, proxies, custom agents), `timeout` (the
     /// whole-request deadline of every call, in milliseconds: default 30 000, `Infinity` for
-    /// none).
+    /// none), `jwks` (`{ minRefetch, maxAge }` in seconds: the client's JWKS cache, default 60
+    /// and the core's).
     #[wasm_bindgen(constructor)]
     pub fn new(
         provider: &Provider,
@@ -87,6 +99,8 @@ impl Client {
                 "authMethod",
                 "fetch",
                 "timeout",
+                "signingKey",
+                "jwks",
             ],
         )?;
         let mut inner = grantline::Client::new(provider.inner.clone(), client_id);
@@ -99,8 +113,32 @@ impl Client {
         if let Some(m) = opt_string(&get(&options, "authMethod"), "authMethod")? {
             inner = inner.with_auth_method(auth_method(&m)?);
         }
+        let key = get(&options, "signingKey");
+        if !crate::convert::absent(&key) {
+            let key = crate::convert::instance::<crate::jose::SigningKey>(&key)
+                .ok_or_else(|| invalid("signingKey must be a SigningKey"))?;
+            inner = inner.with_signing_key(key.inner);
+        }
         let fetch = Fetch::from_options(&options)?;
-        Ok(Client { inner, fetch })
+        let jwks = get(&options, "jwks");
+        known_keys(&jwks, "jwks", &["minRefetch", "maxAge"])?;
+        let min_refetch =
+            crate::convert::opt_seconds(&get(&jwks, "minRefetch"), "jwks.minRefetch")?;
+        if min_refetch == Some(0) {
+            // With 0, an unknown kid would ask for a fetch after every fetch: never ending.
+            return Err(Failure(invalid(
+                "jwks.minRefetch must be at least 1 second",
+            )));
+        }
+        Ok(Client {
+            inner,
+            fetch,
+            jwks: Rc::new(RefCell::new(None)),
+            jwks_settings: (
+                min_refetch,
+                crate::convert::opt_seconds(&get(&jwks, "maxAge"), "jwks.maxAge")?,
+            ),
+        })
     }
 
     /// The client id.
@@ -115,7 +153,8 @@ impl Client {
         self.inner.redirect_uri().map(str::to_owned)
     }
 
-    /// How this client authenticates: `client_secret_basic`, `client_secret_post` or `none`;
+    /// How this client authenticates: `client_secret_basic`, `client_secret_post`,
+    /// `client_secret_jwt`, `private_key_jwt` or `none`;
     /// `undefined` when the provider's metadata listed only methods grantline does not speak
     /// (requests then fail with `ConfigurationError` kind `unsupported_auth_method`: choose one
     /// with the `authMethod` option).
@@ -151,99 +190,159 @@ impl Client {
     // ------------------------------------------------------------------ sans-IO requests
 
     /// The client credentials token request (RFC 6749 §4.4), as `{ method, url, headers, body }`.
+    /// `options` (every token request takes them): `params` (extra parameters, in order, names
+    /// may repeat: `[['resource', 'https://a'], ['resource', 'https://b']]`), `now` (Unix
+    /// seconds, default now: the `iat` of a JWT client assertion).
     #[wasm_bindgen(js_name = clientCredentialsRequest, unchecked_return_type = "HttpRequest")]
-    pub fn client_credentials_request(&self, scopes: Option<Scopes>) -> Req {
-        let scopes = js(scopes);
-        let r = self
-            .inner
-            .client_credentials_request(&self::scopes(&scopes)?, crate::convert::unix_now())?;
-        Ok(request_to_js(&r))
+    pub fn client_credentials_request(
+        &self,
+        scopes: Option<Scopes>,
+        options: Option<TokenRequestOptionsArg>,
+    ) -> Req {
+        let scopes = self::scopes(&js(scopes))?;
+        self.sans_io(GrantRequest::client_credentials(scopes), &js(options))
     }
 
-    /// The password token request (RFC 6749 §4.3).
+    /// The password token request (RFC 6749 §4.3); `options` as `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = passwordRequest, unchecked_return_type = "HttpRequest")]
     pub fn password_request(
         &self,
         username: &str,
         password: String,
         scopes: Option<Scopes>,
+        options: Option<TokenRequestOptionsArg>,
     ) -> Req {
-        let scopes = js(scopes);
-        let r = self.inner.password_request(
-            username,
-            &Password::new(password),
-            &self::scopes(&scopes)?,
-            crate::convert::unix_now(),
-        )?;
-        Ok(request_to_js(&r))
+        let scopes = self::scopes(&js(scopes))?;
+        let grant = GrantRequest::password(username, &Password::new(password), scopes);
+        self.sans_io(grant, &js(options))
     }
 
-    /// The refresh token request (RFC 6749 §6).
+    /// The refresh token request (RFC 6749 §6); `options` as `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = refreshRequest, unchecked_return_type = "HttpRequest")]
-    pub fn refresh_request(&self, refresh_token: String, scopes: Option<Scopes>) -> Req {
-        let scopes = js(scopes);
-        let r = self.inner.refresh_request(
-            &RefreshToken::new(refresh_token),
-            &self::scopes(&scopes)?,
-            crate::convert::unix_now(),
-        )?;
-        Ok(request_to_js(&r))
+    pub fn refresh_request(
+        &self,
+        refresh_token: String,
+        scopes: Option<Scopes>,
+        options: Option<TokenRequestOptionsArg>,
+    ) -> Req {
+        let scopes = self::scopes(&js(scopes))?;
+        let grant = GrantRequest::refresh(&RefreshToken::new(refresh_token), scopes);
+        self.sans_io(grant, &js(options))
     }
 
-    /// The authorization code exchange (RFC 6749 §4.1.3, with the PKCE verifier).
+    /// The authorization code exchange (RFC 6749 §4.1.3, with the PKCE verifier); `options` as
+    /// `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = authorizationCodeRequest, unchecked_return_type = "HttpRequest")]
-    pub fn authorization_code_request(&self, grant: &CodeGrant) -> Req {
-        Ok(request_to_js(&self.inner.authorization_code_request(
-            &grant.inner,
-            crate::convert::unix_now(),
-        )?))
+    pub fn authorization_code_request(
+        &self,
+        grant: &CodeGrant,
+        options: Option<TokenRequestOptionsArg>,
+    ) -> Req {
+        self.sans_io(GrantRequest::authorization_code(&grant.inner), &js(options))
     }
 
-    /// The device authorization request (RFC 8628 §3.1).
+    /// The device authorization request (RFC 8628 §3.1). `options`: `now`.
     #[wasm_bindgen(js_name = deviceAuthorizationRequest, unchecked_return_type = "HttpRequest")]
-    pub fn device_authorization_request(&self, scopes: Option<Scopes>) -> Req {
-        let scopes = js(scopes);
+    pub fn device_authorization_request(
+        &self,
+        scopes: Option<Scopes>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ now?: number }")] options: JsValue,
+    ) -> Req {
+        known_keys(&options, "deviceAuthorizationRequest", &["now"])?;
         let r = self
             .inner
-            .device_authorization_request(&self::scopes(&scopes)?, crate::convert::unix_now())?;
+            .device_authorization_request(&self::scopes(&js(scopes))?, now_option(&options)?)?;
         Ok(request_to_js(&r))
     }
 
-    /// One device token poll (RFC 8628 §3.4).
+    /// One device token poll (RFC 8628 §3.4); `options` as `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = deviceTokenRequest, unchecked_return_type = "HttpRequest")]
-    pub fn device_token_request(&self, device_code: String) -> Req {
-        let r = self
-            .inner
-            .device_token_request(&DeviceCode::new(device_code), crate::convert::unix_now())?;
-        Ok(request_to_js(&r))
+    pub fn device_token_request(
+        &self,
+        device_code: String,
+        options: Option<TokenRequestOptionsArg>,
+    ) -> Req {
+        let grant = GrantRequest::device_code(&DeviceCode::new(device_code));
+        self.sans_io(grant, &js(options))
     }
 
     /// The introspection request (RFC 7662). `options.hint`: `access_token` or
-    /// `refresh_token`; `options.refreshToken`: Apicbase's variant also sends it.
+    /// `refresh_token`; `options.refreshToken`: Apicbase's variant also sends it;
+    /// `options.now`: as `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = introspectionRequest, unchecked_return_type = "HttpRequest")]
     pub fn introspection_request(&self, token: &str, options: Option<IntrospectionOptions>) -> Req {
         let options = js(options);
         Ok(request_to_js(&self.introspection(token, &options, false)?))
     }
 
-    /// The revocation request (RFC 7009). `hint`: `access_token` or `refresh_token`.
+    /// The revocation request (RFC 7009). `hint`: `access_token` or `refresh_token`;
+    /// `options.now` as `clientCredentialsRequest`'s.
     #[wasm_bindgen(js_name = revocationRequest, unchecked_return_type = "HttpRequest")]
     pub fn revocation_request(
         &self,
         token: &str,
         #[wasm_bindgen(unchecked_param_type = "TokenTypeHint")] hint: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ now?: number }")] options: JsValue,
     ) -> Req {
+        known_keys(&options, "revocationRequest", &["now"])?;
         Ok(request_to_js(&self.inner.revocation_request(
             token,
             self::hint(hint)?,
-            crate::convert::unix_now(),
+            now_option(&options)?,
         )?))
     }
 
+    /// A token request for any `grant_type` (a grant name or an absolute URI, e.g.
+    /// `urn:example:grant`): not refused locally, the server decides; the answer parses like
+    /// any token response. `options`: `scopes`, `params` (the grant's parameters, in order,
+    /// names may repeat), `now`. Names grantline sets itself (`grant_type`, `client_id`,
+    /// `client_assertion`, `scope`...) are refused (`ConfigurationError`, `invalid_input`).
+    #[wasm_bindgen(js_name = grantRequest, unchecked_return_type = "HttpRequest")]
+    pub fn grant_request(
+        &self,
+        grant_type: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GrantOptions & { now?: number }")] options: JsValue,
+    ) -> Req {
+        let grant = GrantRequest::new(grant_type).scopes(scopes(&get(&options, "scopes"))?);
+        self.sans_io_also(grant, &options, &["scopes"])
+    }
+
+    /// A token exchange request (RFC 8693 §2.1): `exchange` holds `subjectToken`,
+    /// `subjectTokenType` (required), `actorToken` and `actorTokenType` (together),
+    /// `resource` and `audience` (lists, each value sent, in order), `scopes`,
+    /// `requestedTokenType`. `options`: `params`, `now`. The answer's `issuedTokenType` says
+    /// what came back.
+    #[wasm_bindgen(js_name = tokenExchangeRequest, unchecked_return_type = "HttpRequest")]
+    pub fn token_exchange_request(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TokenExchangeOptions")] exchange: JsValue,
+        options: Option<TokenRequestOptionsArg>,
+    ) -> Req {
+        let grant = token_exchange(&exchange)?;
+        self.sans_io(grant, &js(options))
+    }
+
+    /// A JWT bearer grant request (RFC 7523 §2.1) with `assertion` (a JWT you obtained, or
+    /// signed with a `SigningKey`). `options`: `scopes`, `params`, `now`.
+    #[wasm_bindgen(js_name = jwtBearerRequest, unchecked_return_type = "HttpRequest")]
+    pub fn jwt_bearer_request(
+        &self,
+        assertion: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GrantOptions & { now?: number }")] options: JsValue,
+    ) -> Req {
+        let grant = GrantRequest::jwt_bearer(
+            &Assertion::new(assertion),
+            scopes(&get(&options, "scopes"))?,
+        );
+        self.sans_io_also(grant, &options, &["scopes"])
+    }
+
     /// The authorization URL (RFC 6749 §4.1.1) with a fresh `state` and PKCE (S256), and the
-    /// pending record to keep until the callback. `options`: `scopes`, `pkce` (`S256` or
-    /// `plain`), `redirectUri` (overrides the client's), `params` (extra parameters, in
-    /// order), `seed` (tests only: 64 bytes that replace the random ones).
+    /// pending record to keep until the callback. `options`: `scopes` (with `openid`, the URL
+    /// carries a random `nonce`, kept in the pending record), `pkce` (`S256` or `plain`),
+    /// `redirectUri` (overrides the client's), `params` (extra parameters, in order, names may
+    /// repeat), `nonce` (your own), `maxAge` (seconds: OpenID Connect's `max_age`), `seed`
+    /// (tests only: 64 or 96 bytes that replace the random ones: state, verifier, nonce).
     #[wasm_bindgen(js_name = authorizationUrl)]
     pub fn authorization_url(
         &self,
@@ -253,7 +352,15 @@ impl Client {
         known_keys(
             &options,
             "authorizationUrl",
-            &["scopes", "pkce", "redirectUri", "params", "seed"],
+            &[
+                "scopes",
+                "pkce",
+                "redirectUri",
+                "params",
+                "seed",
+                "nonce",
+                "maxAge",
+            ],
         )?;
         let mut request = AuthorizationRequest::new().scopes(scopes(&get(&options, "scopes"))?);
         match opt_string(&get(&options, "pkce"), "pkce")?.as_deref() {
@@ -271,15 +378,18 @@ impl Client {
         for (name, value) in pairs(&get(&options, "params"), "params")? {
             request = request.param(name, value);
         }
+        if let Some(nonce) = opt_string(&get(&options, "nonce"), "nonce")? {
+            request = request.nonce(nonce);
+        }
+        if let Some(max_age) = crate::convert::opt_seconds(&get(&options, "maxAge"), "maxAge")? {
+            request = request.max_age(max_age);
+        }
         let seed = get(&options, "seed");
         let auth = if crate::convert::absent(&seed) {
             self.inner.authorization_url(&request)?
         } else {
-            let bytes = crate::convert::bytes(&seed, "seed")?;
-            let seed: [u8; 64] = bytes
-                .try_into()
-                .map_err(|_| invalid("seed must be exactly 64 bytes"))?;
-            self.inner.authorization_url_with_seed(&request, &seed)?
+            let bytes = zeroize::Zeroizing::new(crate::convert::bytes(&seed, "seed")?);
+            self.inner.authorization_url_with_seed(&request, &bytes)?
         };
         Ok(auth.into())
     }
@@ -313,19 +423,19 @@ impl Client {
     // milliseconds, default the client's; an `AbortSignal`). A deadline passed or an abort is a
     // `TransportError`.
 
-    /// Obtains a token with the client credentials grant.
+    /// Obtains a token with the client credentials grant. `options`: `params` (extra
+    /// parameters, as in `clientCredentialsRequest`), `timeout`, `signal` (every token call
+    /// takes them).
     #[wasm_bindgen(js_name = clientCredentials, unchecked_return_type = "Promise<TokenSet>")]
     pub fn client_credentials(
         &self,
         scopes: Option<Scopes>,
-        options: Option<CallOptionsArg>,
+        options: Option<TokenCallOptionsArg>,
     ) -> Promise {
-        let scopes = js(scopes);
-        let request = self::scopes(&scopes).and_then(|s| {
-            self.inner
-                .client_credentials_request(&s, crate::convert::unix_now())
-        });
-        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
+        let options = js(options);
+        let request = self::scopes(&js(scopes))
+            .and_then(|s| self.over_fetch(GrantRequest::client_credentials(s), &options));
+        self.exchange(request, &options, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Obtains a token with the resource owner's password.
@@ -335,18 +445,14 @@ impl Client {
         username: String,
         password: String,
         scopes: Option<Scopes>,
-        options: Option<CallOptionsArg>,
+        options: Option<TokenCallOptionsArg>,
     ) -> Promise {
-        let scopes = js(scopes);
-        let request = self::scopes(&scopes).and_then(|s| {
-            self.inner.password_request(
-                &username,
-                &Password::new(password),
-                &s,
-                crate::convert::unix_now(),
-            )
+        let options = js(options);
+        let request = self::scopes(&js(scopes)).and_then(|s| {
+            let grant = GrantRequest::password(&username, &Password::new(password), s);
+            self.over_fetch(grant, &options)
         });
-        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
+        self.exchange(request, &options, TOKEN as i32, &JsValue::UNDEFINED)
     }
 
     /// Refreshes with a refresh token. When the answer carries no new refresh token, the
@@ -357,29 +463,74 @@ impl Client {
         &self,
         refresh_token: String,
         scopes: Option<Scopes>,
-        options: Option<CallOptionsArg>,
+        options: Option<TokenCallOptionsArg>,
     ) -> Promise {
-        let scopes = js(scopes);
+        let options = js(options);
         let rt = RefreshToken::new(refresh_token);
-        let request = self::scopes(&scopes).and_then(|s| {
-            self.inner
-                .refresh_request(&rt, &s, crate::convert::unix_now())
-        });
-        self.exchange(
-            request,
-            &js(options),
-            REFRESH,
-            &JsValue::from_str(rt.secret()),
-        )
+        let request = self::scopes(&js(scopes))
+            .and_then(|s| self.over_fetch(GrantRequest::refresh(&rt, s), &options));
+        self.exchange(request, &options, REFRESH, &JsValue::from_str(rt.secret()))
     }
 
-    /// Exchanges the code grant of a callback for tokens.
+    /// Exchanges the code grant of a callback for tokens. With `openid` in the scopes, validate
+    /// the ID token next: `validateIdToken(tokens, pending)`.
     #[wasm_bindgen(js_name = exchangeCode, unchecked_return_type = "Promise<TokenSet>")]
-    pub fn exchange_code(&self, grant: &CodeGrant, options: Option<CallOptionsArg>) -> Promise {
-        let request = self
-            .inner
-            .authorization_code_request(&grant.inner, crate::convert::unix_now());
-        self.exchange(request, &js(options), TOKEN as i32, &JsValue::UNDEFINED)
+    pub fn exchange_code(
+        &self,
+        grant: &CodeGrant,
+        options: Option<TokenCallOptionsArg>,
+    ) -> Promise {
+        let options = js(options);
+        let request = self.over_fetch(GrantRequest::authorization_code(&grant.inner), &options);
+        self.exchange(request, &options, TOKEN as i32, &JsValue::UNDEFINED)
+    }
+
+    /// Obtains tokens with any `grant_type` (see `grantRequest`). `options`: `scopes`,
+    /// `params`, `timeout`, `signal`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenSet>")]
+    pub fn grant(
+        &self,
+        grant_type: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GrantOptions & CallOptions")]
+        options: JsValue,
+    ) -> Promise {
+        let request = scopes(&get(&options, "scopes")).and_then(|s| {
+            self.over_fetch_also(
+                GrantRequest::new(grant_type).scopes(s),
+                &options,
+                &["scopes"],
+            )
+        });
+        self.exchange_also(request, &options, &["params", "scopes"])
+    }
+
+    /// Token exchange (RFC 8693; see `tokenExchangeRequest`). `options`: `params`, `timeout`,
+    /// `signal`. The token set's `issuedTokenType` says what came back.
+    #[wasm_bindgen(js_name = tokenExchange, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn token_exchange(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TokenExchangeOptions")] exchange: JsValue,
+        options: Option<TokenCallOptionsArg>,
+    ) -> Promise {
+        let options = js(options);
+        let request = token_exchange(&exchange).and_then(|g| self.over_fetch(g, &options));
+        self.exchange(request, &options, TOKEN as i32, &JsValue::UNDEFINED)
+    }
+
+    /// The JWT bearer grant (RFC 7523 §2.1) with `assertion`. `options`: `scopes`, `params`,
+    /// `timeout`, `signal`.
+    #[wasm_bindgen(js_name = jwtBearer, unchecked_return_type = "Promise<TokenSet>")]
+    pub fn jwt_bearer(
+        &self,
+        assertion: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GrantOptions & CallOptions")]
+        options: JsValue,
+    ) -> Promise {
+        let request = scopes(&get(&options, "scopes")).and_then(|s| {
+            let grant = GrantRequest::jwt_bearer(&Assertion::new(assertion), s);
+            self.over_fetch_also(grant, &options, &["scopes"])
+        });
+        self.exchange_also(request, &options, &["params", "scopes"])
     }
 
     /// Starts the device flow: show the answer's `userCode` and `verificationUri`, then
@@ -481,6 +632,14 @@ pub(crate) fn client_view(c: &grantline::Client, timeout: Option<f64>) -> JsValu
         or_null(c.auth_method().map(|m| m.as_str())),
     );
     set(&o, "timeout", or_null(timeout));
+    let key = c.signing_key().map(|k| {
+        let v = js_sys::Object::new();
+        set(&v, "algorithm", k.algorithm().name());
+        set(&v, "kid", or_null(k.kid()));
+        set(&v, "key", redacted_if(true));
+        JsValue::from(v)
+    });
+    set(&o, "signingKey", or_null(key));
     o.into()
 }
 
@@ -496,9 +655,32 @@ impl Client {
     ) -> Promise {
         let also: &[&str] = if kind == INTROSPECTION as i32 {
             &["hint", "refreshToken"]
-        } else {
+        } else if kind == DEVICE_AUTHORIZATION as i32 || kind == REVOKE {
             &[]
+        } else {
+            &["params"]
         };
+        self.exchange_with(request, options, kind, extra, also)
+    }
+
+    /// `exchange` of a token answer whose `options` may also hold `also`.
+    fn exchange_also(
+        &self,
+        request: Result<http::Request<Vec<u8>>, Error>,
+        options: &JsValue,
+        also: &[&str],
+    ) -> Promise {
+        self.exchange_with(request, options, TOKEN as i32, &JsValue::UNDEFINED, also)
+    }
+
+    fn exchange_with(
+        &self,
+        request: Result<http::Request<Vec<u8>>, Error>,
+        options: &JsValue,
+        kind: i32,
+        extra: &JsValue,
+        also: &[&str],
+    ) -> Promise {
         let sent = request.and_then(|r| {
             let call = self.fetch.call(options, "call", also)?;
             let separator = crate::tokens::separator_code(self.inner.provider());
@@ -521,12 +703,106 @@ impl Client {
         let known: &[&str] = if call_options {
             &["hint", "refreshToken", "timeout", "signal"]
         } else {
-            &["hint", "refreshToken"]
+            &["hint", "refreshToken", "now"]
         };
         known_keys(options, "introspection", known)?;
         let h = hint(opt_string(&get(options, "hint"), "hint")?)?;
         let rt = opt_string(&get(options, "refreshToken"), "refreshToken")?.map(RefreshToken::new);
         self.inner
-            .introspection_request(token, h, rt.as_ref(), crate::convert::unix_now())
+            .introspection_request(token, h, rt.as_ref(), now_option(options)?)
     }
+
+    /// A token request built for the sans-IO layer: `options` are `params` and `now`.
+    fn sans_io(&self, grant: GrantRequest, options: &JsValue) -> Req {
+        self.sans_io_also(grant, options, &[])
+    }
+
+    /// `sans_io` whose `options` may also hold `also`.
+    fn sans_io_also(&self, grant: GrantRequest, options: &JsValue, also: &[&str]) -> Req {
+        let mut known = vec!["params", "now"];
+        known.extend_from_slice(also);
+        known_keys(options, "token request", &known)?;
+        let grant = with_params(grant, options)?;
+        Ok(request_to_js(
+            &self.inner.grant_request(&grant, now_option(options)?)?,
+        ))
+    }
+
+    /// A token request for the calls over fetch (`options`: `params`, besides `timeout` and
+    /// `signal`, which `exchange` reads).
+    fn over_fetch(
+        &self,
+        grant: GrantRequest,
+        options: &JsValue,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        self.over_fetch_also(grant, options, &[])
+    }
+
+    fn over_fetch_also(
+        &self,
+        grant: GrantRequest,
+        options: &JsValue,
+        also: &[&str],
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        let mut known = vec!["params", "timeout", "signal"];
+        known.extend_from_slice(also);
+        known_keys(options, "call", &known)?;
+        let grant = with_params(grant, options)?;
+        self.inner.grant_request(&grant, crate::convert::unix_now())
+    }
+}
+
+/// `options.now` (Unix seconds), or the current time.
+fn now_option(options: &JsValue) -> Result<u64, Error> {
+    let now = get(options, "now");
+    if crate::convert::absent(&now) {
+        return Ok(crate::convert::unix_now());
+    }
+    match now.as_f64() {
+        Some(n) => crate::convert::seconds(n, "now"),
+        None => Err(invalid("now must be a number of seconds")),
+    }
+}
+
+/// `options.params` added to a grant request, in order.
+fn with_params(mut grant: GrantRequest, options: &JsValue) -> Result<GrantRequest, Error> {
+    for (name, value) in pairs(&get(options, "params"), "params")? {
+        grant = grant.param(name, value);
+    }
+    Ok(grant)
+}
+
+/// A token exchange from its options object (see `tokenExchangeRequest`).
+fn token_exchange(v: &JsValue) -> Result<GrantRequest, Error> {
+    if crate::convert::absent(v) {
+        return Err(invalid(
+            "tokenExchange needs { subjectToken, subjectTokenType, ... }",
+        ));
+    }
+    known_keys(
+        v,
+        "token exchange",
+        &[
+            "subjectToken",
+            "subjectTokenType",
+            "actorToken",
+            "actorTokenType",
+            "resource",
+            "audience",
+            "scopes",
+            "requestedTokenType",
+        ],
+    )?;
+    let text = |key: &str| opt_string(&get(v, key), key);
+    let subject = text("subjectToken")?.ok_or_else(|| invalid("subjectToken is required"))?;
+    let subject_type =
+        text("subjectTokenType")?.ok_or_else(|| invalid("subjectTokenType is required"))?;
+    let mut exchange = TokenExchange::new(SecurityToken::new(subject), subject_type);
+    exchange.actor_token = text("actorToken")?.map(SecurityToken::new);
+    exchange.actor_token_type = text("actorTokenType")?;
+    exchange.resource = strings(&get(v, "resource"), "resource")?;
+    exchange.audience = strings(&get(v, "audience"), "audience")?;
+    exchange.scopes = strings(&get(v, "scopes"), "scopes")?;
+    exchange.requested_token_type = text("requestedTokenType")?;
+    Ok(GrantRequest::token_exchange(exchange))
 }

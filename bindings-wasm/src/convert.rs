@@ -97,6 +97,7 @@ pub(crate) fn error_class(e: &Error) -> &'static str {
         Error::StateMismatch | Error::IssuerMismatch { .. } => "StateMismatchError",
         Error::ReauthorizationRequired => "ReauthorizationRequiredError",
         Error::Transport { .. } => "TransportError",
+        Error::Jws { .. } | Error::IdToken { .. } => "TokenValidationError",
         Error::Random => "GrantlineError",
         _ => "ConfigurationError",
     }
@@ -134,10 +135,20 @@ fn error_to_js(e: &Error) -> JsValue {
         Error::UnsupportedTokenType { token_type } => {
             set(&fields, "tokenType", token_type.as_str())
         }
+        Error::Jws { problem } => set(&fields, "problem", problem.kind()),
+        Error::IdToken { claim, .. } => set(&fields, "claim", claim.as_str()),
         _ => {}
     }
     // The core's messages never contain a secret (its no-secret test checks every variant).
     make_error(error_class(e), &e.to_string(), &fields)
+}
+
+/// An instance of one of the package's classes found in an options object, as a Rust value: a
+/// copy made by its hidden `__copy()` (wasm-bindgen's conversion takes the instance over, and
+/// the caller's object must stay usable). `None` when `v` is not an instance of `T`.
+pub(crate) fn instance<T: wasm_bindgen::convert::TryFromJsValue>(v: &JsValue) -> Option<T> {
+    let copy: js_sys::Function = get(v, "__copy").dyn_into().ok()?;
+    T::try_from_js_value(copy.call0(v).ok()?).ok()
 }
 
 /// `Error::InvalidInput` for a bad argument from JavaScript.

@@ -28,6 +28,8 @@ mod client;
 mod convert;
 mod discovery;
 mod fetch;
+mod jose;
+mod oidc;
 mod provider;
 mod session;
 mod tokens;
@@ -36,6 +38,8 @@ mod types;
 pub use client::Client;
 pub use convert::Failure;
 pub use discovery::{discover, Discovery};
+pub use jose::{JwkSet, JwksCache, SigningKey, VerifiedJws};
+pub use oidc::{parse_userinfo_response, IdTokenCheck, IdTokenClaims, UserInfo};
 pub use provider::Provider;
 pub use session::{SessionState, TokenSession};
 pub use tokens::{
@@ -145,7 +149,82 @@ import type { GrantlineError } from './errors.js';
 /** A grant name. */
 export type Grant = 'authorization_code' | 'client_credentials' | 'password' | 'refresh_token' | 'device_code';
 /** A client authentication method (RFC 8414 names). */
-export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt' | 'client_secret_jwt';
+/** A JWS algorithm grantline verifies and signs with. */
+export type JwsAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA' | 'HS256';
+/** One usable key of a `JwkSet` (`null` when absent). */
+export interface JwkSummary { kty: 'RSA' | 'EC' | 'OKP' | 'oct'; crv: string | null; kid: string | null; alg: string | null; use: string | null }
+/** `key.toJSON()`: a signing key without its key material. */
+export interface SigningKeyView { algorithm: JwsAlgorithm; kid: string | null; key: Redacted }
+/** What `JwksCache.verify()` says: the token verified, or fetch the keys (`request()`, `receive()`) and verify again. */
+export type JwksStep = { next: 'verified'; jws: VerifiedJws } | { next: 'fetch' };
+/** Changes to the check an ID token must pass. */
+export interface IdTokenCheckOptions {
+  /** Clock leeway in seconds for `exp`, `iat`, `nbf`, `auth_time` (default 60). */
+  leeway?: number;
+  /** The accepted signing algorithms (default: the provider's ID token algorithms). */
+  algorithms?: JwsAlgorithm[];
+  /** Checks `at_hash` against this access token. */
+  accessToken?: string;
+  /** Checks `c_hash` against this authorization code. */
+  code?: string;
+}
+/** Options of `validateIdToken()` / `validateRefreshedIdToken()` (the access token comes from the token set). */
+export interface ValidateOptions extends CallOptions {
+  leeway?: number;
+  algorithms?: JwsAlgorithm[];
+  code?: string;
+}
+/** `check.toJSON()`. */
+export interface IdTokenCheckView { issuer: string; clientId: string; algorithms: JwsAlgorithm[]; leeway: number; maxAge: number | null; nonce: Redacted | null }
+/** `claims.toJSON()`: the registered claims, the others by name only (personal data). */
+export interface IdTokenClaimsView {
+  iss: string; sub: string; aud: string[]; azp: string | null; exp: number; iat: number;
+  authTime: number | null; nonce: Redacted | null; acr: string | null; amr: string[] | null; claimNames: string[];
+}
+/** Options of `client.endSessionUrl()` (RP-Initiated Logout 1.0). */
+export interface EndSessionOptions {
+  /** The ID token last issued for this user (recommended). */
+  idTokenHint?: string;
+  logoutHint?: string;
+  /** Where the provider sends the browser after logout (registered with it). */
+  postLogoutRedirectUri?: string;
+  state?: string;
+  uiLocales?: string;
+  /** Extra parameters, in order. */
+  params?: [string, string][] | Record<string, string>;
+}
+/** Options of every sans-IO token request. */
+export interface TokenRequestOptions {
+  /** Extra parameters, in order; a name may repeat (`resource`, `audience`). Names grantline sets are refused. */
+  params?: [string, string][] | Record<string, string>;
+  /** Unix seconds (default now): the `iat` of a JWT client assertion. */
+  now?: number;
+}
+/** Options of every token call over fetch. */
+export interface TokenCallOptions extends CallOptions {
+  /** Extra parameters, in order; a name may repeat. */
+  params?: [string, string][] | Record<string, string>;
+}
+/** Options of a generic or JWT bearer grant. */
+export interface GrantOptions {
+  scopes?: string[];
+  params?: [string, string][] | Record<string, string>;
+}
+/** A token exchange (RFC 8693 §2.1). */
+export interface TokenExchangeOptions {
+  subjectToken: string;
+  /** e.g. `urn:ietf:params:oauth:token-type:access_token`. */
+  subjectTokenType: string;
+  actorToken?: string;
+  actorTokenType?: string;
+  /** RFC 8707 resources, each sent, in order. */
+  resource?: string[];
+  /** Audiences, each sent, in order. */
+  audience?: string[];
+  scopes?: string[];
+  requestedTokenType?: string;
+}
 /** A token type hint for introspection and revocation. */
 export type TokenTypeHint = 'access_token' | 'refresh_token';
 /** Response headers: a fetch `Headers`, a record (a repeated header as a string array), or pairs. */
@@ -195,12 +274,25 @@ export interface ProviderOptions {
   unsolicitedCallbacks?: boolean;
   /** The provider sends `iss` in callbacks (RFC 9207): require and check it. */
   issParameterSupported?: boolean;
+  /** OpenID Connect: the JWK Set URL of the provider's signing keys. */
+  jwksUri?: string;
+  userinfoEndpoint?: string;
+  /** RP-Initiated Logout's end-session endpoint. */
+  endSessionEndpoint?: string;
+  /** The algorithms ID tokens are signed with (default `['RS256']`). */
+  idTokenAlgorithms?: JwsAlgorithm[];
+  /** The `aud` of client assertions: the issuer (default when there is one) or the token endpoint. */
+  assertionAudience?: 'issuer' | 'token_endpoint';
 }
 
 /** Options of `new Client()`. */
 export interface ClientOptions {
   clientSecret?: string;
   redirectUri?: string;
+  /** The private key of `private_key_jwt` (used where the provider offers it, or when there is no secret). */
+  signingKey?: SigningKey;
+  /** The client's JWKS cache: seconds between two fetches for an unknown key (default 60, at least 1), and how long a fetched set is trusted. */
+  jwks?: { minRefetch?: number; maxAge?: number };
   /** Overrides the provider's. */
   authMethod?: AuthMethod;
   /** Replaces the global `fetch` (tests, proxies, custom agents). */
@@ -243,7 +335,11 @@ export interface AuthorizationUrlOptions {
   redirectUri?: string;
   /** Extra query parameters, in order. */
   params?: [string, string][] | Record<string, string>;
-  /** Tests only: 64 bytes that replace the random state and PKCE verifier. */
+  /** Your own OpenID Connect `nonce` (with `openid` in the scopes, one is drawn otherwise). */
+  nonce?: string;
+  /** OpenID Connect `max_age`, in seconds. */
+  maxAge?: number;
+  /** Tests only: 64 bytes (state, PKCE verifier) or 96 (and the nonce) that replace the random ones. */
   seed?: Uint8Array;
 }
 
@@ -318,6 +414,8 @@ export interface TokenSetView {
   idToken: Redacted | null;
   issuedAt: number;
   expirySource: 'expires_in' | 'expires' | 'unverified_jwt_exp' | 'unknown';
+  /** RFC 8693's `issued_token_type`, `null` when absent. */
+  issuedTokenType: string | null;
   /** The names of the members grantline does not know; their values may be secrets. */
   extra: Record<string, Redacted>;
 }
@@ -327,6 +425,8 @@ export interface PendingAuthorizationView {
   state: Redacted;
   codeVerifier: Redacted | null;
   redirectUri: string | null;
+  nonce: Redacted | null;
+  maxAge: number | null;
 }
 
 /** `authorization.toJSON()`: the URL with its `state` redacted, and the pending record's view. */
@@ -362,6 +462,7 @@ export interface ClientView {
   authMethod: AuthMethod | null;
   /** The whole-request deadline in milliseconds, `null` for none. */
   timeout: number | null;
+  signingKey: SigningKeyView | null;
 }
 
 /** `provider.toJSON()`. */

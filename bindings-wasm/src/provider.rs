@@ -6,7 +6,7 @@ use crate::convert::{
     string_array, strings, Failure,
 };
 use crate::types::{js, DiscoverOptions};
-use grantline::{BodyEncoding, ClientAuthMethod, Error, GrantType};
+use grantline::{AssertionAudience, BodyEncoding, ClientAuthMethod, Error, GrantType};
 use wasm_bindgen::prelude::*;
 
 /// An authorization server: its endpoints and quirks (body encoding, client authentication,
@@ -34,6 +34,11 @@ const OPTIONS: &[&str] = &[
     "grants",
     "unsolicitedCallbacks",
     "issParameterSupported",
+    "jwksUri",
+    "userinfoEndpoint",
+    "endSessionEndpoint",
+    "idTokenAlgorithms",
+    "assertionAudience",
 ];
 
 pub(crate) fn grant(name: &str) -> Result<GrantType, Error> {
@@ -47,7 +52,7 @@ pub(crate) fn grant(name: &str) -> Result<GrantType, Error> {
 pub(crate) fn auth_method(name: &str) -> Result<ClientAuthMethod, Error> {
     ClientAuthMethod::parse(name).ok_or_else(|| {
         invalid(format!(
-            "unknown authMethod `{name}` (known: client_secret_basic, client_secret_post, none)"
+            "unknown authMethod `{name}` (known: client_secret_basic, client_secret_post, none, private_key_jwt, client_secret_jwt)"
         ))
     })
 }
@@ -116,6 +121,29 @@ fn apply(
     )? {
         b = b.iss_parameter_supported(v);
     }
+    if let Some(v) = text("jwksUri")? {
+        b = b.jwks_uri(v);
+    }
+    if let Some(v) = text("userinfoEndpoint")? {
+        b = b.userinfo_endpoint(v);
+    }
+    if let Some(v) = text("endSessionEndpoint")? {
+        b = b.end_session_endpoint(v);
+    }
+    let algs = get(options, "idTokenAlgorithms");
+    if !absent(&algs) {
+        b = b.id_token_algorithms(crate::jose::algorithms(&algs, "idTokenAlgorithms")?);
+    }
+    match text("assertionAudience")?.as_deref() {
+        None => {}
+        Some(name) => {
+            b = b.assertion_audience(AssertionAudience::parse(name).ok_or_else(|| {
+                invalid(format!(
+                    "unknown assertionAudience `{name}` (known: issuer, token_endpoint)"
+                ))
+            })?)
+        }
+    }
     b.build()
 }
 
@@ -157,8 +185,43 @@ impl Provider {
         grantline::Provider::booking_experts().into()
     }
 
+    /// Google (OpenID Connect, `https://accounts.google.com`).
+    pub fn google() -> Provider {
+        grantline::Provider::google().into()
+    }
+
+    /// GitHub (OAuth only; device flow; form answers unless asked for JSON, which grantline
+    /// does; tokens may not expire).
+    pub fn github() -> Provider {
+        grantline::Provider::github().into()
+    }
+
+    /// Microsoft Entra ID, `tenant` (a tenant id or domain, or `common`, `organizations`,
+    /// `consumers`) in the issuer. Throws `ConfigurationError` for a tenant that cannot be one.
+    pub fn entra(tenant: &str) -> Result<Provider, Failure> {
+        Ok(grantline::Provider::entra(tenant)?.into())
+    }
+
+    /// Okta at `domain` (e.g. `dev-123.okta.com`): the org authorization server, or the custom
+    /// one named `authorizationServer` (e.g. `default`).
+    pub fn okta(domain: &str, authorization_server: Option<String>) -> Result<Provider, Failure> {
+        Ok(grantline::Provider::okta(domain, authorization_server.as_deref())?.into())
+    }
+
+    /// Auth0 at `domain` (e.g. `tenant.eu.auth0.com`), with the API `audience` sent with token
+    /// requests when given.
+    pub fn auth0(domain: &str, audience: Option<String>) -> Result<Provider, Failure> {
+        Ok(grantline::Provider::auth0(domain, audience.as_deref())?.into())
+    }
+
+    /// Keycloak: the server's `baseUrl` (e.g. `https://sso.example.com`) and the `realm`.
+    pub fn keycloak(base_url: &str, realm: &str) -> Result<Provider, Failure> {
+        Ok(grantline::Provider::keycloak(base_url, realm)?.into())
+    }
+
     /// A preset by name: `libro`, `libro-staging`, `bindeo`, `bookable`, `apicbase`,
-    /// `booking-experts`. Throws `ConfigurationError` for another name.
+    /// `booking-experts`, `google`, `github` (the others take parameters: `Provider.entra()`,
+    /// `okta()`, `auth0()`, `keycloak()`). Throws `ConfigurationError` for another name.
     pub fn preset(name: &str) -> Result<Provider, Failure> {
         grantline::Provider::preset(name)
             .map(Provider::from)
@@ -291,7 +354,7 @@ impl Provider {
     }
 
     /// How clients with a secret authenticate by default: `client_secret_basic`,
-    /// `client_secret_post` or `none`; `undefined` when the provider's metadata listed only
+    /// `client_secret_post`, `client_secret_jwt`, `private_key_jwt` or `none`; `undefined` when the provider's metadata listed only
     /// methods grantline does not speak (see `authMethodsOffered`).
     #[wasm_bindgen(getter, js_name = authMethod, unchecked_return_type = "AuthMethod | undefined")]
     pub fn auth_method(&self) -> Option<String> {
@@ -303,6 +366,37 @@ impl Provider {
     #[wasm_bindgen(getter, js_name = authMethodsOffered)]
     pub fn auth_methods_offered(&self) -> Option<Vec<String>> {
         self.inner.auth_methods_offered().map(<[String]>::to_vec)
+    }
+
+    /// The JWK Set URL (`jwks_uri`) of the provider's signing keys, when known.
+    #[wasm_bindgen(getter, js_name = jwksUri)]
+    pub fn jwks_uri(&self) -> Option<String> {
+        self.inner.jwks_uri().map(str::to_owned)
+    }
+
+    /// The OpenID Connect userinfo endpoint, when known.
+    #[wasm_bindgen(getter, js_name = userinfoEndpoint)]
+    pub fn userinfo_endpoint(&self) -> Option<String> {
+        self.inner.userinfo_endpoint().map(str::to_owned)
+    }
+
+    /// The end-session (RP-Initiated Logout) endpoint, when known.
+    #[wasm_bindgen(getter, js_name = endSessionEndpoint)]
+    pub fn end_session_endpoint(&self) -> Option<String> {
+        self.inner.end_session_endpoint().map(str::to_owned)
+    }
+
+    /// The algorithms ID tokens are signed with (`id_token_signing_alg_values_supported`;
+    /// `['RS256']` when none grantline speaks is listed).
+    #[wasm_bindgen(getter, js_name = idTokenAlgorithms, unchecked_return_type = "JwsAlgorithm[]")]
+    pub fn id_token_algorithms(&self) -> js_sys::Array {
+        crate::jose::algorithm_names(self.inner.id_token_algorithms())
+    }
+
+    /// The `aud` of this provider's client assertions: `issuer` or `token_endpoint`.
+    #[wasm_bindgen(getter, js_name = assertionAudience, unchecked_return_type = "'issuer' | 'token_endpoint'")]
+    pub fn assertion_audience(&self) -> String {
+        self.inner.assertion_audience().as_str().to_owned()
     }
 
     /// The separator between scopes in requests.

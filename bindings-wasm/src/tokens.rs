@@ -106,6 +106,12 @@ impl TokenSet {
         self.inner.id_token().map(|t| t.secret().to_owned())
     }
 
+    /// The `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1), when present.
+    #[wasm_bindgen(getter, js_name = issuedTokenType)]
+    pub fn issued_token_type(&self) -> Option<String> {
+        self.inner.issued_token_type().map(str::to_owned)
+    }
+
     /// When the access token expires (Unix seconds), when known. Values past 2^53 are
     /// rounded (a JavaScript number).
     #[wasm_bindgen(getter, js_name = expiresAt)]
@@ -195,6 +201,7 @@ impl TokenSet {
         set(&o, "idToken", redacted_if(t.id_token().is_some()));
         set(&o, "issuedAt", t.issued_at() as f64);
         set(&o, "expirySource", t.expiry_source().as_str());
+        set(&o, "issuedTokenType", or_null(t.issued_token_type()));
         let extra = Object::new();
         for name in t.extra_names() {
             set(&extra, name, redacted_if(true));
@@ -284,6 +291,19 @@ impl PendingAuthorization {
         })
     }
 
+    /// The OpenID Connect `nonce` the request sent (the ID token must carry it), when there is
+    /// one.
+    #[wasm_bindgen(getter)]
+    pub fn nonce(&self) -> Option<String> {
+        self.inner.nonce().map(|n| n.secret().to_owned())
+    }
+
+    /// The `max_age` the request sent (seconds), when there is one.
+    #[wasm_bindgen(getter, js_name = maxAge)]
+    pub fn max_age(&self) -> Option<f64> {
+        self.inner.max_age().map(|s| s as f64)
+    }
+
     /// `PendingAuthorization { [redacted] }`.
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
@@ -300,6 +320,8 @@ impl PendingAuthorization {
         set(&o, "state", redacted_if(true));
         set(&o, "codeVerifier", redacted_if(p.code_verifier().is_some()));
         set(&o, "redirectUri", or_null(p.redirect_uri()));
+        set(&o, "nonce", redacted_if(p.nonce().is_some()));
+        set(&o, "maxAge", or_null(p.max_age().map(|s| s as f64)));
         o.into()
     }
 }

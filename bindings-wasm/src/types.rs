@@ -39,6 +39,12 @@ extern "C" {
     /// The options of a `TokenSession`: `SessionOptions`.
     #[wasm_bindgen(typescript_type = "SessionOptions")]
     pub type SessionOptionsArg;
+    /// The options of a sans-IO token request: `TokenRequestOptions`.
+    #[wasm_bindgen(typescript_type = "TokenRequestOptions")]
+    pub type TokenRequestOptionsArg;
+    /// The options of a token call over fetch: `TokenCallOptions`.
+    #[wasm_bindgen(typescript_type = "TokenCallOptions")]
+    pub type TokenCallOptionsArg;
     /// `fetch`'s second argument: `RequestInit`.
     #[wasm_bindgen(typescript_type = "RequestInit")]
     pub type FetchInit;

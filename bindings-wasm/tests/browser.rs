@@ -47,7 +47,7 @@ fn sans_io_in_the_browser() {
         .callback(&auth.pending(), &format!("?code=C0DE&state={state}"))
         .unwrap();
     assert_eq!(grant.code(), "C0DE");
-    let exchange = client.authorization_code_request(&grant).unwrap();
+    let exchange = client.authorization_code_request(&grant, None).unwrap();
     assert!(get(&exchange, "body")
         .as_string()
         .unwrap()

@@ -94,7 +94,7 @@ test('in Chromium: the browser entry loads, tokens serialize as redacted data an
     const out = await webdriver(base, 'POST', `/session/${session}/execute/async`, { script: IN_PAGE, args: [] });
     assert.equal(out.failed, undefined, out.failed);
     assert.equal(out.json, out.view);
-    assert.deepEqual(JSON.parse(out.json), { accessToken: '[redacted]', tokenType: 'Bearer', expiresAt: 1060, scopes: ['read'], refreshToken: '[redacted]', idToken: null, issuedAt: 1000, expirySource: 'expires_in', extra: {} });
+    assert.deepEqual(JSON.parse(out.json), { accessToken: '[redacted]', tokenType: 'Bearer', expiresAt: 1060, scopes: ['read'], refreshToken: '[redacted]', idToken: null, issuedAt: 1000, expirySource: 'expires_in', issuedTokenType: null, extra: {} });
     for (const key of ['clone', 'postMessage', 'port']) {
       assert.match(out[key], /^DataCloneError: TokenSet objects cannot be cloned .*tokens\.serialize\(\)/, key);
     }

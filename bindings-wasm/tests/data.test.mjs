@@ -9,7 +9,9 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import * as g from 'grantline';
 
 // Secrets that must never show, and one instance of every class, holding them.
-const SECRETS = ['AT-s3cret', 'RT-s3cret', 'ID-s3cret', 'X-s3cret', 'CS-s3cret', 'CODE-s3cret', 'VERIFIER-s3cret', 'DEVICE-s3cret', 'PW-s3cret'];
+const SECRETS = ['AT-s3cret', 'RT-s3cret', 'ID-s3cret', 'X-s3cret', 'CS-s3cret', 'CODE-s3cret', 'VERIFIER-s3cret', 'DEVICE-s3cret', 'PW-s3cret',
+  // Key material, a nonce and personal data in claims.
+  'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A', 'NONCE-s3cret', 'PII-s3cret@example.com'];
 const provider = g.Provider.custom({
   name: 'as', issuer: 'https://as.example', authorizationEndpoint: 'https://as.example/authorize',
   tokenEndpoint: 'https://as.example/token', deviceAuthorizationEndpoint: 'https://as.example/device',
@@ -22,7 +24,22 @@ const tokens = g.parseTokenResponse({ status: 200, body: JSON.stringify(body) },
 const authorization = client.authorizationUrl({ scopes: ['read'] });
 const device = g.parseDeviceAuthorizationResponse({ status: 200, body: JSON.stringify({ device_code: 'DEVICE-s3cret', user_code: 'WDJB-MJHT', verification_uri: 'https://as.example/device', interval: 5, expires_in: 600 }) }, 1_700_000_000);
 const state = new g.SessionState(client, { type: 'password', username: 'alice', password: 'PW-s3cret' }, { tokens });
+const signingKey = g.SigningKey.fromJwk({ kty: 'OKP', crv: 'Ed25519', kid: 'k1', d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' });
+const jwkSet = g.JwkSet.fromJwk(signingKey.publicJwk());
+const idToken = signingKey.sign({ iss: 'https://as.example', sub: 'alice', aud: 'app', iat: 1_700_000_000, exp: 1_700_000_600, nonce: 'NONCE-s3cret', email: 'PII-s3cret@example.com' });
+const verified = jwkSet.verify(idToken, ['EdDSA']);
+const oidcPending = g.PendingAuthorization.deserialize(JSON.stringify({ state: 's', issuer: 'https://as.example', nonce: 'NONCE-s3cret' }));
+const idTokenCheck = client.idTokenCheck(oidcPending, { algorithms: ['EdDSA'] });
+const jwksCache = new g.JwksCache('https://as.example/jwks', { keys: jwkSet, fetchedAt: 1_700_000_000 });
+const userinfo = g.parseUserinfoResponse({ status: 200, body: '{"sub":"alice","email":"PII-s3cret@example.com"}' }, 'alice').userinfo;
 const instances = {
+  SigningKey: signingKey,
+  JwkSet: jwkSet,
+  VerifiedJws: verified,
+  JwksCache: jwksCache,
+  IdTokenCheck: idTokenCheck,
+  IdTokenClaims: idTokenCheck.validate(verified, 1_700_000_010),
+  UserInfo: userinfo,
   TokenSet: tokens,
   PendingAuthorization: authorization.pending,
   Authorization: authorization,
@@ -78,11 +95,11 @@ for (const [name, x] of Object.entries(instances)) {
 test('the TokenSet view: token type, expiry, scopes, whether a refresh token exists, every secret [redacted]', () => {
   assert.deepEqual(tokens.toJSON(), {
     accessToken: '[redacted]', tokenType: 'Bearer', expiresAt: 1_700_003_600, scopes: ['read', 'write'],
-    refreshToken: '[redacted]', idToken: '[redacted]', issuedAt: 1_700_000_000, expirySource: 'expires_in',
+    refreshToken: '[redacted]', idToken: '[redacted]', issuedAt: 1_700_000_000, expirySource: 'expires_in', issuedTokenType: null,
     extra: { vendor_key: '[redacted]' },
   });
   const bare = new g.TokenSet({ accessToken: 'AT-s3cret', issuedAt: 5 });
-  assert.equal(JSON.stringify(bare), '{"accessToken":"[redacted]","tokenType":"Bearer","expiresAt":null,"scopes":null,"refreshToken":null,"idToken":null,"issuedAt":5,"expirySource":"unknown","extra":{}}');
+  assert.equal(JSON.stringify(bare), '{"accessToken":"[redacted]","tokenType":"Bearer","expiresAt":null,"scopes":null,"refreshToken":null,"idToken":null,"issuedAt":5,"expirySource":"unknown","issuedTokenType":null,"extra":{}}');
   // serialize() stays the way to persist: the secrets survive it.
   const restored = g.TokenSet.deserialize(tokens.serialize());
   assert.equal(restored.accessToken, 'AT-s3cret');
@@ -91,12 +108,14 @@ test('the TokenSet view: token type, expiry, scopes, whether a refresh token exi
 });
 
 test('the other views', () => {
-  assert.deepEqual(authorization.pending.toJSON(), { state: '[redacted]', codeVerifier: '[redacted]', redirectUri: 'https://app.example/cb' });
+  assert.deepEqual(authorization.pending.toJSON(), { state: '[redacted]', codeVerifier: '[redacted]', redirectUri: 'https://app.example/cb', nonce: null, maxAge: null });
+  assert.deepEqual(oidcPending.toJSON(), { state: '[redacted]', codeVerifier: null, redirectUri: null, nonce: '[redacted]', maxAge: null });
   assert.throws(() => structuredClone(authorization.pending), (e) => /pending\.serialize\(\)/.test(e.message) && /PendingAuthorization\.deserialize\(\)/.test(e.message));
   assert.match(authorization.toJSON().url, /^https:\/\/as\.example\/authorize\?.*&state=\[redacted\]&/);
   assert.deepEqual(new g.CodeGrant('c').toJSON(), { code: '[redacted]', codeVerifier: null, redirectUri: null });
   assert.deepEqual(device.toJSON(), { deviceCode: '[redacted]', userCode: 'WDJB-MJHT', verificationUri: 'https://as.example/device', verificationUriComplete: null, expiresAt: 1_700_000_600, interval: 5 });
-  assert.deepEqual(client.toJSON(), { provider: 'as', clientId: 'app', clientSecret: '[redacted]', redirectUri: 'https://app.example/cb', authMethod: 'client_secret_basic', timeout: 5000 });
+  assert.deepEqual(client.toJSON(), { provider: 'as', clientId: 'app', clientSecret: '[redacted]', redirectUri: 'https://app.example/cb', authMethod: 'client_secret_basic', timeout: 5000, signingKey: null });
+  assert.deepEqual(new g.Client(provider, 'k', { signingKey }).toJSON().signingKey, { algorithm: 'EdDSA', kid: 'k1', key: '[redacted]' });
   assert.equal(new g.Client(provider, 'public', { timeout: Infinity }).toJSON().clientSecret, null);
   assert.equal(new g.Client(provider, 'public', { timeout: Infinity }).toJSON().timeout, null);
   assert.deepEqual(provider.toJSON().extraTokenParams, [['audience', 'api'], ['client_assertion', '[redacted]']]);

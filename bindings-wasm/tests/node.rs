@@ -88,7 +88,7 @@ fn request_objects_are_plain_and_print_redacted() {
     )
     .unwrap();
     let request = client
-        .password_request("alice", "pa55word-value".into(), None)
+        .password_request("alice", "pa55word-value".into(), None, None)
         .unwrap();
     assert_eq!(get(&request, "method").as_string().unwrap(), "POST");
     let body = get(&request, "body").as_string().unwrap();

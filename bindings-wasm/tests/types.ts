@@ -6,7 +6,48 @@ import {
   redactRequest, redactUrl, OAuthError, GrantlineError, ReauthorizationRequiredError, ConfigurationError,
   type HttpRequest, type Introspection, type DevicePoll, type ProviderOptions, type CallOptions,
   type Next, type Completion, type SessionGrant, type TokenSetView, type SessionView, type ClientView,
+  SigningKey, JwkSet, JwksCache, IdTokenClaims, UserInfo, VerifiedJws, TokenValidationError, parseUserinfoResponse,
+  type JwsAlgorithm, type JwksStep, type TokenExchangeOptions, type IdTokenClaimsView,
 } from 'grantline';
+
+export async function oidcUsage(): Promise<string | undefined> {
+  const key: SigningKey = SigningKey.fromJwk('{}').withKid('k1').withAlgorithm('ES256');
+  const alg: JwsAlgorithm = key.algorithm;
+  const jwt: string = key.sign({ sub: 'x' }, { typ: 'JWT' });
+  const provider = Provider.custom({ issuer: 'https://op.example', jwksUri: 'https://op.example/jwks', idTokenAlgorithms: ['RS256'], assertionAudience: 'token_endpoint' });
+  const algs: JwsAlgorithm[] = Provider.google().idTokenAlgorithms;
+  const entra: Provider = Provider.entra('common');
+  const okta: Provider = Provider.okta('dev.okta.com', 'default');
+  const client = new Client(provider, 'app', { signingKey: key, authMethod: 'private_key_jwt', jwks: { minRefetch: 30 } });
+  const { pending } = client.authorizationUrl({ scopes: ['openid'], nonce: 'n', maxAge: 300 });
+  const nonce: string | undefined = pending.nonce;
+  const tokens: TokenSet = await client.exchangeCode(new CodeGrant('c'), { params: [['resource', 'r']], timeout: 5000 });
+  const claims: IdTokenClaims = await client.validateIdToken(tokens, pending, { leeway: 30, signal: AbortSignal.timeout(5000) });
+  const view: IdTokenClaimsView = claims.toJSON();
+  const refreshed: IdTokenClaims | undefined = await client.validateRefreshedIdToken(tokens, claims);
+  const info: UserInfo = await client.userinfo(tokens, claims, { timeout: 5000 });
+  const logout: string = client.endSessionUrl({ idTokenHint: tokens.idToken, postLogoutRedirectUri: 'https://app.example/' });
+  const exchange: TokenExchangeOptions = { subjectToken: 's', subjectTokenType: 't', resource: ['a', 'b'], audience: ['x'] };
+  const exchanged: TokenSet = await client.tokenExchange(exchange, { params: [['k', 'v']] });
+  const issued: string | undefined = exchanged.issuedTokenType;
+  const generic: HttpRequest = client.grantRequest('urn:x', { scopes: ['a'], params: [['k', 'v']], now: 1 });
+  const bearer: TokenSet = await client.jwtBearer(jwt, { scopes: ['a'] });
+  const cache = new JwksCache('https://op.example/jwks', { minRefetch: 60 });
+  const step: JwksStep = cache.verify(jwt, ['ES256'], 1);
+  const verified: VerifiedJws | undefined = step.next === 'verified' ? step.jws : undefined;
+  const set: JwkSet = JwkSet.fromJson('{"keys":[]}');
+  const kid: string | null = set.keys[0]?.kid ?? null;
+  const answer = parseUserinfoResponse({ status: 200, body: '{}' }, 'alice');
+  const check = client.idTokenCheck(pending, { algorithms: ['EdDSA'] });
+  try {
+    check.validate(set.verify(jwt, check.algorithms));
+  } catch (e) {
+    if (e instanceof TokenValidationError) { const claim: string | undefined = e.claim; const problem: string | undefined = e.problem; void claim; void problem; }
+  }
+  void alg; void algs; void entra; void okta; void nonce; void view; void refreshed; void info; void logout; void issued; void generic; void bearer;
+  void verified; void kid; void answer;
+  return refreshed?.sub;
+}
 
 export async function usage(): Promise<string> {
   const options: ProviderOptions = { tokenEndpoint: 'https://as.example/token', grants: ['client_credentials'], bodyEncoding: 'json' };

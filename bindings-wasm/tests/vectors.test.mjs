@@ -13,7 +13,8 @@ const DIR = process.env.GRANTLINE_VECTORS
   ? new URL(`file://${process.env.GRANTLINE_VECTORS.replace(/\/?$/, '/')}`)
   : new URL('../../tests/vectors/', import.meta.url);
 const COMMON = ['name', 'kind', 'source', 'note'];
-const ERROR_FIELDS = ['kind', 'code', 'description', 'uri', 'status', 'excerpt', 'grant', 'endpoint'];
+const ERROR_FIELDS = ['kind', 'code', 'description', 'uri', 'status', 'excerpt', 'grant', 'endpoint', 'claim', 'problem'];
+const ALL_ALGS = ['HS256', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 const MIN_SEED = 37;
 const MIN_EXTRA = 40;
 const SEED_FILES = ['libro.json', 'bindeo.json', 'bookable.json', 'apicbase.json', 'booking-experts.json'];
@@ -92,23 +93,31 @@ const CUSTOM = {
   device_authorization_endpoint: 'deviceAuthorizationEndpoint', body_encoding: 'bodyEncoding',
   auth_method: 'authMethod', scope_separator: 'scopeSeparator', extra_token_params: 'extraTokenParams',
   default_skew: 'defaultSkew', grants: 'grants', unsolicited_callbacks: 'unsolicitedCallbacks',
-  iss_parameter_supported: 'issParameterSupported',
+  iss_parameter_supported: 'issParameterSupported', jwks_uri: 'jwksUri', userinfo_endpoint: 'userinfoEndpoint',
+  end_session_endpoint: 'endSessionEndpoint', id_token_algorithms: 'idTokenAlgorithms', assertion_audience: 'assertionAudience',
 };
-const PRESETS = ['libro', 'libro-staging', 'bindeo', 'bookable', 'apicbase', 'booking-experts'];
+const PRESETS = ['libro', 'libro-staging', 'bindeo', 'bookable', 'apicbase', 'booking-experts', 'google', 'github'];
+// The parameterised presets: their fields, and the call.
+const PARAM_PRESETS = {
+  bookable: [['audience'], (f) => g.Provider.bookable(f.str('audience'))],
+  entra: [['tenant'], (f) => g.Provider.entra(f.str('tenant'))],
+  okta: [['domain', 'authorization_server'], (f) => g.Provider.okta(f.str('domain'), f.optStr('authorization_server'))],
+  auth0: [['domain', 'audience'], (f) => g.Provider.auth0(f.str('domain'), f.optStr('audience'))],
+  keycloak: [['base_url', 'realm'], (f) => g.Provider.keycloak(f.str('base_url'), f.str('realm'))],
+};
 
 function provider(spec) {
-  const f = fields(spec, 'provider', ['preset', 'audience', 'custom', 'metadata']);
+  const f = fields(spec, 'provider', ['preset', 'audience', 'tenant', 'domain', 'authorization_server', 'base_url', 'realm', 'custom', 'metadata']);
   const forms = ['preset', 'custom', 'metadata'].filter((k) => f.has(k));
-  if (forms.length !== 1 || (f.has('audience') && forms[0] !== 'preset')) {
-    throw new VectorError('provider: exactly one of `preset`, `custom`, `metadata`');
-  }
+  if (forms.length !== 1) throw new VectorError('provider: exactly one of `preset`, `custom`, `metadata`');
   if (f.has('preset')) {
     const name = f.str('preset');
-    const audience = f.optStr('audience');
-    if (audience !== undefined) {
-      if (name !== 'bookable') throw new VectorError('provider: `audience` is only for the bookable preset');
-      return g.Provider.bookable(audience);
+    const extra = Object.keys(spec).filter((k) => k !== 'preset');
+    if (Object.hasOwn(PARAM_PRESETS, name) && (name !== 'bookable' || extra.length)) {
+      const [allowed, make] = PARAM_PRESETS[name];
+      return make(fields(spec, `provider (${name})`, ['preset', ...allowed]));
     }
+    if (extra.length) throw new VectorError(`provider: preset ${name} takes no ${extra}`);
     if (!PRESETS.includes(name)) throw new VectorError(`provider: unknown preset ${name}`);
     return g.Provider.preset(name);
   }
@@ -118,7 +127,7 @@ function provider(spec) {
     for (const [key, option] of Object.entries(CUSTOM)) {
       if (!c.has(key)) continue;
       if (key === 'extra_token_params') options[option] = c.pairs(key);
-      else if (key === 'grants') options[option] = c.strings(key);
+      else if (key === 'grants' || key === 'id_token_algorithms') options[option] = c.strings(key);
       else if (key === 'default_skew') options[option] = c.uint(key);
       else if (key === 'unsolicited_callbacks' || key === 'iss_parameter_supported') options[option] = c.bool(key);
       else if (key === 'token_endpoints_by_grant') {
@@ -135,8 +144,9 @@ function provider(spec) {
 }
 
 function client(p, spec) {
-  const f = fields(spec, 'client', ['client_id', 'client_secret', 'redirect_uri', 'auth_method']);
+  const f = fields(spec, 'client', ['client_id', 'client_secret', 'redirect_uri', 'auth_method', 'signing_key']);
   const options = {};
+  if (f.has('signing_key')) options.signingKey = g.SigningKey.fromJwk(f.str('signing_key'));
   if (f.optStr('client_secret') !== undefined) options.clientSecret = f.optStr('client_secret');
   if (f.optStr('redirect_uri') !== undefined) options.redirectUri = f.optStr('redirect_uri');
   if (f.optStr('auth_method') !== undefined) options.authMethod = f.optStr('auth_method');
@@ -214,15 +224,22 @@ function providerJson(p) {
   };
 }
 
-function pendingJson(p) {
+function pendingJson(p, oidc) {
   const stored = JSON.parse(p.serialize());
-  return {
+  const out = {
     state: orNull(stored.state),
     code_verifier: orNull(stored.code_verifier),
     redirect_uri: orNull(stored.redirect_uri),
     issuer: orNull(stored.issuer),
     require_iss: stored.require_iss ?? false,
   };
+  if (oidc) {
+    out.nonce = orNull(stored.nonce);
+    out.max_age = orNull(stored.max_age);
+    // The getters agree with what is stored.
+    if (orNull(p.nonce) !== out.nonce || orNull(p.maxAge) !== out.max_age) out.nonce = 'getters disagree with serialize()';
+  }
+  return out;
 }
 
 const grantJson = (c) => ({ code: c.code, code_verifier: orNull(c.codeVerifier), redirect_uri: orNull(c.redirectUri) });
@@ -252,7 +269,61 @@ function errorJson(e) {
   return {
     kind: e.kind, code: orNull(e.code), description: orNull(e.description), uri: orNull(e.uri),
     status: orNull(e.status), excerpt: orNull(e.excerpt), grant: orNull(e.grant), endpoint: orNull(e.endpoint),
+    claim: orNull(e.claim), problem: orNull(e.problem),
   };
+}
+
+function claimsJson(c) {
+  return {
+    sub: c.sub, iss: c.issuer, aud: c.audiences, azp: orNull(c.azp), nonce: orNull(c.nonce),
+    auth_time: orNull(c.authTime), acr: orNull(c.acr), amr: orNull(c.amr), exp: c.expiresAt, iat: c.issuedAt,
+    claim_names: sorted(Object.keys(c.claims)),
+  };
+}
+
+function oidcPending(spec) {
+  fields(spec, 'pending', ['state', 'code_verifier', 'redirect_uri', 'issuer', 'require_iss', 'nonce', 'max_age']);
+  return g.PendingAuthorization.deserialize(JSON.stringify(spec));
+}
+
+/** `client.idTokenCheck(pending)` / `refreshIdTokenCheck()` with the vector's `check` changes. */
+function oidcCheck(c, pending, spec) {
+  const options = {};
+  if (spec !== undefined) {
+    const f = fields(spec, 'check', ['leeway', 'algorithms', 'access_token', 'code']);
+    if (f.has('leeway')) options.leeway = f.uint('leeway');
+    if (f.has('algorithms')) options.algorithms = f.strings('algorithms');
+    if (f.has('access_token')) options.accessToken = f.str('access_token');
+    if (f.has('code')) options.code = f.str('code');
+  }
+  return pending === undefined ? c.refreshIdTokenCheck(options) : c.idTokenCheck(pending, options);
+}
+
+function tokenInput(f) {
+  if (f.has('token') === f.has('token_repeat')) throw new VectorError('exactly one of `token` and `token_repeat`');
+  if (f.has('token')) return f.str('token');
+  const r = fields(f.get('token_repeat'), 'token_repeat', ['prefix', 'text', 'count', 'suffix']);
+  return (r.optStr('prefix') ?? '') + r.str('text').repeat(r.uint('count')) + (r.optStr('suffix') ?? '');
+}
+
+/** `expect_assertion`: the client assertion of a body, verified with the client's key, and the body with it replaced. */
+function assertionOf(request, c, clientSpec) {
+  const body = request.body ?? '';
+  const m = /client_assertion(?:=|":")([A-Za-z0-9_.-]+)/.exec(body);
+  if (!m) return { request, assertion: null, error: 'no client_assertion in the body' };
+  const jws = m[1];
+  if (body.split(jws).length !== 2) return { request, assertion: null, error: 'the assertion occurs more than once' };
+  let keys;
+  if (c.authMethod === 'private_key_jwt') {
+    keys = g.JwkSet.fromJwk(g.SigningKey.fromJwk(clientSpec.signing_key).publicJwk());
+  } else {
+    keys = g.JwkSet.fromJwk({ kty: 'oct', k: Buffer.from(clientSpec.client_secret, 'utf8').toString('base64url') });
+  }
+  const verified = keys.verify(jws, ALL_ALGS);
+  const claims = verified.claims();
+  if (typeof claims.jti !== 'string' || !claims.jti) return { request, assertion: null, error: 'no jti' };
+  delete claims.jti;
+  return { request: { ...request, body: body.replace(jws, 'ASSERTION') }, assertion: { header: verified.header, claims } };
 }
 
 // ---------------------------------------------------------------------------------- judging
@@ -316,61 +387,245 @@ function judge(f, required, optional, run) {
 
 const withCommon = (list) => [...COMMON, ...list];
 
-function buildRequest(c, spec) {
+function buildRequest(c, spec, now) {
   if (spec === null || typeof spec !== 'object') throw new VectorError('call: not an object');
   const type = spec.type;
-  const call = (allowed) => fields(spec, `call (${type})`, allowed);
+  const call = (allowed) => fields(spec, `call (${type})`, [...allowed, 'params']);
+  const opts = (f) => (f.has('params') ? { params: f.pairs('params'), now } : { now });
   switch (type) {
-    case 'client_credentials': { const f = call(['type', 'scopes']); f.value('scopes'); return c.clientCredentialsRequest(f.strings('scopes')); }
-    case 'password': { const f = call(['type', 'username', 'password', 'scopes']); f.value('scopes'); return c.passwordRequest(f.str('username'), f.str('password'), f.strings('scopes')); }
-    case 'refresh_token': { const f = call(['type', 'refresh_token', 'scopes']); f.value('scopes'); return c.refreshRequest(f.str('refresh_token'), f.strings('scopes')); }
+    case 'client_credentials': { const f = call(['type', 'scopes']); f.value('scopes'); return c.clientCredentialsRequest(f.strings('scopes'), opts(f)); }
+    case 'password': { const f = call(['type', 'username', 'password', 'scopes']); f.value('scopes'); return c.passwordRequest(f.str('username'), f.str('password'), f.strings('scopes'), opts(f)); }
+    case 'refresh_token': { const f = call(['type', 'refresh_token', 'scopes']); f.value('scopes'); return c.refreshRequest(f.str('refresh_token'), f.strings('scopes'), opts(f)); }
     case 'authorization_code': {
       const f = call(['type', 'code', 'code_verifier', 'redirect_uri']);
-      return c.authorizationCodeRequest(new g.CodeGrant(f.str('code'), f.nullableStr('code_verifier'), f.nullableStr('redirect_uri')));
+      return c.authorizationCodeRequest(new g.CodeGrant(f.str('code'), f.nullableStr('code_verifier'), f.nullableStr('redirect_uri')), opts(f));
     }
-    case 'device_code': { const f = call(['type', 'device_code']); return c.deviceTokenRequest(f.str('device_code')); }
-    case 'device_authorization': { const f = call(['type', 'scopes']); f.value('scopes'); return c.deviceAuthorizationRequest(f.strings('scopes')); }
+    case 'device_code': { const f = call(['type', 'device_code']); return c.deviceTokenRequest(f.str('device_code'), opts(f)); }
+    case 'device_authorization': {
+      const f = fields(spec, 'call (device_authorization)', ['type', 'scopes']); f.value('scopes');
+      return c.deviceAuthorizationRequest(f.strings('scopes'), { now });
+    }
     case 'introspection': {
-      const f = call(['type', 'token', 'token_type_hint', 'refresh_token']);
-      const options = {};
+      const f = fields(spec, 'call (introspection)', ['type', 'token', 'token_type_hint', 'refresh_token']);
+      const options = { now };
       if (f.nullableStr('token_type_hint') !== undefined) options.hint = f.optStr('token_type_hint');
       if (f.nullableStr('refresh_token') !== undefined) options.refreshToken = f.optStr('refresh_token');
       return c.introspectionRequest(f.str('token'), options);
     }
-    case 'revocation': { const f = call(['type', 'token', 'token_type_hint']); return c.revocationRequest(f.str('token'), f.nullableStr('token_type_hint')); }
+    case 'revocation': {
+      const f = fields(spec, 'call (revocation)', ['type', 'token', 'token_type_hint']);
+      return c.revocationRequest(f.str('token'), f.nullableStr('token_type_hint'), { now });
+    }
+    case 'grant': {
+      const f = call(['type', 'grant_type', 'scopes']);
+      return c.grantRequest(f.str('grant_type'), { scopes: f.strings('scopes'), ...opts(f) });
+    }
+    case 'jwt_bearer': {
+      const f = call(['type', 'assertion', 'scopes']);
+      return c.jwtBearerRequest(f.str('assertion'), { scopes: f.strings('scopes'), ...opts(f) });
+    }
+    case 'token_exchange': {
+      const f = call(['type', 'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'resource', 'audience', 'scopes']);
+      const exchange = {};
+      const names = { subject_token: 'subjectToken', subject_token_type: 'subjectTokenType', actor_token: 'actorToken', actor_token_type: 'actorTokenType', requested_token_type: 'requestedTokenType' };
+      for (const [k, o] of Object.entries(names)) if (f.has(k)) exchange[o] = f.str(k);
+      for (const [k, o] of [['resource', 'resource'], ['audience', 'audience'], ['scopes', 'scopes']]) if (f.has(k)) exchange[o] = f.strings(k);
+      return c.tokenExchangeRequest(exchange, opts(f));
+    }
     default: throw new VectorError(`call: unknown type ${type}`);
   }
 }
 
 function hexBytes(hex) {
-  if (!/^[0-9a-fA-F]{128}$/.test(hex)) throw new VectorError('seed_hex: not 128 hex digits');
+  if (!/^(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{192})$/.test(hex)) throw new VectorError('seed_hex: not 128 or 192 hex digits');
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
 const KINDS = {
   provider(v) {
-    const f = fields(v, 'vector', withCommon(['provider', 'expect_provider', 'expect_error']));
-    return judge(f, ['expect_provider'], [], () => ({ expect_provider: providerJson(provider(f.value('provider'))) }));
+    const f = fields(v, 'vector', withCommon(['provider', 'expect_provider', 'expect_assertion_audience', 'expect_error']));
+    return judge(f, ['expect_provider'], ['expect_assertion_audience'], () => {
+      const p = provider(f.value('provider'));
+      return { expect_provider: providerJson(p), expect_assertion_audience: p.assertionAudience };
+    });
+  },
+  provider_oidc(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'expect_oidc', 'expect_error']));
+    return judge(f, ['expect_oidc'], [], () => {
+      const p = provider(f.value('provider'));
+      return {
+        expect_oidc: {
+          jwks_uri: orNull(p.jwksUri), userinfo_endpoint: orNull(p.userinfoEndpoint),
+          end_session_endpoint: orNull(p.endSessionEndpoint), id_token_algorithms: p.idTokenAlgorithms,
+        },
+      };
+    });
   },
   request(v) {
-    const f = fields(v, 'vector', withCommon(['provider', 'client', 'call', 'expect_request', 'expect_error']));
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'call', 'now', 'expect_request', 'expect_assertion', 'expect_error']));
+    return judge(f, ['expect_request'], ['expect_assertion'], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const now = f.has('now') ? f.uint('now') : 0;
+      const r = requestJson(buildRequest(c, f.value('call'), now));
+      if (!f.has('expect_assertion')) return { expect_request: r };
+      const a = assertionOf(r, c, f.value('client'));
+      if (a.error) return { expect_request: r, expect_assertion: a.error };
+      return { expect_request: a.request, expect_assertion: a.assertion };
+    });
+  },
+  jws_verify(v) {
+    const f = fields(v, 'vector', withCommon(['keys', 'key', 'token', 'token_repeat', 'algorithms', 'expect_jws', 'expect_error']));
+    if (f.has('keys') === f.has('key')) throw new VectorError('exactly one of `keys` and `key`');
+    return judge(f, ['expect_jws'], [], () => {
+      const set = f.has('keys') ? g.JwkSet.fromJson(f.str('keys')) : g.JwkSet.fromJwk(f.str('key'));
+      const j = set.verify(tokenInput(f), f.strings('algorithms'));
+      return { expect_jws: { alg: j.algorithm, kid: orNull(j.kid), payload: new TextDecoder().decode(j.payload) } };
+    });
+  },
+  jwk_set(v) {
+    const f = fields(v, 'vector', withCommon(['keys', 'expect_keys', 'expect_skipped', 'expect_error']));
+    return judge(f, ['expect_keys', 'expect_skipped'], [], () => {
+      const set = g.JwkSet.fromJson(f.str('keys'));
+      return { expect_keys: set.keys, expect_skipped: set.skipped };
+    });
+  },
+  jws_sign(v) {
+    const f = fields(v, 'vector', withCommon(['signing_key', 'signing_key_pem', 'algorithm', 'kid', 'header', 'payload', 'expect_token', 'expect_verified_by', 'expect_header', 'expect_error']));
+    if (f.has('signing_key') === f.has('signing_key_pem')) throw new VectorError('exactly one of `signing_key` and `signing_key_pem`');
+    const deterministic = f.has('expect_token');
+    return judge(f, deterministic ? ['expect_token'] : ['expect_verified_by', 'expect_header'], [], () => {
+      let key = f.has('signing_key') ? g.SigningKey.fromJwk(f.str('signing_key')) : g.SigningKey.fromPem(f.str('signing_key_pem'));
+      if (f.has('algorithm')) key = key.withAlgorithm(f.str('algorithm'));
+      if (f.has('kid')) key = key.withKid(f.str('kid'));
+      const header = f.value('header');
+      const token = key.signPayload(f.str('payload'), header);
+      if (deterministic) return { expect_token: token };
+      const verified = g.JwkSet.fromJwk(f.str('expect_verified_by')).verify(token, ALL_ALGS);
+      const payload = new TextDecoder().decode(verified.payload);
+      return {
+        expect_verified_by: payload === f.str('payload') ? f.str('expect_verified_by') : `payload differs: ${payload}`,
+        expect_header: verified.header,
+      };
+    });
+  },
+  id_token(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'pending', 'check', 'jwks', 'token', 'now', 'expect_claims', 'expect_error']));
+    return judge(f, ['expect_claims'], [], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const check = oidcCheck(c, oidcPending(f.value('pending')), f.get('check'));
+      const verified = g.JwkSet.fromJson(f.str('jwks')).verify(f.str('token'), check.algorithms);
+      return { expect_claims: claimsJson(check.validate(verified, f.uint('now'))) };
+    });
+  },
+  id_token_refresh(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'pending', 'check', 'jwks', 'previous_token', 'previous_now', 'token', 'now', 'expect_claims', 'expect_error']));
+    return judge(f, ['expect_claims'], [], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const keys = g.JwkSet.fromJson(f.str('jwks'));
+      const first = c.idTokenCheck(oidcPending(f.value('pending')));
+      const previous = first.validate(keys.verify(f.str('previous_token'), first.algorithms), f.uint('previous_now'));
+      const check = oidcCheck(c, undefined, f.get('check'));
+      return { expect_claims: claimsJson(check.validateRefreshed(keys.verify(f.str('token'), check.algorithms), previous, f.uint('now'))) };
+    });
+  },
+  userinfo_request(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'access_token', 'expect_request', 'expect_error']));
     return judge(f, ['expect_request'], [], () => {
       const c = client(provider(f.value('provider')), f.value('client'));
-      return { expect_request: requestJson(buildRequest(c, f.value('call'))) };
+      return { expect_request: requestJson(c.userinfoRequest(f.str('access_token'))) };
     });
+  },
+  userinfo_response(v) {
+    const f = fields(v, 'vector', withCommon(['response', 'expected_sub', 'signed', 'expect_userinfo', 'expect_error']));
+    return judge(f, ['expect_userinfo'], [], () => {
+      const answer = g.parseUserinfoResponse(response(f.value('response')), f.str('expected_sub'));
+      let info = answer.userinfo;
+      if (answer.signed !== undefined) {
+        if (!f.has('signed')) throw new VectorError('a signed answer needs `signed`');
+        const s = fields(f.get('signed'), 'signed', ['jwks', 'algorithms', 'issuer', 'client_id']);
+        const verified = g.JwkSet.fromJson(s.str('jwks')).verify(answer.signed, s.strings('algorithms'));
+        info = g.UserInfo.fromVerified(verified, f.str('expected_sub'), s.str('issuer'), s.str('client_id'));
+      }
+      return { expect_userinfo: { signed: info.signed, sub: info.sub, claim_names: sorted(Object.keys(info.claims)) } };
+    });
+  },
+  end_session_url(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'request', 'expect_url', 'expect_error']));
+    return judge(f, ['expect_url'], [], () => {
+      const c = client(provider(f.value('provider')), f.value('client'));
+      const r = fields(f.value('request'), 'request', ['id_token_hint', 'logout_hint', 'post_logout_redirect_uri', 'state', 'ui_locales', 'params']);
+      const options = {};
+      const names = { id_token_hint: 'idTokenHint', logout_hint: 'logoutHint', post_logout_redirect_uri: 'postLogoutRedirectUri', state: 'state', ui_locales: 'uiLocales' };
+      for (const [k, o] of Object.entries(names)) if (r.has(k)) options[o] = r.str(k);
+      if (r.has('params')) options.params = r.pairs('params');
+      return { expect_url: c.endSessionUrl(options) };
+    });
+  },
+  jwks_cache(v) {
+    const f = fields(v, 'vector', withCommon(['jwks_uri', 'min_refetch', 'max_age', 'keys', 'steps']));
+    const options = {};
+    if (f.has('min_refetch')) options.minRefetch = f.uint('min_refetch');
+    if (f.has('max_age')) options.maxAge = f.uint('max_age');
+    if (f.has('keys')) {
+      const k = fields(f.get('keys'), 'keys', ['jwks', 'fetched_at']);
+      options.keys = g.JwkSet.fromJson(k.str('jwks'));
+      options.fetchedAt = k.uint('fetched_at');
+    }
+    const cache = new g.JwksCache(f.str('jwks_uri'), options);
+    const steps = f.value('steps');
+    if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
+    const diffs = [];
+    for (const [i, step] of steps.entries()) {
+      const where = `steps[${i}] (${step && step.op})`;
+      const STEP_FIELDS = {
+        verify: ['token', 'algorithms', 'now', 'expect', 'expect_error'],
+        receive: ['response', 'now', 'expect', 'expect_error'],
+        request: ['expect_request'],
+      };
+      if (!step || !Object.hasOwn(STEP_FIELDS, step.op)) throw new VectorError(`${where}: unknown op`);
+      const sf = fields(step, where, ['op', ...STEP_FIELDS[step.op]]);
+      if (step.op === 'request') {
+        diff(`${where}.expect_request`, sf.value('expect_request'), requestJson(cache.request()), diffs);
+        continue;
+      }
+      if (sf.has('expect') === sf.has('expect_error')) throw new VectorError(`${where}: exactly one of expect and expect_error`);
+      let actual;
+      try {
+        if (step.op === 'verify') {
+          const r = cache.verify(sf.str('token'), sf.strings('algorithms'), sf.uint('now'));
+          actual = r.next === 'fetch' ? 'fetch' : { verified: { alg: r.jws.algorithm, kid: orNull(r.jws.kid) } };
+        } else {
+          cache.receive(response(sf.value('response')), sf.uint('now'));
+          actual = 'ok';
+        }
+      } catch (e) {
+        if (e instanceof VectorError) throw e;
+        if (!(e instanceof g.GrantlineError)) throw new Error(`${where}: not a GrantlineError: ${e && e.stack}`);
+        if (!sf.has('expect_error')) { diffs.push(`${where}: unexpected error ${JSON.stringify(errorJson(e))} (${e.message})`); continue; }
+        diffs.push(...errorDiffs(`${where}.expect_error`, sf.get('expect_error'), e));
+        continue;
+      }
+      if (sf.has('expect_error')) diffs.push(`${where}: expected the error ${JSON.stringify(sf.get('expect_error'))}, got ${JSON.stringify(actual)}`);
+      else diff(`${where}.expect`, sf.value('expect'), actual, diffs);
+    }
+    return diffs;
   },
   authorization_url(v) {
     const f = fields(v, 'vector', withCommon(['provider', 'client', 'request', 'seed_hex', 'expect_url', 'expect_pending', 'expect_error']));
     return judge(f, ['expect_url', 'expect_pending'], [], () => {
       const c = client(provider(f.value('provider')), f.value('client'));
-      const r = fields(f.value('request'), 'request', ['scopes', 'pkce', 'redirect_uri', 'params']);
+      const r = fields(f.value('request'), 'request', ['scopes', 'pkce', 'redirect_uri', 'params', 'nonce', 'max_age']);
       const options = { seed: hexBytes(f.str('seed_hex')) };
+      if (r.has('nonce')) options.nonce = r.str('nonce');
+      if (r.has('max_age')) options.maxAge = r.uint('max_age');
       if (r.has('scopes')) options.scopes = r.strings('scopes');
       if (r.has('pkce')) options.pkce = r.str('pkce');
       if (r.has('redirect_uri')) options.redirectUri = r.str('redirect_uri');
       if (r.has('params')) options.params = r.pairs('params');
       const a = c.authorizationUrl(options);
-      return { expect_url: a.url, expect_pending: pendingJson(a.pending) };
+      const expected = f.get('expect_pending');
+      const oidc = expected !== null && typeof expected === 'object' && Object.hasOwn(expected, 'nonce');
+      return { expect_url: a.url, expect_pending: pendingJson(a.pending, oidc) };
     });
   },
   callback(v) {
@@ -394,12 +649,12 @@ const KINDS = {
     });
   },
   token_response(v) {
-    const f = fields(v, 'vector', withCommon(['now', 'response', 'previous', 'provider', 'expect_token_set', 'expect_rotated', 'expect_error']));
+    const f = fields(v, 'vector', withCommon(['now', 'response', 'previous', 'provider', 'expect_token_set', 'expect_rotated', 'expect_issued_token_type', 'expect_error']));
     if (f.has('previous') !== f.has('expect_rotated') && !f.has('expect_error')) {
       throw new VectorError('`previous` and `expect_rotated` go together');
     }
     const required = f.has('previous') ? ['expect_token_set', 'expect_rotated'] : ['expect_token_set'];
-    return judge(f, required, f.has('previous') ? [] : ['expect_rotated'], () => {
+    return judge(f, required, f.has('previous') ? ['expect_issued_token_type'] : ['expect_rotated', 'expect_issued_token_type'], () => {
       const r = response(f.value('response'));
       const tokens = f.has('provider')
         ? provider(f.value('provider')).parseTokenResponse(r, f.uint('now'))
@@ -411,6 +666,7 @@ const KINDS = {
         out.expect_rotated = tokens.inheritRefreshToken(old);
       }
       out.expect_token_set = tokenSetJson(tokens);
+      out.expect_issued_token_type = orNull(tokens.issuedTokenType);
       return out;
     });
   },
