@@ -113,7 +113,11 @@ impl PyTokenSet {
     /// The ID token an OpenID Connect answer must carry (unverified); raises `IdTokenError`
     /// (claim `id_token`) when there is none.
     fn required_id_token(&self, py: Python<'_>) -> PyResult<Py<PySecret>> {
-        let token = call(py, || self.inner.required_id_token().map(|t| t.secret().to_owned()))?;
+        let token = call(py, || {
+            self.inner
+                .required_id_token()
+                .map(|t| t.secret().to_owned())
+        })?;
         secret(py, &token)
     }
     /// The `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1), when any.
