@@ -161,8 +161,8 @@ for decl in 'open class Client' 'open class NativeTokenSession' 'open class Toke
             'func setMaxApiBody(bytes: Int64?) throws' 'public var timeout: TimeInterval?' 'public var maxResponseBody: Int64?' \
             'public var status: Int32' 'func abandon(id: Int64) -> Bool' 'open class AsyncTokenSession' \
             'func sendAsync(request: HttpRequest) async throws  -> HttpResponse' 'func accessToken() async throws  -> String' \
-            'func send(request: HttpRequest) async throws  -> HttpResponse' 'func clientCredentialsAsync(scopes: [String]) async throws  -> TokenSet' \
-            'func exchangeCodeAsync(grant: CodeGrant) async throws  -> TokenSet' 'func waitForDevice(device: DeviceAuthorization) throws  -> TokenSet' \
+            'func send(request: HttpRequest) async throws  -> HttpResponse' 'func clientCredentialsAsync(scopes: [String], params: [Param]) async throws  -> TokenSet' \
+            'func exchangeCodeAsync(grant: CodeGrant, params: [Param]) async throws  -> TokenSet' 'func waitForDevice(device: DeviceAuthorization) throws  -> TokenSet' \
             'func waitForDeviceAsync(device: DeviceAuthorization) async throws  -> TokenSet' \
             'public func discoverAsync(issuer: String, transport: HttpTransport, timeout: TimeInterval? = nil)async throws  -> Provider' \
             'open class SigningKey' 'open class JwkSet' 'open class JwksCache' 'open class GrantRequest' 'open class IdTokenCheck' \

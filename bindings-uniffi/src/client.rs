@@ -13,7 +13,7 @@ use crate::jose::SigningKey;
 use crate::num;
 use crate::provider::Provider;
 use crate::tokens::{DeviceAuthorization, DevicePoll, Introspection, Renewed, TokenSet};
-use crate::types::{ClientAuthMethod, TokenTypeHint};
+use crate::types::{ClientAuthMethod, Param, TokenTypeHint};
 
 /// An OAuth client registered at a [`Provider`]: its id, optional secret and redirect URI, and
 /// optionally the transport its convenient calls use and their whole-request deadline.
@@ -399,15 +399,17 @@ impl Client {
     /// # Errors
     /// `OAuth` (`invalid_client`, `invalid_scope`...), `MalformedResponse`, `Transport`,
     /// `Configuration` (no transport, grant or endpoint missing).
-    #[uniffi::method(default(scopes = []))]
-    pub fn client_credentials(&self, scopes: Vec<String>) -> Result<Arc<TokenSet>, GrantlineError> {
-        block_on(
-            self.tokens_flow(
-                &How::Blocking,
-                self.inner
-                    .client_credentials_request(&scopes, crate::http::now()),
-            ),
-        )
+    /// `params`: extra parameters for this request (RFC 8707 `resource`, `audience`...),
+    /// repeats kept in order.
+    #[uniffi::method(default(scopes = [], params = []))]
+    pub fn client_credentials(
+        &self,
+        scopes: Vec<String>,
+        params: Vec<Param>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        let request =
+            self.grant_with_params(grantline::GrantRequest::client_credentials(scopes), params);
+        block_on(self.tokens_flow(&How::Blocking, request))
     }
 
     /// Obtains a token with the resource owner password grant. Blocks.
@@ -415,18 +417,21 @@ impl Client {
     /// # Errors
     /// As [`Client::client_credentials`]; a wrong password is usually `OAuth`
     /// (`invalid_grant`).
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], params = []))]
     pub fn password(
         &self,
         username: String,
         password: String,
         scopes: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        let request = self.inner.password_request(
-            &username,
-            &grantline::Password::new(password),
-            &scopes,
-            crate::http::now(),
+        let request = self.grant_with_params(
+            grantline::GrantRequest::password(
+                &username,
+                &grantline::Password::new(password),
+                scopes,
+            ),
+            params,
         );
         block_on(self.tokens_flow(&How::Blocking, request))
     }
@@ -435,8 +440,13 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::client_credentials`]; a used or expired code is `OAuth` (`invalid_grant`).
-    pub fn exchange_code(&self, grant: &CodeGrant) -> Result<Arc<TokenSet>, GrantlineError> {
-        block_on(self.exchange_code_flow(&How::Blocking, grant))
+    #[uniffi::method(default(params = []))]
+    pub fn exchange_code(
+        &self,
+        grant: &CodeGrant,
+        params: Vec<Param>,
+    ) -> Result<Arc<TokenSet>, GrantlineError> {
+        block_on(self.exchange_code_flow(&How::Blocking, grant, params))
     }
 
     /// Refreshes `tokens` with its refresh token. The answer keeps the old refresh token when
@@ -445,13 +455,14 @@ impl Client {
     /// # Errors
     /// `Configuration` (`invalid_input`) when `tokens` has no refresh token; otherwise as
     /// [`Client::client_credentials`] (`invalid_grant`: the refresh token is dead).
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], params = []))]
     pub fn refresh(
         &self,
         tokens: &TokenSet,
         scopes: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Renewed, GrantlineError> {
-        block_on(self.refresh_flow(&How::Blocking, tokens, scopes))
+        block_on(self.refresh_flow(&How::Blocking, tokens, scopes, params))
     }
 
     /// Introspects `token` (RFC 7662). Apicbase also wants the refresh token: pass it as
@@ -536,35 +547,36 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::client_credentials`].
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], params = []))]
     pub async fn client_credentials_async(
         &self,
         scopes: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.tokens_flow(
-            &How::Suspending,
-            self.inner
-                .client_credentials_request(&scopes, crate::http::now()),
-        )
-        .await
+        let request =
+            self.grant_with_params(grantline::GrantRequest::client_credentials(scopes), params);
+        self.tokens_flow(&How::Suspending, request).await
     }
 
     /// [`Client::password`], suspending.
     ///
     /// # Errors
     /// As [`Client::password`].
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], params = []))]
     pub async fn password_async(
         &self,
         username: String,
         password: String,
         scopes: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        let request = self.inner.password_request(
-            &username,
-            &grantline::Password::new(password),
-            &scopes,
-            crate::http::now(),
+        let request = self.grant_with_params(
+            grantline::GrantRequest::password(
+                &username,
+                &grantline::Password::new(password),
+                scopes,
+            ),
+            params,
         );
         self.tokens_flow(&How::Suspending, request).await
     }
@@ -573,24 +585,29 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::exchange_code`].
+    #[uniffi::method(default(params = []))]
     pub async fn exchange_code_async(
         &self,
         grant: Arc<CodeGrant>,
+        params: Vec<Param>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.exchange_code_flow(&How::Suspending, &grant).await
+        self.exchange_code_flow(&How::Suspending, &grant, params)
+            .await
     }
 
     /// [`Client::refresh`], suspending.
     ///
     /// # Errors
     /// As [`Client::refresh`].
-    #[uniffi::method(default(scopes = []))]
+    #[uniffi::method(default(scopes = [], params = []))]
     pub async fn refresh_async(
         &self,
         tokens: Arc<TokenSet>,
         scopes: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Renewed, GrantlineError> {
-        self.refresh_flow(&How::Suspending, &tokens, scopes).await
+        self.refresh_flow(&How::Suspending, &tokens, scopes, params)
+            .await
     }
 
     /// [`Client::introspect`], suspending.

@@ -116,18 +116,30 @@ impl Client {
         )?))
     }
 
+    /// A standard grant with the caller's extra parameters (repeats kept, in order).
+    pub(crate) fn grant_with_params(
+        &self,
+        grant: grantline::GrantRequest,
+        params: Vec<crate::types::Param>,
+    ) -> Result<http::Request<Vec<u8>>, grantline::Error> {
+        let grant = params
+            .into_iter()
+            .fold(grant, |g, p| g.param(p.name, p.value));
+        self.inner.grant_request(&grant, crate::http::now())
+    }
+
     /// The code exchange.
     pub(crate) async fn exchange_code_flow(
         &self,
         how: &How,
         grant: &CodeGrant,
+        params: Vec<crate::types::Param>,
     ) -> Result<Arc<TokenSet>, GrantlineError> {
-        self.tokens_flow(
-            how,
-            self.inner
-                .authorization_code_request(&grant.inner, crate::http::now()),
-        )
-        .await
+        let request = self.grant_with_params(
+            grantline::GrantRequest::authorization_code(&grant.inner),
+            params,
+        );
+        self.tokens_flow(how, request).await
     }
 
     /// A refresh of `tokens`: the answer keeps the old refresh token when it has none.
@@ -136,18 +148,17 @@ impl Client {
         how: &How,
         tokens: &TokenSet,
         scopes: Vec<String>,
+        params: Vec<crate::types::Param>,
     ) -> Result<Renewed, GrantlineError> {
         let refresh_token = tokens
             .inner
             .refresh_token()
             .ok_or_else(|| GrantlineError::invalid("the token set has no refresh token"))?;
-        let response = self
-            .call(
-                how,
-                self.inner
-                    .refresh_request(refresh_token, &scopes, crate::http::now())?,
-            )
-            .await?;
+        let request = self.grant_with_params(
+            grantline::GrantRequest::refresh(refresh_token, scopes),
+            params,
+        )?;
+        let response = self.call(how, request).await?;
         let mut fresh = grantline::TokenSet::from_response_for(
             &response.to_http()?,
             now(),

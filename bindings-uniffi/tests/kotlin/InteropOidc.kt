@@ -152,6 +152,13 @@ fun oidcInterop(t: Tests, repo: File) {
         val keys = JwkSet.fromJson(String(jdk.send(HttpRequest("GET", oidc().jwksUri()!!, listOf(), ByteArray(0))).body))
         val verified = keys.verify(jwt, JwsAlgorithm.values().filter { it != JwsAlgorithm.HS256 })
         assertContains(verified.claimsJson(), "\"aud\":\"$JWT_API\"")
+        // The same through the standard calls' params, blocking and suspending.
+        for (viaParams in listOf(
+            client.clientCredentials(listOf("api:read"), listOf(Param("resource", JWT_API))),
+            kotlinx.coroutines.runBlocking { client.clientCredentialsAsync(listOf("api:read"), listOf(Param("resource", JWT_API))) },
+        )) {
+            assertEq("at+jwt", headerOf(viaParams.accessToken())["typ"])
+        }
     }
 
     t.check("interop oidc: token exchange with two resource and two audience values") {
