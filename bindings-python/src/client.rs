@@ -33,6 +33,9 @@ pub(crate) struct PyClient {
     /// The client's one JWKS cache (made on first use from the provider's `jwks_uri`), shared
     /// by every ID token and signed userinfo verification through this client object.
     pub(crate) jwks: Arc<OnceLock<Py<PyJwksCache>>>,
+    /// The shortest interval between two JWKS fetches for an unknown key, when not the core's
+    /// default (60 s).
+    pub(crate) jwks_min_refetch: Option<u64>,
 }
 
 impl PyClient {
@@ -40,6 +43,7 @@ impl PyClient {
         PyClient {
             inner,
             jwks: Arc::default(),
+            jwks_min_refetch: None,
         }
     }
 
@@ -68,7 +72,8 @@ fn request(
 #[pymethods]
 impl PyClient {
     #[new]
-    #[pyo3(signature = (provider, client_id, *, client_secret = None, redirect_uri = None, auth_method = None, signing_key = None))]
+    #[pyo3(signature = (provider, client_id, *, client_secret = None, redirect_uri = None, auth_method = None, signing_key = None, jwks_min_refetch = None))]
+    #[allow(clippy::too_many_arguments)]
     fn py_new(
         py: Python<'_>,
         provider: &PyProvider,
@@ -77,6 +82,7 @@ impl PyClient {
         redirect_uri: Option<String>,
         auth_method: Option<&str>,
         signing_key: Option<PyRef<'_, PySigningKey>>,
+        jwks_min_refetch: Option<u64>,
     ) -> PyResult<Self> {
         let mut inner = Client::new(provider.inner.clone(), client_id);
         if let Some(s) = client_secret {
@@ -91,7 +97,10 @@ impl PyClient {
         if let Some(m) = auth_method {
             inner = inner.with_auth_method(auth_method_from_name(py, m)?);
         }
-        Ok(PyClient::wrap(inner))
+        Ok(PyClient {
+            jwks_min_refetch,
+            ..PyClient::wrap(inner)
+        })
     }
 
     /// The provider.
@@ -123,14 +132,21 @@ impl PyClient {
     }
     /// The client's JWKS cache (one per client object, made on first use from the provider's
     /// `jwks_uri`): every ID token and signed userinfo verification of this client goes
-    /// through it, so a key rotation costs one fetch. `ConfigurationError`
+    /// through it, so a key rotation costs one fetch (at most one per `jwks_min_refetch`
+    /// seconds, 60 by default). `ConfigurationError`
     /// (`missing_endpoint`) when the provider has no `jwks_uri`.
     #[getter]
     fn jwks_cache(&self, py: Python<'_>) -> PyResult<Py<PyJwksCache>> {
         if let Some(cache) = self.jwks.get() {
             return Ok(cache.clone_ref(py));
         }
-        let made = call(py, || JwksCache::for_provider(self.inner.provider()))?;
+        let made = call(py, || {
+            let cache = JwksCache::for_provider(self.inner.provider())?;
+            Ok(match self.jwks_min_refetch {
+                Some(seconds) => cache.with_min_refetch(seconds),
+                None => cache,
+            })
+        })?;
         let made = Py::new(py, PyJwksCache::wrap(made))?;
         Ok(self.jwks.get_or_init(|| made).clone_ref(py))
     }

@@ -138,6 +138,22 @@ def test_a_key_rotation_costs_one_jwks_fetch(oidc: grantline.Provider, oidc_url:
     assert unknown.value.problem == "no_matching_key" and counting.paths.count("jwks") == 2
 
 
+def test_a_client_with_a_short_refetch_interval_follows_a_rotation_on_the_real_clock(
+    oidc: grantline.Provider, oidc_url: str
+) -> None:
+    counting = Counting()
+    client = confidential(oidc, jwks_min_refetch=1)
+    flows = Flows("urllib")
+    first, pending = login(client, flows, ["openid"])
+    grantline.validate_id_token(client, first, pending, transport=counting)
+    rotate = urllib.request.Request(f"{oidc_url}/admin/rotate-keys", method="POST", data=b"")
+    urllib.request.urlopen(rotate, timeout=10).close()
+    time.sleep(1.1)
+    second, pending2 = login(client, flows, ["openid"])
+    assert grantline.validate_id_token(client, second, pending2, transport=counting).sub == "alice"
+    assert counting.paths.count("jwks") == 2
+
+
 def _b64(part: str) -> str:
     import base64
 

@@ -248,6 +248,7 @@ class Client:
         redirect_uri: Optional[str] = None,
         auth_method: Optional[_AuthMethod] = None,
         signing_key: Optional[SigningKey] = None,
+        jwks_min_refetch: Optional[int] = None,
     ) -> Client: ...
     @property
     def provider(self) -> Provider: ...
