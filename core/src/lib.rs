@@ -94,6 +94,7 @@ pub mod redact;
 pub mod revocation;
 pub mod secret;
 pub mod session;
+pub mod store;
 pub mod text;
 pub mod token;
 mod urls;
