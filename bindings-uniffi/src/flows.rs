@@ -288,10 +288,9 @@ impl Client {
         token: &str,
         accepted: &[grantline::jose::Algorithm],
     ) -> Result<grantline::jose::VerifiedJws, GrantlineError> {
-        // One fetch per call: when the core asks again right after a fetch (an interval
-        // shorter than the fetch took), the keys just received answer, as the core verifies
-        // them, without another request.
-        let mut fetched = false;
+        // One time for the whole verification: the core never asks for a second fetch at the
+        // same time, so the loop ends after one fetch at most, however long the fetch took.
+        let at = now();
         loop {
             let request = {
                 let mut guard = self.jwks.lock().unwrap_or_else(PoisonError::into_inner);
@@ -306,25 +305,15 @@ impl Client {
                     }
                 };
                 let cache = guard.insert(cache);
-                match cache.verify(token, accepted, now())? {
+                match cache.verify(token, accepted, at)? {
                     grantline::JwksStep::Verified(verified) => return Ok(verified),
-                    grantline::JwksStep::Fetch if fetched => {
-                        let asymmetric: Vec<_> = accepted
-                            .iter()
-                            .copied()
-                            .filter(|a| *a != grantline::jose::Algorithm::Hs256)
-                            .collect();
-                        let keys = cache.keys().cloned().unwrap_or_default();
-                        return Ok(keys.verify(token, &asymmetric)?);
-                    }
                     grantline::JwksStep::Fetch => cache.request(),
                 }
             };
             let response = self.call(how, request).await?;
-            fetched = true;
             let mut guard = self.jwks.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(cache) = guard.as_mut() {
-                cache.receive(&response.to_http()?, now())?;
+                cache.receive(&response.to_http()?, at)?;
             }
         }
     }

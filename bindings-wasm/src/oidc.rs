@@ -389,14 +389,16 @@ fn access_token(v: &JsValue) -> Result<AccessToken, Error> {
 }
 
 /// Verifies `token` with the client's JWKS cache, fetching the provider's keys when the core
-/// says so (first use, or an unknown key after the refetch interval); the loop ends because
-/// the core refuses a second fetch within the interval.
+/// says so (first use, or an unknown key after the refetch interval). One time for the whole
+/// verification: the core never asks for a second fetch at the same time, so the loop ends
+/// after one fetch at most, however long the fetch took.
 async fn verify_with_cache(
     c: &Client,
     token: &str,
     accepted: &[Algorithm],
     call: &Call,
 ) -> Result<grantline::jose::VerifiedJws, Error> {
+    let at = now_or(None)?;
     loop {
         let step = {
             let mut slot = c.jwks.borrow_mut();
@@ -413,15 +415,14 @@ async fn verify_with_cache(
                     slot.insert(cache)
                 }
             };
-            match cache.verify(token, accepted, now_or(None)?)? {
+            match cache.verify(token, accepted, at)? {
                 JwksStep::Verified(v) => return Ok(v),
                 JwksStep::Fetch => cache.request(),
             }
         };
         let response = c.fetch.send(&step, call).await?;
-        let now = now_or(None)?;
         if let Some(cache) = c.jwks.borrow_mut().as_mut() {
-            cache.receive(&response, now)?;
+            cache.receive(&response, at)?;
         }
     }
 }

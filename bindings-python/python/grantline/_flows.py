@@ -141,12 +141,14 @@ def _now(now: Optional[int]) -> int:
 
 def verify_steps(cache: JwksCache, token: str, algorithms: Sequence[str], now: Optional[int]) -> Steps[VerifiedJws]:
     # The cache decides (a fetch when it holds no set, or once per interval for an unknown key:
-    # a key rotation); this only sends what it asks for. The loop always ends.
+    # a key rotation); this only sends what it asks for. One time for the whole verification:
+    # the core never asks twice at the same time, so the loop ends after one fetch at most.
+    at = _now(now)
     while True:
-        step = cache.verify(token, list(algorithms), _now(now))
+        step = cache.verify(token, list(algorithms), at)
         if isinstance(step, VerifiedJws):
             return step
-        cache.receive((yield step), _now(now))
+        cache.receive((yield step), at)
 
 
 def id_token_steps(
