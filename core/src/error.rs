@@ -144,6 +144,14 @@ pub enum Error {
         /// What the transport reported, never containing a secret.
         reason: String,
     },
+    /// A shared token store could not be used (unreachable, timed out, or holding an entry this
+    /// process cannot read); see [`crate::fleet`]. A caller sees it only when no usable token
+    /// is left and renewing without the store is not safe.
+    #[error("shared store failure: {reason}")]
+    Store {
+        /// What failed, never containing a secret.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     #[error("the random number generator failed")]
     Random,
@@ -212,7 +220,7 @@ impl Error {
             | Error::UnusableToken { .. }
             | Error::Jws { .. }
             | Error::IdToken { .. } => Fault::Response,
-            Error::Transport { .. } => Fault::Transport,
+            Error::Transport { .. } | Error::Store { .. } => Fault::Transport,
             _ => Fault::Caller,
         }
     }
@@ -252,6 +260,7 @@ impl Error {
             Error::UnexpectedResponse { .. } => "unexpected_response",
             Error::InvalidInput { .. } => "invalid_input",
             Error::Transport { .. } => "transport",
+            Error::Store { .. } => "store",
             Error::Random => "random",
             Error::UnsupportedAuthMethod { .. } => "unsupported_auth_method",
             Error::UnsupportedTokenType { .. } => "unsupported_token_type",

@@ -68,7 +68,8 @@
 //! [`client`] (token requests, client authentication), [`grant`] (any grant, extra parameters),
 //! [`authorize`] (authorization URL, callback), [`pkce`], [`token`] (token responses),
 //! [`introspection`], [`revocation`], [`device`], [`bearer`] (`Authorization`,
-//! `WWW-Authenticate`), [`session`], [`secret`], [`redact`] (printable requests), [`jwt`]
+//! `WWW-Authenticate`), [`session`], [`fleet`] (one token for a fleet of processes, over a store), [`store`]
+//! (the shared entry, encrypted at rest), [`secret`], [`redact`] (printable requests), [`jwt`]
 //! (unverified claim peeking), [`jose`] (JWK, JWK Sets, JWS verification and signing, key
 //! rotation), [`oidc`] (ID token validation, userinfo, logout), [`text`]
 //! (server text made safe for error messages), [`error`].
@@ -83,6 +84,7 @@ pub mod client;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod fleet;
 pub mod grant;
 pub mod introspection;
 pub mod jose;

@@ -689,6 +689,79 @@ impl TokenSession {
         })
     }
 
+    /// Completes renewal `id` with a token set obtained elsewhere (another process's renewal,
+    /// read from a shared store): as if the renewal's answer had carried it.
+    pub(crate) fn complete_with(
+        &mut self,
+        id: u64,
+        tokens: TokenSet,
+        now: u64,
+    ) -> Result<Completion, Error> {
+        self.take_flight(id)?;
+        let rotated = match (&self.tokens, tokens.refresh_token()) {
+            (Some(old), Some(new)) => !old.refresh_token().is_some_and(|o| o.ct_eq(new.secret())),
+            (Some(old), None) => old.refresh_token().is_some(),
+            (None, new) => new.is_some(),
+        };
+        self.rejected = false;
+        self.failures = 0;
+        self.retry_at = 0;
+        self.grace_until = None;
+        self.last_failure = None;
+        let _ = now;
+        self.tokens = Some(tokens.clone());
+        self.delivering = Some(id);
+        Ok(Completion {
+            renewed: Some(Renewed {
+                tokens,
+                refresh_token_rotated: rotated,
+            }),
+            error: None,
+        })
+    }
+
+    /// Replaces the token set while renewal `id` is in flight (a newer set, read from a shared
+    /// store, that is due for renewal too) and returns the renewal request built from it;
+    /// `None` when it leaves no way to renew.
+    pub(crate) fn adopt_in_flight(
+        &mut self,
+        id: u64,
+        tokens: TokenSet,
+        now: u64,
+    ) -> Result<Option<http::Request<Vec<u8>>>, Error> {
+        if self.in_flight.as_ref().is_none_or(|f| f.id != id) {
+            return Err(Error::UnexpectedResponse { id });
+        }
+        let same = self
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.access_token().ct_eq(tokens.access_token().secret()));
+        if !same {
+            self.rejected = false;
+        }
+        self.tokens = Some(tokens);
+        let renewal = self.renewal_request(now)?;
+        if let (Some(flight), Some((_, refresh))) = (self.in_flight.as_mut(), &renewal) {
+            flight.refresh = *refresh;
+            if !same {
+                flight.replacing_rejected = None;
+            }
+        }
+        Ok(renewal.map(|(request, _)| request))
+    }
+
+    /// Fails renewal `id` with `error` (a shared store that cannot be used), like any failed
+    /// renewal: backoff, and the waiters get `error` only when no usable token is left.
+    pub(crate) fn fail_with(
+        &mut self,
+        id: u64,
+        error: Error,
+        now: u64,
+    ) -> Result<Completion, Error> {
+        self.take_flight(id)?;
+        Ok(self.failed(id, error, None, now, None))
+    }
+
     fn take_flight(&mut self, id: u64) -> Result<InFlight, Error> {
         if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
             if let Some(flight) = self.in_flight.take() {

@@ -42,13 +42,14 @@ const SEED_FILES: [&str; 5] = [
     "booking-experts.json",
 ];
 /// Sloppy-but-usable and hostile cases, trust boundaries, and the session's liveness rules.
-const EXTRA_FILES: [&str; 6] = [
+const EXTRA_FILES: [&str; 7] = [
     "lenient.json",
     "hostile.json",
     "trust.json",
     "session.json",
     "jose.json",
     "oidc.json",
+    "fleet.json",
 ];
 /// The seed documents hold this many examples (plus one preset vector per provider).
 const MIN_SEED_VECTORS: usize = 37;
@@ -1801,6 +1802,8 @@ fn run_vector(v: &Value) -> Res<()> {
         "jws_sign" => run_jws_sign(v),
         kind @ ("id_token" | "id_token_refresh" | "userinfo_request" | "userinfo_response"
         | "end_session_url" | "jwks_cache" | "provider_oidc") => oidc::run(kind, v),
+        "store_entry" => fleet::run_store_entry(v),
+        "fleet_session" => fleet::run_fleet_session(v),
         other => Err(format!("unknown kind {other:?}")),
     }
 }
@@ -2555,6 +2558,458 @@ mod oidc {
                     (None, Some(_), Ok(s)) => Err(format!("expected an error, got {}", got(&s))),
                     _ => Err("exactly one of `expect` and `expect_error`".into()),
                 }
+            }
+            other => Err(format!("unknown op {other:?}")),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Fleet sharing: the store entry and the shared-session protocol (`fleet.json`).
+
+mod fleet {
+    use grantline::fleet::{Action, FleetConfig, FleetNext, FleetSession, StoreOp, StoreReply};
+    use grantline::store::{Entry, EntryKey, Protection};
+
+    use super::*;
+
+    fn hex(text: &str) -> Res<Vec<u8>> {
+        if !text.len().is_multiple_of(2) {
+            return Err(format!("odd hex {text:?}"));
+        }
+        (0..text.len())
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(text.get(i..i + 2).unwrap_or(""), 16)
+                    .map_err(|_| format!("bad hex {text:?}"))
+            })
+            .collect()
+    }
+
+    /// `keys` (`[{"kid", "key_hex"}]`, the first current) or `"plaintext": true`.
+    fn protection(f: &Fields<'_>) -> Res<Protection> {
+        match (f.get("keys"), f.bool_or("plaintext", false)?) {
+            (Some(keys), false) => {
+                let keys = keys.as_array().ok_or("`keys` is not a list")?;
+                let mut built = Vec::new();
+                for k in keys {
+                    let kf = Fields::new(k, "key", &["kid", "key_hex"])?;
+                    built.push(
+                        EntryKey::new(kf.str("kid")?, &hex(kf.str("key_hex")?)?)
+                            .map_err(|e| format!("key: {e}"))?,
+                    );
+                }
+                let mut it = built.into_iter();
+                let mut p = Protection::encrypted(it.next().ok_or("`keys` is empty")?);
+                for k in it {
+                    p = p.with_previous(k);
+                }
+                Ok(p)
+            }
+            (None, true) => Ok(Protection::plaintext()),
+            _ => Err("exactly one of `keys` and `\"plaintext\": true`".into()),
+        }
+    }
+
+    fn entry_input(spec: &Value) -> Res<Entry> {
+        let f = Fields::new(spec, "entry", &["version", "written_at", "tokens"])?;
+        let tokens = TokenSet::from_json(&f.value("tokens")?.to_string())
+            .map_err(|e| format!("tokens: {e}"))?;
+        Ok(Entry::new(f.u64("version")?, tokens, f.u64("written_at")?))
+    }
+
+    fn entry_json(e: &Entry) -> Value {
+        json!({
+            "version": e.version(),
+            "written_at": e.written_at(),
+            "expires_at": e.tokens().expires_at(),
+            "access_token": e.tokens().access_token().secret(),
+            "refresh_token": e.tokens().refresh_token().map(RefreshToken::secret),
+        })
+    }
+
+    fn compare(what: &str, expected: &Value, actual: &Value) -> Res<()> {
+        let mut diffs = Vec::new();
+        diff(what, expected, actual, &mut diffs);
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(diffs.join("\n"))
+        }
+    }
+
+    pub(super) fn run_store_entry(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "keys",
+                "plaintext",
+                "sealed",
+                "expect_entry",
+                "expect_error",
+                "entry",
+                "nonce_hex",
+                "expect_sealed",
+            ]),
+        )?;
+        let p = protection(&f)?;
+        if let Some(sealed) = f.get("sealed") {
+            let text = sealed.as_str().ok_or("`sealed` is not a string")?;
+            return match (
+                f.get("expect_entry"),
+                f.get("expect_error"),
+                Entry::open(text, &p),
+            ) {
+                (Some(want), None, Ok(entry)) => compare("expect_entry", want, &entry_json(&entry)),
+                (None, Some(want), Err(e)) => compare_error(want, &e),
+                (Some(_), None, Err(e)) => Err(format!("expected an entry, got the error {e}")),
+                (None, Some(_), Ok(entry)) => Err(format!(
+                    "expected an error, got {}",
+                    short(&entry_json(&entry))
+                )),
+                _ => Err("exactly one of `expect_entry` and `expect_error`".into()),
+            };
+        }
+        let entry = entry_input(f.value("entry")?)?;
+        let nonce: [u8; 12] = hex(f.str("nonce_hex")?)?
+            .try_into()
+            .map_err(|_| "`nonce_hex` is not 12 bytes")?;
+        let sealed = entry
+            .seal_with_nonce(&p, nonce)
+            .map_err(|e| format!("seal: {e}"))?;
+        let want = f.str("expect_sealed")?;
+        if sealed != want {
+            return Err(format!("sealed:\n  expected {want}\n  got      {sealed}"));
+        }
+        let back = Entry::open(&sealed, &p).map_err(|e| format!("reopening: {e}"))?;
+        compare("round trip", &entry_json(&entry), &entry_json(&back))
+    }
+
+    struct Run {
+        session: FleetSession,
+        protection: Protection,
+        last_commit: Option<String>,
+    }
+
+    pub(super) fn run_fleet_session(v: &Value) -> Res<()> {
+        let f = Fields::new(
+            v,
+            "vector",
+            &with_common(&[
+                "provider", "client", "grant", "tokens", "skew", "fleet", "steps",
+            ]),
+        )?;
+        let client = match provider_and_client(&f) {
+            Ok(c) => c,
+            Err(Fail::Core(e)) => return Err(format!("building the client failed: {e}")),
+            Err(Fail::Vector(e)) => return Err(e),
+        };
+        let mut session = TokenSession::new(client, session_grant(f.value("grant")?)?);
+        if let Some(tokens) = f.get("tokens") {
+            let set =
+                TokenSet::from_json(&tokens.to_string()).map_err(|e| format!("tokens: {e}"))?;
+            session = session.with_tokens(set);
+        }
+        if f.has("skew") {
+            session = session.with_skew(f.u64("skew")?);
+        }
+        let ff = Fields::new(
+            f.value("fleet")?,
+            "fleet",
+            &[
+                "name",
+                "owner",
+                "lease_ttl_ms",
+                "renew_alone",
+                "keys",
+                "plaintext",
+            ],
+        )?;
+        let protection = protection(&ff)?;
+        let mut config = FleetConfig::new(ff.str("name")?, protection.clone())
+            .map_err(|e| format!("fleet: {e}"))?
+            .with_owner(ff.str("owner")?)
+            .map_err(|e| format!("fleet owner: {e}"))?
+            .renew_alone_when_store_down(ff.bool_or("renew_alone", false)?);
+        if ff.has("lease_ttl_ms") {
+            config = config.with_lease_ttl_ms(ff.u64("lease_ttl_ms")?);
+        }
+        let mut run = Run {
+            session: FleetSession::new(session, config),
+            protection,
+            last_commit: None,
+        };
+        let steps = f
+            .value("steps")?
+            .as_array()
+            .ok_or("`steps` is not a list")?;
+        if steps.is_empty() {
+            return Err("no steps".into());
+        }
+        for (i, step) in steps.iter().enumerate() {
+            fleet_step(&mut run, step).map_err(|e| format!("step {i} ({}): {e}", short(step)))?;
+        }
+        Ok(())
+    }
+
+    /// An entry given in a reply: `null`, a raw text, `{"seal": entry}` (sealed with the
+    /// fleet's protection) or `{"last_commit": true}` (the entry of the last `commit` asked).
+    fn reply_entry(run: &Run, spec: &Value) -> Res<Option<String>> {
+        match spec {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Object(o) if o.contains_key("seal") => {
+                let f = Fields::new(spec, "entry", &["seal"])?;
+                let entry = entry_input(f.value("seal")?)?;
+                Ok(Some(
+                    entry
+                        .seal(&run.protection)
+                        .map_err(|e| format!("seal: {e}"))?,
+                ))
+            }
+            Value::Object(_) => {
+                let f = Fields::new(spec, "entry", &["last_commit"])?;
+                if !f.bool_or("last_commit", false)? {
+                    return Err("`last_commit` must be true".into());
+                }
+                run.last_commit
+                    .clone()
+                    .map(Some)
+                    .ok_or_else(|| "no commit was asked yet".into())
+            }
+            other => Err(format!("entry: unexpected {}", short(other))),
+        }
+    }
+
+    fn reply(run: &Run, spec: &Value) -> Res<StoreReply> {
+        let o = spec.as_object().ok_or("`reply` is not an object")?;
+        if o.contains_key("acquired") {
+            let f = Fields::new(spec, "reply", &["acquired", "lease_ttl_ms", "entry"])?;
+            return Ok(StoreReply::Acquired {
+                acquired: f.bool_or("acquired", false)?,
+                lease_ttl_ms: f.value("lease_ttl_ms")?.as_u64(),
+                entry: reply_entry(run, f.value("entry")?)?,
+            });
+        }
+        if o.contains_key("entry") {
+            let f = Fields::new(spec, "reply", &["entry"])?;
+            return Ok(StoreReply::Entry(reply_entry(run, f.value("entry")?)?));
+        }
+        if o.contains_key("committed") {
+            let f = Fields::new(spec, "reply", &["committed"])?;
+            return Ok(StoreReply::Committed(f.bool_or("committed", false)?));
+        }
+        if o.contains_key("released") {
+            Fields::new(spec, "reply", &["released"])?;
+            return Ok(StoreReply::Released);
+        }
+        if o.contains_key("watched") {
+            Fields::new(spec, "reply", &["watched"])?;
+            return Ok(StoreReply::Watched);
+        }
+        Err(format!("unknown reply {}", short(spec)))
+    }
+
+    fn action_json(run: &mut Run, a: &Action) -> Res<Value> {
+        Ok(match a {
+            Action::Store(StoreOp::Read { key }) => {
+                json!({"action": "store", "op": "read", "key": key})
+            }
+            Action::Store(StoreOp::Acquire {
+                key,
+                lease,
+                owner,
+                ttl_ms,
+            }) => json!({"action": "store", "op": "acquire", "key": key, "lease": lease,
+                "owner": owner, "ttl_ms": ttl_ms}),
+            Action::Store(StoreOp::Commit {
+                key,
+                lease,
+                owner,
+                channel,
+                expected_version,
+                version,
+                entry,
+            }) => {
+                run.last_commit = Some(entry.clone());
+                let opened = Entry::open(entry, &run.protection)
+                    .map_err(|e| format!("the committed entry does not open: {e}"))?;
+                json!({"action": "store", "op": "commit", "key": key, "lease": lease,
+                    "owner": owner, "channel": channel, "expected_version": expected_version,
+                    "version": version, "entry": entry_json(&opened)})
+            }
+            Action::Store(StoreOp::Release { lease, owner }) => {
+                json!({"action": "store", "op": "release", "lease": lease, "owner": owner})
+            }
+            Action::Store(StoreOp::Watch {
+                channel,
+                version,
+                timeout_ms,
+            }) => json!({"action": "store", "op": "watch", "channel": channel,
+                "version": version, "timeout_ms": timeout_ms}),
+            Action::Store(other) => return Err(format!("unknown store op {other:?}")),
+            Action::Send(request) => json!({"action": "send", "request": request_json(request)?}),
+            Action::Done(c) => json!({"action": "done", "completion": completion_json(c)}),
+        })
+    }
+
+    /// Compares an action: a `send`'s `request` only when given; a `done`'s completion like
+    /// `expect_completion`.
+    fn compare_action(run: &mut Run, expected: &Value, a: &Action) -> Res<()> {
+        if let (Action::Done(c), Some("done")) = (a, expected.get("action").and_then(Value::as_str))
+        {
+            let f = Fields::new(expected, "action", &["action", "completion"])?;
+            return compare_completion(f.value("completion")?, c);
+        }
+        let mut actual = action_json(run, a)?;
+        if expected.get("request").is_none() {
+            if let Some(o) = actual.as_object_mut() {
+                o.remove("request");
+            }
+        }
+        compare("action", expected, &actual)
+    }
+
+    fn compare_next(run: &mut Run, expected: &Value, n: &FleetNext) -> Res<()> {
+        match n {
+            FleetNext::Ready(t) => compare(
+                "next",
+                expected,
+                &json!({"next": "ready", "token": t.secret()}),
+            ),
+            FleetNext::Wait { id } => compare("next", expected, &json!({"next": "wait", "id": id})),
+            FleetNext::Perform {
+                id,
+                action,
+                current,
+            } => {
+                let f = Fields::new(expected, "next", &["next", "id", "current", "action"])?;
+                let head = json!({"next": "perform", "id": id,
+                    "current": current.as_ref().map(AccessToken::secret)});
+                let want = json!({"next": f.value("next")?, "id": f.value("id")?,
+                    "current": f.value("current")?});
+                compare("next", &want, &head)?;
+                compare_action(run, f.value("action")?, action)
+            }
+        }
+    }
+
+    fn fleet_step(run: &mut Run, step: &Value) -> Res<()> {
+        let op = step
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or("`op` missing")?;
+        let fields = |extra: &[&'static str]| -> Res<Fields<'_>> {
+            let mut allowed = vec!["op", "expect", "expect_error"];
+            allowed.extend_from_slice(extra);
+            Fields::new(step, "step", &allowed)
+        };
+        let next_or_error = |run: &mut Run, f: &Fields<'_>, r: Result<FleetNext, Error>| match (
+            f.get("expect"),
+            f.get("expect_error"),
+            r,
+        ) {
+            (Some(e), None, Ok(n)) => compare_next(run, e, &n),
+            (None, Some(e), Err(err)) => compare_error(e, &err),
+            (Some(_), None, Err(err)) => Err(format!("expected a next, got the error {err}")),
+            (None, Some(_), Ok(n)) => Err(format!("expected an error, got {n:?}")),
+            _ => Err("exactly one of `expect` and `expect_error`".into()),
+        };
+        let action_or_error = |run: &mut Run, f: &Fields<'_>, r: Result<Action, Error>| match (
+            f.get("expect"),
+            f.get("expect_error"),
+            r,
+        ) {
+            (Some(e), None, Ok(a)) => compare_action(run, e, &a),
+            (None, Some(e), Err(err)) => compare_error(e, &err),
+            (Some(_), None, Err(err)) => Err(format!("expected an action, got the error {err}")),
+            (None, Some(_), Ok(a)) => Err(format!("expected an error, got {a:?}")),
+            _ => Err("exactly one of `expect` and `expect_error`".into()),
+        };
+        let scalar = |f: &Fields<'_>, got: Value| -> Res<()> {
+            let want = f.value("expect")?;
+            if *want == got {
+                Ok(())
+            } else {
+                Err(format!("expected {want}, got {got}"))
+            }
+        };
+        match op {
+            "next" => {
+                let f = fields(&["now_ms"])?;
+                let r = run.session.next(f.u64("now_ms")?);
+                next_or_error(run, &f, r)
+            }
+            "waited" => {
+                let f = fields(&["id", "now_ms"])?;
+                let r = run.session.waited(f.u64("id")?, f.u64("now_ms")?);
+                next_or_error(run, &f, r)
+            }
+            "store_done" => {
+                let f = fields(&["id", "now_ms", "reply"])?;
+                let reply = reply(run, f.value("reply")?)?;
+                let r = run
+                    .session
+                    .store_done(f.u64("id")?, reply, f.u64("now_ms")?);
+                action_or_error(run, &f, r)
+            }
+            "store_failed" => {
+                let f = fields(&["id", "now_ms", "reason"])?;
+                let r = run
+                    .session
+                    .store_failed(f.u64("id")?, f.str("reason")?, f.u64("now_ms")?);
+                action_or_error(run, &f, r)
+            }
+            "receive" => {
+                let f = fields(&["id", "now_ms", "response"])?;
+                let resp = response(f.value("response")?)?;
+                let r = run.session.receive(f.u64("id")?, &resp, f.u64("now_ms")?);
+                action_or_error(run, &f, r)
+            }
+            "fail" => {
+                let f = fields(&["id", "now_ms", "reason"])?;
+                let r = run
+                    .session
+                    .fail(f.u64("id")?, f.str("reason")?, f.u64("now_ms")?);
+                action_or_error(run, &f, r)
+            }
+            "delivered" => {
+                let f = fields(&["id"])?;
+                scalar(&f, json!(run.session.delivered(f.u64("id")?)))
+            }
+            "abandon" => {
+                let f = fields(&["id"])?;
+                scalar(&f, json!(run.session.abandon(f.u64("id")?)))
+            }
+            "cancellable" => {
+                let f = fields(&["id"])?;
+                scalar(&f, json!(run.session.cancellable(f.u64("id")?)))
+            }
+            "reject" => {
+                let f = fields(&["token"])?;
+                scalar(&f, json!(run.session.reject(f.str("token")?)))
+            }
+            "version" => {
+                let f = fields(&[])?;
+                scalar(&f, json!(run.session.version()))
+            }
+            "stats" => {
+                let f = fields(&[])?;
+                let s = run.session.stats();
+                let all = json!({"store_ops": s.store_ops, "store_failures": s.store_failures,
+                    "http_renewals": s.http_renewals, "fallback_renewals": s.fallback_renewals,
+                    "adopted": s.adopted, "committed": s.committed, "conflicts": s.conflicts});
+                // Only the counters the vector names.
+                let want = f
+                    .value("expect")?
+                    .as_object()
+                    .ok_or("`expect` is not an object")?;
+                let got: Map<String, Value> = want
+                    .keys()
+                    .map(|k| (k.clone(), all.get(k).cloned().unwrap_or(Value::Null)))
+                    .collect();
+                compare("stats", &Value::Object(want.clone()), &Value::Object(got))
             }
             other => Err(format!("unknown op {other:?}")),
         }

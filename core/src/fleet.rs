@@ -1,0 +1,1128 @@
+//! One token for a whole fleet: a [`TokenSession`] shared by many processes (in any language)
+//! over a key-value store, Redis first. Sans-IO like the rest of the core: this module decides
+//! every step, and the binding executes the store operations it asks for, as it executes HTTP
+//! requests.
+//!
+//! # The protocol
+//! Each process keeps its own [`TokenSession`] in front (its in-process single flight): a cached
+//! token costs no store round trip until the session's
+//! [`ready_until`](TokenSession::ready_until) passes. When the session wants to renew, the
+//! [`FleetSession`] first asks the store:
+//!
+//! 1. **Read** the entry. A newer entry that is still fresh (another process renewed) is taken
+//!    as it is: no token request.
+//! 2. Otherwise **Acquire** the renewal lease (`SET NX PX`: an owner id and a TTL). The holder
+//!    sends the token request, built from the newest refresh token there is, then
+//!    **Commits** the new entry by compare-and-set on its `version` (a stale writer can never
+//!    overwrite a newer refresh token), which also releases the lease and announces the
+//!    version.
+//! 3. Everyone else **Watches** for the new version (a pub/sub message, or a sleep: the core
+//!    sets the timeout, with backoff from 25 ms to 500 ms, never past the lease's expiry), then
+//!    reads again. A lease whose holder died expires, and the next **Acquire** takes it over.
+//!    A renewal waits at most twice the lease TTL plus a second for others; then the store
+//!    counts as failed.
+//! 4. A failed renewal **Releases** the lease (only if still its owner).
+//!
+//! # When the store fails
+//! Any store error or timeout ([`FleetSession::store_failed`]) marks the store down for a
+//! backoff (1 s doubled per consecutive failure, capped at 30 s); meanwhile renewals skip it:
+//! - a grant that can be repeated safely (client credentials, password, token exchange, any
+//!   grant that consumes nothing) renews alone, with the process's own single flight;
+//! - a **refresh** does not, unless [`FleetConfig::renew_alone_when_store_down`] says so: other
+//!   processes hold the same refresh token, and two refreshes with one rotating token revoke the
+//!   whole grant on servers with reuse detection. The renewal fails with [`Error::Store`], which
+//!   reaches callers only when no usable token is left (a valid token is always served).
+//!
+//! Tokens obtained while the store was down stay local ([`FleetSession::unsaved`]); the next
+//! renewal that reaches the store renews from them (their refresh token is the newest) unless
+//! the store holds a newer version, and writes the result. An entry the store lost (a restart
+//! without persistence) is written again the same way, from the local copy.
+//!
+//! # The store interface
+//! Five operations ([`StoreOp`]), each answered with one [`StoreReply`] or a failure:
+//!
+//! | operation | does | atomicity needed |
+//! |---|---|---|
+//! | `Read` | returns the entry text, or none | none (a plain read) |
+//! | `Acquire` | sets the lease to `owner` with a TTL of `ttl_ms` if there is none (or renews it if `owner` holds it); returns whether it did, the lease's remaining TTL, and the entry | the set-if-absent is atomic (`SET NX PX`, a conditional put, an advisory lock with expiry) |
+//! | `Commit` | if the stored entry's `version` equals `expected_version` (no entry: 0), writes `entry`; in any case deletes the lease if `owner` holds it; announces `version` on `channel` | the version check and the write are one atomic step (a Lua script, `WATCH`/`MULTI`, a conditional put, a transaction) |
+//! | `Release` | deletes the lease if `owner` holds it | compare-and-delete |
+//! | `Watch` | returns when a newer version is announced on `channel`, or after `timeout_ms` | none: a store without notifications just sleeps |
+//!
+//! The entry is the sealed [`crate::store::Entry`] (encrypted at rest, language-neutral);
+//! `version` is readable in clear for the compare-and-set. The store must be **durable** for
+//! rotating refresh tokens: an entry that vanishes takes the newest refresh token with it,
+//! unless a process still holds it (which then writes it back). [`redis`] has the Redis
+//! mapping; Cloudflare Durable Objects, DynamoDB conditional writes or PostgreSQL rows
+//! (`UPDATE ... WHERE version = $1`) fit the same table.
+//!
+//! # The loop
+//! ```
+//! use grantline::fleet::{Action, FleetConfig, FleetNext, FleetSession, StoreOp, StoreReply};
+//! use grantline::store::{EntryKey, Protection};
+//! use grantline::{Client, Provider, TokenSession};
+//!
+//! let client = Client::new(Provider::bookable(), "id").with_secret("secret");
+//! let key = EntryKey::new("k1", &[9u8; 32])?;
+//! let config = FleetConfig::new("billing-api", Protection::encrypted(key))?;
+//! let mut shared = FleetSession::new(TokenSession::client_credentials(client, vec![]), config);
+//! let now_ms = 1_700_000_000_000;
+//!
+//! let FleetNext::Perform { id, mut action, .. } = shared.next(now_ms)? else { unreachable!() };
+//! let done = loop {
+//!     action = match action {
+//!         // An empty store: nothing to read, the lease is ours, the commit succeeds.
+//!         Action::Store(StoreOp::Read { .. }) => shared.store_done(id, StoreReply::Entry(None), now_ms)?,
+//!         Action::Store(StoreOp::Acquire { ttl_ms, .. }) => shared.store_done(
+//!             id,
+//!             StoreReply::Acquired { acquired: true, lease_ttl_ms: Some(ttl_ms), entry: None },
+//!             now_ms,
+//!         )?,
+//!         Action::Send(_request) => {
+//!             let response = http::Response::new(
+//!                 br#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#.to_vec(),
+//!             );
+//!             shared.receive(id, &response, now_ms)?
+//!         }
+//!         Action::Store(StoreOp::Commit { .. }) => shared.store_done(id, StoreReply::Committed(true), now_ms)?,
+//!         Action::Store(other) => unreachable!("{other:?}"),
+//!         Action::Done(completion) => break completion,
+//!     };
+//! };
+//! if done.renewed.is_some() {
+//!     shared.delivered(id);
+//! }
+//! let FleetNext::Ready(token) = shared.waited(id, now_ms)? else { unreachable!() };
+//! assert_eq!(token.secret(), "tok");
+//! assert_eq!(shared.version(), 1);
+//! # Ok::<(), grantline::Error>(())
+//! ```
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::secret::AccessToken;
+use crate::session::{Completion, Next, TokenSession};
+use crate::store::{Entry, Protection};
+use crate::token::TokenSet;
+
+/// The lease TTL unless configured: longer than a token request's whole deadline should be.
+pub const DEFAULT_LEASE_TTL_MS: u64 = 15_000;
+/// The shortest lease TTL accepted.
+pub const MIN_LEASE_TTL_MS: u64 = 1_000;
+/// The first `Watch` timeout while another process renews.
+pub const WATCH_FIRST_MS: u64 = 25;
+/// The longest `Watch` timeout.
+pub const WATCH_CAP_MS: u64 = 500;
+/// The first pause after a store failure.
+pub const STORE_BACKOFF_BASE_MS: u64 = 1_000;
+/// The longest pause after store failures.
+pub const STORE_BACKOFF_CAP_MS: u64 = 30_000;
+
+/// The longest session name, in bytes.
+const MAX_NAME: usize = 200;
+
+/// The store keys of one shared session (see [`redis`] for the names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreKeys {
+    /// The entry: `grantline:{NAME}`.
+    pub entry: String,
+    /// The renewal lease: `grantline:{NAME}:lease`.
+    pub lease: String,
+    /// The channel announcing new versions: `grantline:{NAME}:renewed`.
+    pub channel: String,
+}
+
+/// How a [`FleetSession`] uses the store: its name, the protection of its entry, the lease.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    keys: StoreKeys,
+    protection: Protection,
+    owner: String,
+    lease_ttl_ms: u64,
+    renew_alone: bool,
+}
+
+fn check_name(what: &str, value: &str, max: usize) -> Result<(), Error> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "the shared session's {what} must be 1 to {max} characters of A-Z a-z 0-9 - _ . : /"
+        )))
+    }
+}
+
+impl FleetConfig {
+    /// A shared session named `name` (the fleet's processes use the same name and keys), with
+    /// a random lease owner id for this process and the default lease TTL.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a name that is empty, longer than 200 bytes, or has
+    /// characters outside `A-Z a-z 0-9 - _ . : /`; [`Error::Random`] when the RNG fails.
+    pub fn new(name: &str, protection: Protection) -> Result<Self, Error> {
+        check_name("name", name, MAX_NAME)?;
+        let mut raw = [0u8; 16];
+        getrandom::getrandom(&mut raw).map_err(|_| Error::Random)?;
+        let owner = raw.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(FleetConfig {
+            keys: StoreKeys {
+                entry: format!("grantline:{{{name}}}"),
+                lease: format!("grantline:{{{name}}}:lease"),
+                channel: format!("grantline:{{{name}}}:renewed"),
+            },
+            protection,
+            owner,
+            lease_ttl_ms: DEFAULT_LEASE_TTL_MS,
+            renew_alone: false,
+        })
+    }
+
+    /// The lease TTL in milliseconds (at least [`MIN_LEASE_TTL_MS`]). Make it longer than your
+    /// transport's whole-request deadline: a holder whose lease expires mid-request may be
+    /// overtaken, and with a rotating refresh token the two refreshes collide.
+    #[must_use]
+    pub fn with_lease_ttl_ms(mut self, ms: u64) -> Self {
+        self.lease_ttl_ms = ms.max(MIN_LEASE_TTL_MS);
+        self
+    }
+
+    /// Sets the lease owner id (default: 32 random hex digits). For tests and vectors; owners
+    /// must be unique in the fleet.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty id, one over 64 bytes, or one with characters
+    /// outside `A-Z a-z 0-9 - _ . : /`.
+    pub fn with_owner(mut self, owner: &str) -> Result<Self, Error> {
+        check_name("owner", owner, 64)?;
+        self.owner = owner.to_owned();
+        Ok(self)
+    }
+
+    /// Whether a refresh may run without the store while it is down (default `false`). Only for
+    /// a fleet where one process refreshes (or a server without refresh-token rotation):
+    /// otherwise two processes refreshing the same rotating token revoke the grant.
+    #[must_use]
+    pub fn renew_alone_when_store_down(mut self, yes: bool) -> Self {
+        self.renew_alone = yes;
+        self
+    }
+
+    /// The store keys.
+    pub fn keys(&self) -> &StoreKeys {
+        &self.keys
+    }
+    /// This process's lease owner id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+    /// The lease TTL in milliseconds.
+    pub fn lease_ttl_ms(&self) -> u64 {
+        self.lease_ttl_ms
+    }
+    /// How entries are protected.
+    pub fn protection(&self) -> &Protection {
+        &self.protection
+    }
+}
+
+/// A store operation to execute (see the [module documentation](self) for the semantics each
+/// one needs). `Debug` shows sizes, never the entry.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreOp {
+    /// Read the entry: answer [`StoreReply::Entry`].
+    Read {
+        /// The entry's key.
+        key: String,
+    },
+    /// Take (or renew) the lease if free: answer [`StoreReply::Acquired`].
+    Acquire {
+        /// The entry's key (its text comes back with the answer).
+        key: String,
+        /// The lease's key.
+        lease: String,
+        /// This process's owner id.
+        owner: String,
+        /// The lease's TTL.
+        ttl_ms: u64,
+    },
+    /// Write `entry` if the stored version is `expected_version`, release the lease if owned,
+    /// announce `version`: answer [`StoreReply::Committed`].
+    Commit {
+        /// The entry's key.
+        key: String,
+        /// The lease's key.
+        lease: String,
+        /// This process's owner id.
+        owner: String,
+        /// The channel that announces new versions.
+        channel: String,
+        /// The version the stored entry must have (0: no entry).
+        expected_version: u64,
+        /// The version of `entry`: above both the stored version and any this process has seen
+        /// (versions never go back, even after a store lost its entry).
+        version: u64,
+        /// The sealed entry to write.
+        entry: String,
+    },
+    /// Delete the lease if `owner` holds it: answer [`StoreReply::Released`].
+    Release {
+        /// The lease's key.
+        lease: String,
+        /// This process's owner id.
+        owner: String,
+    },
+    /// Wait for a version newer than `version` on `channel`, at most `timeout_ms`: answer
+    /// [`StoreReply::Watched`].
+    Watch {
+        /// The channel.
+        channel: String,
+        /// The version this process has seen.
+        version: u64,
+        /// The longest wait.
+        timeout_ms: u64,
+    },
+}
+
+impl fmt::Debug for StoreOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreOp::Read { key } => f.debug_struct("Read").field("key", key).finish(),
+            StoreOp::Acquire { lease, ttl_ms, .. } => f
+                .debug_struct("Acquire")
+                .field("lease", lease)
+                .field("ttl_ms", ttl_ms)
+                .finish_non_exhaustive(),
+            StoreOp::Commit {
+                key,
+                expected_version,
+                version,
+                entry,
+                ..
+            } => f
+                .debug_struct("Commit")
+                .field("key", key)
+                .field("expected_version", expected_version)
+                .field("version", version)
+                .field("entry_bytes", &entry.len())
+                .finish_non_exhaustive(),
+            StoreOp::Release { lease, .. } => f
+                .debug_struct("Release")
+                .field("lease", lease)
+                .finish_non_exhaustive(),
+            StoreOp::Watch {
+                channel,
+                version,
+                timeout_ms,
+            } => f
+                .debug_struct("Watch")
+                .field("channel", channel)
+                .field("version", version)
+                .field("timeout_ms", timeout_ms)
+                .finish(),
+        }
+    }
+}
+
+impl StoreOp {
+    /// The operation's name: `read`, `acquire`, `commit`, `release` or `watch`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreOp::Read { .. } => "read",
+            StoreOp::Acquire { .. } => "acquire",
+            StoreOp::Commit { .. } => "commit",
+            StoreOp::Release { .. } => "release",
+            StoreOp::Watch { .. } => "watch",
+        }
+    }
+}
+
+/// The answer to a [`StoreOp`]. `Debug` shows sizes, never the entry.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreReply {
+    /// `Read`: the entry text, or `None` when there is none.
+    Entry(Option<String>),
+    /// `Acquire`: whether the lease is now this process's, its remaining TTL (`None` when the
+    /// store cannot tell), and the entry text.
+    Acquired {
+        /// The lease is ours.
+        acquired: bool,
+        /// The lease's remaining TTL in milliseconds.
+        lease_ttl_ms: Option<u64>,
+        /// The entry, as read in the same step.
+        entry: Option<String>,
+    },
+    /// `Commit`: whether the entry was written (`false`: the stored version was not the
+    /// expected one, or the stored entry is unreadable).
+    Committed(bool),
+    /// `Release` is done (whether or not the lease was still ours).
+    Released,
+    /// `Watch` returned (a new version was announced, or the timeout passed).
+    Watched,
+}
+
+impl fmt::Debug for StoreReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let size = |e: &Option<String>| e.as_ref().map(String::len);
+        match self {
+            StoreReply::Entry(e) => f.debug_tuple("Entry").field(&size(e)).finish(),
+            StoreReply::Acquired {
+                acquired,
+                lease_ttl_ms,
+                entry,
+            } => f
+                .debug_struct("Acquired")
+                .field("acquired", acquired)
+                .field("lease_ttl_ms", lease_ttl_ms)
+                .field("entry_bytes", &size(entry))
+                .finish(),
+            StoreReply::Committed(c) => f.debug_tuple("Committed").field(c).finish(),
+            StoreReply::Released => f.write_str("Released"),
+            StoreReply::Watched => f.write_str("Watched"),
+        }
+    }
+}
+
+/// What the caller performing renewal `id` does next.
+#[must_use]
+pub enum Action {
+    /// Execute this store operation, then [`FleetSession::store_done`] with its reply, or
+    /// [`FleetSession::store_failed`].
+    Store(StoreOp),
+    /// Send this token request, then [`FleetSession::receive`] its response, or
+    /// [`FleetSession::fail`].
+    Send(Box<http::Request<Vec<u8>>>),
+    /// The renewal is over: persist [`Completion::renewed`] if any (the store already has it
+    /// when it came from the fleet), call [`FleetSession::delivered`], then
+    /// [`FleetSession::waited`] like every waiter, and wake the waiters.
+    Done(Completion),
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Store(op) => f.debug_tuple("Store").field(op).finish(),
+            Action::Send(request) => f
+                .debug_struct("Send")
+                .field("method", request.method())
+                .field("uri", &crate::redact::url(&request.uri().to_string()))
+                .finish_non_exhaustive(),
+            Action::Done(c) => f.debug_tuple("Done").field(c).finish(),
+        }
+    }
+}
+
+/// What [`FleetSession::next`] says.
+#[must_use]
+#[derive(Debug)]
+// `Perform` is larger than `Ready`, but a `FleetNext` is returned by value and never stored:
+// boxing it would only move the copy into an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum FleetNext {
+    /// Use this access token.
+    Ready(AccessToken),
+    /// Perform renewal `id`: carry out `action`, and each action the answers return, until
+    /// [`Action::Done`]. `current` is the still-valid token when there is one (use it now).
+    Perform {
+        /// The renewal's id.
+        id: u64,
+        /// The first step.
+        action: Action,
+        /// The current access token when it is still valid.
+        current: Option<AccessToken>,
+    },
+    /// Renewal `id` is in flight in this process and there is no usable token: wait until it
+    /// is done, then [`FleetSession::waited`].
+    Wait {
+        /// The renewal being waited on.
+        id: u64,
+    },
+}
+
+/// Counters of one shared session, for figures and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetStats {
+    /// Store operations asked for (round trips; a `Watch` counts one).
+    pub store_ops: u64,
+    /// Store operations that failed.
+    pub store_failures: u64,
+    /// Token requests this process sent (with the lease, or alone while the store was down).
+    pub http_renewals: u64,
+    /// Of those, sent alone while the store was down.
+    pub fallback_renewals: u64,
+    /// Renewals completed with another process's token set, without a token request.
+    pub adopted: u64,
+    /// Entries this process wrote.
+    pub committed: u64,
+    /// Commits refused because the store had moved on (another writer came first).
+    pub conflicts: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Read,
+    Acquire,
+    Watch,
+    /// The token request is out; `alone`: without the store.
+    Send {
+        alone: bool,
+    },
+    Commit,
+    Release,
+}
+
+#[derive(Debug)]
+struct Flight {
+    id: u64,
+    phase: Phase,
+    /// The token request for the newest tokens known (taken when sent).
+    request: Option<http::Request<Vec<u8>>>,
+    /// The lease is ours.
+    lease: bool,
+    /// The stored version this renewal builds on (the commit's expected version).
+    base: u64,
+    started_ms: u64,
+    /// The next `Watch` timeout.
+    watch_ms: u64,
+    /// When the current holder's lease expires, as far as we know.
+    lease_until_ms: u64,
+    /// The completion to hand out once the commit or release is done.
+    outcome: Option<Completion>,
+    /// The version a `Commit` writes.
+    writing: u64,
+}
+
+/// A [`TokenSession`] shared by a fleet over a store: see the [module documentation](self).
+#[derive(Debug)]
+pub struct FleetSession {
+    session: TokenSession,
+    config: FleetConfig,
+    /// The store version of the local token set (0: none read or written).
+    version: u64,
+    /// The local token set is newer than the store's `version` (obtained while the store was
+    /// down, or its commit failed).
+    unsaved: bool,
+    flight: Option<Flight>,
+    store_failures: u32,
+    store_retry_at_ms: u64,
+    rejected: Option<AccessToken>,
+    stats: FleetStats,
+}
+
+impl FleetSession {
+    /// Shares `session` over the store described by `config`. The session's own token set (if
+    /// any) is the local copy; the store's newer entry wins at the first renewal.
+    pub fn new(session: TokenSession, config: FleetConfig) -> Self {
+        FleetSession {
+            session,
+            config,
+            version: 0,
+            unsaved: false,
+            flight: None,
+            store_failures: 0,
+            store_retry_at_ms: 0,
+            rejected: None,
+            stats: FleetStats::default(),
+        }
+    }
+
+    /// The local session.
+    pub fn session(&self) -> &TokenSession {
+        &self.session
+    }
+    /// The configuration.
+    pub fn config(&self) -> &FleetConfig {
+        &self.config
+    }
+    /// The store version of the local token set (0 before the store was read or written).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// The counters.
+    pub fn stats(&self) -> FleetStats {
+        self.stats
+    }
+    /// Until when `next` answers `Ready` without a store round trip (Unix milliseconds); see
+    /// [`TokenSession::ready_until`].
+    pub fn ready_until_ms(&self) -> Option<u64> {
+        self.session.ready_until().map(|s| {
+            if s == u64::MAX {
+                s
+            } else {
+                s.saturating_mul(1000)
+            }
+        })
+    }
+    /// Whether the local token set is newer than the store's (renewed while the store was
+    /// down, or its commit failed): the next renewal that reaches the store writes it.
+    pub fn unsaved(&self) -> bool {
+        self.unsaved
+    }
+    /// Whether the store is being skipped after a failure, at `now_ms`.
+    pub fn store_down(&self, now_ms: u64) -> bool {
+        now_ms < self.store_retry_at_ms
+    }
+
+    /// What to do at `now_ms` (Unix milliseconds): use a token, perform a renewal, or wait for
+    /// this process's renewal in flight.
+    ///
+    /// # Errors
+    /// As [`TokenSession::next`], only when no usable token exists.
+    pub fn next(&mut self, now_ms: u64) -> Result<FleetNext, Error> {
+        let step = self.session.next(now_ms / 1000)?;
+        self.map_next(step, now_ms)
+    }
+
+    /// For a caller that waited on (or performed) renewal `id`: as [`TokenSession::waited`].
+    ///
+    /// # Errors
+    /// The failed renewal's error, or the errors of [`FleetSession::next`].
+    pub fn waited(&mut self, id: u64, now_ms: u64) -> Result<FleetNext, Error> {
+        let step = self.session.waited(id, now_ms / 1000)?;
+        self.map_next(step, now_ms)
+    }
+
+    fn map_next(&mut self, step: Next, now_ms: u64) -> Result<FleetNext, Error> {
+        Ok(match step {
+            Next::Ready(token) => FleetNext::Ready(token),
+            Next::Wait { id } => FleetNext::Wait { id },
+            Next::Send {
+                id,
+                request,
+                current,
+            } => {
+                if let Some(busy) = self.flight.as_ref().map(|f| f.id) {
+                    // The previous renewal is still releasing its lease: it goes first.
+                    self.session.abandon(id);
+                    return Ok(match current {
+                        Some(token) => FleetNext::Ready(token),
+                        None => FleetNext::Wait { id: busy },
+                    });
+                }
+                let action = self.begin(id, *request, now_ms)?;
+                FleetNext::Perform {
+                    id,
+                    action,
+                    current,
+                }
+            }
+        })
+    }
+
+    fn begin(
+        &mut self,
+        id: u64,
+        request: http::Request<Vec<u8>>,
+        now_ms: u64,
+    ) -> Result<Action, Error> {
+        self.flight = Some(Flight {
+            id,
+            phase: Phase::Read,
+            request: Some(request),
+            lease: false,
+            base: self.version,
+            started_ms: now_ms,
+            watch_ms: WATCH_FIRST_MS,
+            lease_until_ms: 0,
+            outcome: None,
+            writing: 0,
+        });
+        if self.store_down(now_ms) {
+            return self.alone(
+                id,
+                Error::Store {
+                    reason: "the shared store is unavailable (backing off after a failure)".into(),
+                },
+                now_ms,
+            );
+        }
+        Ok(self.store(StoreOp::Read {
+            key: self.config.keys.entry.clone(),
+        }))
+    }
+
+    fn store(&mut self, op: StoreOp) -> Action {
+        self.stats.store_ops += 1;
+        if let Some(flight) = self.flight.as_mut() {
+            flight.phase = match &op {
+                StoreOp::Read { .. } => Phase::Read,
+                StoreOp::Acquire { .. } => Phase::Acquire,
+                StoreOp::Watch { .. } => Phase::Watch,
+                StoreOp::Commit { .. } => Phase::Commit,
+                StoreOp::Release { .. } => Phase::Release,
+            };
+        }
+        Action::Store(op)
+    }
+
+    fn flight(&mut self, id: u64) -> Result<&mut Flight, Error> {
+        match self.flight.as_mut() {
+            Some(f) if f.id == id => Ok(f),
+            _ => Err(Error::UnexpectedResponse { id }),
+        }
+    }
+
+    /// Whether `tokens` can be served at `now` without renewing.
+    fn fresh(&self, tokens: &TokenSet, now: u64) -> bool {
+        tokens.is_bearer()
+            && !tokens.expires_within(now, self.session.skew())
+            && !self
+                .rejected
+                .as_ref()
+                .is_some_and(|r| tokens.access_token().ct_eq(r.secret()))
+    }
+
+    /// The renewal goes on without the store: send alone when that is safe, else fail.
+    fn alone(&mut self, id: u64, why: Error, now_ms: u64) -> Result<Action, Error> {
+        let refresh = !self.session.cancellable(id);
+        let flight = self.flight(id)?;
+        let request = flight.request.take();
+        match request {
+            Some(request) if !refresh || self.config.renew_alone => {
+                self.flight(id)?.phase = Phase::Send { alone: true };
+                self.stats.http_renewals += 1;
+                self.stats.fallback_renewals += 1;
+                Ok(Action::Send(Box::new(request)))
+            }
+            _ => {
+                self.flight = None;
+                let completion = self.session.fail_with(id, why, now_ms / 1000)?;
+                Ok(Action::Done(completion))
+            }
+        }
+    }
+
+    /// Hands in the reply to the store operation of renewal `id`, at `now_ms`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedResponse`] when `id` is not the renewal in flight. A reply that does
+    /// not answer the operation asked counts as a store failure.
+    pub fn store_done(&mut self, id: u64, reply: StoreReply, now_ms: u64) -> Result<Action, Error> {
+        let phase = self.flight(id)?.phase;
+        self.store_failures = 0;
+        match (phase, reply) {
+            (Phase::Read, StoreReply::Entry(entry)) => self.decide(id, entry, None, now_ms),
+            (
+                Phase::Acquire,
+                StoreReply::Acquired {
+                    acquired,
+                    lease_ttl_ms,
+                    entry,
+                },
+            ) => {
+                let ttl = self.config.lease_ttl_ms;
+                let flight = self.flight(id)?;
+                flight.lease = acquired;
+                flight.lease_until_ms = now_ms.saturating_add(lease_ttl_ms.unwrap_or(ttl).min(ttl));
+                self.decide(id, entry, Some(acquired), now_ms)
+            }
+            (Phase::Watch, StoreReply::Watched) => Ok(self.store(StoreOp::Read {
+                key: self.config.keys.entry.clone(),
+            })),
+            (Phase::Commit, StoreReply::Committed(written)) => {
+                let flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
+                if written {
+                    self.version = flight.writing;
+                    self.unsaved = false;
+                    self.stats.committed += 1;
+                } else {
+                    // Another writer came first: its entry is newer, and the next renewal
+                    // reads it. Ours stays local meanwhile.
+                    self.stats.conflicts += 1;
+                }
+                Ok(Action::Done(flight.outcome.unwrap_or(Completion {
+                    renewed: None,
+                    error: None,
+                })))
+            }
+            (Phase::Release, StoreReply::Released) => {
+                let flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
+                Ok(Action::Done(flight.outcome.unwrap_or(Completion {
+                    renewed: None,
+                    error: None,
+                })))
+            }
+            (phase, reply) => self.store_failed(
+                id,
+                &format!(
+                    "the store answered {reply:?} to {}",
+                    match phase {
+                        Phase::Read => "read",
+                        Phase::Acquire => "acquire",
+                        Phase::Watch => "watch",
+                        Phase::Commit => "commit",
+                        Phase::Release => "release",
+                        Phase::Send { .. } => "no store operation",
+                    }
+                ),
+                now_ms,
+            ),
+        }
+    }
+
+    /// The store answered with the entry (and, after `Acquire`, whether the lease is ours):
+    /// take a newer fresh entry, write back a newer local one, renew, or wait.
+    fn decide(
+        &mut self,
+        id: u64,
+        text: Option<String>,
+        acquired: Option<bool>,
+        now_ms: u64,
+    ) -> Result<Action, Error> {
+        let now = now_ms / 1000;
+        let stored = match text
+            .as_deref()
+            .map(|t| Entry::open(t, &self.config.protection))
+        {
+            None => None,
+            Some(Ok(entry)) => Some(entry),
+            Some(Err(e)) => {
+                let reason = match e {
+                    Error::InvalidInput { reason } => reason,
+                    other => other.to_string(),
+                };
+                self.release_quietly(id);
+                return self.fault(
+                    id,
+                    format!("the shared entry is unreadable: {reason}"),
+                    now_ms,
+                );
+            }
+        };
+        let stored_version = stored.as_ref().map_or(0, Entry::version);
+        if let Some(entry) = stored.filter(|e| e.version() > self.version) {
+            let tokens = entry.into_tokens();
+            self.version = stored_version;
+            self.unsaved = false;
+            if self.fresh(&tokens, now) {
+                self.stats.adopted += 1;
+                let completion = self.session.complete_with(id, tokens, now)?;
+                return Ok(self.finish(id, completion));
+            }
+            let request = self.session.adopt_in_flight(id, tokens, now)?;
+            self.flight(id)?.request = request;
+        }
+        self.flight(id)?.base = stored_version;
+        if acquired == Some(true) {
+            let flight = self.flight(id)?;
+            return match flight.request.take() {
+                Some(request) => {
+                    flight.phase = Phase::Send { alone: false };
+                    self.stats.http_renewals += 1;
+                    Ok(Action::Send(Box::new(request)))
+                }
+                None => {
+                    let completion =
+                        self.session
+                            .fail_with(id, Error::ReauthorizationRequired, now)?;
+                    Ok(self.release(id, completion))
+                }
+            };
+        }
+        if acquired.is_none() {
+            return Ok(self.store(StoreOp::Acquire {
+                key: self.config.keys.entry.clone(),
+                lease: self.config.keys.lease.clone(),
+                owner: self.config.owner.clone(),
+                ttl_ms: self.config.lease_ttl_ms,
+            }));
+        }
+        // Another process holds the lease: wait for its version, bounded.
+        let limit = self
+            .config
+            .lease_ttl_ms
+            .saturating_mul(2)
+            .saturating_add(1_000);
+        let flight = self.flight(id)?;
+        if now_ms.saturating_sub(flight.started_ms) > limit {
+            return self.fault(
+                id,
+                "timed out waiting for another process's renewal".into(),
+                now_ms,
+            );
+        }
+        let until_expiry = flight
+            .lease_until_ms
+            .saturating_sub(now_ms)
+            .saturating_add(5);
+        let timeout_ms = flight.watch_ms.min(until_expiry).max(1);
+        flight.watch_ms = flight.watch_ms.saturating_mul(2).min(WATCH_CAP_MS);
+        Ok(self.store(StoreOp::Watch {
+            channel: self.config.keys.channel.clone(),
+            version: stored_version,
+            timeout_ms,
+        }))
+    }
+
+    fn commit(&mut self, expected_version: u64, version: u64, entry: String) -> Action {
+        self.store(StoreOp::Commit {
+            key: self.config.keys.entry.clone(),
+            lease: self.config.keys.lease.clone(),
+            owner: self.config.owner.clone(),
+            channel: self.config.keys.channel.clone(),
+            expected_version,
+            version,
+            entry,
+        })
+    }
+
+    /// Ends renewal `id` with `completion`: releasing the lease first when it is ours.
+    fn finish(&mut self, id: u64, completion: Completion) -> Action {
+        match self.flight.as_ref() {
+            Some(f) if f.id == id && f.lease => self.release(id, completion),
+            _ => {
+                self.flight = None;
+                Action::Done(completion)
+            }
+        }
+    }
+
+    fn release(&mut self, id: u64, completion: Completion) -> Action {
+        match self.flight.as_mut() {
+            Some(f) if f.id == id && f.lease => {
+                f.outcome = Some(completion);
+                f.lease = false;
+                self.store(StoreOp::Release {
+                    lease: self.config.keys.lease.clone(),
+                    owner: self.config.owner.clone(),
+                })
+            }
+            _ => {
+                self.flight = None;
+                Action::Done(completion)
+            }
+        }
+    }
+
+    /// Forgets a lease we may hold without a round trip: it expires on its own.
+    fn release_quietly(&mut self, id: u64) {
+        if let Ok(flight) = self.flight(id) {
+            flight.lease = false;
+        }
+    }
+
+    /// The store cannot serve this renewal: back off from it, and renew alone if safe.
+    fn fault(&mut self, id: u64, reason: String, now_ms: u64) -> Result<Action, Error> {
+        self.store_failures = self.store_failures.saturating_add(1);
+        self.stats.store_failures += 1;
+        let pause = STORE_BACKOFF_BASE_MS
+            .saturating_mul(1u64 << (self.store_failures - 1).min(16))
+            .min(STORE_BACKOFF_CAP_MS);
+        self.store_retry_at_ms = now_ms.saturating_add(pause);
+        self.alone(id, Error::Store { reason }, now_ms)
+    }
+
+    /// Reports that the store operation of renewal `id` failed (an error, a timeout, a lost
+    /// connection), at `now_ms`. `reason` is escaped and capped; it must not hold a secret.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedResponse`] when `id` is not the renewal in flight.
+    pub fn store_failed(&mut self, id: u64, reason: &str, now_ms: u64) -> Result<Action, Error> {
+        let reason = crate::text::oauth_text(reason, crate::text::Charset::Text, 512);
+        let phase = self.flight(id)?.phase;
+        match phase {
+            Phase::Read | Phase::Acquire | Phase::Watch => {
+                self.release_quietly(id);
+                self.fault(id, reason, now_ms)
+            }
+            Phase::Commit | Phase::Release => {
+                let mut flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
+                if phase == Phase::Commit {
+                    // Whether it was written is unknown: the next renewal reads and decides.
+                    self.unsaved = true;
+                }
+                self.store_failures = self.store_failures.saturating_add(1);
+                self.stats.store_failures += 1;
+                let pause = STORE_BACKOFF_BASE_MS
+                    .saturating_mul(1u64 << (self.store_failures - 1).min(16))
+                    .min(STORE_BACKOFF_CAP_MS);
+                self.store_retry_at_ms = now_ms.saturating_add(pause);
+                Ok(Action::Done(flight.outcome.take().unwrap_or(Completion {
+                    renewed: None,
+                    error: None,
+                })))
+            }
+            Phase::Send { .. } => Err(Error::UnexpectedResponse { id }),
+        }
+    }
+
+    /// Hands in the token response of renewal `id`, received at `now_ms`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedResponse`] when `id` is not the renewal whose request is out.
+    pub fn receive(
+        &mut self,
+        id: u64,
+        response: &http::Response<impl AsRef<[u8]>>,
+        now_ms: u64,
+    ) -> Result<Action, Error> {
+        let Phase::Send { alone } = self.flight(id)?.phase else {
+            return Err(Error::UnexpectedResponse { id });
+        };
+        let now = now_ms / 1000;
+        let completion = self.session.receive(id, response, now)?;
+        self.after_answer(id, completion, alone, now)
+    }
+
+    /// Reports that the token request of renewal `id` could not be sent or answered.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedResponse`] when `id` is not the renewal whose request is out.
+    pub fn fail(&mut self, id: u64, reason: &str, now_ms: u64) -> Result<Action, Error> {
+        let Phase::Send { alone } = self.flight(id)?.phase else {
+            return Err(Error::UnexpectedResponse { id });
+        };
+        let now = now_ms / 1000;
+        let completion = self.session.fail(id, reason, now)?;
+        self.after_answer(id, completion, alone, now)
+    }
+
+    fn after_answer(
+        &mut self,
+        id: u64,
+        completion: Completion,
+        alone: bool,
+        now: u64,
+    ) -> Result<Action, Error> {
+        if alone {
+            if completion.renewed.is_some() {
+                self.unsaved = true;
+            }
+            self.flight = None;
+            return Ok(Action::Done(completion));
+        }
+        let Some(renewed) = &completion.renewed else {
+            return Ok(self.release(id, completion));
+        };
+        let base = self.flight(id)?.base;
+        let writing = base.max(self.version) + 1;
+        match Entry::new(writing, renewed.tokens.clone(), now).seal(&self.config.protection) {
+            Ok(sealed) => {
+                let flight = self.flight(id)?;
+                flight.writing = writing;
+                flight.outcome = Some(completion);
+                flight.lease = false;
+                Ok(self.commit(base, writing, sealed))
+            }
+            Err(_) => {
+                self.unsaved = true;
+                Ok(self.release(id, completion))
+            }
+        }
+    }
+
+    /// Whether renewal `id` may be cancelled now (see [`TokenSession::cancellable`]): while it
+    /// only talks to the store, or sends a request that consumes nothing.
+    pub fn cancellable(&self, id: u64) -> bool {
+        match &self.flight {
+            Some(f) if f.id == id => match f.phase {
+                Phase::Read | Phase::Acquire | Phase::Watch => true,
+                Phase::Send { .. } => self.session.cancellable(id),
+                Phase::Commit | Phase::Release => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Forgets renewal `id`, given up by whoever performed it (see
+    /// [`TokenSession::abandon`]). A lease it held expires on its own. Returns whether `id` was
+    /// in flight.
+    pub fn abandon(&mut self, id: u64) -> bool {
+        if !self.cancellable(id) {
+            return false;
+        }
+        self.flight = None;
+        self.session.abandon(id)
+    }
+
+    /// The token set of renewal `id` reached the caller's own storage (see
+    /// [`TokenSession::delivered`]).
+    pub fn delivered(&mut self, id: u64) -> bool {
+        self.session.delivered(id)
+    }
+
+    /// The API refused `access_token`: renew once (see [`TokenSession::reject`]); an entry in
+    /// the store holding the same token is not taken as fresh.
+    pub fn reject(&mut self, access_token: &str) -> bool {
+        let current = self.session.reject(access_token);
+        if current {
+            self.rejected = Some(AccessToken::new(access_token));
+        }
+        current
+    }
+}
+
+/// The Redis mapping of the store operations: three Lua scripts and the conversion of their
+/// replies. Keys: the entry `grantline:{NAME}`, the lease `grantline:{NAME}:lease` and the
+/// channel `grantline:{NAME}:renewed` (the braces are a Redis Cluster hash tag: all three on one
+/// slot).
+///
+/// | operation | Redis |
+/// |---|---|
+/// | `Read` | `GET entry` |
+/// | `Acquire` | `EVAL ACQUIRE 2 entry lease owner ttl_ms` → `[acquired, pttl, entry?]` |
+/// | `Commit` | `EVAL COMMIT 2 entry lease owner expected_version entry_text channel version` → `[1, version]`, `[0, current]` or `[-1]` |
+/// | `Release` | `EVAL RELEASE 1 lease owner` |
+/// | `Watch` | `SUBSCRIBE channel` on a dedicated connection until a message or the timeout (or a sleep) |
+pub mod redis {
+    use super::StoreReply;
+
+    /// `SET lease owner NX PX ttl` (or renew it when `owner` holds it), then the lease's PTTL
+    /// and the entry, in one step. `KEYS`: entry, lease; `ARGV`: owner, ttl_ms.
+    pub const ACQUIRE: &str = r"local got = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+if not got and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  got = true
+end
+local ttl = redis.call('PTTL', KEYS[2])
+local entry = redis.call('GET', KEYS[1])
+if got then return {1, ttl, entry} end
+return {0, ttl, entry}
+";
+
+    /// Compare-and-set on the entry's `version` (0 when absent), releasing the lease if
+    /// `owner` holds it and publishing the new version. `KEYS`: entry, lease; `ARGV`: owner,
+    /// expected_version, entry_text, channel, version.
+    pub const COMMIT: &str = r"local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then
+  local ok, doc = pcall(cjson.decode, cur)
+  if not ok or type(doc) ~= 'table' or type(doc.version) ~= 'number' then return {-1} end
+  v = doc.version
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if v ~= tonumber(ARGV[2]) then return {0, v} end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return {1, tonumber(ARGV[5])}
+";
+
+    /// Deletes the lease if `owner` holds it. `KEYS`: lease; `ARGV`: owner.
+    pub const RELEASE: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+    /// The reply to `ACQUIRE`: its first two integers and the entry (absent when the array has
+    /// two members).
+    pub fn acquire_reply(acquired: i64, pttl: i64, entry: Option<String>) -> StoreReply {
+        StoreReply::Acquired {
+            acquired: acquired == 1,
+            lease_ttl_ms: u64::try_from(pttl).ok(),
+            entry,
+        }
+    }
+
+    /// The reply to `COMMIT`: its first integer (1 written; 0 conflict; -1 unreadable entry).
+    pub fn commit_reply(code: i64) -> StoreReply {
+        StoreReply::Committed(code == 1)
+    }
+}
