@@ -22,6 +22,15 @@
 //!    A renewal waits at most twice the lease TTL plus a second for others; then the store
 //!    counts as failed.
 //! 4. A failed renewal **Releases** the lease (only if still its owner).
+//! 5. A commit whose answer is lost (the store failed mid-way) leaves the new refresh token in
+//!    this process only. The lease stays ours until its TTL, so nobody else refreshes
+//!    meanwhile, and the same compare-and-set is retried every [`COMMIT_RETRY_MS`] while the
+//!    lease lasts (then at least every second), from [`FleetSession::next`] on a caller that
+//!    holds the valid token. **The lease TTL is therefore the longest store outage a rotating
+//!    refresh token survives in that instant**: an outage that starts between a holder's
+//!    refresh and its commit and outlasts the lease lets another process take over with the
+//!    previous refresh token (servers with a reuse grace period, like Auth0's and Okta's,
+//!    forgive it; strict ones revoke the grant).
 //!
 //! # When the store fails
 //! Any store error or timeout ([`FleetSession::store_failed`]) marks the store down for a
@@ -114,6 +123,8 @@ pub const MIN_LEASE_TTL_MS: u64 = 1_000;
 pub const WATCH_FIRST_MS: u64 = 25;
 /// The longest `Watch` timeout.
 pub const WATCH_CAP_MS: u64 = 500;
+/// How soon a commit whose answer was lost is tried again while the lease is still ours.
+pub const COMMIT_RETRY_MS: u64 = 200;
 /// The first pause after a store failure.
 pub const STORE_BACKOFF_BASE_MS: u64 = 1_000;
 /// The longest pause after store failures.
@@ -499,6 +510,38 @@ struct Flight {
     outcome: Option<Completion>,
     /// The version a `Commit` writes.
     writing: u64,
+    /// A retried commit (no renewal behind it).
+    retry: bool,
+}
+
+/// A commit to retry: the version it builds on, the version it writes, the sealed entry.
+#[derive(Debug, Clone)]
+struct PendingCommit {
+    base: u64,
+    writing: u64,
+    entry: String,
+    /// When our lease ends (as far as we know).
+    lease_until_ms: u64,
+    /// When to try again.
+    retry_at_ms: u64,
+}
+
+impl Flight {
+    fn new(id: u64, request: Option<http::Request<Vec<u8>>>, base: u64, now_ms: u64) -> Self {
+        Flight {
+            id,
+            phase: Phase::Read,
+            request,
+            lease: false,
+            base,
+            started_ms: now_ms,
+            watch_ms: WATCH_FIRST_MS,
+            lease_until_ms: 0,
+            outcome: None,
+            writing: 0,
+            retry: false,
+        }
+    }
 }
 
 /// A [`TokenSession`] shared by a fleet over a store: see the [module documentation](self).
@@ -512,6 +555,9 @@ pub struct FleetSession {
     /// down, or its commit failed).
     unsaved: bool,
     flight: Option<Flight>,
+    /// A commit whose answer was lost (the store failed): retried by a caller holding a valid
+    /// token once the store's backoff ends, until it is written or the store moved on.
+    pending: Option<PendingCommit>,
     store_failures: u32,
     store_retry_at_ms: u64,
     rejected: Option<AccessToken>,
@@ -528,6 +574,7 @@ impl FleetSession {
             version: 0,
             unsaved: false,
             flight: None,
+            pending: None,
             store_failures: 0,
             store_retry_at_ms: 0,
             rejected: None,
@@ -554,12 +601,17 @@ impl FleetSession {
     /// Until when `next` answers `Ready` without a store round trip (Unix milliseconds); see
     /// [`TokenSession::ready_until`].
     pub fn ready_until_ms(&self) -> Option<u64> {
-        self.session.ready_until().map(|s| {
+        let until = self.session.ready_until().map(|s| {
             if s == u64::MAX {
                 s
             } else {
                 s.saturating_mul(1000)
             }
+        })?;
+        // A lost commit is retried from `next` once the store's backoff ends.
+        Some(match &self.pending {
+            Some(p) => until.min(p.retry_at_ms),
+            None => until,
         })
     }
     /// Whether the local token set is newer than the store's (renewed while the store was
@@ -593,7 +645,24 @@ impl FleetSession {
 
     fn map_next(&mut self, step: Next, now_ms: u64) -> Result<FleetNext, Error> {
         Ok(match step {
-            Next::Ready(token) => FleetNext::Ready(token),
+            Next::Ready(token) => match self.pending.clone() {
+                Some(p) if self.flight.is_none() && now_ms >= p.retry_at_ms => {
+                    // Retry the lost commit, on a caller that holds a valid token.
+                    let id = self.session.allocate_id();
+                    let mut flight = Flight::new(id, None, p.base, now_ms);
+                    flight.writing = p.writing;
+                    flight.retry = true;
+                    flight.lease_until_ms = p.lease_until_ms;
+                    self.flight = Some(flight);
+                    let action = self.commit(p.base, p.writing, p.entry);
+                    FleetNext::Perform {
+                        id,
+                        action,
+                        current: Some(token),
+                    }
+                }
+                _ => FleetNext::Ready(token),
+            },
             Next::Wait { id } => FleetNext::Wait { id },
             Next::Send {
                 id,
@@ -624,18 +693,7 @@ impl FleetSession {
         request: http::Request<Vec<u8>>,
         now_ms: u64,
     ) -> Result<Action, Error> {
-        self.flight = Some(Flight {
-            id,
-            phase: Phase::Read,
-            request: Some(request),
-            lease: false,
-            base: self.version,
-            started_ms: now_ms,
-            watch_ms: WATCH_FIRST_MS,
-            lease_until_ms: 0,
-            outcome: None,
-            writing: 0,
-        });
+        self.flight = Some(Flight::new(id, Some(request), self.version, now_ms));
         if self.store_down(now_ms) {
             return self.alone(
                 id,
@@ -730,6 +788,7 @@ impl FleetSession {
             })),
             (Phase::Commit, StoreReply::Committed(written)) => {
                 let flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
+                self.pending = None;
                 if written {
                     self.version = flight.writing;
                     self.unsaved = false;
@@ -803,6 +862,7 @@ impl FleetSession {
             let tokens = entry.into_tokens();
             self.version = stored_version;
             self.unsaved = false;
+            self.pending = None;
             if self.fresh(&tokens, now) {
                 self.stats.adopted += 1;
                 let completion = self.session.complete_with(id, tokens, now)?;
@@ -936,16 +996,39 @@ impl FleetSession {
             }
             Phase::Commit | Phase::Release => {
                 let mut flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
-                if phase == Phase::Commit {
-                    // Whether it was written is unknown: the next renewal reads and decides.
-                    self.unsaved = true;
-                }
                 self.store_failures = self.store_failures.saturating_add(1);
                 self.stats.store_failures += 1;
                 let pause = STORE_BACKOFF_BASE_MS
                     .saturating_mul(1u64 << (self.store_failures - 1).min(16))
                     .min(STORE_BACKOFF_CAP_MS);
                 self.store_retry_at_ms = now_ms.saturating_add(pause);
+                if phase == Phase::Commit {
+                    // Whether it was written is unknown, and only this process has the new
+                    // refresh token. The lease stays ours until its TTL, so nobody else
+                    // renews meanwhile: retry the same compare-and-set every
+                    // COMMIT_RETRY_MS while the lease lasts, then at least every second
+                    // (if it was written, the retry answers "not written" and the next
+                    // renewal reads it back).
+                    self.unsaved = true;
+                    if let Some(tokens) = self.session.tokens() {
+                        let entry = Entry::new(flight.writing, tokens.clone(), now_ms / 1000)
+                            .seal(&self.config.protection);
+                        if let Ok(entry) = entry {
+                            let soon = now_ms.saturating_add(COMMIT_RETRY_MS);
+                            self.pending = Some(PendingCommit {
+                                base: flight.base,
+                                writing: flight.writing,
+                                entry,
+                                lease_until_ms: flight.lease_until_ms,
+                                retry_at_ms: if soon < flight.lease_until_ms {
+                                    soon
+                                } else {
+                                    self.store_retry_at_ms.min(now_ms.saturating_add(1_000))
+                                },
+                            });
+                        }
+                    }
+                }
                 Ok(Action::Done(flight.outcome.take().unwrap_or(Completion {
                     renewed: None,
                     error: None,
@@ -1027,7 +1110,9 @@ impl FleetSession {
             Some(f) if f.id == id => match f.phase {
                 Phase::Read | Phase::Acquire | Phase::Watch => true,
                 Phase::Send { .. } => self.session.cancellable(id),
-                Phase::Commit | Phase::Release => false,
+                // A retried commit stays pending when abandoned.
+                Phase::Commit => f.retry,
+                Phase::Release => false,
             },
             _ => false,
         }
@@ -1040,8 +1125,9 @@ impl FleetSession {
         if !self.cancellable(id) {
             return false;
         }
+        let retry = self.flight.as_ref().is_some_and(|f| f.retry);
         self.flight = None;
-        self.session.abandon(id)
+        self.session.abandon(id) || retry
     }
 
     /// The token set of renewal `id` reached the caller's own storage (see

@@ -689,6 +689,14 @@ impl TokenSession {
         })
     }
 
+    /// A fresh id from the session's sequence, for work a wrapper performs outside a renewal
+    /// (the fleet's retried commit), so that ids never collide.
+    pub(crate) fn allocate_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
     /// Completes renewal `id` with a token set obtained elsewhere (another process's renewal,
     /// read from a shared store): as if the renewal's answer had carried it.
     pub(crate) fn complete_with(
