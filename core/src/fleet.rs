@@ -586,6 +586,13 @@ impl FleetSession {
     pub fn session(&self) -> &TokenSession {
         &self.session
     }
+    /// The local session, for its getters and settings (`with_skew`-style changes through
+    /// `std::mem::replace`). Tokens set here are the local copy: the store's newer entry still
+    /// wins at the next renewal. Replacing it while a renewal is in flight ends that renewal's
+    /// bookkeeping: its answers are then refused with [`Error::UnexpectedResponse`].
+    pub fn session_mut(&mut self) -> &mut TokenSession {
+        &mut self.session
+    }
     /// The configuration.
     pub fn config(&self) -> &FleetConfig {
         &self.config
@@ -1130,6 +1137,18 @@ impl FleetSession {
         self.session.abandon(id) || retry
     }
 
+    /// Drops renewal `id` whatever its phase: for a driver whose renewal ended abnormally (its
+    /// future was dropped or panicked mid-way). Unlike [`FleetSession::abandon`] it never
+    /// refuses: a lease it held expires on its own, and a commit whose answer is lost is what the
+    /// next renewal reads back. Returns whether `id` was in flight.
+    pub fn forget(&mut self, id: u64) -> bool {
+        let ours = self.flight.as_ref().is_some_and(|f| f.id == id);
+        if ours {
+            self.flight = None;
+        }
+        self.session.abandon(id) || ours
+    }
+
     /// The token set of renewal `id` reached the caller's own storage (see
     /// [`TokenSession::delivered`]).
     pub fn delivered(&mut self, id: u64) -> bool {
@@ -1144,6 +1163,108 @@ impl FleetSession {
             self.rejected = Some(AccessToken::new(access_token));
         }
         current
+    }
+}
+
+/// The store interface's semantics in memory: the reference for adapters, a store for tests,
+/// and a way to share one token between sessions of one process. It answers every operation at
+/// once; a `Watch` returns [`StoreReply::Watched`] immediately, so its driver sleeps
+/// `timeout_ms` itself (or until another session commits).
+///
+/// `Debug` shows the keys, never an entry.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: std::collections::HashMap<String, String>,
+    /// Lease key -> (owner, expiry in Unix milliseconds).
+    leases: std::collections::HashMap<String, (String, u64)>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.entries.keys().collect::<Vec<_>>())
+            .field("leases", &self.leases.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The text stored under `key`.
+    pub fn entry(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// Replaces (or with `None` removes) the text under `key`: for tests (a store that lost its
+    /// entry, a hostile entry).
+    pub fn set_entry(&mut self, key: &str, text: Option<String>) {
+        match text {
+            Some(t) => self.entries.insert(key.to_owned(), t),
+            None => self.entries.remove(key),
+        };
+    }
+
+    /// Executes `op` at `now_ms` (Unix milliseconds), with the atomicity the
+    /// [module documentation](self) asks of every store.
+    pub fn execute(&mut self, op: &StoreOp, now_ms: u64) -> StoreReply {
+        self.leases.retain(|_, (_, until)| *until > now_ms);
+        match op {
+            StoreOp::Read { key } => StoreReply::Entry(self.entries.get(key).cloned()),
+            StoreOp::Acquire {
+                key,
+                lease,
+                owner,
+                ttl_ms,
+            } => {
+                let acquired = self.leases.get(lease).is_none_or(|(o, _)| o == owner);
+                if acquired {
+                    self.leases.insert(
+                        lease.clone(),
+                        (owner.clone(), now_ms.saturating_add(*ttl_ms)),
+                    );
+                }
+                StoreReply::Acquired {
+                    acquired,
+                    lease_ttl_ms: self.leases.get(lease).map(|(_, until)| until - now_ms),
+                    entry: self.entries.get(key).cloned(),
+                }
+            }
+            StoreOp::Commit {
+                key,
+                lease,
+                owner,
+                expected_version,
+                entry,
+                ..
+            } => {
+                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
+                    self.leases.remove(lease);
+                }
+                let current = match self.entries.get(key) {
+                    None => Some(0),
+                    Some(text) => serde_json::from_str::<serde_json::Value>(text)
+                        .ok()
+                        .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64)),
+                };
+                if current == Some(*expected_version) {
+                    self.entries.insert(key.clone(), entry.clone());
+                    StoreReply::Committed(true)
+                } else {
+                    StoreReply::Committed(false)
+                }
+            }
+            StoreOp::Release { lease, owner } => {
+                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
+                    self.leases.remove(lease);
+                }
+                StoreReply::Released
+            }
+            StoreOp::Watch { .. } => StoreReply::Watched,
+        }
     }
 }
 

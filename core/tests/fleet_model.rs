@@ -17,7 +17,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use grantline::fleet::{Action, FleetConfig, FleetNext, FleetSession, StoreOp, StoreReply};
+use grantline::fleet::{
+    Action, FleetConfig, FleetNext, FleetSession, MemoryStore, StoreOp, StoreReply,
+};
 use grantline::store::{Entry, EntryKey, Protection};
 use grantline::{Client, GrantType, Password, Provider, SessionGrant, TokenSession};
 
@@ -38,69 +40,17 @@ impl Rng {
     }
 }
 
+/// The in-memory store, down until `down_until`.
 #[derive(Default)]
 struct Store {
-    entry: Option<String>,
-    lease: Option<(String, u64)>,
+    memory: MemoryStore,
     down_until: u64,
 }
 
 impl Store {
     /// Executes `op` at `now` (ms); `None` when the store is down.
     fn exec(&mut self, op: &StoreOp, now: u64) -> Option<StoreReply> {
-        if now < self.down_until {
-            return None;
-        }
-        if self.lease.as_ref().is_some_and(|(_, until)| *until <= now) {
-            self.lease = None;
-        }
-        Some(match op {
-            StoreOp::Read { .. } => StoreReply::Entry(self.entry.clone()),
-            StoreOp::Acquire { owner, ttl_ms, .. } => {
-                let acquired = match &self.lease {
-                    None => true,
-                    Some((o, _)) => o == owner,
-                };
-                if acquired {
-                    self.lease = Some((owner.clone(), now + ttl_ms));
-                }
-                let ttl = self.lease.as_ref().map(|(_, until)| until - now);
-                StoreReply::Acquired {
-                    acquired,
-                    lease_ttl_ms: ttl,
-                    entry: self.entry.clone(),
-                }
-            }
-            StoreOp::Commit {
-                owner,
-                expected_version,
-                entry,
-                ..
-            } => {
-                let current = self.entry.as_ref().map_or(0, |e| {
-                    serde_json::from_str::<serde_json::Value>(e).unwrap()["version"]
-                        .as_u64()
-                        .unwrap()
-                });
-                if self.lease.as_ref().is_some_and(|(o, _)| o == owner) {
-                    self.lease = None;
-                }
-                if current == *expected_version {
-                    self.entry = Some(entry.clone());
-                    StoreReply::Committed(true)
-                } else {
-                    StoreReply::Committed(false)
-                }
-            }
-            StoreOp::Release { owner, .. } => {
-                if self.lease.as_ref().is_some_and(|(o, _)| o == owner) {
-                    self.lease = None;
-                }
-                StoreReply::Released
-            }
-            StoreOp::Watch { .. } => StoreReply::Watched,
-            other => panic!("unknown op {other:?}"),
-        })
+        (now >= self.down_until).then(|| self.memory.execute(op, now))
     }
 }
 
@@ -293,11 +243,10 @@ fn run(seed: u64, processes: u64, seconds: u64, outage: u64, kill: u64) -> Outco
                     let response = server.handle(&request);
                     if std::env::var_os("MODEL_TRACE").is_some() {
                         eprintln!(
-                            "{now} p{i} sends {} -> {} (store down until {}, lease {:?}, v{} unsaved {})",
+                            "{now} p{i} sends {} -> {} (store down until {}, v{} unsaved {})",
                             String::from_utf8_lossy(request.body()),
                             response.status(),
                             store.down_until,
-                            store.lease,
                             p.fleet.version(),
                             p.fleet.unsaved()
                         );
@@ -322,7 +271,11 @@ fn run(seed: u64, processes: u64, seconds: u64, outage: u64, kill: u64) -> Outco
     assert_eq!(server.reuse, 0, "a refresh token was used twice");
     assert_eq!(server.invalid_grant, 0, "invalid_grant");
     // Nothing lost: the stored refresh token is the server's current one.
-    let entry = Entry::open(store.entry.as_ref().unwrap(), &protection()).unwrap();
+    let entry = Entry::open(
+        store.memory.entry("grantline:{model}").unwrap(),
+        &protection(),
+    )
+    .unwrap();
     let rt = entry.tokens().refresh_token().unwrap().secret().to_owned();
     let unsaved = fleet.iter().any(|p| p.fleet.unsaved());
     assert!(

@@ -31,6 +31,15 @@
 //!   A renewal is never left half-done: it either completes (and its token set is delivered) or
 //!   is forgotten, and no task ever waits on a renewal nobody can drive.
 //!
+//! # One token for a fleet of processes
+//! [`Builder::fleet`] shares the token with every process that uses the same store and
+//! [`FleetConfig`] name (over Redis with `grantline-redis`, or any store with the five
+//! operations of [`grantline::fleet`]): the session then drives a
+//! [`FleetSession`], whose store operations your store function executes. The tasks of one
+//! process still share one renewal, a cached token costs no store call, and one process in the
+//! fleet sends the token request while the others take its result from the store. See
+//! [`grantline::fleet`] for the protocol and what happens when the store fails.
+//!
 //! # Deadlines
 //! The session waits as long as your send function takes: give it a whole-request deadline
 //! (e.g. `reqwest::ClientBuilder::timeout`, or `tokio::time::timeout` around the exchange, whose
@@ -72,7 +81,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{FutureExt, Shared, WeakShared};
-use grantline::{AccessToken, Error, Next, Renewed, TokenSession, TokenSet};
+use grantline::fleet::{
+    Action, FleetConfig, FleetNext, FleetSession, FleetStats, StoreOp, StoreReply,
+};
+use grantline::{AccessToken, Completion, Error, Next, Renewed, TokenSession, TokenSet};
 
 /// A boxed, `Send` future (what the send function and the spawner deal in).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -83,16 +95,18 @@ type Renewal = Shared<BoxFuture<()>>;
 type SendFn = dyn Fn(http::Request<Vec<u8>>) -> BoxFuture<Result<http::Response<Vec<u8>>, String>>
     + Send
     + Sync;
+type StoreFn = dyn Fn(StoreOp) -> BoxFuture<Result<StoreReply, String>> + Send + Sync;
+/// Milliseconds since the Unix epoch.
 type Clock = dyn Fn() -> u64 + Send + Sync;
 type OnTokens = dyn Fn(&Renewed) + Send + Sync;
 type OnFailure = dyn Fn(&Error) + Send + Sync;
 type Spawn = dyn Fn(BoxFuture<()>) + Send + Sync;
 
-/// Seconds since the Unix epoch, from the system clock (0 before 1970).
-fn system_now() -> u64 {
+/// Milliseconds since the Unix epoch, from the system clock (0 before 1970).
+fn system_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Configures an [`AsyncTokenSession`]: [`AsyncTokenSession::builder`], then
@@ -101,6 +115,7 @@ pub struct Builder {
     session: TokenSession,
     send: Arc<SendFn>,
     clock: Arc<Clock>,
+    fleet: Option<(FleetConfig, Arc<StoreFn>)>,
     on_tokens: Option<Arc<OnTokens>>,
     on_failure: Option<Arc<OnFailure>>,
     spawn: Option<Arc<Spawn>>,
@@ -119,7 +134,40 @@ impl Builder {
     /// for platforms whose clock is not `SystemTime`.
     #[must_use]
     pub fn clock(mut self, now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(now);
+        self.clock = Arc::new(move || now().saturating_mul(1000));
+        self
+    }
+
+    /// The clock in milliseconds since the Unix epoch (the fleet's leases and waits count in
+    /// milliseconds; [`Builder::clock`] gives whole seconds).
+    #[must_use]
+    pub fn clock_ms(mut self, now_ms: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(now_ms);
+        self
+    }
+
+    /// Shares the token with every process that uses the same store and [`FleetConfig`] name
+    /// (see [`grantline::fleet`]): the session then drives a [`FleetSession`], and `store`
+    /// executes its operations (e.g. `grantline_redis::AsyncRedisStore::execute`). A cached
+    /// token still costs no store call.
+    ///
+    /// `store` must answer every operation or fail within a deadline (a hung store is a
+    /// failure, and the session falls back as the core decides), and a `Watch` must return by
+    /// its `timeout_ms`. Renewals through the store are never cancelled midway: when every task
+    /// awaiting one is dropped, it goes on in the [spawner](Builder::spawn), or with the next
+    /// task that asks.
+    #[must_use]
+    pub fn fleet<F, Fut, E>(mut self, config: FleetConfig, store: F) -> Self
+    where
+        F: Fn(StoreOp) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<StoreReply, E>> + Send + 'static,
+        E: fmt::Display,
+    {
+        let store: Arc<StoreFn> = Arc::new(move |op| {
+            let call = store(op);
+            Box::pin(async move { call.await.map_err(|e| e.to_string()) })
+        });
+        self.fleet = Some((config, store));
         self
     }
 
@@ -159,13 +207,21 @@ impl Builder {
     /// The session.
     #[must_use]
     pub fn build(self) -> AsyncTokenSession {
+        let (machine, store) = match self.fleet {
+            Some((config, store)) => (
+                Machine::Fleet(FleetSession::new(self.session, config)),
+                Some(store),
+            ),
+            None => (Machine::Local(self.session), None),
+        };
         AsyncTokenSession {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    session: self.session,
+                    machine,
                     renewal: None,
                 }),
                 send: self.send,
+                store,
                 clock: self.clock,
                 on_tokens: self.on_tokens,
                 on_failure: self.on_failure,
@@ -186,7 +242,7 @@ impl fmt::Debug for AsyncTokenSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.inner.lock();
         f.debug_struct("AsyncTokenSession")
-            .field("session", &state.session)
+            .field("session", state.machine.session())
             .field("renewal", &state.renewal.as_ref().map(|(id, _)| id))
             .finish_non_exhaustive()
     }
@@ -195,6 +251,7 @@ impl fmt::Debug for AsyncTokenSession {
 struct Inner {
     state: Mutex<State>,
     send: Arc<SendFn>,
+    store: Option<Arc<StoreFn>>,
     clock: Arc<Clock>,
     on_tokens: Option<Arc<OnTokens>>,
     on_failure: Option<Arc<OnFailure>>,
@@ -202,9 +259,119 @@ struct Inner {
 }
 
 struct State {
-    session: TokenSession,
+    machine: Machine,
     /// The renewal in flight or being delivered, and a handle on its future.
     renewal: Option<(u64, Handle)>,
+}
+
+/// The sans-IO machine the session drives: a process-local [`TokenSession`], or a
+/// [`FleetSession`] shared over a store.
+// One per session, never moved after `build`: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Machine {
+    Local(TokenSession),
+    Fleet(FleetSession),
+}
+
+/// One decision of either machine (returned by value, never stored).
+#[allow(clippy::large_enum_variant)]
+enum Decision {
+    Ready(AccessToken),
+    Wait(u64),
+    /// Perform renewal `id`, starting with `work`.
+    Perform(u64, Work, Option<AccessToken>),
+}
+
+/// The next piece of a renewal.
+enum Work {
+    /// A local renewal's one request.
+    Send(http::Request<Vec<u8>>),
+    /// A fleet renewal's next action.
+    Fleet(Action),
+}
+
+impl Machine {
+    fn session(&self) -> &TokenSession {
+        match self {
+            Machine::Local(s) => s,
+            Machine::Fleet(f) => f.session(),
+        }
+    }
+
+    fn session_mut(&mut self) -> &mut TokenSession {
+        match self {
+            Machine::Local(s) => s,
+            Machine::Fleet(f) => f.session_mut(),
+        }
+    }
+
+    fn decision(next: Next) -> Decision {
+        match next {
+            Next::Ready(t) => Decision::Ready(t),
+            Next::Wait { id } => Decision::Wait(id),
+            Next::Send {
+                id,
+                request,
+                current,
+            } => Decision::Perform(id, Work::Send(*request), current),
+        }
+    }
+
+    fn fleet_decision(next: FleetNext) -> Decision {
+        match next {
+            FleetNext::Ready(t) => Decision::Ready(t),
+            FleetNext::Wait { id } => Decision::Wait(id),
+            FleetNext::Perform {
+                id,
+                action,
+                current,
+            } => Decision::Perform(id, Work::Fleet(action), current),
+        }
+    }
+
+    fn next(&mut self, now_ms: u64) -> Result<Decision, Error> {
+        match self {
+            Machine::Local(s) => s.next(now_ms / 1000).map(Self::decision),
+            Machine::Fleet(f) => f.next(now_ms).map(Self::fleet_decision),
+        }
+    }
+
+    fn waited(&mut self, id: u64, now_ms: u64) -> Result<Decision, Error> {
+        match self {
+            Machine::Local(s) => s.waited(id, now_ms / 1000).map(Self::decision),
+            Machine::Fleet(f) => f.waited(id, now_ms).map(Self::fleet_decision),
+        }
+    }
+
+    /// Whether renewal `id` must be carried to its end: a refresh, and every fleet renewal
+    /// (its store steps and commit must not be cut midway).
+    fn keep(&self, id: u64) -> bool {
+        match self {
+            Machine::Local(s) => !s.cancellable(id),
+            Machine::Fleet(_) => true,
+        }
+    }
+
+    fn reject(&mut self, access_token: &str) -> bool {
+        match self {
+            Machine::Local(s) => s.reject(access_token),
+            Machine::Fleet(f) => f.reject(access_token),
+        }
+    }
+
+    /// Forgets renewal `id` (completed, dropped or unwound) and its delivery.
+    fn end(&mut self, id: u64) {
+        match self {
+            Machine::Local(s) => {
+                s.abandon(id);
+                s.delivered(id);
+            }
+            Machine::Fleet(f) => {
+                f.forget(id);
+                f.delivered(id);
+            }
+        }
+    }
 }
 
 /// How the session holds a renewal's future.
@@ -262,7 +429,8 @@ impl AsyncTokenSession {
         Builder {
             session,
             send,
-            clock: Arc::new(system_now),
+            clock: Arc::new(system_now_ms),
+            fleet: None,
             on_tokens: None,
             on_failure: None,
             spawn: None,
@@ -290,7 +458,7 @@ impl AsyncTokenSession {
     /// task gets the same one; during the backoff that follows, callers get it at once),
     /// [`Error::ReauthorizationRequired`] when there is no way to renew, configuration errors.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        let mut step = self.step(|session, now| session.next(now))?;
+        let mut step = self.step(|machine, now| machine.next(now))?;
         loop {
             match step {
                 Step::Ready(token) => return Ok(token),
@@ -304,7 +472,7 @@ impl AsyncTokenSession {
                         renewal.await;
                     }
                     waiting.renewal = None;
-                    step = self.step(|session, now| session.waited(id, now))?;
+                    step = self.step(|machine, now| machine.waited(id, now))?;
                 }
             }
         }
@@ -314,41 +482,54 @@ impl AsyncTokenSession {
     /// true): the next [`AsyncTokenSession::access_token`] renews, once however many tasks
     /// reject the same token. Returns whether it was the current token.
     pub fn reject(&self, access_token: &str) -> bool {
-        self.inner.lock().session.reject(access_token)
+        self.inner.lock().machine.reject(access_token)
     }
 
     /// The current token set, if any (for diagnostics and persistence).
     pub fn tokens(&self) -> Option<TokenSet> {
-        self.inner.lock().session.tokens().cloned()
+        self.inner.lock().machine.session().tokens().cloned()
+    }
+
+    /// The fleet's counters (store operations, token requests, takeovers...) when the session
+    /// is shared through a store ([`Builder::fleet`]).
+    pub fn fleet_stats(&self) -> Option<FleetStats> {
+        match &self.inner.lock().machine {
+            Machine::Fleet(f) => Some(f.stats()),
+            Machine::Local(_) => None,
+        }
+    }
+
+    /// The lease owner id of this process in the fleet ([`Builder::fleet`]), for logs.
+    pub fn fleet_owner(&self) -> Option<String> {
+        match &self.inner.lock().machine {
+            Machine::Fleet(f) => Some(f.config().owner().to_owned()),
+            Machine::Local(_) => None,
+        }
     }
 
     /// Runs `f` on the sans-IO session under the session's lock (for the getters, e.g.
     /// `failures()`, `retry_at()`, `ready_until()`, and for `with_tokens`-style changes). `f` must
     /// not call this session back (the lock is not reentrant).
     pub fn with_session<R>(&self, f: impl FnOnce(&mut TokenSession) -> R) -> R {
-        f(&mut self.inner.lock().session)
+        f(self.inner.lock().machine.session_mut())
     }
 
     /// One decision of the core, taken under the lock, and what the task does about it. A
-    /// `Send` starts the renewal future here, under the same lock, so a task told `Wait` always
-    /// finds the future to await.
+    /// renewal to perform starts its future here, under the same lock, so a task told `Wait`
+    /// always finds the future to await.
     fn step(
         &self,
-        decide: impl FnOnce(&mut TokenSession, u64) -> Result<Next, Error>,
+        decide: impl FnOnce(&mut Machine, u64) -> Result<Decision, Error>,
     ) -> Result<Step, Error> {
         let now = self.inner.now();
         let mut state = self.inner.lock();
-        let mut next = decide(&mut state.session, now)?;
+        let mut next = decide(&mut state.machine, now)?;
         loop {
             return match next {
-                Next::Ready(token) => Ok(Step::Ready(token)),
-                Next::Send {
-                    id,
-                    request,
-                    current,
-                } => {
-                    let keep = !state.session.cancellable(id);
-                    let renewal = self.start(&mut state, id, *request, keep);
+                Decision::Ready(token) => Ok(Step::Ready(token)),
+                Decision::Perform(id, work, current) => {
+                    let keep = state.machine.keep(id);
+                    let renewal = self.start(&mut state, id, work, keep);
                     match (current, &self.inner.spawn) {
                         (Some(token), Some(spawn)) => {
                             drop(state);
@@ -358,7 +539,7 @@ impl AsyncTokenSession {
                         _ => Ok(Step::Await(id, renewal, keep)),
                     }
                 }
-                Next::Wait { id } => {
+                Decision::Wait(id) => {
                     let live = state
                         .renewal
                         .as_ref()
@@ -373,7 +554,7 @@ impl AsyncTokenSession {
                             // Its last task was dropped a moment ago and its future's drop has
                             // not taken the lock yet: finish its cleanup here (idempotent).
                             let gone = cleanup(&mut state, id);
-                            next = state.session.waited(id, now)?;
+                            next = state.machine.waited(id, now)?;
                             if gone.is_some() {
                                 // Never dropped under the lock (a handle's drop may take it).
                                 drop(state);
@@ -389,36 +570,44 @@ impl AsyncTokenSession {
     }
 
     /// Creates renewal `id`'s future and records a handle on it (under the lock): weak for a
-    /// renewal that may be cancelled, strong for one to `keep` (a refresh).
-    fn start(
-        &self,
-        state: &mut State,
-        id: u64,
-        request: http::Request<Vec<u8>>,
-        keep: bool,
-    ) -> Renewal {
+    /// renewal that may be cancelled, strong for one to `keep` (a refresh, a fleet renewal).
+    fn start(&self, state: &mut State, id: u64, work: Work, keep: bool) -> Renewal {
         // The future holds the session weakly: a kept renewal held by the session must not keep
         // the session alive (a cycle) once every user of it is gone.
         let session = Arc::downgrade(&self.inner);
-        let exchange = (self.inner.send)(request);
+        // A local renewal's exchange starts now (as it always did); a fleet's steps run in turn.
+        let first = match work {
+            Work::Send(request) => First::Exchange((self.inner.send)(request)),
+            Work::Fleet(action) => First::Action(action),
+        };
         let future: BoxFuture<()> = Box::pin(async move {
             let mut guard = Guard {
                 inner: session.clone(),
                 id,
                 done: false,
             };
-            let result = exchange.await;
+            let completion = match first {
+                First::Exchange(exchange) => {
+                    let result = exchange.await;
+                    let Some(inner) = session.upgrade() else {
+                        guard.done = true;
+                        return;
+                    };
+                    let now = inner.now();
+                    let mut state = inner.lock();
+                    let Machine::Local(s) = &mut state.machine else {
+                        return;
+                    };
+                    match result {
+                        Ok(response) => s.receive(id, &response, now / 1000),
+                        Err(reason) => s.fail(id, reason, now / 1000),
+                    }
+                }
+                First::Action(action) => run_fleet(&session, id, action).await,
+            };
             let Some(inner) = session.upgrade() else {
                 guard.done = true;
                 return;
-            };
-            let now = inner.now();
-            let completion = {
-                let mut state = inner.lock();
-                match result {
-                    Ok(response) => state.session.receive(id, &response, now),
-                    Err(reason) => state.session.fail(id, reason, now),
-                }
             };
             // `Err` only if `id` is no longer in flight (the session was reset under it by
             // `with_session`): nothing to deliver.
@@ -443,6 +632,63 @@ impl AsyncTokenSession {
             renewal.downgrade().map(|weak| (id, Handle::Weak(weak)))
         };
         renewal
+    }
+}
+
+/// How a renewal's future begins (moved once, into the future).
+#[allow(clippy::large_enum_variant)]
+enum First {
+    Exchange(BoxFuture<Result<http::Response<Vec<u8>>, String>>),
+    Action(Action),
+}
+
+/// Carries out a fleet renewal's actions until it is done: each store operation and token
+/// request runs with the lock released, and its answer goes back to the core under the lock.
+async fn run_fleet(
+    session: &Weak<Inner>,
+    id: u64,
+    mut action: Action,
+) -> Result<Completion, Error> {
+    loop {
+        let Some(inner) = session.upgrade() else {
+            return Err(Error::UnexpectedResponse { id });
+        };
+        action = match action {
+            Action::Done(completion) => return Ok(completion),
+            Action::Store(op) => {
+                let store = inner
+                    .store
+                    .clone()
+                    .ok_or(Error::UnexpectedResponse { id })?;
+                drop(inner);
+                let result = store(op).await;
+                let inner = session.upgrade().ok_or(Error::UnexpectedResponse { id })?;
+                let now = inner.now();
+                let mut state = inner.lock();
+                let Machine::Fleet(f) = &mut state.machine else {
+                    return Err(Error::UnexpectedResponse { id });
+                };
+                match result {
+                    Ok(reply) => f.store_done(id, reply, now)?,
+                    Err(reason) => f.store_failed(id, &reason, now)?,
+                }
+            }
+            Action::Send(request) => {
+                let exchange = (inner.send)(*request);
+                drop(inner);
+                let result = exchange.await;
+                let inner = session.upgrade().ok_or(Error::UnexpectedResponse { id })?;
+                let now = inner.now();
+                let mut state = inner.lock();
+                let Machine::Fleet(f) = &mut state.machine else {
+                    return Err(Error::UnexpectedResponse { id });
+                };
+                match result {
+                    Ok(response) => f.receive(id, &response, now)?,
+                    Err(reason) => f.fail(id, &reason, now)?,
+                }
+            }
+        };
     }
 }
 
@@ -475,8 +721,7 @@ impl Drop for Waiting<'_> {
 /// session's handle on it, for the caller to drop once the lock is released.
 #[must_use]
 fn cleanup(state: &mut State, id: u64) -> Option<Handle> {
-    state.session.abandon(id);
-    state.session.delivered(id);
+    state.machine.end(id);
     if state.renewal.as_ref().is_some_and(|(r, _)| *r == id) {
         state.renewal.take().map(|(_, handle)| handle)
     } else {
