@@ -34,13 +34,15 @@
 //!
 //! # When the store fails
 //! Any store error or timeout ([`FleetSession::store_failed`]) marks the store down for a
-//! backoff (1 s doubled per consecutive failure, capped at 30 s); meanwhile renewals skip it:
+//! backoff (1 s doubled per consecutive failure, capped at 8 s); meanwhile renewals skip it:
 //! - a grant that can be repeated safely (client credentials, password, token exchange, any
 //!   grant that consumes nothing) renews alone, with the process's own single flight;
 //! - a **refresh** does not, unless [`FleetConfig::renew_alone_when_store_down`] says so: other
 //!   processes hold the same refresh token, and two refreshes with one rotating token revoke the
 //!   whole grant on servers with reuse detection. The renewal fails with [`Error::Store`], which
-//!   reaches callers only when no usable token is left (a valid token is always served).
+//!   reaches callers only when no usable token is left (a valid token is always served), and
+//!   the store is asked again a second later ([`STORE_REFRESH_RETRY_S`]), whatever its backoff:
+//!   a store failure is not the token server's, and does not grow the session's backoff.
 //!
 //! Tokens obtained while the store was down stay local ([`FleetSession::unsaved`]); the next
 //! renewal that reaches the store renews from them (their refresh token is the newest) unless
@@ -125,10 +127,13 @@ pub const WATCH_FIRST_MS: u64 = 25;
 pub const WATCH_CAP_MS: u64 = 500;
 /// How soon a commit whose answer was lost is tried again while the lease is still ours.
 pub const COMMIT_RETRY_MS: u64 = 200;
+/// How soon a renewal that could not go on without the store (a shared refresh token) asks the
+/// store again, in seconds.
+pub const STORE_REFRESH_RETRY_S: u64 = 1;
 /// The first pause after a store failure.
 pub const STORE_BACKOFF_BASE_MS: u64 = 1_000;
 /// The longest pause after store failures.
-pub const STORE_BACKOFF_CAP_MS: u64 = 30_000;
+pub const STORE_BACKOFF_CAP_MS: u64 = 8_000;
 
 /// The longest session name, in bytes.
 const MAX_NAME: usize = 200;
@@ -701,7 +706,11 @@ impl FleetSession {
         now_ms: u64,
     ) -> Result<Action, Error> {
         self.flight = Some(Flight::new(id, Some(request), self.version, now_ms));
-        if self.store_down(now_ms) {
+        // While the store backs off, a renewal that may go alone does; one that may not (a
+        // shared refresh token) asks the store anyway: only the store can give it a token, and
+        // its own pause (STORE_REFRESH_RETRY_S) already paces it.
+        let refresh = !self.session.cancellable(id);
+        if self.store_down(now_ms) && (!refresh || self.config.renew_alone) {
             return self.alone(
                 id,
                 Error::Store {
@@ -760,7 +769,11 @@ impl FleetSession {
             }
             _ => {
                 self.flight = None;
-                let completion = self.session.fail_with(id, why, now_ms / 1000)?;
+                // Not the token server's failure: the next renewal tries the store again in a
+                // second, whatever the store's own backoff (a refresh always asks the store).
+                let completion =
+                    self.session
+                        .pause_with(id, why, now_ms / 1000, STORE_REFRESH_RETRY_S)?;
                 Ok(Action::Done(completion))
             }
         }
@@ -1199,6 +1212,14 @@ impl MemoryStore {
         self.entries.get(key).map(String::as_str)
     }
 
+    /// The owner of the lease `lease` at `now_ms`, when it is held.
+    pub fn lease_owner(&self, lease: &str, now_ms: u64) -> Option<&str> {
+        self.leases
+            .get(lease)
+            .filter(|(_, until)| *until > now_ms)
+            .map(|(owner, _)| owner.as_str())
+    }
+
     /// Replaces (or with `None` removes) the text under `key`: for tests (a store that lost its
     /// entry, a hostile entry).
     pub fn set_entry(&mut self, key: &str, text: Option<String>) {
@@ -1241,16 +1262,21 @@ impl MemoryStore {
                 entry,
                 ..
             } => {
-                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
-                    self.leases.remove(lease);
-                }
                 let current = match self.entries.get(key) {
                     None => Some(0),
                     Some(text) => serde_json::from_str::<serde_json::Value>(text)
                         .ok()
                         .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64)),
                 };
-                if current == Some(*expected_version) {
+                // Like the Redis script: an unreadable entry is never overwritten, and the
+                // lease stays as it is.
+                let Some(current) = current else {
+                    return StoreReply::Committed(false);
+                };
+                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
+                    self.leases.remove(lease);
+                }
+                if current == *expected_version {
                     self.entries.insert(key.clone(), entry.clone());
                     StoreReply::Committed(true)
                 } else {

@@ -758,8 +758,8 @@ impl TokenSession {
         Ok(renewal.map(|(request, _)| request))
     }
 
-    /// Fails renewal `id` with `error` (a shared store that cannot be used), like any failed
-    /// renewal: backoff, and the waiters get `error` only when no usable token is left.
+    /// Fails renewal `id` with `error`, like any failed renewal: backoff, and the waiters get
+    /// `error` only when no usable token is left.
     pub(crate) fn fail_with(
         &mut self,
         id: u64,
@@ -768,6 +768,26 @@ impl TokenSession {
     ) -> Result<Completion, Error> {
         self.take_flight(id)?;
         Ok(self.failed(id, error, None, now, None))
+    }
+
+    /// Fails renewal `id` with `error` without counting it as a failure of the token server
+    /// (a shared store that cannot be used): the next renewal may start `pause` seconds later,
+    /// and the server's own backoff is left as it was. The waiters get `error` only when no
+    /// usable token is left.
+    pub(crate) fn pause_with(
+        &mut self,
+        id: u64,
+        error: Error,
+        now: u64,
+        pause: u64,
+    ) -> Result<Completion, Error> {
+        self.take_flight(id)?;
+        self.retry_at = self.retry_at.max(now.saturating_add(pause));
+        self.last_failure = Some((id, error.clone()));
+        Ok(Completion {
+            renewed: None,
+            error: Some(error),
+        })
     }
 
     fn take_flight(&mut self, id: u64) -> Result<InFlight, Error> {
