@@ -898,3 +898,94 @@ fn kept_connections_closed_by_a_restart_are_replaced_without_a_failure() {
         proxy.cut();
     }
 }
+
+/// `grantline-async` with `AsyncRedisStore` and reqwest: the Rust async service's way.
+async fn reqwest_send(
+    request: http::Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, reqwest::Error> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    });
+    let response = http.execute(request.try_into()?).await?;
+    let mut answer = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(answer.body(body).unwrap_or_default())
+}
+
+#[test]
+fn async_processes_over_redis_make_one_token_request_per_lifetime() {
+    let Some(s) = servers(
+        "async_processes_over_redis_make_one_token_request_per_lifetime",
+        true,
+    ) else {
+        return;
+    };
+    reset(&s.load, 2.0);
+    let name = unique("async");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let processes: Vec<grantline_async::AsyncTokenSession> = (0..3)
+        .map(|_| {
+            let store = Arc::new(AsyncRedisStore::open(&s.redis).unwrap());
+            let config = FleetConfig::new(&name, protection()).unwrap();
+            grantline_async::AsyncTokenSession::builder(
+                TokenSession::new(client(&s.load), password()),
+                reqwest_send,
+            )
+            .fleet(config, move |op| {
+                let store = Arc::clone(&store);
+                async move { store.execute(op).await }
+            })
+            .build()
+        })
+        .collect();
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for p in &processes {
+            for _ in 0..10 {
+                let p = p.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut calls = 0u64;
+                    while started.elapsed() < Duration::from_secs(5) {
+                        let token = p.access_token().await.unwrap();
+                        assert!(!token.secret().is_empty());
+                        calls += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    calls
+                }));
+            }
+        }
+        for t in tasks {
+            assert!(t.await.unwrap() > 0);
+        }
+    });
+    let stats = admin(&s.load, "/admin/stats", None);
+    let requests = stats["token_requests"].as_u64().unwrap();
+    // 5 s of 2 s tokens renewed a little ahead of expiry: about one request a second across
+    // the whole fleet (3 processes without the store would make 3 each time).
+    eprintln!(
+        "async fleet: {requests} token requests for 3 processes x 10 tasks over 5 s \
+         (2 s tokens renewed about every second)"
+    );
+    assert_eq!(stats["invalid_grant"], 0, "{stats}");
+    assert_eq!(stats["reuse_detected"], 0, "{stats}");
+    assert_eq!(stats["families"], 1, "{stats}");
+    assert!(requests <= 8, "{requests} token requests: {stats}");
+    let renewed: u64 = processes
+        .iter()
+        .map(|p| p.fleet_stats().unwrap().http_renewals)
+        .sum();
+    assert_eq!(renewed, requests);
+}
