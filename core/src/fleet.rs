@@ -238,6 +238,11 @@ impl FleetConfig {
     pub fn owner(&self) -> &str {
         &self.owner
     }
+    /// Whether a refresh may run without the store while it is down
+    /// ([`FleetConfig::renew_alone_when_store_down`]).
+    pub fn renews_alone_when_store_down(&self) -> bool {
+        self.renew_alone
+    }
     /// The lease TTL in milliseconds.
     pub fn lease_ttl_ms(&self) -> u64 {
         self.lease_ttl_ms
@@ -567,6 +572,8 @@ pub struct FleetSession {
     store_retry_at_ms: u64,
     rejected: Option<AccessToken>,
     stats: FleetStats,
+    /// Why the store last failed (an error, or an entry this process cannot read).
+    last_store_error: Option<Error>,
 }
 
 impl FleetSession {
@@ -584,6 +591,7 @@ impl FleetSession {
             store_retry_at_ms: 0,
             rejected: None,
             stats: FleetStats::default(),
+            last_store_error: None,
         }
     }
 
@@ -630,6 +638,11 @@ impl FleetSession {
     /// down, or its commit failed): the next renewal that reaches the store writes it.
     pub fn unsaved(&self) -> bool {
         self.unsaved
+    }
+    /// Why the store last failed ([`Error::Store`]: the adapter's reason, or why an entry could
+    /// not be read), for logs; it holds no secret. Kept until the next failure.
+    pub fn last_store_error(&self) -> Option<&Error> {
+        self.last_store_error.as_ref()
     }
     /// Whether the store is being skipped after a failure, at `now_ms`.
     pub fn store_down(&self, now_ms: u64) -> bool {
@@ -992,6 +1005,9 @@ impl FleetSession {
 
     /// The store cannot serve this renewal: back off from it, and renew alone if safe.
     fn fault(&mut self, id: u64, reason: String, now_ms: u64) -> Result<Action, Error> {
+        self.last_store_error = Some(Error::Store {
+            reason: reason.clone(),
+        });
         self.store_failures = self.store_failures.saturating_add(1);
         self.stats.store_failures += 1;
         let pause = STORE_BACKOFF_BASE_MS
@@ -1016,6 +1032,7 @@ impl FleetSession {
             }
             Phase::Commit | Phase::Release => {
                 let mut flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
+                self.last_store_error = Some(Error::Store { reason });
                 self.store_failures = self.store_failures.saturating_add(1);
                 self.stats.store_failures += 1;
                 let pause = STORE_BACKOFF_BASE_MS
@@ -1357,5 +1374,112 @@ return 0
     /// The reply to `COMMIT`: its first integer (1 written; 0 conflict; -1 unreadable entry).
     pub fn commit_reply(code: i64) -> StoreReply {
         StoreReply::Committed(code == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::store::EntryKey;
+    use crate::{Client, Provider, RefreshToken};
+
+    fn protection() -> Protection {
+        Protection::encrypted(EntryKey::new("k1", &[4u8; 32]).unwrap())
+    }
+
+    #[test]
+    fn names_and_owners_are_checked() {
+        for bad in [
+            "",
+            "a b",
+            "a}b",
+            "a{b",
+            "line\nbreak",
+            "tab\t",
+            "é",
+            "*",
+            &"x".repeat(201),
+        ] {
+            let e = FleetConfig::new(bad, protection()).expect_err(bad);
+            assert_eq!(e.kind(), "invalid_input");
+            assert!(!e.to_string().contains('\n'));
+        }
+        let ok = FleetConfig::new("billing-api:prod/eu_1.v2", protection()).unwrap();
+        assert_eq!(ok.keys().entry, "grantline:{billing-api:prod/eu_1.v2}");
+        assert_eq!(
+            ok.keys().lease,
+            "grantline:{billing-api:prod/eu_1.v2}:lease"
+        );
+        assert_eq!(ok.owner().len(), 32);
+        assert_ne!(
+            ok.owner(),
+            FleetConfig::new("n", protection()).unwrap().owner()
+        );
+        assert!(ok.clone().with_owner("a b").is_err());
+        assert!(ok.clone().with_owner(&"o".repeat(65)).is_err());
+        assert_eq!(
+            ok.clone().with_lease_ttl_ms(5).lease_ttl_ms(),
+            MIN_LEASE_TTL_MS
+        );
+        assert!(!ok.renews_alone_when_store_down());
+        assert!(ok
+            .renew_alone_when_store_down(true)
+            .renews_alone_when_store_down());
+    }
+
+    #[test]
+    fn nothing_secret_is_printed_and_unreadable_entries_say_why() {
+        let tokens = TokenSet::new(
+            AccessToken::new("AT-SECRET"),
+            Some(RefreshToken::new("RT-SECRET")),
+            Some(1_700_003_600),
+            1_700_000_000,
+        );
+        let sealed = Entry::new(1, tokens.clone(), 1_700_000_000)
+            .seal(&Protection::plaintext())
+            .unwrap();
+        let op = StoreOp::Commit {
+            key: "k".into(),
+            lease: "l".into(),
+            owner: "o".into(),
+            channel: "c".into(),
+            expected_version: 0,
+            version: 1,
+            entry: sealed.clone(),
+        };
+        let reply = StoreReply::Acquired {
+            acquired: true,
+            lease_ttl_ms: Some(1),
+            entry: Some(sealed.clone()),
+        };
+        let mut memory = MemoryStore::new();
+        memory.execute(&op, 0);
+        for shown in [
+            format!("{op:?}"),
+            format!("{reply:?}"),
+            format!("{:?}", StoreReply::Entry(Some(sealed.clone()))),
+            format!("{:?}", Action::Store(op.clone())),
+            format!("{memory:?}"),
+        ] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
+        // A fleet holding keys reads a plaintext entry: refused, and the reason is kept.
+        let client = Client::new(Provider::bookable(), "c").with_secret("s");
+        let config = FleetConfig::new("n", protection()).unwrap();
+        let mut fleet = FleetSession::new(TokenSession::client_credentials(client, vec![]), config);
+        let FleetNext::Perform { id, .. } = fleet.next(1_700_000_000_000).unwrap() else {
+            panic!("perform expected");
+        };
+        let action = fleet
+            .store_done(id, StoreReply::Entry(Some(sealed)), 1_700_000_000_000)
+            .unwrap();
+        assert!(matches!(action, Action::Send(_)));
+        let why = fleet.last_store_error().unwrap().to_string();
+        assert!(
+            why.contains("unreadable") && !why.contains("SECRET"),
+            "{why}"
+        );
+        assert_eq!(fleet.stats().store_failures, 1);
     }
 }
