@@ -70,7 +70,7 @@ say "mypy --strict (package, examples)"
   && MYPYPATH="$here/python" "$py" -m mypy --strict --no-error-summary "$root"/examples/python/*.py)
 
 # 4. Every suite, with the interop servers up (they are always stopped afterwards).
-say "pytest (vectors, API, liveness, cancellation, transports, adapters, lifecycle, logging, hostile, interop, sessions, examples, README)"
+say "pytest (vectors, API, liveness, cancellation, transports, adapters, lifecycle, logging, hostile, interop, sessions, fleet, fleet on Redis, examples, README)"
 set +e
 tests/interop/servers.sh run -- "$py" -m pytest -q -p no:cacheprovider --rootdir "$here" "$here/tests"
 status=$?

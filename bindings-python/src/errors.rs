@@ -119,6 +119,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
         Error::UnexpectedResponse { .. } => ("ConfigurationError", vec![]),
         Error::ReauthorizationRequired => ("ReauthorizationRequiredError", vec![]),
         Error::Transport { reason } => ("TransportError", vec![("reason", reason.clone().into())]),
+        Error::Store { reason } => ("StoreError", vec![("reason", reason.clone().into())]),
         Error::Jws { problem } => (
             "JwsError",
             vec![("problem", problem.kind().to_owned().into())],

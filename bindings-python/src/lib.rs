@@ -13,6 +13,7 @@ mod bearer;
 mod client;
 mod discovery;
 mod errors;
+mod fleet;
 mod http_types;
 mod jose;
 mod oidc;
@@ -59,6 +60,7 @@ fn _grantline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PyWait>()?;
     m.add_class::<session::PyRenewed>()?;
     m.add_class::<session::PyCompletion>()?;
+    fleet::register(m)?;
     m.add_function(wrap_pyfunction!(tokens::check_revocation_response, m)?)?;
     m.add_function(wrap_pyfunction!(bearer::parse_www_authenticate, m)?)?;
     m.add_function(wrap_pyfunction!(bearer::bearer_challenge, m)?)?;

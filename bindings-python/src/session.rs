@@ -22,7 +22,7 @@ use crate::tokens::PyTokenSet;
 /// thread-safe by itself: `TokenSession` and `AsyncTokenSession` serialize access to it.
 #[pyclass(name = "SessionState", module = "grantline._grantline")]
 pub(crate) struct PySessionState {
-    inner: TokenSession,
+    pub(crate) inner: TokenSession,
     /// The last `Ready` handed out: a cached token is handed out again without allocating.
     ready: Option<Py<PyReady>>,
 }
@@ -44,24 +44,32 @@ fn build(
     }
 }
 
+/// `Ready(token)`, the cached object when `token` is the one handed out last (a cached token
+/// costs no allocation).
+pub(crate) fn ready(
+    py: Python<'_>,
+    cache: &mut Option<Py<PyReady>>,
+    token: &grantline::AccessToken,
+) -> PyResult<Py<PyAny>> {
+    if let Some(ready) = cache {
+        if token.ct_eq(ready.get().token.get().as_str()) {
+            return Ok(ready.clone_ref(py).into_any());
+        }
+    }
+    let ready = Py::new(
+        py,
+        PyReady {
+            token: secret(py, token.secret())?,
+        },
+    )?;
+    *cache = Some(ready.clone_ref(py));
+    Ok(ready.into_any())
+}
+
 impl PySessionState {
     fn step(&mut self, py: Python<'_>, next: Next) -> PyResult<Py<PyAny>> {
         Ok(match next {
-            Next::Ready(token) => {
-                if let Some(ready) = &self.ready {
-                    if token.ct_eq(ready.get().token.get().as_str()) {
-                        return Ok(ready.clone_ref(py).into_any());
-                    }
-                }
-                let ready = Py::new(
-                    py,
-                    PyReady {
-                        token: secret(py, token.secret())?,
-                    },
-                )?;
-                self.ready = Some(ready.clone_ref(py));
-                ready.into_any()
-            }
+            Next::Ready(token) => return ready(py, &mut self.ready, &token),
             Next::Send {
                 id,
                 request,
@@ -80,7 +88,7 @@ impl PySessionState {
     }
 }
 
-fn completion(py: Python<'_>, done: Completion) -> PyResult<PyCompletion> {
+pub(crate) fn completion(py: Python<'_>, done: Completion) -> PyResult<PyCompletion> {
     let renewed = done
         .renewed
         .map(|r| renewed(py, r))
@@ -360,7 +368,7 @@ impl PySend {
 /// `next()`: renewal `id` is in flight; wait for it, then call `waited(id)`.
 #[pyclass(name = "Wait", module = "grantline._grantline", frozen)]
 pub(crate) struct PyWait {
-    id: u64,
+    pub(crate) id: u64,
 }
 
 #[pymethods]

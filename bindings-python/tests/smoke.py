@@ -27,6 +27,10 @@ else:
     raise AssertionError("no OAuthError")
 discovery = grantline.Discovery("https://as.example/tenant1")
 assert discovery.urls[0] == "https://as.example/.well-known/oauth-authorization-server/tenant1"
+fleet = grantline.FleetConfig("smoke", [("k1", bytes(32))])
+sealed = grantline.Entry(1, tokens, 1_700_000_000).seal(fleet)
+assert grantline.Entry.open(sealed, fleet).version == 1 and "eyJ" not in sealed
+assert "redis" not in sys.modules, "redis loads only with grantline.redis"
 from grantline.transports import UrllibTransport  # noqa: E402 - the stdlib transport loads lazily
 
 assert UrllibTransport().timeout == 30.0

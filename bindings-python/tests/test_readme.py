@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, Dict, List
@@ -58,6 +59,8 @@ class Records(logging.Handler):
 
 
 OIDC_MARK = "https://login.example.com"
+#: The Redis of the fleet block (tests/interop/servers.sh run starts one).
+REDIS_URL = os.environ.get("GRANTLINE_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEYS = Path(__file__).resolve().parents[2] / "tests" / "interop" / "keys"
 
 
@@ -111,6 +114,7 @@ def test_every_python_block_of_the_readme_works_as_written(authlib_url: str) -> 
                 block.replace("https://auth.example.com", authlib_url)
                 .replace("YOUR_CLIENT_ID", "test-client")
                 .replace("YOUR_CLIENT_SECRET", "test-secret")
+                .replace("redis://127.0.0.1:6379/0", REDIS_URL)
             )
             with contextlib.redirect_stdout(out):
                 exec(compile(code, f"README.md python block {i + 1}", "exec"), ns)
@@ -129,6 +133,7 @@ def test_every_python_block_of_the_readme_works_as_written(authlib_url: str) -> 
     assert "TokenSet(access_token=[redacted]" in printed
     assert "200 b'{" in printed, "the session's API call"
     assert "active: True\nactive: False" in printed, "introspection, revocation"
+    assert "True 1 0" in printed, "the fleet block: the second process took the token from Redis"
     assert "invalid_client 401" in printed
     assert "test-secret" not in printed and "not-the-secret" not in printed
     assert "grant_type=client_credentials" in printed and "[redacted]" in printed

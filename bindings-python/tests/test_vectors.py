@@ -1164,6 +1164,287 @@ def run_jwks_cache(v: Any) -> None:
             raise AssertionError("\n    ".join(diffs))
 
 
+# ------------------------------------------------------------------------------ fleet (a token shared over a store)
+
+
+def fleet_keys(f: Fields, name: str = "vectors", **more: Any) -> grantline.FleetConfig:
+    """The protection of a fleet vector (``keys`` or ``"plaintext": true``), as a FleetConfig."""
+    if f.has("keys") == f.has("plaintext"):
+        raise VectorError(f"{f.what}: exactly one of `keys` and `plaintext`")
+    if f.has("plaintext"):
+        if f.get("plaintext") is not True:
+            raise VectorError(f"{f.what}: `plaintext` is not true")
+        return grantline.FleetConfig(name, plaintext=True, **more)
+    keys = f.value("keys")
+    if not isinstance(keys, list) or not keys:
+        raise VectorError(f"{f.what}: `keys` is not a non-empty list")
+    pairs = []
+    for i, k in enumerate(keys):
+        kf = Fields(k, f"{f.what}.keys[{i}]", ["kid", "key_hex"])
+        try:
+            key = bytes.fromhex(kf.str("key_hex"))
+        except ValueError:
+            raise VectorError(f"{f.what}.keys[{i}]: `key_hex` is not hex") from None
+        pairs.append((kf.str("kid"), key))
+    return grantline.FleetConfig(name, pairs, **more)
+
+
+def entry_json(e: grantline.Entry) -> Dict[str, Any]:
+    t = e.tokens
+    return {
+        "version": e.version,
+        "written_at": e.written_at,
+        "expires_at": t.expires_at,
+        "access_token": t.access_token.secret(),
+        "refresh_token": None if t.refresh_token is None else t.refresh_token.secret(),
+    }
+
+
+def entry_input(spec: Any, what: str) -> grantline.Entry:
+    e = Fields(spec, what, ["version", "written_at", "tokens"])
+    if not isinstance(e.get("tokens"), dict):
+        raise VectorError(f"{what}: `tokens` is not a JSON object")
+    return grantline.Entry(e.u64("version"), TokenSet.from_json(json.dumps(e.value("tokens"))), e.u64("written_at"))
+
+
+def run_store_entry(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["keys", "plaintext", "sealed", "entry", "nonce_hex", "expect_entry",
+                                         "expect_sealed", "expect_error"]))
+    config = fleet_keys(f)
+    if f.has("sealed") == f.has("entry"):
+        raise VectorError("exactly one of `sealed` and `entry`")
+    if f.has("sealed"):
+        if f.has("nonce_hex"):
+            raise VectorError("`nonce_hex` goes with `entry`")
+        judge(f, ["expect_entry"], [], lambda: {"expect_entry": entry_json(grantline.Entry.open(f.str("sealed"), config))})
+        return
+    try:
+        nonce = bytes.fromhex(f.str("nonce_hex"))
+    except ValueError:
+        raise VectorError("`nonce_hex` is not hex") from None
+
+    def seal() -> Dict[str, Any]:
+        entry = entry_input(f.value("entry"), "entry")
+        sealed = entry.seal_with_nonce(config, nonce)
+        back = grantline.Entry.open(sealed, config)
+        if entry_json(back) != entry_json(entry) or back.tokens.to_json() != entry.tokens.to_json():
+            raise AssertionError(f"the sealed entry does not round-trip: {short(entry_json(back))}")
+        return {"expect_sealed": sealed}
+
+    judge(f, ["expect_sealed"], [], seal)
+
+
+FLEET_STEP_FIELDS = {
+    "next": ["now_ms", "expect", "expect_error"],
+    "waited": ["id", "now_ms", "expect", "expect_error"],
+    "store_done": ["id", "now_ms", "reply", "expect", "expect_error"],
+    "store_failed": ["id", "now_ms", "reason", "expect", "expect_error"],
+    "receive": ["id", "now_ms", "response", "expect", "expect_error"],
+    "fail": ["id", "now_ms", "reason", "expect", "expect_error"],
+    "delivered": ["id", "expect"],
+    "abandon": ["id", "expect"],
+    "cancellable": ["id", "expect"],
+    "reject": ["token", "expect"],
+    "version": ["expect"],
+    "stats": ["expect"],
+}
+FLEET_STATS = ("store_ops", "store_failures", "http_renewals", "fallback_renewals", "adopted", "committed", "conflicts")
+
+
+class FleetRun:
+    """One fleet_session vector's state: the machine, its config, the last committed text."""
+
+    def __init__(self, state: grantline.FleetState, config: grantline.FleetConfig) -> None:
+        self.state = state
+        self.config = config
+        self.last_commit: Optional[str] = None
+
+    def stored(self, spec: Any, what: str) -> Optional[str]:
+        """An entry ``E`` of a reply: null, a raw text, ``{"seal": ...}`` or ``{"last_commit": true}``."""
+        if spec is None or isinstance(spec, str):
+            return spec
+        if isinstance(spec, dict) and "seal" in spec:
+            Fields(spec, what, ["seal"])
+            return entry_input(spec["seal"], f"{what}.seal").seal(self.config)
+        if isinstance(spec, dict) and "last_commit" in spec:
+            Fields(spec, what, ["last_commit"])
+            if spec["last_commit"] is not True or self.last_commit is None:
+                raise VectorError(f"{what}: `last_commit` without an earlier commit")
+            return self.last_commit
+        raise VectorError(f"{what}: not an entry (null, a text, seal or last_commit)")
+
+    def reply(self, spec: Any, what: str) -> grantline.StoreReply:
+        if not isinstance(spec, dict):
+            raise VectorError(f"{what}: not a JSON object")
+        keys = set(spec)
+        if keys == {"entry"}:
+            return grantline.StoreReply.entry(self.stored(spec["entry"], f"{what}.entry"))
+        if keys == {"acquired", "lease_ttl_ms", "entry"}:
+            r = Fields(spec, what, ["acquired", "lease_ttl_ms", "entry"])
+            acquired = r.value("acquired")
+            ttl = r.value("lease_ttl_ms")
+            if not isinstance(acquired, bool) or not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool))):
+                raise VectorError(f"{what}: `acquired` must be a boolean, `lease_ttl_ms` an integer or null")
+            return grantline.StoreReply.acquired(acquired, ttl, self.stored(r.value("entry"), f"{what}.entry"))
+        if keys == {"committed"} and isinstance(spec["committed"], bool):
+            return grantline.StoreReply.committed(spec["committed"])
+        if spec == {"released": True}:
+            return grantline.StoreReply.released()
+        if spec == {"watched": True}:
+            return grantline.StoreReply.watched()
+        raise VectorError(f"{what}: not a reply: {short(spec)}")
+
+    def action_json(self, action: Any, expected: Any) -> Dict[str, Any]:
+        if isinstance(action, grantline.StoreRead):
+            return {"action": "store", "op": "read", "key": action.key}
+        if isinstance(action, grantline.StoreAcquire):
+            return {"action": "store", "op": "acquire", "key": action.key, "lease": action.lease,
+                    "owner": action.owner, "ttl_ms": action.ttl_ms}
+        if isinstance(action, grantline.StoreCommit):
+            self.last_commit = action.entry
+            try:
+                entry: Any = entry_json(grantline.Entry.open(action.entry, self.config))
+            except GrantlineError as e:
+                entry = {"unreadable": str(e)}
+            return {"action": "store", "op": "commit", "key": action.key, "lease": action.lease,
+                    "owner": action.owner, "channel": action.channel, "expected_version": action.expected_version,
+                    "version": action.version, "entry": entry}
+        if isinstance(action, grantline.StoreRelease):
+            return {"action": "store", "op": "release", "lease": action.lease, "owner": action.owner}
+        if isinstance(action, grantline.StoreWatch):
+            return {"action": "store", "op": "watch", "channel": action.channel, "version": action.version,
+                    "timeout_ms": action.timeout_ms}
+        if isinstance(action, HttpRequest):
+            out: Dict[str, Any] = {"action": "send"}
+            if isinstance(expected, dict) and "request" in expected:
+                out["request"] = request_json(action)
+            return out
+        assert isinstance(action, grantline.Completion), action
+        r = action.renewed
+        return {"action": "done", "completion": {
+            "renewed": None if r is None else {
+                "access_token": r.tokens.access_token.secret(),
+                "refresh_token": None if r.tokens.refresh_token is None else r.tokens.refresh_token.secret(),
+                "rotated": r.refresh_token_rotated,
+            },
+            "error": None if action.error is None else error_json(action.error),
+        }}
+
+    def next_json(self, step: Any, expected: Any) -> Dict[str, Any]:
+        if isinstance(step, grantline.Ready):
+            return {"next": "ready", "token": step.token.secret()}
+        if isinstance(step, grantline.Wait):
+            return {"next": "wait", "id": step.id}
+        assert isinstance(step, grantline.Perform)
+        inner = expected.get("action") if isinstance(expected, dict) else None
+        return {"next": "perform", "id": step.id, "current": None if step.current is None else step.current.secret(),
+                "action": self.action_json(step.action, inner)}
+
+
+def compare_action(where: str, expected: Any, actual: Dict[str, Any], diffs: List[str]) -> None:
+    """``diff``, except that a completion's error is compared as ``expect_error`` (only the
+    fields the vector lists)."""
+    if (isinstance(expected, dict) and expected.get("action") == "done" and actual.get("action") == "done"
+            and isinstance(expected.get("completion"), dict)):
+        ec = Fields(expected["completion"], f"{where}.completion", ["renewed", "error"])
+        ac = actual["completion"]
+        diff(f"{where}.completion.renewed", ec.value("renewed"), ac["renewed"], diffs)
+        ee, ae = ec.value("error"), ac["error"]
+        if ee is None or ae is None:
+            diff(f"{where}.completion.error", ee, ae, diffs)
+        else:
+            f = Fields(ee, f"{where}.completion.error", ERROR_FIELDS)
+            f.str("kind")
+            for k, ev in f.map.items():
+                diff(f"{where}.completion.error.{k}", ev, ae[k], diffs)
+        return
+    diff(where, expected, actual, diffs)
+
+
+def run_fleet_session(v: Any) -> None:
+    f = Fields(v, "vector", with_common(["provider", "client", "grant", "tokens", "skew", "fleet", "steps"]))
+    steps = f.value("steps")
+    if not isinstance(steps, list) or not steps:
+        raise VectorError("`steps` is not a non-empty list")
+    fl = Fields(f.value("fleet"), "fleet", ["name", "owner", "lease_ttl_ms", "renew_alone", "keys", "plaintext"])
+    more: Dict[str, Any] = {"owner": fl.str("owner"), "renew_alone_when_store_down": fl.bool_or("renew_alone", False)}
+    if fl.has("lease_ttl_ms"):
+        more["lease_ttl_ms"] = fl.u64("lease_ttl_ms")
+    try:
+        config = fleet_keys(fl, fl.str("name"), **more)
+        run = FleetRun(grantline.FleetState(session_state(f), config), config)
+    except GrantlineError as e:
+        raise AssertionError(f"building the fleet session failed: {short(error_json(e))}\n    ({e})") from e
+    state = run.state
+    for i, spec in enumerate(steps):
+        op = spec.get("op") if isinstance(spec, dict) else None
+        allowed = FLEET_STEP_FIELDS.get(op) if isinstance(op, str) else None
+        if allowed is None:
+            raise VectorError(f"steps[{i}]: unknown op {op!r}")
+        where = f"steps[{i}] ({op})"
+        s = Fields(spec, where, ["op", *allowed])
+        if s.has("expect") == s.has("expect_error"):
+            raise VectorError(f"{where}: exactly one of `expect` and `expect_error`")
+
+        def call() -> Any:
+            if op == "next":
+                return state.next(s.u64("now_ms"))
+            if op == "waited":
+                return state.waited(s.u64("id"), s.u64("now_ms"))
+            if op == "store_done":
+                return state.store_done(s.u64("id"), run.reply(s.value("reply"), f"{where}.reply"), s.u64("now_ms"))
+            if op == "store_failed":
+                return state.store_failed(s.u64("id"), s.str("reason"), s.u64("now_ms"))
+            if op == "receive":
+                return state.receive(s.u64("id"), response(s.value("response")), s.u64("now_ms"))
+            if op == "fail":
+                return state.fail(s.u64("id"), s.str("reason"), s.u64("now_ms"))
+            if op == "delivered":
+                return state.delivered(s.u64("id"))
+            if op == "abandon":
+                return state.abandon(s.u64("id"))
+            if op == "cancellable":
+                return state.cancellable(s.u64("id"))
+            if op == "reject":
+                return state.reject(s.str("token"))
+            if op == "version":
+                return state.version
+            return state.stats
+
+        try:
+            result = call()
+        except GrantlineError as e:
+            if not s.has("expect_error"):
+                raise AssertionError(f"{where}: unexpected error {short(error_json(e))}\n    ({e})") from e
+            try:
+                compare_error(s.value("expect_error"), e)
+            except AssertionError as bad:
+                raise AssertionError(f"{where}: {bad}") from None
+            continue
+        if s.has("expect_error"):
+            raise AssertionError(f"{where}: expected the error {short(s.value('expect_error'))}, but it succeeded")
+        expected = s.value("expect")
+        diffs: List[str] = []
+        if op in ("next", "waited"):
+            actual = run.next_json(result, expected)
+            if actual.get("next") == "perform" and isinstance(expected, dict) and "action" in expected:
+                compare_action(f"{where}.expect.action", expected["action"], actual["action"], diffs)
+                diff(f"{where}.expect", {k: x for k, x in expected.items() if k != "action"},
+                     {k: x for k, x in actual.items() if k != "action"}, diffs)
+            else:
+                diff(f"{where}.expect", expected, actual, diffs)
+        elif op in ("store_done", "store_failed", "receive", "fail"):
+            compare_action(f"{where}.expect", expected, run.action_json(result, expected), diffs)
+        elif op == "stats":
+            st = Fields(expected, f"{where}.expect", FLEET_STATS)
+            for name in st.map:
+                diff(f"{where}.expect.{name}", st.u64(name), getattr(result, name), diffs)
+        else:
+            diff(f"{where}.expect", expected, result, diffs)
+        if diffs:
+            raise AssertionError("\n    ".join(diffs))
+
+
 KINDS: Dict[str, Callable[[Any], None]] = {
     "provider": run_provider,
     "request": run_request,
@@ -1188,6 +1469,8 @@ KINDS: Dict[str, Callable[[Any], None]] = {
     "end_session_url": run_end_session_url,
     "jwks_cache": run_jwks_cache,
     "provider_oidc": run_provider_oidc,
+    "store_entry": run_store_entry,
+    "fleet_session": run_fleet_session,
 }
 
 

@@ -606,6 +606,17 @@ impl FleetSession {
     pub fn session_mut(&mut self) -> &mut TokenSession {
         &mut self.session
     }
+    /// Restores a token set kept by this process (its own persistence) as the local copy, with
+    /// no store version: at the next renewal the store's entry, when there is one, wins over
+    /// it (its refresh token may be newer); when there is none, this set renews and its
+    /// successor seeds the store.
+    /// Forgets any lost commit still to retry. See [`TokenSession::with_tokens`].
+    pub fn restore(&mut self, tokens: TokenSet) {
+        self.session = self.session.clone().with_tokens(tokens);
+        self.version = 0;
+        self.unsaved = false;
+        self.pending = None;
+    }
     /// The configuration.
     pub fn config(&self) -> &FleetConfig {
         &self.config
@@ -1476,6 +1487,9 @@ mod tests {
             .unwrap();
         assert!(matches!(action, Action::Send(_)));
         let why = fleet.last_store_error().unwrap().to_string();
+        // A restored set has no store version: the store's entry wins over it.
+        fleet.restore(tokens);
+        assert_eq!((fleet.version(), fleet.unsaved()), (0, false));
         assert!(
             why.contains("unreadable") && !why.contains("SECRET"),
             "{why}"

@@ -16,6 +16,11 @@ Two layers:
   :class:`grantline.requests.TokenAuth` (a ``requests`` auth) put a session's token on every
   request of your own ``httpx.Client``, ``httpx.AsyncClient`` or ``requests.Session``, and
   renew and retry once on 401 ``invalid_token``.
+* **a fleet**: a session given ``store=`` and ``fleet=`` (:class:`FleetConfig`) shares one
+  token with every process (in any language) that uses the same store and name: one token
+  request per lifetime for the whole fleet. :mod:`grantline.redis` has the Redis stores; the
+  store interface is :class:`FleetStore` / :class:`AsyncFleetStore`; :class:`FleetState` is
+  the sans-IO fleet machine.
 
 Log records (renewals, rotations, failures, backoff, waits; never a secret) go to
 ``logging.getLogger("grantline")``.
@@ -36,11 +41,16 @@ from ._errors import (
     OAuthError,
     ReauthorizationRequiredError,
     StateMismatchError,
+    StoreError,
     TransportError,
 )
 from ._grantline import (
+    DEFAULT_LEASE_TTL_MS,
     MAX_BODY,
     REDACTED,
+    REDIS_ACQUIRE,
+    REDIS_COMMIT,
+    REDIS_RELEASE,
     Authorization,
     BearerChallenge,
     Challenge,
@@ -51,6 +61,10 @@ from ._grantline import (
     DeviceFlow,
     DevicePoll,
     Discovery,
+    Entry,
+    FleetConfig,
+    FleetState,
+    FleetStats,
     HttpRequest,
     HttpResponse,
     IdTokenCheck,
@@ -60,6 +74,7 @@ from ._grantline import (
     JwkSet,
     JwksCache,
     PendingAuthorization,
+    Perform,
     Provider,
     Ready,
     Renewed,
@@ -67,6 +82,12 @@ from ._grantline import (
     Send,
     SessionState,
     SigningKey,
+    StoreAcquire,
+    StoreCommit,
+    StoreRead,
+    StoreRelease,
+    StoreReply,
+    StoreWatch,
     TokenSet,
     UserInfo,
     VerifiedJws,
@@ -78,6 +99,8 @@ from ._grantline import (
     needs_renewal,
     parse_www_authenticate,
     redact_url,
+    redis_acquire_reply,
+    redis_commit_reply,
 )
 # `typing` costs milliseconds to import; type checkers treat any `TYPE_CHECKING` as true.
 TYPE_CHECKING = False
@@ -100,6 +123,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         validate_refreshed_id_token,
         wait_for_device,
     )
+    from ._fleet import AsyncFleetStore, FleetStore
     from ._session import AsyncTokenSession, TokenSession
     from .transports import (
         AsyncHttpxTransport,
@@ -120,6 +144,7 @@ _LAZY = {
         "._flows",
     ),
     **dict.fromkeys(["AsyncTokenSession", "TokenSession"], "._session"),
+    **dict.fromkeys(["FleetStore", "AsyncFleetStore"], "._fleet"),
     **dict.fromkeys(
         ["AsyncHttpxTransport", "AsyncTransport", "HttpxTransport", "RequestsTransport", "Transport",
          "UrllibTransport"],
@@ -134,7 +159,7 @@ if not TYPE_CHECKING:  # hidden from type checkers, which then flag misspelt nam
         """Loads the convenient layer (flows, sessions, transports, ``aio``) on first use."""
         import importlib
 
-        if name in ("aio", "transports", "httpx", "requests"):
+        if name in ("aio", "transports", "httpx", "requests", "redis"):
             return importlib.import_module(f".{name}", __name__)
         module = _LAZY.get(name)
         if module is None:
@@ -144,7 +169,7 @@ if not TYPE_CHECKING:  # hidden from type checkers, which then flag misspelt nam
         return value
 
     def __dir__() -> list[str]:
-        return sorted([*globals(), *_LAZY, "aio", "transports", "httpx", "requests"])
+        return sorted([*globals(), *_LAZY, "aio", "transports", "httpx", "requests", "redis"])
 
 
 __all__ = [
@@ -159,6 +184,7 @@ __all__ = [
     "StateMismatchError",
     "ReauthorizationRequiredError",
     "TransportError",
+    "StoreError",
     "JwsError",
     "IdTokenError",
     "InvalidKeyError",
@@ -185,6 +211,26 @@ __all__ = [
     "Wait",
     "Renewed",
     "Completion",
+    # a fleet (one token for many processes, over a store)
+    "FleetConfig",
+    "FleetState",
+    "FleetStats",
+    "Perform",
+    "Entry",
+    "StoreRead",
+    "StoreAcquire",
+    "StoreCommit",
+    "StoreRelease",
+    "StoreWatch",
+    "StoreReply",
+    "FleetStore",
+    "AsyncFleetStore",
+    "DEFAULT_LEASE_TTL_MS",
+    "REDIS_ACQUIRE",
+    "REDIS_COMMIT",
+    "REDIS_RELEASE",
+    "redis_acquire_reply",
+    "redis_commit_reply",
     "SigningKey",
     "Jwk",
     "JwkSet",

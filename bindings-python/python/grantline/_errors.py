@@ -6,6 +6,8 @@ Every exception says who is at fault (compare h11's local/remote protocol errors
 * :class:`MalformedResponseError` -- the server answered something that is neither a valid
   answer nor an OAuth error;
 * :class:`TransportError` -- the request could not be sent or its answer not received;
+  :class:`StoreError`, one of them, for a shared token store (:mod:`grantline.redis`) that
+  could not be used;
 * :class:`StateMismatchError` -- a callback's ``state`` (or RFC 9207 ``iss``) does not match:
   possible CSRF, never retry blindly;
 * :class:`ReauthorizationRequiredError` -- a token can no longer be renewed: the user must
@@ -23,7 +25,7 @@ Every exception says who is at fault (compare h11's local/remote protocol errors
 ``unusable_token``, ``state_mismatch``, ``issuer_mismatch``, ``insecure_endpoint``,
 ``missing_endpoint``, ``unsupported_grant``, ``unsupported_auth_method``,
 ``unsupported_token_type``, ``invalid_input``, ``unexpected_response``,
-``reauthorization_required``, ``transport``, ``random``, ``jws``, ``id_token``,
+``reauthorization_required``, ``transport``, ``store``, ``random``, ``jws``, ``id_token``,
 ``invalid_key``), or the binding's own ``internal``
 (a bug). An API answer above the body limit you set (see :meth:`grantline.TokenSession.request`)
 is a ``malformed`` response, as a token answer over 1 MiB is. No message or attribute ever
@@ -41,6 +43,7 @@ __all__ = [
     "StateMismatchError",
     "ReauthorizationRequiredError",
     "TransportError",
+    "StoreError",
     "JwsError",
     "IdTokenError",
     "InvalidKeyError",
@@ -213,6 +216,24 @@ class TransportError(GrantlineError):
     ) -> None:
         super().__init__(message, kind=kind, status=status)
         self.reason = reason
+
+
+class StoreError(TransportError):
+    """A shared token store (see :mod:`grantline.redis`) could not be used (``kind``
+    ``store``): unreachable, timed out, or holding an entry this process cannot read (another
+    key, tampered). A session raises it only when no usable token is left and renewing without
+    the store is not safe (a rotating refresh token shared by the fleet); ``reason`` says what
+    failed, never with a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "store",
+        status: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, kind=kind, status=status, reason=reason)
 
 
 class InvalidKeyError(ConfigurationError):

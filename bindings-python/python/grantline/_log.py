@@ -5,18 +5,20 @@ Levels:
 * ``DEBUG``: routine steps: a renewal's request being sent, a caller waiting for the renewal in
   flight, a device flow's next poll, a refused token that was already replaced;
 * ``INFO``: what changes the tokens: a renewal that succeeded, a refresh token that rotated (in
-  a session, or in a one-call ``refresh()``), a renewal abandoned by its cancelled caller, a
+  a session, or in a one-call ``refresh()``), a renewal that took the token set another
+  process of the fleet renewed (a shared store), a renewal abandoned by its cancelled caller, a
   token the API refused (and, for the ``httpx``/``requests`` adapters, a refused request not
   sent again because its body was streamed);
 * ``WARNING``: what went wrong: a renewal that failed (with the backoff the core chose and
-  whether a usable token is left), an ``on_tokens`` callback that raised.
+  whether a usable token is left), a shared store operation that failed, an ``on_tokens``
+  callback that raised.
 
 No record carries a secret: messages and arguments hold renewal ids, counts, times, URLs
 without their query, and a summary of each error (:func:`summary`: its kind, OAuth error code,
 HTTP status and grantline's own reason, never a description, URI or excerpt a server wrote); no
 record has ``exc_info`` (a library's exception may quote a request), and an exception raised by
 your ``on_tokens`` is named by its type only. Every record has ``grantline_event`` in its ``extra``
-(``renewing``, ``waiting``, ``renewed``, ``rotated``, ``failed``, ``abandoned``,
+(``renewing``, ``waiting``, ``renewed``, ``adopted``, ``rotated``, ``failed``, ``store_failed``, ``abandoned``,
 ``undelivered``, ``rejected``, ``not_retried``, ``device_wait``), and ``grantline_renewal`` (the id) where there
 is one, for structured logging.
 
@@ -30,7 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 if TYPE_CHECKING:
-    from ._grantline import Completion, HttpRequest, SessionState
+    from ._grantline import Completion, FleetState, HttpRequest, SessionState
 
 logger = logging.getLogger("grantline")
 logger.addHandler(logging.NullHandler())
@@ -60,16 +62,23 @@ def waiting(id: int) -> None:
 
 
 def completed(
-    id: int, done: Completion, state: SessionState, now: Optional[int], request: HttpRequest,
-    cause: Optional[BaseException],
+    id: int, done: Completion, state: SessionState | FleetState, now: Optional[int],
+    request: Optional[HttpRequest], cause: Optional[BaseException],
 ) -> None:
     """A renewal's outcome (``done``, from ``receive()`` or ``fail()``, the transport's
     exception ``cause`` for a failure to send), with what the core decided after it: the
-    backoff, and whether a usable token is left."""
+    backoff, and whether a usable token is left. ``request`` is ``None`` for a fleet renewal
+    that sent none (it took another process's token set, or failed on the store)."""
     at = int(time.time()) if now is None else now
     renewed = done.renewed
     error = done.error
-    if error is None and renewed is not None:
+    if error is None and renewed is not None and request is None:
+        version = getattr(state, "version", None)
+        logger.info(
+            "renewal %d: took the token set another process renewed (store version %s)", id, version,
+            extra=_extra("adopted", id, version=version),
+        )
+    elif error is None and renewed is not None:
         expires_at = renewed.tokens.expires_at
         lifetime = "an unknown time" if expires_at is None else f"{max(expires_at - at, 0)} s"
         logger.info(
@@ -98,7 +107,7 @@ def completed(
         )
 
 
-def summary(error: BaseException, request: HttpRequest, cause: Optional[BaseException] = None) -> str:
+def summary(error: BaseException, request: Optional[HttpRequest], cause: Optional[BaseException] = None) -> str:
     """What a log record says of a renewal's error: its kind, the OAuth error code, the HTTP
     status, and for a malformed answer the core's reason (what is wrong with it), for a
     transport failure the method, the URL without its query and the exception's type (with
@@ -117,11 +126,25 @@ def summary(error: BaseException, request: HttpRequest, cause: Optional[BaseExce
         reason = getattr(error, "reason", None)
         if reason:
             parts.append(str(reason))
-    elif kind == "transport" and cause is not None:
+    elif kind == "transport" and cause is not None and request is not None:
         from .transports import _quiet
 
         parts.append(getattr(cause, "log_reason", None) or _quiet(request, cause))
+    elif kind == "store":
+        reason = getattr(error, "reason", None)
+        if reason:
+            parts.append(str(reason))
     return ", ".join(parts)
+
+
+def store_failed(id: int, reason: str) -> None:
+    """A shared store operation failed (``reason``: the operation and the exception's type,
+    never a library's message): the core skips the store for a backoff and renews alone when
+    that is safe."""
+    logger.warning(
+        "renewal %d: the shared store failed (%s); renewing without it where that is safe", id, reason,
+        extra=_extra("store_failed", id, reason=reason),
+    )
 
 
 def abandoned(id: int) -> None:

@@ -1,5 +1,6 @@
 """Token sessions that wait: :class:`TokenSession` (threads) and :class:`AsyncTokenSession`
-(asyncio), over the core's state machine :class:`grantline.SessionState`.
+(asyncio), over the core's state machine :class:`grantline.SessionState`, or its fleet machine
+:class:`grantline.FleetState` when given a store (one token shared by many processes).
 
 The state machine decides everything (is the token fresh, which request renews it, is a renewal
 already in flight, did the refresh token rotate, how long to back off after a failure); these
@@ -7,8 +8,8 @@ classes only perform the HTTP call it asks for and make the callers who have no 
 wait for the one renewal in flight.
 
 One driver, two shells: :class:`_Driver` holds the whole logic once, as generators that yield
-what to do (wait for renewal *n*, carry out renewal *n*, send its token request, hand this
-token set to ``on_tokens``, call this API) and get the outcome back; :class:`TokenSession`
+what to do (wait for renewal *n*, carry out renewal *n*, send its token request, carry out this
+store operation, hand this token set to ``on_tokens``, call this API) and get the outcome back; :class:`TokenSession`
 carries out those commands with a lock and a condition (a renewal in the thread that was handed
 it), :class:`AsyncTokenSession` with ``await`` (a renewal in a task of its own that its callers
 share). Neither shell decides anything; the driver also writes every log record.
@@ -29,21 +30,29 @@ from typing import (
     Optional,
     Protocol,
     Sequence,
+    Tuple,
     Union,
 )
 
-from . import _log
-from ._errors import GrantlineError, TransportError
+from . import _fleet, _log
+from ._errors import ConfigurationError, GrantlineError, TransportError
+from ._fleet import AsyncFleetStore, FleetStore, StoreOp
 from ._flows import Deadline
 from ._grantline import (
     Client,
+    Completion,
+    FleetConfig,
+    FleetState,
+    FleetStats,
     HttpRequest,
     HttpResponse,
+    Perform,
     Ready,
     Renewed,
     Secret,
     Send,
     SessionState,
+    StoreReply,
     TokenSet,
     Wait,
     authorization_header,
@@ -122,6 +131,35 @@ def _reason(request: HttpRequest, exc: BaseException) -> str:
     return _failed(request, exc).reason or type(exc).__name__
 
 
+_Machine = Union[SessionState, FleetState]
+#: What the state machine says to do next.
+_Step = Union[Ready, Send, Wait, Perform]
+#: The first step of a renewal: a token request (``SessionState``), or the fleet machine's
+#: first action (a store operation, a token request, or the ``Completion``).
+_First = Union[HttpRequest, StoreOp, Completion]
+
+
+def _machine(state: _Machine, store: object, fleet: Optional[FleetConfig]) -> _Machine:
+    """The state machine a session drives: ``state`` alone, or shared over ``store`` (a
+    ``FleetState``, made from ``state`` and ``fleet`` when ``state`` is a ``SessionState``)."""
+    if isinstance(state, FleetState):
+        if store is None or fleet is not None:
+            raise ConfigurationError(
+                "a FleetState is driven with store= (and its own config: no fleet=)",
+                reason="a FleetState needs store=, and no fleet=",
+            )
+        return state
+    if store is None and fleet is None:
+        return state
+    if store is None or fleet is None:
+        raise ConfigurationError(
+            "a shared session needs both store= (a FleetStore, e.g. grantline.redis.RedisStore) and "
+            "fleet= (a FleetConfig: its name and entry keys)",
+            reason="store= and fleet= go together",
+        )
+    return FleetState(state, fleet)
+
+
 def _api_request(method: str, url: str, headers: Headers, body: Optional[bytes], token: Secret) -> HttpRequest:
     merged = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
     merged["authorization"] = authorization_header(token)
@@ -141,15 +179,15 @@ class _WaitFor:
 
 
 class _Renewal:
-    """Carry out renewal ``id`` (:meth:`_Driver.renewal_steps`) and wait for its end; resume
-    with its transport failure (``None`` when it was answered), or throw what ended it
-    otherwise (what ``on_tokens`` raised, a cancellation)."""
+    """Carry out renewal ``id`` (:meth:`_Driver.renewal_steps`, from its ``first`` step) and
+    wait for its end; resume with its transport failure (``None`` when it was answered), or
+    throw what ended it otherwise (what ``on_tokens`` raised, a cancellation)."""
 
-    __slots__ = ("id", "request")
+    __slots__ = ("id", "first")
 
-    def __init__(self, id: int, request: HttpRequest) -> None:
+    def __init__(self, id: int, first: _First) -> None:
         self.id = id
-        self.request = request
+        self.first = first
 
 
 class _Fetch:
@@ -180,13 +218,25 @@ class _Call:
         self.request = request
 
 
-_Command = Union[_WaitFor, _Renewal, _Fetch, _Deliver, _Call]
+class _Store:
+    """Carry out this store operation (:mod:`grantline._fleet`); resume with the
+    ``StoreReply``, or throw the store's failure (or ``_fleet._Late``: the caller's deadline
+    passed before an operation that may be given up)."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: StoreOp) -> None:
+        self.op = op
+
+
+_Command = Union[_WaitFor, _Renewal, _Fetch, _Deliver, _Call, _Store]
 _Steps = Generator[_Command, Any, Any]
 
 
 class _Driver:
-    """The session's logic, once, for both shells. Its generators run only while the shell
-    holds the session (the lock of :class:`TokenSession`; the event loop's single thread for
+    """The session's logic, once, for both shells and both state machines (``SessionState``
+    alone, or ``FleetState`` over a store). Its generators run only while the shell holds the
+    session (the lock of :class:`TokenSession`; the event loop's single thread for
     :class:`AsyncTokenSession`); the shell lets go of it for every command.
 
     Every event worth a log record is logged here, on ``logging.getLogger("grantline")``
@@ -194,22 +244,42 @@ class _Driver:
 
     def __init__(
         self,
-        state: SessionState,
+        state: _Machine,
         clock: Optional[Callable[[], float]],
         max_api_body: Optional[int],
     ) -> None:
-        self._state = state
+        self._state = state  # the same calls, the fleet's times in ms
+        self._fleet = isinstance(state, FleetState)
+        #: The machine's time unit per second (the fleet machine counts milliseconds).
+        self._scale = 1000 if self._fleet else 1
         self._clock = clock
         self.max_api_body = max_api_body
 
     def _now(self) -> Optional[int]:
+        """Now in the machine's unit (``None``: the core reads the clock)."""
+        return None if self._clock is None else int(self._clock() * self._scale)
+
+    def _now_s(self) -> Optional[int]:
+        """Now in Unix seconds, for the log records (``None``: the real time)."""
         return None if self._clock is None else int(self._clock())
+
+    @property
+    def stats(self) -> Optional[FleetStats]:
+        """The shared session's counters (store operations, token requests, renewals taken
+        from the store...); ``None`` without a store."""
+        return self._state.stats if isinstance(self._state, FleetState) else None
+
+    @property
+    def store_version(self) -> Optional[int]:
+        """The store version of the local token set (0 before the store was read or
+        written); ``None`` without a store."""
+        return self._state.version if isinstance(self._state, FleetState) else None
 
     def _completed(self, id: int) -> None:
         """Renewal ``id`` is over and its token set delivered: wake whoever waits on it."""
         raise NotImplementedError
 
-    def token_steps(self, step: Union[Ready, Send, Wait, None] = None) -> Generator[_Command, Any, Secret]:
+    def token_steps(self, step: Optional[_Step] = None) -> Generator[_Command, Any, Secret]:
         """A usable access token: follow ``next()``/``waited()``; carry out a renewal the core
         hands out; wait for one in flight. A renewal's failure reaches this caller only when
         the core says no usable token is left (``waited``)."""
@@ -224,9 +294,13 @@ class _Driver:
                 yield _WaitFor(step.id)
                 step = state.waited(step.id, self._now())
                 continue
-            assert type(step) is Send
-            id = step.id
-            cause = yield _Renewal(id, step.request)
+            if type(step) is Send:
+                id = step.id
+                cause = yield _Renewal(id, step.request)
+            else:
+                assert type(step) is Perform
+                id = step.id
+                cause = yield _Renewal(id, step.action)
             try:
                 step = state.waited(id, self._now())
             except GrantlineError as error:
@@ -234,30 +308,37 @@ class _Driver:
                     raise error from cause
                 raise
 
-    def renewal_steps(self, id: int, request: HttpRequest) -> Generator[_Command, Any, Optional[BaseException]]:
-        """Renewal ``id``, from its request to its delivery: send it, hand the answer (or the
-        transport's failure) to the core, give a new token set to ``on_tokens``, wake the
-        waiters. Returns the transport's failure, if any. When whoever sends it is cancelled or
-        interrupted (``CancelledError``, ``KeyboardInterrupt``: not an ``Exception``), the core
-        forgets the renewal (``abandon``): no failure, no backoff, and the next caller renews."""
+    def renewal_steps(self, id: int, first: _First) -> Generator[_Command, Any, Optional[BaseException]]:
+        """Renewal ``id``, from its first step to its delivery: send the token request (and,
+        with a store, carry out the store operations the fleet machine asks for), hand the
+        answers (or the failures) to the core, give a new token set to ``on_tokens``, wake the
+        waiters. Returns the transport's failure, if any. When whoever performs it is cancelled
+        or interrupted (``CancelledError``, ``KeyboardInterrupt``: not an ``Exception``), the
+        core forgets the renewal (``abandon``): no failure, no backoff, and the next caller
+        renews."""
         state = self._state
-        _log.renewing(id, request)
-        cause: Optional[BaseException] = None
-        try:
-            response = yield _Fetch(request)
-        except Exception as exc:  # a transport failure, the deadline
-            cause = exc
-            done = state.fail(id, _reason(request, exc), self._now())
-        except BaseException:  # cancelled or interrupted: no answer, and not the server's fault
-            self._abandon(id)
-            raise
+        if isinstance(state, FleetState):
+            done, request, cause = yield from self._fleet_steps(state, id, first)
         else:
+            assert isinstance(first, HttpRequest)
+            request = first
+            _log.renewing(id, request)
+            cause = None
             try:
-                done = state.receive(id, response, self._now())
-            except BaseException:  # misuse only (an id not in flight): never strand waiters
-                self._completed(id)
+                response = yield _Fetch(request)
+            except Exception as exc:  # a transport failure, the deadline
+                cause = exc
+                done = state.fail(id, _reason(request, exc), self._now())
+            except BaseException:  # cancelled or interrupted: no answer, and not the server's fault
+                self._abandon(id)
                 raise
-        _log.completed(id, done, state, self._now(), request, cause)
+            else:
+                try:
+                    done = state.receive(id, response, self._now())
+                except BaseException:  # misuse only (an id not in flight): never strand waiters
+                    self._completed(id)
+                    raise
+        _log.completed(id, done, state, self._now_s(), request, cause)
         try:
             if done.renewed is not None:
                 # Persisted first, then delivered: no second renewal starts before, so token
@@ -272,9 +353,85 @@ class _Driver:
             self._completed(id)
         return cause
 
+    def _fleet_steps(
+        self, state: FleetState, id: int, action: _First
+    ) -> Generator[_Command, Any, Tuple[Completion, Optional[HttpRequest], Optional[BaseException]]]:
+        """The fleet machine's actions of renewal ``id`` until its ``Completion``: store
+        operations (a failure is the core's ``store_failed``: it backs off from the store and
+        renews alone when that is safe), the token request. Returns the completion, the token
+        request sent (``None`` when the renewal took another process's token set) and the
+        transport's failure."""
+        request: Optional[HttpRequest] = None
+        cause: Optional[BaseException] = None
+        late: Optional[TransportError] = None
+        try:
+            while not isinstance(action, Completion):
+                if isinstance(action, HttpRequest):
+                    request = action
+                    _log.renewing(id, request)
+                    try:
+                        response = yield _Fetch(request)
+                    except Exception as exc:  # a transport failure, the deadline
+                        cause = exc
+                        action = state.fail(id, _reason(request, exc), self._now())
+                    else:
+                        action = state.receive(id, response, self._now())
+                    continue
+                action_op = action
+                try:
+                    reply = yield _Store(action)
+                except _fleet._Late as passed:  # the caller's deadline, before a step it may give up
+                    late = passed.error
+                    break
+                except Exception as exc:  # the store failed: the core backs off and goes on
+                    why = _fleet.reason(action, exc)
+                    _log.store_failed(id, why)
+                    action = state.store_failed(id, why, self._now())
+                else:
+                    failures = state.stats.store_failures
+                    action = state.store_done(id, reply, self._now())
+                    if state.stats.store_failures != failures:  # the core refused the answer
+                        _log.store_failed(id, f"{_fleet.name(action_op)}: an answer this process cannot use "
+                                              "(an entry sealed with another key, tampered, or not an entry)")
+        except BaseException:  # cancelled or interrupted (or misuse): never strand waiters
+            self._drop(id)
+            raise
+        if late is not None:
+            self._drop(id)
+            raise late
+        assert isinstance(action, Completion)
+        return action, request, cause
+
+    def _drop(self, id: int) -> None:
+        """Fleet renewal ``id`` ends without its answers (cancelled, interrupted, late): the
+        core forgets it when it may (``abandon``: a lease it held expires on its own); a step
+        it cannot give up (a commit under way, a refresh sent) is ended as failed at once,
+        without I/O, so that no renewal stays in flight with nobody to carry it out."""
+        state = self._state
+        assert isinstance(state, FleetState)
+        if state.abandon(id):
+            _log.abandoned(id)
+        else:
+            for _ in range(8):  # a few steps at most: fail, then release
+                try:
+                    action = state.store_failed(id, "interrupted", self._now())
+                except GrantlineError:
+                    try:
+                        action = state.fail(id, "interrupted", self._now())
+                    except GrantlineError:
+                        break  # not in flight any more
+                if isinstance(action, Completion):
+                    if action.renewed is not None:
+                        state.delivered(id)
+                    break
+        self._completed(id)
+
     def _abandon(self, id: int) -> None:
         """Renewal ``id`` ends without an answer, its sender cancelled: the core forgets it (no
         failure, no backoff) and the waiters wake to renew."""
+        if self._fleet:
+            self._drop(id)
+            return
         if self._state.abandon(id):
             _log.abandoned(id)
         self._completed(id)
@@ -287,7 +444,7 @@ class _Driver:
         return rejected
 
     def request_steps(
-        self, method: str, url: str, headers: Headers, body: Optional[bytes], first: Union[Ready, Send, Wait]
+        self, method: str, url: str, headers: Headers, body: Optional[bytes], first: _Step
     ) -> Generator[_Command, Any, HttpResponse]:
         """An API call with the token; on 401 ``invalid_token``, one rejection, one renewal and
         one retry (the core renews once however many callers reject the same token)."""
@@ -346,18 +503,32 @@ class TokenSession(_Driver):
     :class:`grantline.MalformedResponseError`). ``timeout`` (seconds) on ``token()``
     and ``request()`` bounds the whole call: every request it sends and any wait for another
     thread's renewal.
+
+    **A fleet.** With ``store=`` (a :class:`grantline.FleetStore`, e.g.
+    :class:`grantline.redis.RedisStore`) and ``fleet=`` (a :class:`grantline.FleetConfig`), the
+    session shares its token with every process that uses the same store and name: it drives
+    the core's fleet machine (:class:`grantline.FleetState`; pass one as ``state`` with
+    ``store=`` alone if you build it yourself). A renewal then reads the store first, takes the
+    renewal lease, or waits for the process that holds it (bounded, and by ``timeout``); a
+    cached token still costs no store call. A store failure never reaches a caller holding a
+    valid token; see :mod:`grantline._fleet` for the store interface and what happens when it
+    fails. ``stats`` has the counters.
     """
 
     def __init__(
         self,
-        state: SessionState,
+        state: Union[SessionState, FleetState],
         *,
         transport: Optional[Transport] = None,
         on_tokens: Optional[OnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[FleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> None:
-        super().__init__(state, clock, max_api_body)
+        super().__init__(_machine(state, store, fleet), clock, max_api_body)
+        #: The shared store (``None``: this process renews alone).
+        self.store: Optional[FleetStore] = store
         #: The transport of the token requests and ``request()``.
         self.transport: Transport = transport if transport is not None else UrllibTransport()
         self._deliver = _deliverer(on_tokens)
@@ -377,10 +548,13 @@ class TokenSession(_Driver):
         on_tokens: Optional[OnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[FleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> TokenSession:
         """A session that gets and renews its token with the client credentials grant."""
         state = SessionState.client_credentials(client, list(scopes), tokens=tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @classmethod
     def password(
@@ -396,10 +570,13 @@ class TokenSession(_Driver):
         on_tokens: Optional[OnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[FleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> TokenSession:
         """A session over the password grant (renewing with the refresh token when one came)."""
         state = SessionState.password(client, username, password, list(scopes), tokens=tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @classmethod
     def from_tokens(
@@ -412,11 +589,14 @@ class TokenSession(_Driver):
         on_tokens: Optional[OnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[FleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> TokenSession:
         """A session over tokens from a user grant; raises
         :class:`grantline.ReauthorizationRequiredError` when they cannot be renewed."""
         state = SessionState.from_tokens(client, tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @property
     def tokens(self) -> Optional[TokenSet]:
@@ -446,7 +626,7 @@ class TokenSession(_Driver):
         clock = self._clock
         deadline = _NO_DEADLINE if timeout is None else _deadline(self.transport, timeout)
         with self._lock:  # the condition's lock (a C-level context manager: the fast path)
-            step = self._state.next(None if clock is None else int(clock()))
+            step = self._state.next(None if clock is None else int(clock() * self._scale))
             if type(step) is Ready:
                 return step.token
             token: Secret = self._drive(self.token_steps(step), deadline)
@@ -483,7 +663,8 @@ class TokenSession(_Driver):
         self._cond.notify_all()
 
     def _drive(self, steps: _Steps, deadline: Deadline) -> Any:
-        """Runs the driver's steps, the lock held except while sending, delivering or waiting."""
+        """Runs the driver's steps, the lock held except while sending, using the store,
+        delivering or waiting."""
         value: Any = None
         error: Optional[BaseException] = None
         while True:
@@ -499,7 +680,7 @@ class TokenSession(_Driver):
                 continue
             if type(command) is _Renewal:  # carried out here, by this thread
                 try:
-                    value = self._drive(self.renewal_steps(command.id, command.request), deadline)
+                    value = self._drive(self.renewal_steps(command.id, command.first), deadline)
                 except BaseException as exc:
                     error = exc
                 continue
@@ -507,6 +688,8 @@ class TokenSession(_Driver):
             try:
                 if type(command) is _Fetch:
                     value = _send_with(self.transport, command.request, timeout=deadline.left(command.request))
+                elif type(command) is _Store:
+                    value = _fleet.call(self.store, command.op, deadline)
                 elif type(command) is _Deliver:
                     if self._deliver is not None:
                         self._deliver(command.renewed)
@@ -529,18 +712,19 @@ class TokenSession(_Driver):
 
 
 class _Flight:
-    """A renewal in flight in :class:`AsyncTokenSession`: its task, and how many callers
+    """Renewal ``id`` in flight in :class:`AsyncTokenSession`: its task, and how many callers
     await it. ``answered``: its token request is over (answered or failed); from then on it
-    always runs to its end. ``keep``: it is never cancelled, even when every caller left (a
-    refresh: the core's ``cancellable``; its answer may carry a rotated refresh token)."""
+    always runs to its end. It is cancelled, when every caller left before the answer, only
+    while the core says it may be (``cancellable``): never a refresh, whose answer may carry a
+    rotated refresh token, nor a fleet renewal writing its entry to the store."""
 
-    __slots__ = ("task", "callers", "answered", "keep")
+    __slots__ = ("id", "task", "callers", "answered")
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(self, id: int) -> None:
+        self.id = id
         self.task: Optional[asyncio.Future[Optional[BaseException]]] = None
         self.callers = 0
         self.answered = False
-        self.keep = keep
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
@@ -566,20 +750,26 @@ class AsyncTokenSession(_Driver):
 
     Without ``transport``, the session makes an :class:`~grantline.transports.AsyncHttpxTransport`
     and owns it: close it with ``await session.aclose()`` or ``async with``. A transport you
-    pass stays yours. Your own ``httpx.AsyncClient`` can use the session for its API calls:
+    pass stays yours. With ``store=`` (an :class:`grantline.AsyncFleetStore`, e.g.
+    :class:`grantline.redis.AsyncRedisStore`) and ``fleet=``, the session shares its token with
+    the fleet, as :class:`TokenSession` does; the store stays yours to close. Your own ``httpx.AsyncClient`` can use the session for its API calls:
     :class:`grantline.httpx.TokenAuth`.
     """
 
     def __init__(
         self,
-        state: SessionState,
+        state: Union[SessionState, FleetState],
         *,
         transport: Optional[AsyncTransport] = None,
         on_tokens: Optional[AsyncOnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[AsyncFleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> None:
-        super().__init__(state, clock, max_api_body)
+        super().__init__(_machine(state, store, fleet), clock, max_api_body)
+        #: The shared store (``None``: this process renews alone).
+        self.store: Optional[AsyncFleetStore] = store
         #: The transport of the token requests and ``request()``.
         self.transport: AsyncTransport
         self._owned: Optional[AsyncTransport] = None
@@ -604,10 +794,13 @@ class AsyncTokenSession(_Driver):
         on_tokens: Optional[AsyncOnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[AsyncFleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> AsyncTokenSession:
         """A session that gets and renews its token with the client credentials grant."""
         state = SessionState.client_credentials(client, list(scopes), tokens=tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @classmethod
     def password(
@@ -623,10 +816,13 @@ class AsyncTokenSession(_Driver):
         on_tokens: Optional[AsyncOnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[AsyncFleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> AsyncTokenSession:
         """A session over the password grant."""
         state = SessionState.password(client, username, password, list(scopes), tokens=tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @classmethod
     def from_tokens(
@@ -639,10 +835,13 @@ class AsyncTokenSession(_Driver):
         on_tokens: Optional[AsyncOnTokens] = None,
         clock: Optional[Callable[[], float]] = None,
         max_api_body: Optional[int] = None,
+        store: Optional[AsyncFleetStore] = None,
+        fleet: Optional[FleetConfig] = None,
     ) -> AsyncTokenSession:
         """A session over tokens from a user grant."""
         state = SessionState.from_tokens(client, tokens, skew=skew)
-        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body)
+        return cls(state, transport=transport, on_tokens=on_tokens, clock=clock, max_api_body=max_api_body,
+                   store=store, fleet=fleet)
 
     @property
     def tokens(self) -> Optional[TokenSet]:
@@ -735,6 +934,8 @@ class AsyncTokenSession(_Driver):
                     finally:
                         if flight is not None:
                             flight.answered = True
+                elif type(command) is _Store:
+                    value = await _fleet.acall(self.store, command.op, deadline)
                 elif type(command) is _Deliver:
                     if self._deliver is not None:
                         result = self._deliver(command.renewed)
@@ -764,8 +965,8 @@ class AsyncTokenSession(_Driver):
 
     async def _renew(self, command: _Renewal, deadline: Deadline) -> Optional[BaseException]:
         """Starts renewal ``command.id`` in a task of its own and awaits it."""
-        flight = _Flight(keep=not self._state.cancellable(command.id))
-        steps = self.renewal_steps(command.id, command.request)
+        flight = _Flight(command.id)
+        steps = self.renewal_steps(command.id, command.first)
         # Registered before the first await: every task told to wait finds it.
         self._flights[command.id] = flight
         task = flight.task = asyncio.ensure_future(self._drive(steps, deadline, flight))
@@ -801,7 +1002,8 @@ class AsyncTokenSession(_Driver):
                     raise deadline.late()
         finally:
             flight.callers -= 1
-            if flight.callers == 0 and not flight.answered and not flight.keep and not task.done():
+            if (flight.callers == 0 and not flight.answered and not task.done()
+                    and self._state.cancellable(flight.id)):
                 task.cancel()  # nobody waits for the answer: the renewal is abandoned
 
     def __repr__(self) -> str:
