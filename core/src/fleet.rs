@@ -153,6 +153,7 @@ pub struct StoreKeys {
 /// How a [`FleetSession`] uses the store: its name, the protection of its entry, the lease.
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
+    name: String,
     keys: StoreKeys,
     protection: Protection,
     owner: String,
@@ -188,6 +189,7 @@ impl FleetConfig {
         getrandom::getrandom(&mut raw).map_err(|_| Error::Random)?;
         let owner = raw.iter().map(|b| format!("{b:02x}")).collect();
         Ok(FleetConfig {
+            name: name.to_owned(),
             keys: StoreKeys {
                 entry: format!("grantline:{{{name}}}"),
                 lease: format!("grantline:{{{name}}}:lease"),
@@ -230,6 +232,10 @@ impl FleetConfig {
         self
     }
 
+    /// The session's name (the fleet's processes share it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
     /// The store keys.
     pub fn keys(&self) -> &StoreKeys {
         &self.keys
@@ -1418,6 +1424,7 @@ mod tests {
         }
         let ok = FleetConfig::new("billing-api:prod/eu_1.v2", protection()).unwrap();
         assert_eq!(ok.keys().entry, "grantline:{billing-api:prod/eu_1.v2}");
+        assert_eq!(ok.name(), "billing-api:prod/eu_1.v2");
         assert_eq!(
             ok.keys().lease,
             "grantline:{billing-api:prod/eu_1.v2}:lease"

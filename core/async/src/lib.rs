@@ -507,6 +507,16 @@ impl AsyncTokenSession {
         }
     }
 
+    /// Starts from this token set (restoring a persisted session): forgets any rejection,
+    /// failure and backoff. In a fleet ([`Builder::fleet`]) it is the local copy only: the
+    /// store's entry, when there is one, wins over it at the next renewal.
+    pub fn restore(&self, tokens: TokenSet) {
+        match &mut self.inner.lock().machine {
+            Machine::Local(s) => *s = s.clone().with_tokens(tokens),
+            Machine::Fleet(f) => f.restore(tokens),
+        }
+    }
+
     /// Runs `f` on the sans-IO session under the session's lock (for the getters, e.g.
     /// `failures()`, `retry_at()`, `ready_until()`, and for `with_tokens`-style changes). `f` must
     /// not call this session back (the lock is not reentrant).
