@@ -2,7 +2,8 @@
 # The Kotlin and Swift binding's suite, the one command `make kotlin` runs (after `make setup`):
 #
 #   bindings-uniffi/test.sh          build, generate Kotlin + Swift, compile, run the Kotlin tests
-#                                    (vectors, sessions, coroutines, both Kotlin transports against
+#                                    (vectors, sessions, coroutines, fleets over an in-memory store
+#                                    and over the interop Redis, both Kotlin transports against
 #                                    the hostile server, the real servers of tests/interop, the
 #                                    README's Kotlin and Java blocks), check the Swift
 #   bindings-uniffi/test.sh bench    the Kotlin benchmark (release library)
@@ -172,7 +173,21 @@ for decl in 'open class Client' 'open class NativeTokenSession' 'open class Toke
             'func userinfoAsync(tokens: TokenSet, idToken: IdTokenClaims) async throws  -> UserInfo' \
             'func endSessionUrl(request: EndSessionRequest) throws  -> String' \
             'func tokenExchangeAsync(exchange: TokenExchange, params: [Param]) async throws  -> TokenSet' \
-            'public static func entra(tenant: String)throws  -> Provider'; do
+            'public static func entra(tenant: String)throws  -> Provider' \
+            'open class FleetConfig' 'open class FleetState' 'open class EntryKey' 'open class Protection' 'open class StoreEntry' \
+            'public protocol FleetStore' 'public enum StoreOp' 'public enum StoreReply' 'public enum FleetAction' 'public enum FleetNext' \
+            'public struct FleetStats' 'public struct AcquireReply' 'public struct StoreKeys' 'case Store(' \
+            'public func memoryFleetStore() -> FleetStore' 'public func redisAcquireScript() -> String' 'public func redisCommitScript() -> String' \
+            'public func redisReleaseScript() -> String' 'public func redisAcquireReply(acquired: Int64, pttl: Int64, entry: String?) -> AcquireReply' \
+            'public func redisCommitReply(code: Int64) -> Bool' \
+            'func read(key: String) throws  -> String?' 'func acquire(key: String, lease: String, owner: String, ttlMs: Int64) throws  -> AcquireReply' \
+            'func commit(key: String, lease: String, owner: String, channel: String, expectedVersion: Int64, version: Int64, entry: String) throws  -> Bool' \
+            'func release(lease: String, owner: String) throws' 'func watch(channel: String, version: Int64, timeoutMs: Int64) throws' \
+            'public static func clientCredentials(client: Client, scopes: [String] = [], listener: TokenListener? = nil, store: FleetStore? = nil, fleet: FleetConfig? = nil)throws  -> NativeTokenSession' \
+            'public static func password(client: Client, username: String, password: String, scopes: [String] = [], listener: TokenListener? = nil, store: FleetStore? = nil, fleet: FleetConfig? = nil)throws  -> NativeTokenSession' \
+            'public static func fromTokens(client: Client, tokens: TokenSet, listener: TokenListener? = nil, store: FleetStore? = nil, fleet: FleetConfig? = nil)throws  -> NativeTokenSession' \
+            'public static func clientCredentials(client: Client, scopes: [String] = [], listener: TokenListener? = nil, store: FleetStore? = nil, fleet: FleetConfig? = nil)throws  -> AsyncTokenSession' \
+            'open func fleetStats() -> FleetStats?' 'open func fleetOwner() -> String?' 'open func fleetVersion() -> Int64?'; do
   check grep -qF "$decl" "$SW/Grantline.swift"
 done
 check grep -q 'module GrantlineFFI' "$SW/GrantlineFFI.modulemap"

@@ -14,6 +14,10 @@
 //!   is the exception (`grantline::TokenSession::cancellable`): the session keeps it, since its
 //!   answer may carry a rotated refresh token, and the next caller that waits drives it to its
 //!   end. A renewal is never left half-done.
+//!
+//! With a [`FleetStore`] and a [`FleetConfig`], the driver is `grantline-async`'s fleet mode: the
+//! core's `FleetSession` decides, and each store operation runs on a thread of its own with the
+//! config's deadline (the store interface is blocking; no coroutine or task thread waits on it).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -21,6 +25,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::GrantlineError;
+use crate::fleet::{FleetConfig, FleetStats, FleetStore};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport};
 use crate::num;
 use crate::session::{with_bearer, within_limit, TokenListener};
@@ -39,6 +44,11 @@ use crate::tokens::{token_set, TokenSet};
 /// before the callers waiting for it get its token; the listener runs inside that renewal (on the
 /// coroutine or task that completes it), so it must not wait for a token of this session. Printing
 /// the session shows no token.
+///
+/// With a [`FleetStore`] and a [`FleetConfig`] (both or neither), the token is shared by every
+/// process that uses the same fleet name and keys, as `TokenSession`'s is: one token request
+/// per lifetime for the fleet, a cached token with no store call. Renewals through the store are
+/// never cancelled midway (a cancelled caller leaves them to the next one).
 #[derive(uniffi::Object)]
 #[uniffi::export(Display)]
 pub struct AsyncTokenSession {
@@ -83,6 +93,8 @@ impl AsyncTokenSession {
         client: &Client,
         session: grantline::TokenSession,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let transport = client.transport()?.clone();
         let timeout = client.timeout;
@@ -97,6 +109,20 @@ impl AsyncTokenSession {
         };
         let listener_error = Arc::new(Mutex::new(None));
         let mut builder = grantline_async::AsyncTokenSession::builder(session, send);
+        match (store, fleet) {
+            (Some(store), Some(fleet)) => {
+                let deadline = fleet.store_timeout;
+                builder = builder.fleet(fleet.for_session()?, move |op| {
+                    crate::fleet::execute_async(store.clone(), op, deadline)
+                });
+            }
+            (None, None) => {}
+            _ => {
+                return Err(GrantlineError::invalid(
+                    "a shared session needs both a store and a fleet config (or neither)",
+                ))
+            }
+        }
         if let Some(listener) = listener {
             let slot = listener_error.clone();
             builder = builder.on_tokens(move |renewed: &grantline::Renewed| {
@@ -129,30 +155,40 @@ impl AsyncTokenSession {
     /// A session that obtains and renews its token with the client credentials grant, through
     /// the client's transport.
     ///
+    /// With `store` and `fleet` (both, or neither), shared by the fleet (see [`FleetStore`]).
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(scopes = [], listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(scopes = [], listener = None, store = None, fleet = None))]
     pub fn client_credentials(
         client: &Client,
         scopes: Vec<String>,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session = grantline::TokenSession::client_credentials(client.inner.clone(), scopes);
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A session that obtains its token with the password grant and renews it with the refresh
     /// token when there is one (else with the password again).
     ///
+    /// With `store` and `fleet` (both, or neither), shared by the fleet (see [`FleetStore`]).
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(scopes = [], listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(scopes = [], listener = None, store = None, fleet = None))]
     pub fn password(
         client: &Client,
         username: String,
         password: String,
         scopes: Vec<String>,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session = grantline::TokenSession::new(
             client.inner.clone(),
@@ -162,24 +198,29 @@ impl AsyncTokenSession {
                 scopes,
             },
         );
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A session over tokens from an authorization code or device flow (or restored from
     /// storage), renewed with the refresh token only; when that is gone, calls fail with
     /// `ReauthorizationRequired`.
     ///
+    /// With `store` and `fleet` (both, or neither), shared by the fleet (see [`FleetStore`]).
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(listener = None, store = None, fleet = None))]
     pub fn from_tokens(
         client: &Client,
         tokens: &TokenSet,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session =
             grantline::TokenSession::from_tokens(client.inner.clone(), tokens.inner.clone());
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A usable access token: the current one (also while a renewal ahead of expiry runs), or
@@ -248,9 +289,7 @@ impl AsyncTokenSession {
     /// Starts from this token set (restoring a persisted session). Forgets any rejection,
     /// failure and backoff.
     pub fn restore(&self, tokens: &TokenSet) {
-        let tokens = tokens.inner.clone();
-        self.inner
-            .with_session(|s| *s = s.clone().with_tokens(tokens));
+        self.inner.restore(tokens.inner.clone());
     }
 
     /// Renews `seconds` before expiry (capped at half the token's lifetime; the provider's
@@ -290,6 +329,17 @@ impl AsyncTokenSession {
     /// success. For logs and metrics.
     pub fn retry_at(&self) -> Option<i64> {
         num::out_opt(self.inner.with_session(|s| s.retry_at()))
+    }
+
+    /// The fleet's counters (store round trips, token requests, adopted entries...);
+    /// `null`/`nil` for a session without a store.
+    pub fn fleet_stats(&self) -> Option<FleetStats> {
+        self.inner.fleet_stats().map(Into::into)
+    }
+
+    /// This session's lease owner id in the fleet; `null`/`nil` for a session without a store.
+    pub fn fleet_owner(&self) -> Option<String> {
+        self.inner.fleet_owner()
     }
 }
 
@@ -385,7 +435,7 @@ mod tests {
             None,
             None,
         );
-        AsyncTokenSession::client_credentials(&client, vec![], listener).unwrap()
+        AsyncTokenSession::client_credentials(&client, vec![], listener, None, None).unwrap()
     }
 
     #[test]
@@ -448,5 +498,59 @@ mod tests {
             Err(GrantlineError::MalformedResponse { ref kind, .. }) if kind == "malformed"
         ));
         assert_eq!(endpoint.tokens.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn async_sessions_sharing_a_store_make_one_token_request() {
+        let endpoint = Arc::new(Endpoint::default());
+        let store = crate::fleet::memory_fleet_store();
+        let key = crate::fleet::EntryKey::new("k1".into(), vec![7; 32]).unwrap();
+        let config = FleetConfig::new(
+            "async".into(),
+            &crate::fleet::Protection::encrypted(&key, vec![]),
+            None,
+            None,
+            false,
+            None,
+        )
+        .unwrap();
+        let provider = ProviderBuilder::new("t".into())
+            .token_endpoint("http://127.0.0.1:9/token".into())
+            .grant(GrantType::ClientCredentials)
+            .build()
+            .unwrap();
+        let transport: Arc<dyn HttpTransport> = endpoint.clone();
+        let client = Client::new(
+            &provider,
+            "id".into(),
+            Some("s".into()),
+            None,
+            None,
+            Some(transport),
+            None,
+            None,
+        );
+        let make = || {
+            AsyncTokenSession::client_credentials(
+                &client,
+                vec![],
+                None,
+                Some(store.clone()),
+                Some(config.clone()),
+            )
+            .unwrap()
+        };
+        let (a, b) = (make(), make());
+        assert_eq!(block_on(a.access_token()).unwrap(), "tok-1");
+        assert_eq!(block_on(b.access_token()).unwrap(), "tok-1");
+        assert_eq!(endpoint.tokens.load(Ordering::SeqCst), 1);
+        assert_eq!(a.fleet_stats().unwrap().http_renewals, 1);
+        assert_eq!(b.fleet_stats().unwrap().adopted, 1);
+        assert_ne!(a.fleet_owner(), b.fleet_owner());
+        assert!(s_is_local(&session(&endpoint, None)));
+    }
+
+    fn s_is_local(s: &AsyncTokenSession) -> bool {
+        s.fleet_stats().is_none() && s.fleet_owner().is_none()
     }
 }

@@ -112,6 +112,16 @@ pub enum GrantlineError {
         /// What the transport reported.
         reason: String,
     },
+    /// A shared token store (a `FleetStore`) could not be used: unreachable, timed out, or
+    /// holding an entry this process cannot read. A caller sees it only when no usable token
+    /// is left and renewing without the store is not safe (a rotating refresh token shared by
+    /// the fleet). Retry later; the session retries the store after a backoff. (Thrown by a
+    /// `FleetStore` implementation, its reason becomes the failure's.)
+    #[error("shared store failure: {reason}")]
+    Store {
+        /// What failed, never containing a secret.
+        reason: String,
+    },
 }
 
 impl GrantlineError {
@@ -169,6 +179,7 @@ impl From<grantline::Error> for GrantlineError {
             },
             E::InvalidKey { .. } => GrantlineError::InvalidKey { reason },
             E::Transport { reason } => GrantlineError::Transport { reason },
+            E::Store { reason } => GrantlineError::Store { reason },
             E::UnsupportedGrant { grant } => GrantlineError::Configuration {
                 kind,
                 reason,

@@ -26,6 +26,12 @@
 //!    token fresh with one renewal in flight, tell a [`TokenListener`] about every new token set
 //!    in renewal order, and retry an API call once after a 401 `invalid_token`.
 //!
+//! One token for a whole fleet of processes (issue 12): the sessions take a [`FleetStore`] (the
+//! app's store client behind five operations; Kotlin's `RedisFleetStore` runs the core's Redis
+//! scripts over any client) and a [`FleetConfig`], and then drive the core's fleet machine
+//! (one token request per lifetime for the fleet, the entry encrypted at rest). [`FleetState`]
+//! is that machine sans IO; [`StoreEntry`] the entry format.
+//!
 //! OpenID Connect and JOSE (issue 11): [`Client::validate_id_token`] (the signature through
 //! the client's own [`JwksCache`], the claims through the core's [`IdTokenCheck`]),
 //! [`Client::validate_refreshed_id_token`], [`Client::userinfo`], [`Client::end_session_url`];
@@ -57,10 +63,12 @@ mod client;
 mod client_oidc;
 mod discovery;
 mod error;
+mod fleet;
 mod flows;
 mod grant;
 mod http;
 mod jose;
+mod machine;
 mod num;
 mod oidc;
 mod provider;
@@ -75,6 +83,12 @@ pub use crate::authorize::{Authorization, AuthorizationRequest, CodeGrant, Pendi
 pub use crate::client::Client;
 pub use crate::discovery::{discover, discover_async, Discovery};
 pub use crate::error::GrantlineError;
+pub use crate::fleet::{
+    memory_fleet_store, redis_acquire_reply, redis_acquire_script, redis_commit_reply,
+    redis_commit_script, redis_release_script, AcquireReply, EntryKey, FleetAction, FleetConfig,
+    FleetNext, FleetState, FleetStats, FleetStore, Protection, StoreEntry, StoreKeys, StoreOp,
+    StoreReply,
+};
 pub use crate::grant::{
     token_type_access_token, token_type_id_token, token_type_jwt, token_type_refresh_token,
     GrantRequest, TokenExchange,

@@ -42,6 +42,11 @@ pub(crate) fn seconds(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// Milliseconds (a time or a duration) from the caller: negative counts as 0.
+pub(crate) fn millis(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 /// A renewal id from the caller: a negative one matches no renewal.
 pub(crate) fn id(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)

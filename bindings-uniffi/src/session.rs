@@ -1,19 +1,23 @@
 //! `NativeTokenSession`: a token kept fresh for many threads, one renewal at a time.
 //!
 //! The core's [`grantline::TokenSession`] decides everything (use the token, send this
-//! renewal, wait for the one in flight; expiry, skew, rotation, backoff, `invalid_grant`); this
-//! object only puts it behind a mutex, performs the HTTP exchange it asks for with the lock
-//! released, hands new token sets to the listener, and wakes the threads that wait on a
-//! condition variable. Foreign code (the transport, the listener) is never called with the lock
-//! held.
+//! renewal, wait for the one in flight; expiry, skew, rotation, backoff, `invalid_grant`); with
+//! a [`FleetStore`], the core's [`grantline::fleet::FleetSession`] wraps it and also decides
+//! every store operation (read the shared entry, take the lease, commit, watch). This object
+//! only puts the machine ([`crate::machine::Machine`], either of the two) behind a mutex,
+//! performs the HTTP exchanges and store operations it asks for with the lock released, hands
+//! new token sets to the listener, and wakes the threads that wait on a condition variable.
+//! Foreign code (the transport, the store, the listener) is never called with the lock held.
 //!
-//! The loop each caller runs, exactly as the core's `session` module says:
+//! The loop each caller runs, exactly as the core's `session` and `fleet` modules say:
 //! - `Ready(token)`: return it. While another thread renews ahead of expiry, callers with a
-//!   usable token get it at once: only callers without one wait.
-//! - `Send { id, request, .. }`: this thread performs the renewal (synchronously), hands the
-//!   answer to `receive` (or the failure to `fail`), gives the token set to persist to the
-//!   listener **first**, then calls `delivered(id)` (even when the listener threw), then wakes
-//!   the waiters, then asks `waited(id)` like every waiter.
+//!   usable token get it at once: only callers without one wait. No store call.
+//! - `Perform { id, action, .. }`: this thread performs the renewal (synchronously): each
+//!   `Store` operation (on a thread of its own, with the config's deadline) answered with
+//!   `store_done`/`store_failed`, each `Send` with `receive`/`fail`, until `Done`; it gives the
+//!   token set to persist to the listener **first**, then calls `delivered(id)` (even when the
+//!   listener threw), then wakes the waiters, then asks `waited(id)` like every waiter. Without
+//!   a store, a renewal is one `Send`, then `Done`.
 //! - `Wait { id }`: sleep until renewal `id` is over (delivered included), then `waited(id)`.
 //!
 //! The binding never retries on its own: it follows `next`/`waited`, and the core's backoff
@@ -25,9 +29,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use grantline::fleet::{Action, FleetNext};
+
 use crate::client::Client;
 use crate::error::GrantlineError;
-use crate::http::{now, HttpRequest, HttpResponse, HttpTransport};
+use crate::fleet::{FleetConfig, FleetStats, FleetStore};
+use crate::http::{HttpRequest, HttpResponse, HttpTransport};
+use crate::machine::Machine;
 use crate::num;
 use crate::tokens::{token_set, Renewed, TokenSet};
 
@@ -81,7 +89,8 @@ impl fmt::Display for TokenLease {
 }
 
 struct State {
-    session: grantline::TokenSession,
+    /// The core's machine: the token session, alone or shared over the store.
+    session: Machine,
     /// The highest renewal id that is over (answer received and token set delivered): a thread
     /// told to wait for renewal `id` sleeps while this is below `id` (ids only grow).
     finished: u64,
@@ -117,6 +126,8 @@ pub struct NativeTokenSession {
     /// The client's whole-request deadline, for renewals and API calls.
     timeout: Option<Duration>,
     listener: Option<Arc<dyn TokenListener>>,
+    /// The fleet's store and the deadline of each call to it.
+    store: Option<(Arc<dyn FleetStore>, Duration)>,
     key: u64,
     clock: Clock,
 }
@@ -130,26 +141,39 @@ enum Clock {
 }
 
 impl Clock {
-    fn now(&self) -> u64 {
+    /// Unix milliseconds (a fake clock holds seconds).
+    fn now_ms(&self) -> u64 {
         match self {
-            Clock::System => now(),
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             #[cfg(test)]
-            Clock::Fake(t) => t.load(Ordering::SeqCst),
+            Clock::Fake(t) => t.load(Ordering::SeqCst).saturating_mul(1000),
         }
+    }
+
+    /// Unix seconds.
+    fn now(&self) -> u64 {
+        self.now_ms() / 1000
     }
 }
 
 impl fmt::Display for NativeTokenSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
+        let s = state.session.session();
         write!(
             f,
-            "NativeTokenSession(client_id={}, has_tokens={}, renewing={}, failures={})",
-            state.session.client().client_id(),
-            state.session.tokens().is_some(),
-            state.session.renewing(),
-            state.session.failures(),
-        )
+            "NativeTokenSession(client_id={}, has_tokens={}, renewing={}, failures={}",
+            s.client().client_id(),
+            s.tokens().is_some(),
+            s.renewing(),
+            s.failures(),
+        )?;
+        match state.session.entry_key() {
+            Some(entry) => write!(f, ", shared={entry})"),
+            None => f.write_str(")"),
+        }
     }
 }
 
@@ -174,10 +198,11 @@ impl Drop for Flight<'_> {
             _ => self.session.lock(),
         };
         match self.phase {
-            // The thread performing it unwound (a panicking transport): nobody will answer, and
-            // it is no fault of the server's, so no backoff: the next caller renews.
+            // The thread performing it unwound (a panicking transport or store): nobody will
+            // answer, and it is no fault of the server's, so no backoff: the next caller
+            // renews. (In a fleet, a renewal past the point of no return is failed to its end.)
             Phase::Sending => {
-                state.session.abandon(self.id);
+                state.session.give_up(self.id);
             }
             _ => {
                 state.session.delivered(self.id);
@@ -188,21 +213,51 @@ impl Drop for Flight<'_> {
     }
 }
 
+/// The store and its config, both or neither.
+type Sharing = (Arc<dyn FleetStore>, Arc<FleetConfig>);
+
+fn sharing(
+    store: Option<Arc<dyn FleetStore>>,
+    fleet: Option<Arc<FleetConfig>>,
+) -> Result<Option<Sharing>, GrantlineError> {
+    match (store, fleet) {
+        (Some(store), Some(fleet)) => Ok(Some((store, fleet))),
+        (None, None) => Ok(None),
+        _ => Err(GrantlineError::invalid(
+            "a shared session needs both a store and a fleet config (or neither)",
+        )),
+    }
+}
+
 impl NativeTokenSession {
     fn create(
         client: &Client,
         session: grantline::TokenSession,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
-        Self::create_with_clock(client, session, listener, Clock::System)
+        let shared = sharing(store, fleet)?;
+        Self::create_with_clock(client, session, listener, shared, Clock::System)
     }
 
     fn create_with_clock(
         client: &Client,
         session: grantline::TokenSession,
         listener: Option<Arc<dyn TokenListener>>,
+        shared: Option<Sharing>,
         clock: Clock,
     ) -> Result<Arc<Self>, GrantlineError> {
+        let (session, store) = match shared {
+            None => (Machine::local(session), None),
+            Some((store, config)) => (
+                Machine::fleet(grantline::fleet::FleetSession::new(
+                    session,
+                    config.for_session()?,
+                )),
+                Some((store, config.store_timeout)),
+            ),
+        };
         Ok(Arc::new(NativeTokenSession {
             state: Mutex::new(State {
                 session,
@@ -214,6 +269,7 @@ impl NativeTokenSession {
             transport: client.transport()?.clone(),
             timeout: client.timeout,
             listener,
+            store,
             key: SESSION_KEYS.fetch_add(1, Ordering::Relaxed),
             clock,
         }))
@@ -230,39 +286,61 @@ impl NativeTokenSession {
         self.renewed.notify_all();
     }
 
-    /// Performs renewal `id` with the lock released, hands the outcome to the core, the token
-    /// set to the listener, then wakes the waiters. `Err` only for what the listener threw (or
-    /// a misuse the core reports).
-    fn renew(&self, id: u64, request: http::Request<Vec<u8>>) -> Result<(), GrantlineError> {
+    /// Performs renewal `id` from `action` on, with the lock released during every exchange
+    /// and store call; hands the outcome to the core, the token set to the listener, then
+    /// wakes the waiters. `Err` only for what the listener threw (or a misuse the core
+    /// reports).
+    fn perform(&self, id: u64, mut action: Action) -> Result<(), GrantlineError> {
         let mut flight = Flight {
             session: self,
             id,
             phase: Phase::Sending,
         };
-        let result = self
-            .transport
-            .send(Arc::new(HttpRequest::endpoint(request, self.timeout)));
-        let at = self.clock.now();
-        let mut state = self.lock();
-        let completion = match &result {
-            Ok(response) => match response.to_http() {
-                Ok(r) => state.session.receive(id, &r, at),
-                Err(e) => state.session.fail(id, e.to_string(), at),
-            },
-            Err(GrantlineError::Transport { reason }) => state.session.fail(id, reason, at),
-            Err(other) => state.session.fail(id, other.to_string(), at),
+        let (mut state, completion) = loop {
+            let step = match action {
+                Action::Store(op) => {
+                    let result = match &self.store {
+                        Some((store, deadline)) => crate::fleet::execute(store, op, *deadline),
+                        None => Err("no store".to_owned()),
+                    };
+                    let at = self.clock.now_ms();
+                    let mut state = self.lock();
+                    let step = state.session.stored(id, result, at);
+                    (state, step)
+                }
+                Action::Send(request) => {
+                    let result = self
+                        .transport
+                        .send(Arc::new(HttpRequest::endpoint(*request, self.timeout)));
+                    let at = self.clock.now_ms();
+                    let mut state = self.lock();
+                    let step = match &result {
+                        Ok(response) => match response.to_http() {
+                            Ok(r) => state.session.receive(id, &r, at),
+                            Err(e) => state.session.fail(id, &e.to_string(), at),
+                        },
+                        Err(GrantlineError::Transport { reason }) => {
+                            state.session.fail(id, reason, at)
+                        }
+                        Err(other) => state.session.fail(id, &other.to_string(), at),
+                    };
+                    (state, step)
+                }
+                Action::Done(completion) => break (self.lock(), completion),
+            };
+            match step {
+                (_, Ok(next)) => action = next,
+                (mut state, Err(misuse)) => {
+                    state.session.give_up(id);
+                    flight.phase = Phase::Over;
+                    self.finish(state, id);
+                    return Err(misuse.into());
+                }
+            }
         };
         // The core's `Completion::error` is the renewal's own failure, for logs: callers learn
         // what reaches them from `waited`.
-        let renewed = match completion {
-            Ok(c) => c.renewed,
-            Err(misuse) => {
-                flight.phase = Phase::Over;
-                self.finish(state, id);
-                return Err(misuse.into());
-            }
-        };
-        let (Some(renewed), Some(listener)) = (renewed, &self.listener) else {
+        let (Some(renewed), Some(listener)) = (completion.renewed, &self.listener) else {
             // Nothing to hand out, or nobody to hand it to.
             state.session.delivered(id);
             flight.phase = Phase::Over;
@@ -292,12 +370,12 @@ impl NativeTokenSession {
     fn lease(&self) -> Result<TokenLease, GrantlineError> {
         let mut listener_error = None;
         let mut state = self.lock();
-        let mut step = state.session.next(self.clock.now());
+        let mut step = state.session.next(self.clock.now_ms());
         loop {
             // An error means no usable token: that is what the caller must hear (the
             // listener's error, if any, was its own to report).
             match step? {
-                grantline::Next::Ready(token) => {
+                FleetNext::Ready(token) => {
                     let ready_until = lease_deadline(&state, self.clock.now());
                     drop(state);
                     if let Some(e) = listener_error {
@@ -308,17 +386,17 @@ impl NativeTokenSession {
                         ready_until: num::out(ready_until),
                     });
                 }
-                grantline::Next::Send { id, request, .. } => {
+                FleetNext::Perform { id, action, .. } => {
                     // Performed here, synchronously: callers with a usable token are not
                     // waiting for it (they get `Ready` meanwhile).
                     drop(state);
-                    if let Err(e) = self.renew(id, *request) {
+                    if let Err(e) = self.perform(id, action) {
                         listener_error.get_or_insert(e);
                     }
                     state = self.lock();
-                    step = state.session.waited(id, self.clock.now());
+                    step = state.session.waited(id, self.clock.now_ms());
                 }
-                grantline::Next::Wait { id } => {
+                FleetNext::Wait { id } => {
                     if self.delivering_here(id) {
                         return Err(GrantlineError::invalid(
                             "the token listener asked its session for a token while that token set was being delivered to it: use the tokens passed to onTokens",
@@ -330,16 +408,14 @@ impl NativeTokenSession {
                             .wait(state)
                             .unwrap_or_else(PoisonError::into_inner);
                     }
-                    step = state.session.waited(id, self.clock.now());
+                    step = state.session.waited(id, self.clock.now_ms());
                 }
             }
         }
     }
 
     fn with_session(&self, f: impl FnOnce(grantline::TokenSession) -> grantline::TokenSession) {
-        let mut state = self.lock();
-        let current = state.session.clone();
-        state.session = f(current);
+        self.lock().session.change(f);
     }
 }
 
@@ -360,30 +436,46 @@ impl NativeTokenSession {
     /// A session that obtains and renews its token with the client credentials grant, through
     /// the client's transport.
     ///
+    /// With `store` and `fleet` (both, or neither), the token is shared by every process that
+    /// uses the same fleet name and keys (see [`FleetStore`]): one token request for the fleet
+    /// per lifetime, a rotating refresh token never used twice. A cached token still costs no
+    /// store call.
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(scopes = [], listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(scopes = [], listener = None, store = None, fleet = None))]
     pub fn client_credentials(
         client: &Client,
         scopes: Vec<String>,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session = grantline::TokenSession::client_credentials(client.inner.clone(), scopes);
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A session that obtains its token with the password grant and renews it with the refresh
     /// token when there is one (else with the password again).
     ///
+    /// With `store` and `fleet` (both, or neither), the token is shared by every process that
+    /// uses the same fleet name and keys (see [`FleetStore`]): one token request for the fleet
+    /// per lifetime, a rotating refresh token never used twice. A cached token still costs no
+    /// store call.
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(scopes = [], listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(scopes = [], listener = None, store = None, fleet = None))]
     pub fn password(
         client: &Client,
         username: String,
         password: String,
         scopes: Vec<String>,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session = grantline::TokenSession::new(
             client.inner.clone(),
@@ -393,24 +485,33 @@ impl NativeTokenSession {
                 scopes,
             },
         );
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A session over tokens from an authorization code or device flow (or restored from
     /// storage), renewed with the refresh token only; when that is gone, calls fail with
     /// `ReauthorizationRequired`.
     ///
+    /// With `store` and `fleet` (both, or neither), the token is shared by every process that
+    /// uses the same fleet name and keys (see [`FleetStore`]): one refresh for the fleet per
+    /// lifetime, the rotating refresh token never used twice; a newer entry in the store wins
+    /// over `tokens` at the first renewal. A cached token still costs no
+    /// store call.
+    ///
     /// # Errors
-    /// `Configuration` when the client has no transport.
-    #[uniffi::constructor(default(listener = None))]
+    /// `Configuration` when the client has no transport, or only one of `store` and `fleet`
+    /// is given.
+    #[uniffi::constructor(default(listener = None, store = None, fleet = None))]
     pub fn from_tokens(
         client: &Client,
         tokens: &TokenSet,
         listener: Option<Arc<dyn TokenListener>>,
+        store: Option<Arc<dyn FleetStore>>,
+        fleet: Option<Arc<FleetConfig>>,
     ) -> Result<Arc<Self>, GrantlineError> {
         let session =
             grantline::TokenSession::from_tokens(client.inner.clone(), tokens.inner.clone());
-        Self::create(client, session, listener)
+        Self::create(client, session, listener, store, fleet)
     }
 
     /// A usable access token: the current one (also while another thread renews it ahead of
@@ -482,21 +583,25 @@ impl NativeTokenSession {
 
     /// The current token set, when there is one (to persist at shutdown, say).
     pub fn tokens(&self) -> Option<Arc<TokenSet>> {
-        self.lock().session.tokens().cloned().map(token_set)
+        self.lock()
+            .session
+            .session()
+            .tokens()
+            .cloned()
+            .map(token_set)
     }
 
     /// Starts from this token set (restoring a persisted session). Forgets any rejection,
     /// failure and backoff.
     pub fn restore(&self, tokens: &TokenSet) {
-        let tokens = tokens.inner.clone();
-        self.with_session(|s| s.with_tokens(tokens));
+        self.lock().session.restore(tokens.inner.clone());
     }
 
     /// Renews `seconds` before expiry (capped at half the token's lifetime; the provider's
     /// default otherwise; a negative margin counts as 0).
     pub fn set_skew(&self, seconds: i64) {
         let seconds = num::seconds(seconds);
-        self.with_session(|s| s.with_skew(seconds));
+        self.with_session(move |s| s.with_skew(seconds));
     }
 
     /// The body limit of API calls through [`NativeTokenSession::send`] and
@@ -522,13 +627,30 @@ impl NativeTokenSession {
 
     /// How many renewals in a row have failed (0 after a success), for logs and metrics.
     pub fn failures(&self) -> i32 {
-        num::count(self.lock().session.failures())
+        num::count(self.lock().session.session().failures())
     }
 
     /// When the backoff after failed renewals ends (Unix seconds): no renewal is sent before
     /// then. `null`/`nil` after a success. For logs and metrics.
     pub fn retry_at(&self) -> Option<i64> {
-        num::out_opt(self.lock().session.retry_at())
+        num::out_opt(self.lock().session.session().retry_at())
+    }
+
+    /// The fleet's counters (store round trips, token requests, adopted entries...);
+    /// `null`/`nil` for a session without a store.
+    pub fn fleet_stats(&self) -> Option<FleetStats> {
+        self.lock().session.stats()
+    }
+
+    /// The store version of the local token set (0 before the store was read or written);
+    /// `null`/`nil` for a session without a store.
+    pub fn fleet_version(&self) -> Option<i64> {
+        self.lock().session.version().map(num::out)
+    }
+
+    /// This session's lease owner id in the fleet; `null`/`nil` for a session without a store.
+    pub fn fleet_owner(&self) -> Option<String> {
+        self.lock().session.owner().map(str::to_owned)
     }
 }
 
@@ -755,9 +877,14 @@ mod tests {
         let clock = Arc::new(AtomicU64::new(T0));
         let c = client(server);
         let core = grantline::TokenSession::client_credentials(c.inner.clone(), vec![]);
-        let s =
-            NativeTokenSession::create_with_clock(&c, core, listener, Clock::Fake(clock.clone()))
-                .unwrap();
+        let s = NativeTokenSession::create_with_clock(
+            &c,
+            core,
+            listener,
+            None,
+            Clock::Fake(clock.clone()),
+        )
+        .unwrap();
         (s, clock)
     }
 
@@ -1115,7 +1242,194 @@ mod tests {
         let provider = Provider::bookable();
         let client = Client::new(&provider, "id".into(), None, None, None, None, None, None);
         assert!(matches!(
-            NativeTokenSession::client_credentials(&client, vec![], None),
+            NativeTokenSession::client_credentials(&client, vec![], None, None, None),
+            Err(GrantlineError::Configuration { .. })
+        ));
+    }
+
+    /// The entry, the lease (owner, expiry) and the last version announced.
+    type MemoryState = (Option<String>, Option<(String, std::time::Instant)>, i64);
+
+    /// A store in memory, atomic under one lock. `down`: every call fails.
+    #[derive(Default)]
+    struct Memory {
+        state: Mutex<MemoryState>,
+        announced: Condvar,
+        down: std::sync::atomic::AtomicBool,
+        calls: AtomicUsize,
+    }
+
+    impl Memory {
+        fn check(&self) -> Result<(), GrantlineError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(GrantlineError::Store {
+                    reason: "connection refused".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    impl FleetStore for Memory {
+        fn read(&self, _: String) -> Result<Option<String>, GrantlineError> {
+            self.check()?;
+            Ok(self.state.lock().unwrap().0.clone())
+        }
+        fn acquire(
+            &self,
+            _: String,
+            _: String,
+            owner: String,
+            ttl_ms: i64,
+        ) -> Result<crate::fleet::AcquireReply, GrantlineError> {
+            self.check()?;
+            let mut s = self.state.lock().unwrap();
+            let now = std::time::Instant::now();
+            let free = match &s.1 {
+                None => true,
+                Some((o, until)) => *until <= now || *o == owner,
+            };
+            if free {
+                s.1 = Some((owner, now + Duration::from_millis(ttl_ms as u64)));
+            }
+            let left =
+                s.1.as_ref()
+                    .map(|(_, u)| u.saturating_duration_since(now).as_millis() as i64);
+            Ok(crate::fleet::AcquireReply {
+                acquired: free,
+                lease_ttl_ms: left,
+                entry: s.0.clone(),
+            })
+        }
+        fn commit(
+            &self,
+            _: String,
+            _: String,
+            owner: String,
+            _: String,
+            expected_version: i64,
+            version: i64,
+            entry: String,
+        ) -> Result<bool, GrantlineError> {
+            self.check()?;
+            let mut s = self.state.lock().unwrap();
+            let current = s.0.as_deref().map_or(0, |e| {
+                serde_json::from_str::<serde_json::Value>(e).unwrap()["version"]
+                    .as_i64()
+                    .unwrap()
+            });
+            if s.1.as_ref().is_some_and(|(o, _)| *o == owner) {
+                s.1 = None;
+            }
+            if current != expected_version {
+                return Ok(false);
+            }
+            s.0 = Some(entry);
+            s.2 = version;
+            self.announced.notify_all();
+            Ok(true)
+        }
+        fn release(&self, _: String, owner: String) -> Result<(), GrantlineError> {
+            self.check()?;
+            let mut s = self.state.lock().unwrap();
+            if s.1.as_ref().is_some_and(|(o, _)| *o == owner) {
+                s.1 = None;
+            }
+            Ok(())
+        }
+        fn watch(&self, _: String, version: i64, timeout_ms: i64) -> Result<(), GrantlineError> {
+            self.check()?;
+            let s = self.state.lock().unwrap();
+            let _ = self
+                .announced
+                .wait_timeout_while(s, Duration::from_millis(timeout_ms as u64), |s| {
+                    s.2 <= version
+                })
+                .unwrap();
+            Ok(())
+        }
+    }
+
+    fn shared(server: &Arc<Server>, store: &Arc<Memory>, refresh: bool) -> Arc<NativeTokenSession> {
+        let key = crate::fleet::EntryKey::new("k1".into(), vec![7; 32]).unwrap();
+        let config = FleetConfig::new(
+            "test".into(),
+            &crate::fleet::Protection::encrypted(&key, vec![]),
+            Some(1000),
+            None,
+            false,
+            Some(1000),
+        )
+        .unwrap();
+        let c = client(server);
+        let core = if refresh {
+            let expired = grantline::TokenSet::new(
+                grantline::AccessToken::new("access-0"),
+                Some(grantline::RefreshToken::new("refresh-0")),
+                Some(1),
+                0,
+            );
+            grantline::TokenSession::from_tokens(c.inner.clone(), expired)
+        } else {
+            grantline::TokenSession::client_credentials(c.inner.clone(), vec![])
+        };
+        let store: Arc<dyn FleetStore> = store.clone();
+        NativeTokenSession::create(&c, core, None, Some(store), Some(config)).unwrap()
+    }
+
+    #[test]
+    fn sessions_sharing_a_store_make_one_token_request_and_cached_tokens_cost_no_store_call() {
+        let server = Server::new(rotating(3600));
+        let store = Arc::new(Memory::default());
+        let sessions: Vec<_> = (0..4).map(|_| shared(&server, &store, false)).collect();
+        let handles: Vec<_> = sessions
+            .iter()
+            .flat_map(|s| (0..4).map(move |_| s.clone()))
+            .map(|s| std::thread::spawn(move || s.access_token()))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), "access-1");
+        }
+        assert_eq!(server.tokens(), 1);
+        let stats: Vec<FleetStats> = sessions.iter().map(|s| s.fleet_stats().unwrap()).collect();
+        assert_eq!(stats.iter().map(|s| s.http_renewals).sum::<i64>(), 1);
+        assert_eq!(stats.iter().map(|s| s.adopted).sum::<i64>(), 3);
+        let calls = store.calls.load(Ordering::SeqCst);
+        for s in &sessions {
+            assert_eq!(s.access_token().unwrap(), "access-1");
+            assert_eq!(s.fleet_version(), Some(1));
+        }
+        assert_eq!(
+            store.calls.load(Ordering::SeqCst),
+            calls,
+            "cached: no store call"
+        );
+        assert!(sessions[0].to_string().contains("shared=grantline:{test}"));
+    }
+
+    #[test]
+    fn a_store_down_falls_back_for_client_credentials_and_fails_a_refresh_with_store() {
+        let server = Server::new(rotating(3600));
+        let store = Arc::new(Memory::default());
+        store.down.store(true, Ordering::SeqCst);
+        let cc = shared(&server, &store, false);
+        assert_eq!(cc.access_token().unwrap(), "access-1");
+        assert_eq!(cc.fleet_stats().unwrap().fallback_renewals, 1);
+        let refresh = shared(&server, &store, true);
+        assert!(matches!(
+            refresh.access_token(),
+            Err(GrantlineError::Store { ref reason }) if reason == "connection refused"
+        ));
+        assert_eq!(server.tokens(), 1, "no refresh without the store");
+        assert!(matches!(
+            NativeTokenSession::client_credentials(
+                &client(&server),
+                vec![],
+                None,
+                Some(store.clone() as Arc<dyn FleetStore>),
+                None
+            ),
             Err(GrantlineError::Configuration { .. })
         ));
     }

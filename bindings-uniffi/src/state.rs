@@ -149,6 +149,11 @@ impl SessionState {
         })
     }
 
+    /// A copy of the machine (for `FleetState`).
+    pub(crate) fn snapshot(&self) -> grantline::TokenSession {
+        self.lock().clone()
+    }
+
     fn change(&self, f: impl FnOnce(grantline::TokenSession) -> grantline::TokenSession) {
         let mut s = self.lock();
         let current = s.clone();

@@ -31,8 +31,10 @@
 //! # Keys
 //! [`EntryKey`]: 32 bytes the user supplies, with a `kid`. [`Protection::encrypted`] seals with
 //! its current key and opens with the current one or any previous one
-//! ([`Protection::with_previous`]), so keys rotate without a flag day: deploy the new key as
-//! current with the old as previous, and every entry written from then on uses the new one.
+//! ([`Protection::with_previous`]), so keys rotate without a flag day, in two deployments so
+//! that no process ever meets an entry it cannot open: first add the new key as a previous key
+//! everywhere, then make it the current one (the old one previous); drop the old key once every
+//! process seals with the new one.
 //! Keys are secrets: `Debug` shows the `kid` only, and they are zeroized on drop.
 //!
 //! ```

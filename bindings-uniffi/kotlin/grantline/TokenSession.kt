@@ -17,6 +17,17 @@ import java.util.concurrent.atomic.AtomicLong
  * off the main thread. In coroutines, use [AsyncTokenSession] (the same session, suspending, and
  * cancellable) instead.
  *
+ * **Shared by a fleet.** Given a [FleetStore] and a [FleetConfig] (every factory takes both,
+ * optionally), the session shares its token with every process that uses the same fleet name
+ * and keys, in any grantline language: the Rust core's fleet machine reads the shared entry,
+ * takes the renewal lease, commits the new token set by compare-and-set and wakes the others.
+ * One token request per lifetime for the whole fleet; a rotating refresh token is never used
+ * twice. In front of the store, the in-process single flight stays, and a cached token costs no
+ * store call (nor a call into Rust: the lease below). When the store fails, a valid token is
+ * still served, a client credentials or password session renews on its own, and a refresh
+ * fails with [GrantlineException.Store] only for callers without a usable token. See
+ * [FleetStore] for the interface and [RedisFleetStore] for Redis over any client.
+ *
  * All decisions are the Rust core's. The one thing this class does on its own: it remembers the
  * last lease (the token and `readyUntil`, the second until which the Rust session promised to
  * answer with it) and answers from memory until then. Why that answer cannot go wrong:
@@ -46,20 +57,29 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
     companion object {
         /**
          * A session that obtains and renews its token with the client credentials grant.
+         * With [store] and [fleet] (both or neither), shared by the fleet.
          *
-         * @throws GrantlineException.Configuration when the client has no transport.
+         * @throws GrantlineException.Configuration when the client has no transport, or only one
+         *   of [store] and [fleet] is given.
          */
         @JvmStatic
         @JvmOverloads
         @Throws(GrantlineException::class)
-        fun clientCredentials(client: Client, scopes: List<String> = listOf(), listener: TokenListener? = null) =
-            TokenSession(NativeTokenSession.clientCredentials(client, scopes, listener))
+        fun clientCredentials(
+            client: Client,
+            scopes: List<String> = listOf(),
+            listener: TokenListener? = null,
+            store: FleetStore? = null,
+            fleet: FleetConfig? = null,
+        ) = TokenSession(NativeTokenSession.clientCredentials(client, scopes, listener, store, fleet))
 
         /**
          * A session that obtains its token with the password grant and renews it with the refresh
-         * token when there is one (else with the password again).
+         * token when there is one (else with the password again). With [store] and [fleet]
+         * (both or neither), shared by the fleet: the rotating refresh token is used once.
          *
-         * @throws GrantlineException.Configuration when the client has no transport.
+         * @throws GrantlineException.Configuration when the client has no transport, or only one
+         *   of [store] and [fleet] is given.
          */
         @JvmStatic
         @JvmOverloads
@@ -70,20 +90,30 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
             password: String,
             scopes: List<String> = listOf(),
             listener: TokenListener? = null,
-        ) = TokenSession(NativeTokenSession.password(client, username, password, scopes, listener))
+            store: FleetStore? = null,
+            fleet: FleetConfig? = null,
+        ) = TokenSession(NativeTokenSession.password(client, username, password, scopes, listener, store, fleet))
 
         /**
          * A session over tokens from an authorization code or device flow (or restored from
          * storage), renewed with the refresh token only; when that is gone, calls throw
-         * [GrantlineException.ReauthorizationRequired].
+         * [GrantlineException.ReauthorizationRequired]. With [store] and [fleet] (both or
+         * neither), shared by the fleet: a newer entry in the store wins over [tokens] at the
+         * first renewal, and the refresh token is used once for the whole fleet.
          *
-         * @throws GrantlineException.Configuration when the client has no transport.
+         * @throws GrantlineException.Configuration when the client has no transport, or only one
+         *   of [store] and [fleet] is given.
          */
         @JvmStatic
         @JvmOverloads
         @Throws(GrantlineException::class)
-        fun fromTokens(client: Client, tokens: TokenSet, listener: TokenListener? = null) =
-            TokenSession(NativeTokenSession.fromTokens(client, tokens, listener))
+        fun fromTokens(
+            client: Client,
+            tokens: TokenSet,
+            listener: TokenListener? = null,
+            store: FleetStore? = null,
+            fleet: FleetConfig? = null,
+        ) = TokenSession(NativeTokenSession.fromTokens(client, tokens, listener, store, fleet))
     }
 
     /**
@@ -136,7 +166,11 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
      */
     fun reject(accessToken: String): Boolean = changing { native.reject(accessToken) }
 
-    /** Starts from this token set (restoring a persisted session); forgets failures and backoff. */
+    /**
+     * Starts from this token set (restoring a persisted session); forgets failures and backoff.
+     * In a fleet the tokens given are the local copy, with no store version: the store's entry,
+     * when there is one, wins over them at the next renewal.
+     */
     fun restore(tokens: TokenSet) = changing { native.restore(tokens) }
 
     /** Renews [seconds] before expiry (capped at half the token's lifetime; negative counts as 0). */
@@ -165,6 +199,18 @@ class TokenSession private constructor(private val native: NativeTokenSession) :
 
     /** When the backoff after failed renewals ends (Unix seconds), for logs; null after a success. */
     fun retryAt(): Long? = native.retryAt()
+
+    /**
+     * The fleet's counters (store round trips, token requests sent, entries adopted from other
+     * processes, ...); null for a session without a store.
+     */
+    fun fleetStats(): FleetStats? = native.fleetStats()
+
+    /** The store version of the local token set (0 before the store was read); null without a store. */
+    fun fleetVersion(): Long? = native.fleetVersion()
+
+    /** This session's lease owner id in the fleet (unique per session); null without a store. */
+    fun fleetOwner(): String? = native.fleetOwner()
 
     /** No token: the client id and the session's state. */
     override fun toString(): String = native.toString()

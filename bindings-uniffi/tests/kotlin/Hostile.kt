@@ -28,6 +28,7 @@ private fun shownOf(e: GrantlineException): String = buildString {
         is GrantlineException.MalformedResponse -> append(e.excerpt).append(e.reason)
         is GrantlineException.OAuth -> append(e.description).append(e.uri)
         is GrantlineException.Transport -> append(e.reason)
+        is GrantlineException.Store -> append(e.reason)
         is GrantlineException.Configuration -> append(e.reason)
         is GrantlineException.StateMismatch -> append(e.reason)
         is GrantlineException.ReauthorizationRequired -> {}

@@ -24,6 +24,8 @@ fun main(args: Array<String>) {
     runAllVectors(File(args[0]), t)
     sessionTests(t)
     coroutineTests(t)
+    fleetTests(t)
+    fleetRedisTests(t)
     hostile(t)
     oidcUnitTests(t)
     interop(t)

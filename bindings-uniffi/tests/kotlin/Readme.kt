@@ -30,7 +30,7 @@ fun readmeTests(t: Tests, root: File) {
     }
     val runnable = grantline.readme.RUNNABLE
     t.check("readme: the Kotlin quick start runs as written against Authlib (${runnable.size} blocks)") {
-        assertTrue(runnable.size >= 2) { "${runnable.size} runnable blocks" }
+        assertTrue(runnable.size >= 3) { "${runnable.size} runnable blocks" }
         val out = runnable.map { (label, block) ->
             try {
                 printed(block)
@@ -45,6 +45,9 @@ fun readmeTests(t: Tests, root: File) {
         assertContains(out[0], "test-client")
         assertContains(out[1], "TokenSet {")
         assertContains(out[1], "\n200\n")
+        assertContains(out[2], "same token: true")
+        assertContains(out[2], "token requests: 1, taken from the store: 1")
+        assertContains(out[2], "store round trips: 3 + 1")
         for (text in out) assertTrue(!text.contains("test-secret")) { "a secret printed: $text" }
     }
     t.check("readme: the Java block compiles with javac and runs as written") {

@@ -395,6 +395,7 @@ fun errorJson(e: GrantlineException): Map<String, Any?> {
         is GrantlineException.StateMismatch -> m["kind"] = e.kind
         is GrantlineException.ReauthorizationRequired -> m["kind"] = "reauthorization_required"
         is GrantlineException.Transport -> m["kind"] = "transport"
+        is GrantlineException.Store -> m["kind"] = "store"
         is GrantlineException.IdToken -> { m["kind"] = "id_token"; m["claim"] = e.claim }
         is GrantlineException.Jws -> { m["kind"] = "jws"; m["problem"] = e.problem }
         is GrantlineException.InvalidKey -> m["kind"] = "invalid_key"
@@ -746,7 +747,7 @@ private fun runRedactUrl(v: Any?): String? {
     return if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
 }
 
-private fun sessionState(c: Client, spec: Any?): SessionState {
+internal fun sessionState(c: Client, spec: Any?): SessionState {
     val type = (spec as? Map<*, *>)?.get("type") as? String ?: throw VectorError("grant: `type` missing")
     return when (type) {
         "client_credentials" -> Fields(spec, "grant", listOf("type", "scopes")).let { SessionState.clientCredentials(c, it.strings("scopes")) }
@@ -764,7 +765,7 @@ private fun nextJson(n: Next): Map<String, Any?> = when (n) {
     is Next.Send -> linkedMapOf("next" to "send", "id" to big(n.id), "current" to n.current, "request" to requestJson(n.request))
 }
 
-private fun completionJson(c: Completion): Map<String, Any?> = linkedMapOf(
+internal fun completionJson(c: Completion): Map<String, Any?> = linkedMapOf(
     "renewed" to c.renewed?.let {
         linkedMapOf("access_token" to it.tokens.accessToken(), "refresh_token" to it.tokens.refreshToken(), "rotated" to it.refreshTokenRotated)
     },
@@ -779,7 +780,7 @@ private fun compareNext(expected: Any?, n: Next): String? {
     return if (diffs.isEmpty()) null else diffs.joinToString("\n    ")
 }
 
-private fun compareCompletion(expected: Any?, c: Completion): String? {
+internal fun compareCompletion(expected: Any?, c: Completion): String? {
     val f = Fields(expected, "expect_completion", listOf("renewed", "error"))
     val diffs = ArrayList<String>()
     diff("expect_completion.renewed", f.value("renewed"), completionJson(c)["renewed"], diffs)
@@ -911,6 +912,8 @@ fun runVector(v: Any?): String? = try {
         "end_session_url" -> runEndSessionUrl(v)
         "jwks_cache" -> runJwksCache(v)
         "provider_oidc" -> runProviderOidc(v)
+        "store_entry" -> runStoreEntry(v)
+        "fleet_session" -> runFleetSession(v)
         else -> "unknown kind \"$kind\""
     }
 } catch (e: VectorError) {
@@ -1002,5 +1005,24 @@ fun runnerSelfTests(t: Tests) {
         assertContains(runVector(libroCc().also {
             it.remove("expect_request"); it["expect_error"] = mapOf("kind" to "unsupported_grant")
         }), "succeeded")
+    }
+    t.check("runner: fails wrong fleet expectations, unknown fleet fields and ops") {
+        val key = listOf(mapOf("kid" to "k1", "key_hex" to "07".repeat(32)))
+        val entry = Json.parse("""{"version":1,"written_at":1,"tokens":{"access_token":"a","token_type":"Bearer","issued_at":1,"expiry_source":"unknown"}}""")
+        fun sealing(expect: String) = mapOf("name" to "x", "kind" to "store_entry", "source" to "t", "keys" to key,
+            "entry" to entry, "nonce_hex" to "01".repeat(12), "expect_sealed" to expect)
+        assertContains(runVector(sealing("{}")), "sealed:")
+        assertContains(runVector(sealing("{}") + ("extra" to 1)), "unknown field")
+        assertContains(runVector(mapOf("name" to "x", "kind" to "store_entry", "source" to "t", "keys" to key,
+            "sealed" to "garbage", "expect_entry" to mapOf("version" to BigInteger.ONE))), "expected an entry, got the error")
+        val fleet = Json.parse("""{"name":"x","kind":"fleet_session","source":"t",
+            "provider":{"custom":{"token_endpoint":"https://as.example/token","grants":["client_credentials"]}},
+            "client":{"client_id":"c","client_secret":"s"},"grant":{"type":"client_credentials","scopes":[]},
+            "fleet":{"name":"api","owner":"o","plaintext":true},
+            "steps":[{"op":"next","now_ms":1000,"expect":{"next":"perform","id":1,"current":null,"action":{"action":"store","op":"read","key":"grantline:{other}"}}}]}""")
+        assertContains(runVector(fleet), "action.key")
+        @Suppress("UNCHECKED_CAST")
+        val unknownOp = (fleet as Map<String, Any?>) + ("steps" to listOf(mapOf("op" to "teleport")))
+        assertContains(runVector(unknownOp), "unknown op")
     }
 }

@@ -373,6 +373,7 @@ func errorJson(_ e: GrantlineError) -> [String: J] {
     case let .StateMismatch(kind, _): m["kind"] = .string(kind)
     case .ReauthorizationRequired: m["kind"] = .string("reauthorization_required")
     case .Transport: m["kind"] = .string("transport")
+    case .Store: m["kind"] = .string("store")
     case let .IdToken(claim, _): m["kind"] = .string("id_token"); m["claim"] = .string(claim)
     case let .Jws(problem, _): m["kind"] = .string("jws"); m["problem"] = .string(problem)
     case .InvalidKey: m["kind"] = .string("invalid_key")
