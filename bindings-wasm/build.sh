@@ -2,7 +2,8 @@
 # Builds the npm package `grantline` into target/npm/grantline (or $1):
 # the crate for wasm32 (profile wasm-release), wasm-bindgen (--target web), npm binaryen's
 # wasm-opt, and the hand-written entry points of npm/ (Node's ES module and its CommonJS door,
-# Workers, browsers/Deno), all over the one .wasm.
+# Workers, browsers/Deno), all over the one .wasm; and `grantline/redis` (npm/redis.js, the Redis
+# store of shared sessions), a separate entry point the main one never loads.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,12 +47,12 @@ rel="./${support[0]#"$OUT/"}"
 cat >"$OUT/errors.js" <<JS
 export {
   GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
-  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError, StoreError,
 } from '$rel';
 JS
 printf "export { prepare } from '%s';\n" "$rel" >"$OUT/support.js"
 
-cp "$HERE"/npm/{index.js,node.js,node.cjs,workerd.js,index.d.ts,errors.d.ts} "$OUT/"
+cp "$HERE"/npm/{index.js,node.js,node.cjs,workerd.js,index.d.ts,errors.d.ts,redis.js,redis.d.ts} "$OUT/"
 cp "$HERE/README.md" "$OUT/README.md"
 version="$(awk -F'"' '/^version = / { print $2; exit }' "$ROOT/Cargo.toml")"
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$HERE/npm/package.json" >"$OUT/package.json"

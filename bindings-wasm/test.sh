@@ -7,7 +7,9 @@
 #     servers, the transport against the hostile server, the session's liveness rules with a
 #     fake clock, `{ signal, timeout }` on every network call, the classes as redacted data
 #     (also in headless Chromium through chromedriver, the browser entry as a page loads it),
-#     the packed files (one .wasm).
+#     the packed files (one .wasm); shared sessions (issue 12) over an in-memory store, and
+#     over the real Redis of servers.sh with grantline/redis (fleet-redis.test.mjs, which also
+#     runs two tests/fleet_worker.mjs processes, the Node worker of tests/fleet/fleet.py).
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
 # `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
 # load server: under `tests/interop/servers.sh run` (it starts one itself when

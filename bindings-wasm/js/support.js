@@ -24,10 +24,12 @@ export class ReauthorizationRequiredError extends GrantlineError {}
 export class TransportError extends GrantlineError {}
 /** A JWS or an ID token was refused: kind `jws` (with `problem`) or `id_token` (with `claim`). */
 export class TokenValidationError extends GrantlineError {}
+/** A shared session's store could not be used, and no usable token is left (kind `store`). */
+export class StoreError extends GrantlineError {}
 
 const classes = {
   GrantlineError, OAuthError, MalformedResponseError, ConfigurationError,
-  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError,
+  StateMismatchError, ReauthorizationRequiredError, TransportError, TokenValidationError, StoreError,
 };
 for (const [name, cls] of Object.entries(classes)) {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
@@ -121,6 +123,9 @@ const INSTEAD = {
   IdTokenCheck: 'build the check where the token is validated (client.idTokenCheck(pending))',
   IdTokenClaims: 'send what you need of it (claims are personal data), or the ID token itself (a secret) to validate again',
   UserInfo: 'send what you need of userinfo.claims (personal data)',
+  FleetConfig: 'make the FleetConfig in each realm (worker) from its options (the keys are secrets: load them where they are needed)',
+  FleetState: 'keep it in the realm (worker) that drives it',
+  StoreEntry: 'send its sealed text (entry.seal(config)) and StoreEntry.open() it where it is needed',
 };
 
 function cloneError(name) {

@@ -5,7 +5,7 @@ export interface GrantlineErrorFields {
    * `state_mismatch`, `issuer_mismatch`, `insecure_endpoint`, `missing_endpoint`,
    * `unsupported_grant`, `unsupported_auth_method`, `unsupported_token_type`, `unusable_token`,
    * `reauthorization_required`, `unexpected_response`, `invalid_input`, `transport`, `random`,
-   * `jws`, `id_token`, `invalid_key`.
+   * `jws`, `id_token`, `invalid_key`, `store`.
    */
   kind: string;
   /** Who is at fault: the `server` said no, its `response` was nonsense, the `caller`, or the `transport`. */
@@ -74,3 +74,10 @@ export class ReauthorizationRequiredError extends GrantlineError {}
 export class TransportError extends GrantlineError {}
 /** A JWS or an ID token was refused: kind `jws` (with `problem`) or `id_token` (with `claim`). Never carries the token. */
 export class TokenValidationError extends GrantlineError {}
+/**
+ * A shared session's store (`store` and `fleet` options) could not be used: unreachable, too
+ * slow, or holding an entry this process cannot read (kind `store`, fault `transport`). A
+ * caller sees it only when no usable token is left and renewing without the store is not safe
+ * (a refresh: other processes hold the same refresh token).
+ */
+export class StoreError extends GrantlineError {}

@@ -97,6 +97,7 @@ pub(crate) fn error_class(e: &Error) -> &'static str {
         Error::StateMismatch | Error::IssuerMismatch { .. } => "StateMismatchError",
         Error::ReauthorizationRequired => "ReauthorizationRequiredError",
         Error::Transport { .. } => "TransportError",
+        Error::Store { .. } => "StoreError",
         Error::Jws { .. } | Error::IdToken { .. } => "TokenValidationError",
         Error::Random => "GrantlineError",
         _ => "ConfigurationError",

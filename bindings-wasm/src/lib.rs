@@ -10,7 +10,11 @@
 //!   deadline), `discover()` bound to the issuer, and `TokenSession` with single-flight renewal,
 //!   `onTokens` for persistence (in renewal order) and an authorized `fetch`;
 //! - the session's state machine itself, `SessionState`, and discovery's, `Discovery`, for
-//!   drivers of your own.
+//!   drivers of your own;
+//! - one token for a fleet of processes (issue 12): `TokenSession` with a `store` and a
+//!   `fleet` config (`FleetConfig`) shares its token over the store; `FleetState` is that
+//!   machine sans-IO, `StoreEntry` the shared entry, and `grantline/redis` (a separate entry
+//!   point, `npm/redis.js`) the Redis store.
 //!
 //! The classes behave as data without leaking: `toJSON()` is a redacted view (what
 //! `JSON.stringify`, structured loggers and Node's `util.inspect` show), and a structured clone
@@ -28,6 +32,7 @@ mod client;
 mod convert;
 mod discovery;
 mod fetch;
+mod fleet;
 mod jose;
 mod oidc;
 mod provider;
@@ -38,6 +43,7 @@ mod types;
 pub use client::Client;
 pub use convert::Failure;
 pub use discovery::{discover, Discovery};
+pub use fleet::{fleet_redis_scripts, FleetConfig, FleetState, StoreEntry};
 pub use jose::{JwkSet, JwksCache, SigningKey, VerifiedJws};
 pub use oidc::{parse_userinfo_response, IdTokenCheck, IdTokenClaims, UserInfo};
 pub use provider::Provider;
@@ -353,7 +359,7 @@ export interface SessionOptions {
    * renewal rejects with that error (a renewal in the background reports it to `onError`); the
    * session keeps the new tokens.
    */
-  onTokens?: (tokens: TokenSet, info: { refreshTokenRotated: boolean }) => void | Promise<void>;
+  onTokens?: (tokens: TokenSet, info: TokensInfo) => void | Promise<void>;
   /**
    * For logs and metrics: every failed renewal (a `GrantlineError`; also those that reached no
    * caller because the token was still valid), and what `onTokens` threw in a background
@@ -364,6 +370,26 @@ export interface SessionOptions {
   skew?: number;
   /** Tokens to start from: a `TokenSet` or its `serialize()` string. */
   tokens?: TokenSet | string;
+  /**
+   * A shared store (with `fleet`): the session's token is shared by every process using the
+   * same `fleet` name and keys, one token request per renewal for the whole fleet.
+   * `grantline/redis` has the Redis store. A cached token costs no store round trip.
+   */
+  store?: FleetStore;
+  /** How the session is shared (with `store`): a `FleetConfig` or its options. */
+  fleet?: FleetConfig | FleetConfigOptions;
+  /** The deadline of one store call in milliseconds (default 2000; a watch gets its own wait more). */
+  storeTimeout?: number;
+}
+
+/** What `onTokens` learns with a token set. */
+export interface TokensInfo {
+  /** Only this set keeps access: persist it. */
+  refreshTokenRotated: boolean;
+  /** A shared session: `http` (this process's token request) or `store` (another process's renewal, taken from the store). */
+  source?: 'http' | 'store';
+  /** A shared session: the store version the session holds after this renewal (as `session.fleet.version`). */
+  version?: number;
 }
 
 /** The grant a `SessionState` renews with. */

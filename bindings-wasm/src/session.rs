@@ -17,6 +17,10 @@
 //!   the next caller gets it. Aborting a request the server may already have answered could
 //!   lose a rotated refresh token, and callers with deadlines shorter than a slow token
 //!   endpoint would each start a renewal that never finishes.
+//! - With a `store` and a `fleet` config, the same driver drives the core's shared session
+//!   (`grantline::fleet::FleetSession`, see `fleet.rs`): a renewal then also runs the store
+//!   operations the core asks for, each within `storeTimeout` (a hung store is a store
+//!   failure, never a hang). A cached token still costs nothing: no store round trip.
 
 use crate::client::Client;
 use crate::convert::{
@@ -24,11 +28,13 @@ use crate::convert::{
     response_from_js, set, strings, transport, Failure,
 };
 use crate::fetch::{fetch_failed, Call, Fetch};
+use crate::fleet::Machine;
 use crate::tokens::TokenSet;
 use crate::types::{
     js, CallOptionsArg, FetchInit, Scopes, SessionGrantArg, SessionOptionsArg,
     SessionStateOptionsArg,
 };
+use grantline::fleet::{Action, FleetNext, StoreOp, StoreReply};
 use grantline::session::Completion;
 use grantline::{Error, Next, Password, Renewed, SessionGrant};
 use js_sys::{Function, Object, Promise};
@@ -59,7 +65,13 @@ extern "C" {
 }
 
 struct State {
-    core: grantline::TokenSession,
+    core: Machine,
+    /// The shared store (a `FleetStore`), with a fleet config; `None` alone.
+    store: Option<JsValue>,
+    /// The deadline of one store call, in milliseconds.
+    store_timeout_ms: f64,
+    /// The fleet's name, for `session.fleet`.
+    fleet_name: Option<String>,
     fetch: Fetch,
     /// The renewal in flight or delivering its token set: its id and its Promise (which never
     /// rejects). Every caller without a usable token awaits this one Promise. Set when the core
@@ -80,14 +92,15 @@ struct State {
 /// callers with no usable token wait, and get the failure when there is no token left. Every
 /// new token set goes to `onTokens`, in renewal order (persist it: the refresh token may have
 /// rotated). `session.fetch()` attaches the token and, on a 401 `invalid_token`, renews once
-/// and retries once.
+/// and retries once. With a `store` and a `fleet` config, the token is shared by every process
+/// of the fleet: one token request per renewal for all of them (see `FleetConfig`).
 #[wasm_bindgen]
 pub struct TokenSession {
     state: Rc<RefCell<State>>,
 }
 
 /// The `tokens` and `skew` options, applied to a new core session.
-fn configure(
+pub(crate) fn configure(
     mut core: grantline::TokenSession,
     options: &JsValue,
     initial: Option<grantline::TokenSet>,
@@ -132,13 +145,56 @@ fn session(
     known_keys(
         options,
         "session",
-        &["onTokens", "onError", "skew", "tokens"],
+        &[
+            "onTokens",
+            "onError",
+            "skew",
+            "tokens",
+            "store",
+            "fleet",
+            "storeTimeout",
+        ],
     )?;
     let core = grantline::TokenSession::new(client.inner.clone(), grant);
     let core = configure(core, options, initial)?;
+    let (store, fleet) = (get(options, "store"), get(options, "fleet"));
+    let timeout = get(options, "storeTimeout");
+    let store_timeout_ms = match timeout.as_f64() {
+        _ if absent(&timeout) => DEFAULT_STORE_TIMEOUT_MS,
+        Some(ms) if ms > 0.0 => ms,
+        _ => {
+            return Err(invalid(
+                "storeTimeout must be a positive number of milliseconds",
+            ))
+        }
+    };
+    let (core, store, fleet_name) = match (absent(&store), absent(&fleet)) {
+        (true, true) => (Machine::Local(Box::new(core)), None, None),
+        (false, false) => {
+            for op in ["read", "acquire", "commit", "release", "watch"] {
+                if !get(&store, op).is_function() {
+                    return Err(invalid(format!(
+                        "store must have read, acquire, commit, release and watch methods (a FleetStore); {op} is missing"
+                    )));
+                }
+            }
+            let config = crate::fleet::fleet_config_arg(&fleet)?;
+            let name = crate::fleet::name_of(&config);
+            let shared = grantline::fleet::FleetSession::new(core, config);
+            (Machine::Fleet(Box::new(shared)), Some(store), Some(name))
+        }
+        _ => {
+            return Err(invalid(
+                "a shared session needs both store (a FleetStore) and fleet (a FleetConfig)",
+            ))
+        }
+    };
     Ok(TokenSession {
         state: Rc::new(RefCell::new(State {
             core,
+            store,
+            store_timeout_ms,
+            fleet_name,
             fetch: client.fetch.clone(),
             inflight: None,
             on_tokens: callback(options, "onTokens")?,
@@ -149,7 +205,7 @@ fn session(
 }
 
 /// Restored tokens: a `TokenSet` (through its `serialize()`) or its serialized string.
-fn tokens_json(v: &JsValue) -> Result<String, Error> {
+pub(crate) fn tokens_json(v: &JsValue) -> Result<String, Error> {
     if let Some(s) = v.as_string() {
         return Ok(s);
     }
@@ -162,16 +218,24 @@ fn tokens_json(v: &JsValue) -> Result<String, Error> {
         .ok_or_else(bad)
 }
 
+/// The current Unix time in milliseconds (the fleet machine's clock; the local session gets
+/// the seconds of it).
 fn now() -> u64 {
-    // `now_or(None)` reads `Date.now()`, which cannot fail.
-    now_or(None).unwrap_or_default()
+    // `Date.now()` cannot fail.
+    crate::fleet::now_ms_or(None).unwrap_or_default()
 }
+
+/// The deadline of one store call unless `storeTimeout` says otherwise.
+const DEFAULT_STORE_TIMEOUT_MS: f64 = 2_000.0;
 
 #[wasm_bindgen]
 impl TokenSession {
     /// A session that obtains and renews its token with the client credentials grant.
-    /// `options`: `onTokens(tokens, { refreshTokenRotated })`, `onError(error)`, `skew`
-    /// (seconds), `tokens` (a `TokenSet` or its `serialize()` string to start from).
+    /// `options`: `onTokens(tokens, { refreshTokenRotated, source, version })`,
+    /// `onError(error)`, `skew` (seconds), `tokens` (a `TokenSet` or its `serialize()` string
+    /// to start from); `store` (a `FleetStore`, e.g. `grantline/redis`) with `fleet` (a
+    /// `FleetConfig` or its options) to share the token with a fleet of processes, and
+    /// `storeTimeout` (milliseconds per store call, default 2000).
     #[wasm_bindgen(js_name = clientCredentials)]
     pub fn client_credentials(
         client: &Client,
@@ -246,16 +310,16 @@ impl TokenSession {
         }
         let first = self.state.borrow_mut().core.next(now());
         match first {
-            // The common case, a cached token: no async machinery.
-            Ok(Next::Ready(token)) => Promise::resolve(&JsValue::from_str(token.secret())),
+            // The common case, a cached token: no async machinery (and no store round trip).
+            Ok(FleetNext::Ready(token)) => Promise::resolve(&JsValue::from_str(token.secret())),
             // A renewal ahead of expiry: it runs in the background, the caller goes on.
-            Ok(Next::Send {
+            Ok(FleetNext::Perform {
                 id,
-                request,
+                action,
                 current: Some(current),
             }) => {
                 // It never rejects, and it is kept as the renewal in flight.
-                let _renewal = start(&self.state, id, *request, true);
+                let _renewal = start(&self.state, id, action, true);
                 Promise::resolve(&JsValue::from_str(current.secret()))
             }
             Err(e) => Promise::reject(&Failure(e).into()),
@@ -315,6 +379,27 @@ impl TokenSession {
         })
     }
 
+    /// Resolves (never rejects) once no renewal is in flight: the running one, if any, has
+    /// ended, its token set went to `onTokens` and, in a shared session, to the store. Await it
+    /// before a process exits: a renewal cut short after the server answered can lose a rotated
+    /// refresh token.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn settled(&self) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            loop {
+                let running = state.borrow().inflight.as_ref().map(|(_, p)| p.clone());
+                match running {
+                    // A renewal's Promise never rejects; the next one may have started since.
+                    Some(renewal) => {
+                        let _ = JsFuture::from(renewal).await;
+                    }
+                    None => return Ok(JsValue::UNDEFINED),
+                }
+            }
+        })
+    }
+
     /// Marks `token` as refused by the API (a 401 `invalid_token`): the next
     /// `getAccessToken()` renews, once, however many callers reject the same token. Returns
     /// whether it was the current token.
@@ -328,6 +413,7 @@ impl TokenSession {
         self.state
             .borrow()
             .core
+            .session()
             .tokens()
             .cloned()
             .map(TokenSet::from)
@@ -336,20 +422,25 @@ impl TokenSession {
     /// Whether a renewal is in flight.
     #[wasm_bindgen(getter)]
     pub fn renewing(&self) -> bool {
-        self.state.borrow().core.renewing()
+        self.state.borrow().core.session().renewing()
     }
 
     /// How many renewals in a row have failed (0 after a success): for logs and metrics.
     #[wasm_bindgen(getter)]
     pub fn failures(&self) -> u32 {
-        self.state.borrow().core.failures()
+        self.state.borrow().core.session().failures()
     }
 
     /// When the backoff after a failed renewal ends (Unix seconds): no renewal is sent before
     /// then. `undefined` when the last renewal succeeded.
     #[wasm_bindgen(getter, js_name = retryAt)]
     pub fn retry_at(&self) -> Option<f64> {
-        self.state.borrow().core.retry_at().map(|s| s as f64)
+        self.state
+            .borrow()
+            .core
+            .session()
+            .retry_at()
+            .map(|s| s as f64)
     }
 
     /// The view `JSON.stringify()` shows: `{ client, renewing, failures, retryAt, tokens }`
@@ -357,18 +448,28 @@ impl TokenSession {
     #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "SessionView")]
     pub fn to_view(&self) -> JsValue {
         let s = self.state.borrow();
-        session_view(&s.core, s.fetch.timeout_ms())
+        session_view(s.core.session(), s.fetch.timeout_ms())
+    }
+
+    /// A shared session's state (with `store` and `fleet`): `{ name, owner, version, storeDown,
+    /// stats }`, `stats` being the counters of the fleet machine (store round trips, token
+    /// requests, adoptions...); `undefined` for a session alone.
+    #[wasm_bindgen(getter, unchecked_return_type = "FleetView | undefined")]
+    pub fn fleet(&self) -> JsValue {
+        let s = self.state.borrow();
+        s.core.fleet_view(s.fleet_name.as_deref())
     }
 
     /// `TokenSession { client, renewing, tokens: [redacted] }`.
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> String {
         let s = self.state.borrow();
+        let core = s.core.session();
         format!(
             "TokenSession {{ client: {}, renewing: {}, tokens: {} }}",
-            s.core.client().client_id(),
-            s.core.renewing(),
-            if s.core.tokens().is_some() {
+            core.client().client_id(),
+            core.renewing(),
+            if core.tokens().is_some() {
                 "[redacted]"
             } else {
                 "none"
@@ -422,24 +523,24 @@ async fn access_token(state: &Rc<RefCell<State>>, wait: &Call) -> Result<String,
 /// core: it never spins.
 async fn drive(
     state: &Rc<RefCell<State>>,
-    mut next: Next,
+    mut next: FleetNext,
     wait: Option<&Call>,
 ) -> Result<String, JsValue> {
     loop {
         let (id, renewal, mine) = match next {
-            Next::Ready(token) => return Ok(token.secret().to_owned()),
-            Next::Send {
+            FleetNext::Ready(token) => return Ok(token.secret().to_owned()),
+            FleetNext::Perform {
                 id,
-                request,
+                action,
                 current,
             } => {
-                let renewal = start(state, id, *request, current.is_some());
+                let renewal = start(state, id, action, current.is_some());
                 if let Some(current) = current {
                     return Ok(current.secret().to_owned());
                 }
                 (id, renewal, true)
             }
-            Next::Wait { id } => {
+            FleetNext::Wait { id } => {
                 let renewal = match &state.borrow().inflight {
                     Some((i, p)) if *i == id => p.clone(),
                     // The core waits on a renewal this driver did not start: cannot happen
@@ -472,40 +573,65 @@ async fn drive(
 }
 
 /// Starts renewal `id` (a Promise that never rejects: it resolves with `undefined`, or with
-/// what `onTokens` threw) and keeps it as the one in flight.
-fn start(
-    state: &Rc<RefCell<State>>,
-    id: u64,
-    request: http::Request<Vec<u8>>,
-    background: bool,
-) -> Promise {
-    let renewal = future_to_promise(renew(state.clone(), id, request, background));
+/// what `onTokens` threw) at its first `action`, and keeps it as the one in flight.
+fn start(state: &Rc<RefCell<State>>, id: u64, action: Action, background: bool) -> Promise {
+    let renewal = future_to_promise(renew(state.clone(), id, action, background));
     state.borrow_mut().inflight = Some((id, renewal.clone()));
     renewal
 }
 
-/// Sends renewal `id`, hands the answer (or the transport failure) to the core, the token set
-/// to `onTokens` (awaited), then confirms the delivery. No borrow of the state is held while
-/// JavaScript runs (fetch, callbacks): they may call back into the session.
+/// Carries out renewal `id` from `action` until the core says `Done`: sends the token request
+/// and hands the answer (or the transport failure) to the core; runs each store operation on
+/// the store, within `storeTimeout`, and hands the reply (or the failure) to the core. Then
+/// the token set goes to `onTokens` (awaited) and the delivery is confirmed. No borrow of the
+/// state is held while JavaScript runs (fetch, the store, callbacks): they may call back into
+/// the session.
 async fn renew(
     state: Rc<RefCell<State>>,
     id: u64,
-    request: http::Request<Vec<u8>>,
+    mut action: Action,
     background: bool,
 ) -> Result<JsValue, JsValue> {
-    let fetch = state.borrow().fetch.clone();
-    let sent = fetch.send(&request, &fetch.default_call()).await;
-    let completion = {
-        let mut s = state.borrow_mut();
-        let now = now();
-        match sent {
-            Ok(response) => s.core.receive(id, &response, now),
-            Err(e) => s.core.fail(id, reason(e), now),
+    let (fetch, store, store_timeout) = {
+        let s = state.borrow();
+        (s.fetch.clone(), s.store.clone(), s.store_timeout_ms)
+    };
+    // Whether this renewal's token set came from a token request (else from the store).
+    let mut sent = false;
+    let completion = loop {
+        let step = match action {
+            Action::Done(done) => break Ok(done),
+            Action::Send(request) => {
+                sent = true;
+                let answer = fetch.send(&request, &fetch.default_call()).await;
+                let mut s = state.borrow_mut();
+                let now = now();
+                match answer {
+                    Ok(response) => s.core.receive(id, &response, now),
+                    Err(e) => s.core.fail(id, &reason(e), now),
+                }
+            }
+            Action::Store(op) => {
+                let reply = match &store {
+                    Some(store) => run_store(store, &op, store_timeout).await,
+                    None => Err("no store".to_owned()),
+                };
+                let mut s = state.borrow_mut();
+                let now = now();
+                match reply {
+                    Ok(reply) => s.core.store_done(id, reply, now),
+                    Err(why) => s.core.store_failed(id, &why, now),
+                }
+            }
+        };
+        match step {
+            Ok(next) => action = next,
+            Err(e) => break Err(e),
         }
     };
-    let (on_tokens, on_error) = {
+    let (on_tokens, on_error, version) = {
         let s = state.borrow();
-        (s.on_tokens.clone(), s.on_error.clone())
+        (s.on_tokens.clone(), s.on_error.clone(), s.core.version())
     };
     let mut outcome = JsValue::UNDEFINED;
     match completion {
@@ -517,7 +643,8 @@ async fn renew(
             }
             if let Some(renewed) = done.renewed {
                 if let Some(f) = &on_tokens {
-                    if let Err(thrown) = deliver(f, renewed).await {
+                    let source = version.map(|v| (if sent { "http" } else { "store" }, v));
+                    if let Err(thrown) = deliver(f, renewed, source).await {
                         outcome = thrown;
                     }
                 }
@@ -542,10 +669,42 @@ async fn renew(
     Ok(outcome)
 }
 
-/// Hands a token set to `onTokens` and awaits what it returns.
-async fn deliver(f: &Function, renewed: Renewed) -> Result<(), JsValue> {
+/// Runs store operation `op` on `store` within `timeout` ms (a watch: its own timeout more):
+/// the reply, or why it failed (never a secret: the store's error message).
+async fn run_store(store: &JsValue, op: &StoreOp, timeout: f64) -> Result<StoreReply, String> {
+    let name = op.name();
+    let deadline = match op {
+        StoreOp::Watch { timeout_ms, .. } => timeout + *timeout_ms as f64,
+        _ => timeout,
+    };
+    let call = crate::fleet::store_call(store, &crate::fleet::store_op_to_js(op).into(), deadline);
+    match JsFuture::from(call).await {
+        Ok(answer) => crate::fleet::store_answer(name, &answer),
+        Err(thrown) => {
+            let message = crate::convert::message_of(&thrown);
+            Err(if message.is_empty() {
+                format!("the store's {name} failed")
+            } else {
+                format!("the store's {name} failed: {message}")
+            })
+        }
+    }
+}
+
+/// Hands a token set to `onTokens` and awaits what it returns. `source` (a shared session):
+/// where the set came from (`http`: this process's token request; `store`: another
+/// process's renewal) and its store version.
+async fn deliver(
+    f: &Function,
+    renewed: Renewed,
+    source: Option<(&str, u64)>,
+) -> Result<(), JsValue> {
     let info = Object::new();
     set(&info, "refreshTokenRotated", renewed.refresh_token_rotated);
+    if let Some((source, version)) = source {
+        set(&info, "source", source);
+        set(&info, "version", version as f64);
+    }
     let result = f.call2(
         &JsValue::UNDEFINED,
         &TokenSet::from(renewed.tokens).into(),
@@ -609,7 +768,7 @@ pub struct SessionState {
 }
 
 /// A session grant object (`{ type, ... }`) as the core's grant.
-fn grant_of(v: &JsValue) -> Result<SessionGrant, Error> {
+pub(crate) fn grant_of(v: &JsValue) -> Result<SessionGrant, Error> {
     let kind = opt_string(&get(v, "type"), "grant.type")?.unwrap_or_default();
     match kind.as_str() {
         "client_credentials" => {
@@ -675,7 +834,7 @@ fn next_to_js(next: Next) -> JsValue {
     make_next(o)
 }
 
-fn completion_to_js(done: Completion) -> JsValue {
+pub(crate) fn completion_to_js(done: Completion) -> JsValue {
     let o = Object::new();
     let renewed = done.renewed.map(|r| {
         let renewed = Object::new();

@@ -31,6 +31,10 @@ const verified = jwkSet.verify(idToken, ['EdDSA']);
 const oidcPending = g.PendingAuthorization.deserialize(JSON.stringify({ state: 's', issuer: 'https://as.example', nonce: 'NONCE-s3cret' }));
 const idTokenCheck = client.idTokenCheck(oidcPending, { algorithms: ['EdDSA'] });
 const jwksCache = new g.JwksCache('https://as.example/jwks', { keys: jwkSet, fetchedAt: 1_700_000_000 });
+// A shared session's entry key (issue 12): its bytes, hex and base64 must never show either.
+const entryKey = new TextEncoder().encode('KEY-s3cret-KEY-s3cret-KEY-s3cre!');
+SECRETS.push(Buffer.from(entryKey).toString('hex'), Buffer.from(entryKey).toString('base64'), Buffer.from(entryKey).toString('base64url'));
+const fleetConfig = new g.FleetConfig({ name: 'billing', keys: [{ kid: 'k1', key: entryKey }], owner: 'proc-1' });
 const userinfo = g.parseUserinfoResponse({ status: 200, body: '{"sub":"alice","email":"PII-s3cret@example.com"}' }, 'alice').userinfo;
 const instances = {
   SigningKey: signingKey,
@@ -50,6 +54,9 @@ const instances = {
   Discovery: new g.Discovery('https://as.example'),
   TokenSession: g.TokenSession.password(client, 'alice', 'PW-s3cret', [], { tokens }),
   SessionState: state,
+  FleetConfig: fleetConfig,
+  FleetState: new g.FleetState(client, { type: 'password', username: 'alice', password: 'PW-s3cret' }, fleetConfig, { tokens }),
+  StoreEntry: new g.StoreEntry(3, tokens, 1_700_000_000),
 };
 // The state and PKCE verifier of the pending authorization are secrets too.
 const pending = JSON.parse(authorization.pending.serialize());

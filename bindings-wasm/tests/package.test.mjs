@@ -17,6 +17,7 @@ test('the packed files: every exports target, exactly one .wasm, no WebAssembly 
   const targets = [];
   const walk = (v) => (typeof v === 'string' ? targets.push(v.replace(/^\.\//, '')) : Object.values(v).forEach(walk));
   walk(manifest.exports);
+  walk(manifest.imports);
   for (const t of targets) assert.ok(files.includes(t), `exports names ${t}, which is not packed`);
   assert.deepEqual(files.filter((f) => f.endsWith('.wasm')), ['grantline_bg.wasm']);
   for (const f of files.filter((name) => /\.[cm]?js$/.test(name))) {
@@ -25,4 +26,20 @@ test('the packed files: every exports target, exactly one .wasm, no WebAssembly 
     assert.ok(!source.includes('AGFzbQ'), `${f} embeds a WebAssembly module`);
     for (const [, name] of source.matchAll(/['"/]([\w.-]+\.wasm)['"]/g)) assert.equal(name, 'grantline_bg.wasm', `${f} loads ${name}`);
   }
+});
+
+test('the main entry points never load grantline/redis (nor node-redis): an edge bundle stays as it was', () => {
+  const main = ['index.js', 'node.js', 'node.cjs', 'workerd.js', 'errors.js', 'support.js', 'grantline_core.js'];
+  for (const f of main) {
+    const source = readFileSync(join(pkg, f), 'utf8');
+    assert.doesNotMatch(source, /redis\.js|from ['"]redis['"]|require\(['"]redis['"]\)/, f);
+  }
+  const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
+  assert.deepEqual(manifest.exports['./redis'], { types: './redis.d.ts', default: './redis.js' });
+  assert.equal(manifest.peerDependenciesMeta.redis.optional, true);
+  assert.equal(manifest.dependencies, undefined, 'no dependency');
+  // redis.js takes the core's Lua through the package itself (#grantline), never a copy.
+  const adapter = readFileSync(join(pkg, 'redis.js'), 'utf8');
+  assert.match(adapter, /from '#grantline'/);
+  assert.doesNotMatch(adapter, /redis\.call/);
 });

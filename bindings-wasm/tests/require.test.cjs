@@ -20,6 +20,14 @@ test("require('grantline') works, and is the very module `import` loads", async 
   assert.equal(require.resolve('grantline').endsWith('node.cjs'), true, require.resolve('grantline'));
 });
 
+test("require('grantline/redis') gives the Redis store, over the same module instance", async () => {
+  const { redisStore } = require('grantline/redis');
+  assert.equal(typeof redisStore, 'function');
+  assert.throws(() => redisStore({}), /node-redis client/);
+  const { redisStore: esm } = await import('grantline/redis');
+  assert.equal(esm, redisStore);
+});
+
 test('without require() of ES modules (older Node), the error says to use import()', (t) => {
   const probe = spawnSync(process.execPath, ['--no-experimental-require-module', '-p', 'process.features.require_module'], { encoding: 'utf8' });
   if (probe.status !== 0 || probe.stdout.trim() !== 'false') {

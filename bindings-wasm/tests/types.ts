@@ -8,7 +8,76 @@ import {
   type Next, type Completion, type SessionGrant, type TokenSetView, type SessionView, type ClientView,
   SigningKey, JwkSet, JwksCache, IdTokenClaims, UserInfo, VerifiedJws, TokenValidationError, parseUserinfoResponse,
   type JwsAlgorithm, type JwksStep, type TokenExchangeOptions, type IdTokenClaimsView,
+  FleetConfig, FleetState, StoreEntry, StoreError, fleetRedisScripts, type FleetStore, type StoreOp, type FleetNext,
+  type FleetAction, type FleetStats, type FleetView, type FleetConfigOptions, type StoreReply, type AcquireResult,
+  type FleetConfigView, type TokensInfo,
 } from 'grantline';
+import { redisStore, type RedisStore } from 'grantline/redis';
+import { createClient } from 'redis';
+
+/** A FleetStore of one's own: the five operations, typed by the interface. */
+export class MapStore implements FleetStore {
+  entries = new Map<string, string>();
+  async read(op: { key: string }): Promise<string | null> { return this.entries.get(op.key) ?? null; }
+  async acquire(op: { key: string; ttlMs: number }, { signal }: { signal?: AbortSignal }): Promise<AcquireResult> {
+    void signal;
+    return { acquired: true, leaseTtlMs: op.ttlMs, entry: this.entries.get(op.key) ?? null };
+  }
+  async commit(op: { key: string; entry: string; expectedVersion: number; version: number }): Promise<boolean> {
+    this.entries.set(op.key, op.entry);
+    return op.version === op.expectedVersion + 1;
+  }
+  async release(): Promise<void> {}
+  async watch(op: { timeoutMs: number }): Promise<void> { await new Promise((r) => setTimeout(r, op.timeoutMs)); }
+}
+
+export async function fleetUsage(): Promise<string> {
+  const redis = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
+  await redis.connect();
+  const store: RedisStore = redisStore(redis, { watch: 'pubsub' });
+  const options: FleetConfigOptions = { name: 'billing', keys: [{ kid: 'k1', key: new Uint8Array(32) }], leaseTtlMs: 20_000 };
+  const config = new FleetConfig(options);
+  const plain = new FleetConfig({ name: 'dev', plaintext: true, owner: 'me', renewAloneWhenStoreDown: true });
+  const kids: string[] | undefined = config.kids;
+  const shown: FleetConfigView = plain.toJSON();
+  const client = new Client(Provider.bindeo(), 'id', { clientSecret: 's' });
+  const session = TokenSession.clientCredentials(client, [], {
+    store, fleet: config, storeTimeout: 1000,
+    onTokens: (t: TokenSet, info: TokensInfo) => { void t; void info.source; void info.version; },
+  });
+  const other = TokenSession.password(client, 'u', 'p', [], { store: new MapStore(), fleet: options });
+  const token: string = await session.getAccessToken();
+  await session.settled();
+  const view: FleetView | undefined = session.fleet;
+  const stats: FleetStats | undefined = view?.stats;
+  try {
+    await other.getAccessToken();
+  } catch (e) {
+    if (e instanceof StoreError) { const kind: string = e.kind; void kind; }
+  }
+  // The machine sans-IO.
+  const state = new FleetState(client, { type: 'client_credentials' }, config, { skew: 30 });
+  const next: FleetNext = state.next(Date.now());
+  if (next.next === 'perform') {
+    let action: FleetAction = next.action;
+    if (action.action === 'store' && action.op === 'read') {
+      const op: StoreOp = action;
+      const reply: StoreReply = { entry: await store.read(action, {}) ?? null };
+      action = state.storeDone(next.id, reply, Date.now());
+      void op;
+    } else if (action.action === 'send') {
+      action = state.fail(next.id, 'offline');
+    }
+    if (action.action === 'done' && action.completion.renewed) state.delivered(next.id);
+  }
+  const entry = new StoreEntry(1, TokenSet.deserialize('{}'), 1_700_000_000);
+  const sealed: string = entry.seal(config);
+  const back: StoreEntry = StoreEntry.open(sealed, { keys: [{ kid: 'k1', key: new Uint8Array(32) }] });
+  const scripts: string = fleetRedisScripts().acquire;
+  await store.close();
+  void kids; void shown; void stats; void back.version; void back.writtenAt; void back.tokens; void scripts; void state.version; void state.stats;
+  return token;
+}
 
 export async function oidcUsage(): Promise<string | undefined> {
   const key: SigningKey = SigningKey.fromJwk('{}').withKid('k1').withAlgorithm('ES256');

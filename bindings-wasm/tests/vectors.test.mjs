@@ -749,6 +749,49 @@ const KINDS = {
     }
     return diffs;
   },
+  store_entry(v) {
+    const f = fields(v, 'vector', withCommon(['keys', 'plaintext', 'sealed', 'expect_entry', 'expect_error', 'entry', 'nonce_hex', 'expect_sealed']));
+    const protection = protectionOf(f);
+    if (f.has('sealed')) {
+      for (const k of ['entry', 'nonce_hex', 'expect_sealed']) if (f.has(k)) throw new VectorError(`\`${k}\` with \`sealed\``);
+      return judge(f, ['expect_entry'], [], () => ({ expect_entry: entryJson(g.StoreEntry.open(f.str('sealed'), protection)) }));
+    }
+    for (const k of ['expect_entry', 'expect_error']) if (f.has(k)) throw new VectorError(`\`${k}\` without \`sealed\``);
+    const entry = entryInput(f.value('entry'));
+    const nonce = keyBytes(f.str('nonce_hex'));
+    if (nonce.length !== 12) throw new VectorError('`nonce_hex` is not 12 bytes');
+    const want = f.str('expect_sealed');
+    let sealed;
+    let back;
+    try {
+      sealed = entry.sealWithNonce(protection, nonce);
+      if (sealed !== want) return [`sealed:\n      expected ${want}\n      got      ${sealed}`];
+      back = g.StoreEntry.open(sealed, protection);
+    } catch (e) {
+      if (!(e instanceof g.GrantlineError)) throw e;
+      return [`unexpected error ${JSON.stringify(errorJson(e))} (${e.message})`];
+    }
+    const diffs = [];
+    diff('round trip', entryJson(entry), entryJson(back), diffs);
+    return diffs;
+  },
+  fleet_session(v) {
+    const f = fields(v, 'vector', withCommon(['provider', 'client', 'grant', 'tokens', 'skew', 'fleet', 'steps']));
+    const c = client(provider(f.value('provider')), f.value('client'));
+    const ff = fields(f.value('fleet'), 'fleet', ['name', 'owner', 'lease_ttl_ms', 'renew_alone', 'keys', 'plaintext']);
+    const options = { name: ff.str('name'), owner: ff.str('owner'), renewAloneWhenStoreDown: ff.bool('renew_alone') ?? false, ...protectionOf(ff) };
+    if (ff.has('lease_ttl_ms')) options.leaseTtlMs = ff.uint('lease_ttl_ms');
+    const config = new g.FleetConfig(options);
+    const run = new FleetRun(new g.FleetState(c, sessionGrant(f.value('grant')), config, sessionOptions(f)), config);
+    const steps = f.value('steps');
+    if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
+    for (const [i, step] of steps.entries()) {
+      const diffs = fleetStep(run, step, `steps[${i}] (${step && step.op})`);
+      // As the reference runner: the first failing step ends the vector (later steps build on it).
+      if (diffs.length) return diffs;
+    }
+    return [];
+  },
   redact_url(v) {
     const f = fields(v, 'vector', withCommon(['url', 'expect_url']));
     return judge(f, ['expect_url'], [], () => ({ expect_url: g.redactUrl(f.str('url')) }));
@@ -756,26 +799,7 @@ const KINDS = {
   session(v) {
     const f = fields(v, 'vector', withCommon(['provider', 'client', 'grant', 'tokens', 'skew', 'steps']));
     const c = client(provider(f.value('provider')), f.value('client'));
-    const gf = fields(f.value('grant'), 'grant', ['type', 'username', 'password', 'scopes']);
-    const type = gf.str('type');
-    let grant;
-    if (type === 'client_credentials') {
-      fields(f.value('grant'), 'grant', ['type', 'scopes']);
-      grant = { type, scopes: gf.strings('scopes') };
-    } else if (type === 'password') {
-      grant = { type, username: gf.str('username'), password: gf.str('password'), scopes: gf.strings('scopes') };
-    } else if (type === 'refresh_only') {
-      fields(f.value('grant'), 'grant', ['type']);
-      grant = { type };
-    } else throw new VectorError(`grant: unknown type ${type}`);
-    const options = {};
-    if (f.has('tokens')) {
-      const t = f.get('tokens');
-      if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new VectorError('`tokens` is not an object');
-      options.tokens = JSON.stringify(t);
-    }
-    if (f.has('skew')) options.skew = f.uint('skew');
-    const state = new g.SessionState(c, grant, options);
+    const state = new g.SessionState(c, sessionGrant(f.value('grant')), sessionOptions(f));
     const steps = f.value('steps');
     if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
     const diffs = [];
@@ -825,6 +849,178 @@ const KINDS = {
   },
 };
 
+/** A session grant of a `session` or `fleet_session` vector. */
+function sessionGrant(spec) {
+  const gf = fields(spec, 'grant', ['type', 'username', 'password', 'scopes']);
+  const type = gf.str('type');
+  if (type === 'client_credentials') {
+    fields(spec, 'grant', ['type', 'scopes']);
+    return { type, scopes: gf.strings('scopes') };
+  }
+  if (type === 'password') return { type, username: gf.str('username'), password: gf.str('password'), scopes: gf.strings('scopes') };
+  if (type === 'refresh_only') {
+    fields(spec, 'grant', ['type']);
+    return { type };
+  }
+  throw new VectorError(`grant: unknown type ${type}`);
+}
+
+/** A session's `tokens` and `skew`. */
+function sessionOptions(f) {
+  const options = {};
+  if (f.has('tokens')) {
+    const t = f.get('tokens');
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new VectorError('`tokens` is not an object');
+    options.tokens = JSON.stringify(t);
+  }
+  if (f.has('skew')) options.skew = f.uint('skew');
+  return options;
+}
+
+// ---------------------------------------------------------------------------------- fleet
+
+function keyBytes(hex) {
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new VectorError(`key_hex: not hex: ${JSON.stringify(hex)}`);
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** `keys` (`[{ kid, key_hex }]`, the first current) or `"plaintext": true`, as the API's protection. */
+function protectionOf(f) {
+  const plaintext = f.bool('plaintext') ?? false;
+  if (f.has('keys') === plaintext) throw new VectorError('exactly one of `keys` and `"plaintext": true`');
+  if (plaintext) return { plaintext: true };
+  const keys = f.get('keys');
+  if (!Array.isArray(keys) || !keys.length) throw new VectorError('`keys` is not a non-empty list');
+  const protection = {
+    keys: keys.map((k, i) => {
+      const kf = fields(k, `keys[${i}]`, ['kid', 'key_hex']);
+      return { kid: kf.str('kid'), key: keyBytes(kf.str('key_hex')) };
+    }),
+  };
+  try {
+    new g.FleetConfig({ name: 'check', ...protection }); // eslint-disable-line no-new
+  } catch (e) {
+    throw new VectorError(`keys: ${e.message}`);
+  }
+  return protection;
+}
+
+/** A vector's `{ version, written_at, tokens }` as a `StoreEntry`. */
+function entryInput(spec) {
+  const f = fields(spec, 'entry', ['version', 'written_at', 'tokens']);
+  const t = f.value('tokens');
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new VectorError('entry.tokens is not an object');
+  return new g.StoreEntry(f.uint('version'), JSON.stringify(t), f.uint('written_at'));
+}
+
+function entryJson(e) {
+  const t = e.tokens;
+  return {
+    version: e.version, written_at: e.writtenAt, expires_at: orNull(t.expiresAt),
+    access_token: t.accessToken, refresh_token: orNull(t.refreshToken),
+  };
+}
+
+const STATS = {
+  store_ops: 'storeOps', store_failures: 'storeFailures', http_renewals: 'httpRenewals',
+  fallback_renewals: 'fallbackRenewals', adopted: 'adopted', committed: 'committed', conflicts: 'conflicts',
+};
+
+/** One run of a `fleet_session` vector: the state, its config, the last commit's text. */
+class FleetRun {
+  constructor(state, config) {
+    this.state = state;
+    this.config = config;
+    this.lastCommit = undefined;
+  }
+
+  /** An entry in a reply: null, a raw text, `{ seal: entry }` or `{ last_commit: true }`. */
+  replyEntry(spec) {
+    if (spec === null || typeof spec === 'string') return spec;
+    if (typeof spec !== 'object' || Array.isArray(spec)) throw new VectorError(`entry: unexpected ${JSON.stringify(spec)}`);
+    if (Object.hasOwn(spec, 'seal')) return entryInput(fields(spec, 'entry', ['seal']).value('seal')).seal(this.config);
+    const f = fields(spec, 'entry', ['last_commit']);
+    if (f.bool('last_commit') !== true) throw new VectorError('`last_commit` must be true');
+    if (this.lastCommit === undefined) throw new VectorError('no commit was asked yet');
+    return this.lastCommit;
+  }
+
+  reply(spec) {
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new VectorError('`reply` is not an object');
+    if (Object.hasOwn(spec, 'acquired')) {
+      const f = fields(spec, 'reply', ['acquired', 'lease_ttl_ms', 'entry']);
+      const ttl = f.value('lease_ttl_ms');
+      return {
+        acquired: f.bool('acquired') ?? false,
+        leaseTtlMs: Number.isInteger(ttl) && ttl >= 0 ? ttl : null,
+        entry: this.replyEntry(f.value('entry')),
+      };
+    }
+    if (Object.hasOwn(spec, 'entry')) return { entry: this.replyEntry(fields(spec, 'reply', ['entry']).value('entry')) };
+    if (Object.hasOwn(spec, 'committed')) return { committed: fields(spec, 'reply', ['committed']).bool('committed') ?? false };
+    if (Object.hasOwn(spec, 'released')) return fields(spec, 'reply', ['released']) && { released: true };
+    if (Object.hasOwn(spec, 'watched')) return fields(spec, 'reply', ['watched']) && { watched: true };
+    throw new VectorError(`unknown reply ${JSON.stringify(spec)}`);
+  }
+
+  /** An action as the vectors write it (a commit's entry opened; the text remembered). */
+  actionJson(a) {
+    switch (a.action) {
+      case 'send': return { action: 'send', request: requestJson(a.request) };
+      case 'done': return { action: 'done', completion: completionJson(a.completion) };
+      case 'store': break;
+      default: throw new Error(`unknown action ${a.action}`);
+    }
+    switch (a.op) {
+      case 'read': return { action: 'store', op: 'read', key: a.key };
+      case 'acquire': return { action: 'store', op: 'acquire', key: a.key, lease: a.lease, owner: a.owner, ttl_ms: a.ttlMs };
+      case 'commit': {
+        this.lastCommit = a.entry;
+        let opened;
+        try {
+          opened = entryJson(g.StoreEntry.open(a.entry, this.config));
+        } catch (e) {
+          opened = `the committed entry does not open: ${e.message}`;
+        }
+        return {
+          action: 'store', op: 'commit', key: a.key, lease: a.lease, owner: a.owner, channel: a.channel,
+          expected_version: a.expectedVersion, version: a.version, entry: opened,
+        };
+      }
+      case 'release': return { action: 'store', op: 'release', lease: a.lease, owner: a.owner };
+      case 'watch': return { action: 'store', op: 'watch', channel: a.channel, version: a.version, timeout_ms: a.timeoutMs };
+      default: throw new Error(`unknown store op ${a.op}`);
+    }
+  }
+
+  /** Differences between an expected action and `a` (a send's request only when given). */
+  actionDiffs(where, expected, a) {
+    if (a.action === 'done' && expected && expected.action === 'done') {
+      const f = fields(expected, `${where}.expect`, ['action', 'completion']);
+      return completionDiffs(where, f.value('completion'), completionJson(a.completion));
+    }
+    const actual = this.actionJson(a);
+    if (expected && typeof expected === 'object' && !Object.hasOwn(expected, 'request')) delete actual.request;
+    if (actual.completion && actual.completion.error) actual.completion.error = errorJson(actual.completion.error);
+    const diffs = [];
+    diff(`${where}.expect`, expected, actual, diffs);
+    return diffs;
+  }
+
+  nextDiffs(where, expected, n) {
+    if (n.next !== 'perform') {
+      const diffs = [];
+      diff(`${where}.expect`, expected, n.next === 'ready' ? { next: 'ready', token: n.token } : { next: 'wait', id: n.id }, diffs);
+      return diffs;
+    }
+    const f = fields(expected, `${where}.expect`, ['next', 'id', 'current', 'action']);
+    const diffs = [];
+    diff(`${where}.expect`, { next: f.value('next'), id: f.value('id'), current: f.value('current') },
+      { next: 'perform', id: n.id, current: orNull(n.current) }, diffs);
+    return [...diffs, ...this.actionDiffs(`${where}.action`, f.value('action'), n.action)];
+  }
+}
+
 /** A session's next answer as the vectors write it (`request` only when the vector has one). */
 function nextJson(n, expected) {
   const out = { next: n.next };
@@ -835,6 +1031,67 @@ function nextJson(n, expected) {
     if (expected && typeof expected === 'object' && Object.hasOwn(expected, 'request')) out.request = requestJson(n.request);
   }
   return out;
+}
+
+const FLEET_STEPS = {
+  next: ['now_ms'],
+  waited: ['id', 'now_ms'],
+  store_done: ['id', 'now_ms', 'reply'],
+  store_failed: ['id', 'now_ms', 'reason'],
+  receive: ['id', 'now_ms', 'response'],
+  fail: ['id', 'now_ms', 'reason'],
+  delivered: ['id'],
+  abandon: ['id'],
+  cancellable: ['id'],
+  reject: ['token'],
+  version: [],
+  stats: [],
+};
+
+/** One step of a `fleet_session` vector: its differences (empty when it passed). */
+function fleetStep(run, step, where) {
+  if (!step || !Object.hasOwn(FLEET_STEPS, step.op)) throw new VectorError(`${where}: unknown op`);
+  const sf = fields(step, where, ['op', 'expect', 'expect_error', ...FLEET_STEPS[step.op]]);
+  const hasError = sf.has('expect_error');
+  if (hasError === sf.has('expect')) throw new VectorError(`${where}: exactly one of expect and expect_error`);
+  const s = run.state;
+  const kind = ['next', 'waited'].includes(step.op) ? 'next' : ['store_done', 'store_failed', 'receive', 'fail'].includes(step.op) ? 'action' : 'value';
+  if (hasError && kind === 'value') throw new VectorError(`${where}: no expect_error for this op`);
+  let actual;
+  try {
+    switch (step.op) {
+      case 'next': actual = s.next(sf.uint('now_ms')); break;
+      case 'waited': actual = s.waited(sf.uint('id'), sf.uint('now_ms')); break;
+      case 'store_done': actual = s.storeDone(sf.uint('id'), run.reply(sf.value('reply')), sf.uint('now_ms')); break;
+      case 'store_failed': actual = s.storeFailed(sf.uint('id'), sf.str('reason'), sf.uint('now_ms')); break;
+      case 'receive': actual = s.receive(sf.uint('id'), response(sf.value('response')), sf.uint('now_ms')); break;
+      case 'fail': actual = s.fail(sf.uint('id'), sf.str('reason'), sf.uint('now_ms')); break;
+      case 'delivered': actual = s.delivered(sf.uint('id')); break;
+      case 'abandon': actual = s.abandon(sf.uint('id')); break;
+      case 'cancellable': actual = s.cancellable(sf.uint('id')); break;
+      case 'reject': actual = s.reject(sf.str('token')); break;
+      case 'version': actual = s.version; break;
+      default: {
+        const want = sf.value('expect');
+        if (want === null || typeof want !== 'object' || Array.isArray(want)) throw new VectorError(`${where}: expect is not an object`);
+        const stats = s.stats;
+        actual = {};
+        for (const k of Object.keys(want)) actual[k] = Object.hasOwn(STATS, k) ? stats[STATS[k]] : null;
+      }
+    }
+  } catch (e) {
+    if (e instanceof VectorError) throw e;
+    if (!(e instanceof g.GrantlineError)) throw new Error(`${where}: not a GrantlineError: ${e && e.stack}`);
+    if (!hasError) return [`${where}: unexpected error ${JSON.stringify(errorJson(e))} (${e.message})`];
+    return errorDiffs(`${where}.expect_error`, sf.get('expect_error'), e);
+  }
+  if (hasError) return [`${where}: expected the error ${JSON.stringify(sf.get('expect_error'))}, got ${JSON.stringify(actual)}`];
+  const expected = sf.value('expect');
+  if (kind === 'next') return run.nextDiffs(where, expected, actual);
+  if (kind === 'action') return run.actionDiffs(where, expected, actual);
+  const diffs = [];
+  diff(`${where}.expect`, expected, actual, diffs);
+  return diffs;
 }
 
 /** A completion, its error kept as the error itself (compared field by field). */
