@@ -25,8 +25,8 @@
 //! 5. A commit whose answer is lost (the store failed mid-way) leaves the new refresh token in
 //!    this process only. The lease stays ours until its TTL, so nobody else refreshes
 //!    meanwhile, and the same compare-and-set is retried every [`COMMIT_RETRY_MS`] while the
-//!    lease lasts (then at least every second), from [`FleetSession::next`] on a caller that
-//!    holds the valid token. **The lease TTL is therefore the longest store outage a rotating
+//!    lease lasts (then at least every second), by the next caller of [`FleetSession::next`],
+//!    before anything else (even once the token has expired). **The lease TTL is therefore the longest store outage a rotating
 //!    refresh token survives in that instant**: an outage that starts between a holder's
 //!    refresh and its commit and outlasts the lease lets another process take over with the
 //!    previous refresh token (servers with a reuse grace period, like Auth0's and Okta's,
@@ -672,6 +672,20 @@ impl FleetSession {
     /// # Errors
     /// As [`TokenSession::next`], only when no usable token exists.
     pub fn next(&mut self, now_ms: u64) -> Result<FleetNext, Error> {
+        if let Some(p) = self.pending.clone() {
+            if self.flight.is_none() && now_ms >= p.retry_at_ms {
+                // This process alone holds the newest refresh token, and its lease keeps the
+                // others from refreshing only for a while: writing it comes first, whatever
+                // the session would do (serve, renew, or report its backoff).
+                let current = self.session.usable_token(now_ms / 1000);
+                let (id, action) = self.retry_commit(p, now_ms);
+                return Ok(FleetNext::Perform {
+                    id,
+                    action,
+                    current,
+                });
+            }
+        }
         let step = self.session.next(now_ms / 1000)?;
         self.map_next(step, now_ms)
     }
@@ -690,13 +704,7 @@ impl FleetSession {
             Next::Ready(token) => match self.pending.clone() {
                 Some(p) if self.flight.is_none() && now_ms >= p.retry_at_ms => {
                     // Retry the lost commit, on a caller that holds a valid token.
-                    let id = self.session.allocate_id();
-                    let mut flight = Flight::new(id, None, p.base, now_ms);
-                    flight.writing = p.writing;
-                    flight.retry = true;
-                    flight.lease_until_ms = p.lease_until_ms;
-                    self.flight = Some(flight);
-                    let action = self.commit(p.base, p.writing, p.entry);
+                    let (id, action) = self.retry_commit(p, now_ms);
                     FleetNext::Perform {
                         id,
                         action,
@@ -719,6 +727,18 @@ impl FleetSession {
                         None => FleetNext::Wait { id: busy },
                     });
                 }
+                if let Some(p) = self.pending.clone().filter(|p| now_ms >= p.retry_at_ms) {
+                    // This process alone holds the newest refresh token, and its lease keeps the
+                    // others from refreshing only for a while: writing it comes before renewing
+                    // (which then reads it back).
+                    self.session.abandon(id);
+                    let (id, action) = self.retry_commit(p, now_ms);
+                    return Ok(FleetNext::Perform {
+                        id,
+                        action,
+                        current,
+                    });
+                }
                 let action = self.begin(id, *request, now_ms)?;
                 FleetNext::Perform {
                     id,
@@ -727,6 +747,17 @@ impl FleetSession {
                 }
             }
         })
+    }
+
+    /// Starts a flight that retries a lost commit.
+    fn retry_commit(&mut self, p: PendingCommit, now_ms: u64) -> (u64, Action) {
+        let id = self.session.allocate_id();
+        let mut flight = Flight::new(id, None, p.base, now_ms);
+        flight.writing = p.writing;
+        flight.retry = true;
+        flight.lease_until_ms = p.lease_until_ms;
+        self.flight = Some(flight);
+        (id, self.commit(p.base, p.writing, p.entry))
     }
 
     fn begin(
@@ -1296,20 +1327,20 @@ impl MemoryStore {
                 entry,
                 ..
             } => {
+                // A commit ends the holder's renewal, whatever its outcome.
+                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
+                    self.leases.remove(lease);
+                }
                 let current = match self.entries.get(key) {
                     None => Some(0),
                     Some(text) => serde_json::from_str::<serde_json::Value>(text)
                         .ok()
                         .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64)),
                 };
-                // Like the Redis script: an unreadable entry is never overwritten, and the
-                // lease stays as it is.
+                // Like the Redis script: an unreadable entry is never overwritten.
                 let Some(current) = current else {
                     return StoreReply::Committed(false);
                 };
-                if self.leases.get(lease).is_some_and(|(o, _)| o == owner) {
-                    self.leases.remove(lease);
-                }
                 if current == *expected_version {
                     self.entries.insert(key.clone(), entry.clone());
                     StoreReply::Committed(true)
@@ -1356,17 +1387,18 @@ if got then return {1, ttl, entry} end
 return {0, ttl, entry}
 ";
 
-    /// Compare-and-set on the entry's `version` (0 when absent), releasing the lease if
-    /// `owner` holds it and publishing the new version. `KEYS`: entry, lease; `ARGV`: owner,
+    /// Compare-and-set on the entry's `version` (0 when absent), publishing the new version;
+    /// the lease is released first if `owner` holds it, whatever the outcome (a commit ends
+    /// the holder's renewal). `KEYS`: entry, lease; `ARGV`: owner,
     /// expected_version, entry_text, channel, version.
-    pub const COMMIT: &str = r"local cur = redis.call('GET', KEYS[1])
+    pub const COMMIT: &str = r"if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local cur = redis.call('GET', KEYS[1])
 local v = 0
 if cur then
   local ok, doc = pcall(cjson.decode, cur)
   if not ok or type(doc) ~= 'table' or type(doc.version) ~= 'number' then return {-1} end
   v = doc.version
 end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if v ~= tonumber(ARGV[2]) then return {0, v} end
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])

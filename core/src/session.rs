@@ -689,6 +689,11 @@ impl TokenSession {
         })
     }
 
+    /// The current access token when it may be used at `now` (what `next` would serve).
+    pub(crate) fn usable_token(&self, now: u64) -> Option<AccessToken> {
+        self.usable(now).map(|t| t.access_token().clone())
+    }
+
     /// A fresh id from the session's sequence, for work a wrapper performs outside a renewal
     /// (the fleet's retried commit), so that ids never collide.
     pub(crate) fn allocate_id(&mut self) -> u64 {

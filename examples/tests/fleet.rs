@@ -695,6 +695,9 @@ fn follows_the_table(redis_url: &str, run: &dyn Fn(StoreOp) -> Result<StoreReply
         .query::<()>(&mut con)
         .unwrap();
     assert_eq!(run(commit("d", 1)).unwrap(), StoreReply::Committed(false));
+    // ...and the commit still ends the holder's lease: nobody waits out its TTL.
+    let lease: Option<String> = redis::cmd("GET").arg(&keys.lease).query(&mut con).unwrap();
+    assert_eq!(lease, None);
     redis::cmd("DEL")
         .arg(&keys.entry)
         .arg(&keys.lease)
