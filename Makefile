@@ -9,13 +9,18 @@ CARGO ?= cargo
 SERVERS := tests/interop/servers.sh
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: test demo setup lint unit wasm js python kotlin interop vectors bench load fuzz fmt
+.PHONY: test demo setup lint unit wasm js python kotlin interop vectors bench load fuzz fmt fleet fleet-demo
 
-test: setup lint unit wasm js python kotlin interop
+test: setup lint unit wasm js python kotlin interop fleet
 	@echo "make test: all suites passed"
 
+# The grants against the local servers, then the fleet demo: Rust and Python processes sharing
+# one token over Redis (it builds the Python extension into .venv the first time).
 demo: setup
 	$(SERVERS) run -- $(CARGO) run --quiet -p grantline-examples --bin demo
+	bindings-python/test.sh build
+	$(CARGO) build --release --quiet -p grantline-examples --bin fleet-worker
+	$(SERVERS) run -- python3 tests/fleet/demo.py
 
 setup:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -51,7 +56,7 @@ kotlin:
 # Interop against real authorization servers on 127.0.0.1, and the examples' transport against
 # the hostile server (tests/hostile), all stopped when done.
 interop:
-	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test oidc --test hostile --test async_session
+	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test oidc --test hostile --test async_session --test fleet
 
 # Benchmarks, each against its anchor library in the same run: the core against the oauth2
 # crate, the npm package against oauth4webapi, the Python package against oauthlib, the Kotlin
@@ -73,6 +78,21 @@ load: setup
 	$(CARGO) build --release -p grantline-examples --bin load
 	$(SERVERS) run -- bash -c 'rc=0; for run in target/release/load "bindings-wasm/test.sh load" \
 	  "bindings-python/test.sh load" "bindings-uniffi/test.sh load"; do $$run || rc=1; done; exit $$rc'
+
+# One token for a whole fleet (issue 12): processes in Rust, Python and Node share one token
+# session over Redis against the rotating token server of tests/load; the harness starts its own
+# redis-server and kills the lease holder, restarts Redis (tests/fleet/README.md). The Python and
+# Node workers need their bindings built (make python, make js); a missing one fails the run.
+# `fleet` runs the quick subset (about 70 s), FLEET="all" everything; FLEET_ARGS adds options.
+FLEET ?= quick
+fleet:
+	$(CARGO) build --release -p grantline-examples --bin fleet-worker
+	$(SERVERS) run -- python3 tests/fleet/fleet.py $(FLEET) $(FLEET_ARGS)
+
+# 3 Rust and 2 Python (or Node) processes, one client_credentials session, printed as they run.
+fleet-demo:
+	$(CARGO) build --release -p grantline-examples --bin fleet-worker
+	$(SERVERS) run -- python3 tests/fleet/demo.py
 
 # Fuzz every parser and the token session (cargo-fuzz on the installed nightly; not part of
 # `make test`): FUZZ_SECONDS (60) per target, FUZZ_JOBS at a time; TARGETS="jwt session" for

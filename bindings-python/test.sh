@@ -6,6 +6,7 @@
 # wheel and smoke-tests it in a fresh venv under target/.
 #
 #   bindings-python/test.sh          everything above
+#   bindings-python/test.sh build    only the dev venv and the extension (for `make demo`)
 #   bindings-python/test.sh bench    the benchmark (grantline vs oauthlib, import time, cached token)
 #   bindings-python/test.sh load     faults under load (tests/load.py): many threads, then many asyncio
 #                                    tasks, sharing one session against GRANTLINE_LOAD_URL; run it as
@@ -50,6 +51,9 @@ say "maturin develop --release"
 maturin_run develop --release
 "$py" -c 'import grantline._grantline' # fail here, clearly, if the build did not install
 
+if [[ "${1:-}" == "build" ]]; then
+  exit 0
+fi
 if [[ "${1:-}" == "bench" ]]; then
   exec "$py" "$here/bench/bench.py"
 fi

@@ -5,6 +5,7 @@
 #   scripts/tools.sh npm            binaryen (wasm-opt) and kotlin-compiler from npm, into .tools/node_modules
 #   scripts/tools.sh jna            Debian's libjna-java (/usr/share/java/jna.jar), via apt-get
 #   scripts/tools.sh chromium       Debian's chromium and chromium-driver, via apt-get
+#   scripts/tools.sh redis          Debian's redis-server (redis-server, redis-cli), via apt-get
 #   scripts/tools.sh all            all of the above
 #
 # Each step is quick when its tool is already there. Paths it prints are the ones to use:
@@ -71,6 +72,12 @@ tool_chromium() {
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
 }
 
+# The fleet tests (issue 12) start their own redis-server on 127.0.0.1; the package's systemd
+# service is not used (and does not start in a container).
+tool_redis() {
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
+}
+
 mkdir -p "$TOOLS"
 # Serialise concurrent runs (two suites installing at once).
 exec 9>"$TOOLS/.lock"
@@ -81,6 +88,7 @@ case "${1:-}" in
   npm) tool_npm ;;
   jna) tool_jna ;;
   chromium) tool_chromium ;;
-  all) tool_wasm_bindgen; tool_npm; tool_jna; tool_chromium ;;
-  *) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  redis) tool_redis ;;
+  all) tool_wasm_bindgen; tool_npm; tool_jna; tool_chromium; tool_redis ;;
+  *) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

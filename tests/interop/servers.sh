@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Interop-test servers for grantline: oidc-provider, Authlib and oauth2-mock-server, plus our own
-# hostile HTTP server (tests/hostile) and rotating token server (tests/load), all on 127.0.0.1 with
-# free ports. See README.md in this folder.
+# hostile HTTP server (tests/hostile) and rotating token server (tests/load), and a Redis
+# (Debian's redis-server, not durable: no RDB, no AOF) for the shared token store, all on
+# 127.0.0.1 with free ports. See README.md in this folder.
 #
-#   tests/interop/servers.sh install            install Node and Python deps (idempotent, quick when done)
-#   tests/interop/servers.sh run [--] CMD ...   install, start the five servers, export
+#   tests/interop/servers.sh install            install Node and Python deps and redis-server
+#                                               (idempotent, quick when done)
+#   tests/interop/servers.sh run [--] CMD ...   install, start the six servers, export
 #                                               GRANTLINE_OIDC_URL / GRANTLINE_AUTHLIB_URL / GRANTLINE_MOCK_URL /
-#                                               GRANTLINE_HOSTILE_URL / GRANTLINE_LOAD_URL,
+#                                               GRANTLINE_HOSTILE_URL / GRANTLINE_LOAD_URL /
+#                                               GRANTLINE_REDIS_URL (redis://127.0.0.1:PORT/0),
 #                                               run CMD, stop the servers, exit with CMD's status
 #   tests/interop/servers.sh start              start them in the background, print the env (for hand testing)
 #   tests/interop/servers.sh stop               stop what `start` started
@@ -26,16 +29,17 @@ TIMEOUT="${GRANTLINE_INTEROP_TIMEOUT:-30}"
 PYTHON="${GRANTLINE_INTEROP_PYTHON:-python3}"
 HOST=127.0.0.1
 
-NAMES=(oidc authlib mock hostile load)
+NAMES=(oidc authlib mock hostile load redis)
 declare -A PORT=() PID=() URL=() PROBE=()
 PIDS_STARTED=()
 WATCHDOG=""
+REDIS_DIR=""                        # redis-server's --dir (a temp dir under target/), removed at the end
 
 say() { printf 'interop: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {  # usage [STATUS]
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
@@ -85,6 +89,7 @@ cmd_install() {
   fi
   install_node
   install_python
+  "$ROOT/scripts/tools.sh" redis || die "could not install redis-server (scripts/tools.sh redis)"
   if command -v flock >/dev/null; then exec 9>&-; fi
 }
 
@@ -101,6 +106,14 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
     s.close()
 EOF
+}
+
+probe_server() {  # probe_server NAME -> 0 when the server answers its probe
+  if [[ $1 == redis ]]; then
+    [[ "$(redis-cli -h "$HOST" -p "${PORT[redis]}" ping 2>/dev/null)" == PONG ]]
+  else
+    probe "${PROBE[$1]}"
+  fi
 }
 
 probe() {  # probe URL -> 0 when it answers 2xx
@@ -135,6 +148,13 @@ start_one() {  # start_one NAME -- each server in its own session/process group,
     load)
       PROBE[$name]="${URL[$name]}/admin/stats"
       PYTHONUNBUFFERED=1 setsid "$VENV/bin/python" "$ROOT/tests/load/server.py" "$port" </dev/null >"$log" 2>&1 &
+      ;;
+    redis)     # the shared test instance need not be durable: no RDB snapshots, no AOF
+      URL[$name]="redis://$HOST:$port/0"
+      PROBE[$name]="redis-cli -p $port ping"
+      REDIS_DIR="$(mktemp -d "$ROOT/target/interop-redis.XXXXXX")"
+      setsid redis-server --port "$port" --bind "$HOST" --protected-mode yes --save '' --appendonly no \
+        --dir "$REDIS_DIR" --logfile '' </dev/null >"$log" 2>&1 &
       ;;
   esac
   PID[$name]=$!
@@ -172,11 +192,17 @@ stop_groups() {
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
 
+remove_redis_dir() {  # remove_redis_dir DIR -- only a dir this script made
+  [[ -n "$1" && "$1" == "$ROOT/target/interop-redis."* && -d "$1" ]] && rm -rf -- "$1"
+  return 0
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [[ -n "$WATCHDOG" ]]; then stop_groups "$WATCHDOG"; WATCHDOG=""; fi
   if ((${#PIDS_STARTED[@]})); then stop_groups "${PIDS_STARTED[@]}"; PIDS_STARTED=(); fi
+  remove_redis_dir "$REDIS_DIR"; REDIS_DIR=""
   return $rc
 }
 
@@ -198,11 +224,13 @@ start_watchdog() {
   WATCHDOG=$!
 }
 
-start_all() {  # starts the five servers and waits until they answer; sets URL[]
+start_all() {  # starts the six servers and waits until they answer; sets URL[]
   local name deadline pending
   mkdir -p "$LOGDIR"
   command -v setsid >/dev/null || die "setsid not found (util-linux)"
-  read -r 'PORT[oidc]' 'PORT[authlib]' 'PORT[mock]' 'PORT[hostile]' 'PORT[load]' <<<"$(free_ports "${#NAMES[@]}")"
+  command -v redis-server >/dev/null || die "redis-server not found (scripts/tools.sh redis)"
+  read -r 'PORT[oidc]' 'PORT[authlib]' 'PORT[mock]' 'PORT[hostile]' 'PORT[load]' 'PORT[redis]' \
+    <<<"$(free_ports "${#NAMES[@]}")"
   for name in "${NAMES[@]}"; do start_one "$name"; done
 
   deadline=$((SECONDS + TIMEOUT))
@@ -210,7 +238,7 @@ start_all() {  # starts the five servers and waits until they answer; sets URL[]
   while ((${#pending[@]})); do
     local still=()
     for name in "${pending[@]}"; do
-      if probe "${PROBE[$name]}"; then
+      if probe_server "$name"; then
         continue
       fi
       if ! kill -0 "${PID[$name]}" 2>/dev/null; then
@@ -239,6 +267,7 @@ export_env() {
   export GRANTLINE_MOCK_URL="${URL[mock]}"
   export GRANTLINE_HOSTILE_URL="${URL[hostile]}"
   export GRANTLINE_LOAD_URL="${URL[load]}"
+  export GRANTLINE_REDIS_URL="${URL[redis]}"
 }
 
 cmd_run() {
@@ -254,7 +283,7 @@ cmd_run() {
   start_watchdog
   export_env
   say "servers up in $((SECONDS - t0))s: oidc ${URL[oidc]}, authlib ${URL[authlib]}, mock ${URL[mock]}," \
-      "hostile ${URL[hostile]}, load ${URL[load]} (logs: $LOGDIR)"
+      "hostile ${URL[hostile]}, load ${URL[load]}, redis ${URL[redis]} (logs: $LOGDIR)"
   local rc=0
   "$@" || rc=$?
   exit "$rc"   # EXIT trap stops the servers
@@ -268,13 +297,15 @@ cmd_start() {
   export_env
   {
     printf 'PGIDS="%s"\n' "${PIDS_STARTED[*]}"
+    printf 'REDIS_DIR="%s"\n' "$REDIS_DIR"
     printf 'export GRANTLINE_OIDC_URL=%s\n' "$GRANTLINE_OIDC_URL"
     printf 'export GRANTLINE_AUTHLIB_URL=%s\n' "$GRANTLINE_AUTHLIB_URL"
     printf 'export GRANTLINE_MOCK_URL=%s\n' "$GRANTLINE_MOCK_URL"
     printf 'export GRANTLINE_HOSTILE_URL=%s\n' "$GRANTLINE_HOSTILE_URL"
     printf 'export GRANTLINE_LOAD_URL=%s\n' "$GRANTLINE_LOAD_URL"
+    printf 'export GRANTLINE_REDIS_URL=%s\n' "$GRANTLINE_REDIS_URL"
   } >"$STATE"
-  PIDS_STARTED=()     # leave them running
+  PIDS_STARTED=(); REDIS_DIR=""     # leave them running
   trap - EXIT
   grep '^export' "$STATE"
   say "started; 'source <(grep ^export $STATE)' to load the env, '$0 stop' to stop"
@@ -284,11 +315,15 @@ cmd_stop() {
   [[ -f "$STATE" ]] || { say "nothing to stop"; return 0; }
   local PGIDS=""
   PGIDS="$(sed -n 's/^PGIDS="\(.*\)"$/\1/p' "$STATE")"
-  local pid mine=()
+  local pid mine=() dir
+  dir="$(sed -n 's/^REDIS_DIR="\(.*\)"$/\1/p' "$STATE")"
   for pid in $PGIDS; do   # only our servers, in case the state file is stale and a pid was reused
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$ROOT/tests/"; then mine+=("$pid"); fi
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$ROOT/tests/"; then mine+=("$pid")
+    # redis-server rewrites its command line; it runs in its --dir
+    elif [[ -n "$dir" && "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$dir" ]]; then mine+=("$pid"); fi
   done
   ((${#mine[@]})) && stop_groups "${mine[@]}"
+  remove_redis_dir "$dir"
   rm -f "$STATE"
   say "stopped"
 }
