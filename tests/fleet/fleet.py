@@ -56,9 +56,9 @@ class WorkerKind:
 
 WORKERS: dict[str, WorkerKind] = {
     "rust": WorkerKind(
-        "rust", [str(ROOT / "target/release/fleet-worker")],
-        [(ROOT / "target/release/fleet-worker",
-          "cargo build --release -p grantline-examples --bin fleet-worker")],
+        "rust", [str(ROOT / "target/debug/fleet-worker")],
+        [(ROOT / "target/debug/fleet-worker",
+          "cargo build -p grantline-examples --bin fleet-worker")],
         "GRANTLINE_FLEET_WORKER_RUST"),
     "python": WorkerKind(
         "python", [str(ROOT / ".venv/bin/python"), str(ROOT / "bindings-python/tests/fleet_worker.py")],
