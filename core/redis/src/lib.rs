@@ -83,7 +83,7 @@
 //! # use grantline::{Client, Provider, TokenSession};
 //! use grantline_redis::{FleetTokens, RedisStore};
 //!
-//! # let send = |_: &http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, String> { unimplemented!() };
+//! # let send = |_: &http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, String> { Err("bring your HTTP client".into()) };
 //! # let client = Client::new(Provider::bookable(), "client-id").with_secret("client-secret");
 //! let store = RedisStore::open("redis://127.0.0.1:6379/0").map_err(|reason| grantline::Error::Store { reason })?;
 //! let config = FleetConfig::new("billing-api", Protection::encrypted(EntryKey::new("k-2026", &[7u8; 32])?))?;
