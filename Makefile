@@ -86,12 +86,12 @@ load: setup
 # `fleet` runs the quick subset (about 70 s), FLEET="all" everything; FLEET_ARGS adds options.
 FLEET ?= quick
 fleet:
-	$(CARGO) build -p grantline-examples --bin fleet-worker
+	$(CARGO) build -p grantline-examples --features interop --bin fleet-worker
 	$(SERVERS) run -- python3 tests/fleet/fleet.py $(FLEET) $(FLEET_ARGS)
 
 # 3 Rust and 2 Python (or Node) processes, one client_credentials session, printed as they run.
 fleet-demo:
-	$(CARGO) build -p grantline-examples --bin fleet-worker
+	$(CARGO) build -p grantline-examples --features interop --bin fleet-worker
 	$(SERVERS) run -- python3 tests/fleet/demo.py
 
 # Fuzz every parser and the token session (cargo-fuzz on the installed nightly; not part of

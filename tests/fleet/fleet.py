@@ -728,7 +728,9 @@ def scale_row(label: str, run: Run, base: Run | None) -> list[str]:
             str(run.done_sum("calls")), str(run.done_sum("errors"))]
 
 
-def sc_mixed(h: Harness, a: argparse.Namespace) -> None:
+def sc_mixed(h: Harness, a: argparse.Namespace, baseline: bool = False) -> None:
+    """One fleet of every language; `baseline`: also the same fleet without the store (what
+    `quick` prints instead of the per-language `scale`)."""
     langs = [l for l in LANGS if l in a.langs]
     per = max(1, a.procs // len(langs)) if a.procs >= len(langs) else 1
     fleet = [l for l in langs for _ in range(per)]
@@ -745,8 +747,15 @@ def sc_mixed(h: Harness, a: argparse.Namespace) -> None:
         d[3] += int((p.done or {}).get("errors", 0))
     h.table([[l, str(d[0]), str(d[1]), str(d[2]), str(d[3])] for l, d in by_lang.items()],
             ["lang", "renewed by http", "adopted from store", "calls", "errors"])
+    without = None
+    if baseline:
+        without = h.run_fleet("mixed-nostore", fleet, grant="password", callers=a.callers, seconds=a.seconds,
+                              lifetime=a.lifetime, store=False)
+        h.check_workers("mixed", without)
     print()
-    h.table([scale_row("mixed", run, None)], SCALE_HEADER)
+    h.table([scale_row("mixed", run, without)], SCALE_HEADER)
+    if baseline:
+        print(SCALE_NOTE)
 
 
 def wait_for_lease_taken(h: Harness, run: Run, warmup: float) -> tuple[Proc, float]:
@@ -1037,9 +1046,11 @@ def main(argv: list[str]) -> int:
             for name, fn in SCENARIOS.items():
                 fn(h, a)
         elif quick:
-            sc_scale(h, a)
+            # The mixed fleet and its baseline stand for the per-language scale (in `all`).
             if len(a.langs) > 1:
-                sc_mixed(h, a)
+                sc_mixed(h, a, baseline=True)
+            else:
+                sc_scale(h, a)
             sc_kill(h, a, grants=("password",))
             sc_restart(h, a, ("mid-renewal",))
             sc_outage(h, a)
