@@ -1053,16 +1053,21 @@ impl FleetSession {
 
     /// The store cannot serve this renewal: back off from it, and renew alone if safe.
     fn fault(&mut self, id: u64, reason: String, now_ms: u64) -> Result<Action, Error> {
-        self.last_store_error = Some(Error::Store {
-            reason: reason.clone(),
-        });
+        let error = self.store_failure(reason, now_ms);
+        self.alone(id, error, now_ms)
+    }
+
+    /// Counts a store failure: the reason kept for logs, and the store set aside for a backoff.
+    fn store_failure(&mut self, reason: String, now_ms: u64) -> Error {
+        let error = Error::Store { reason };
+        self.last_store_error = Some(error.clone());
         self.store_failures = self.store_failures.saturating_add(1);
         self.stats.store_failures += 1;
         let pause = STORE_BACKOFF_BASE_MS
             .saturating_mul(1u64 << (self.store_failures - 1).min(16))
             .min(STORE_BACKOFF_CAP_MS);
         self.store_retry_at_ms = now_ms.saturating_add(pause);
-        self.alone(id, Error::Store { reason }, now_ms)
+        error
     }
 
     /// Reports that the store operation of renewal `id` failed (an error, a timeout, a lost
@@ -1080,13 +1085,7 @@ impl FleetSession {
             }
             Phase::Commit | Phase::Release => {
                 let mut flight = self.flight.take().ok_or(Error::UnexpectedResponse { id })?;
-                self.last_store_error = Some(Error::Store { reason });
-                self.store_failures = self.store_failures.saturating_add(1);
-                self.stats.store_failures += 1;
-                let pause = STORE_BACKOFF_BASE_MS
-                    .saturating_mul(1u64 << (self.store_failures - 1).min(16))
-                    .min(STORE_BACKOFF_CAP_MS);
-                self.store_retry_at_ms = now_ms.saturating_add(pause);
+                self.store_failure(reason, now_ms);
                 if phase == Phase::Commit {
                     // Whether it was written is unknown, and only this process has the new
                     // refresh token. The lease stays ours until its TTL, so nobody else
