@@ -307,7 +307,7 @@ pub(crate) struct PyStoreCommit {
     /// The version the stored entry must have (0: no entry).
     #[pyo3(get)]
     expected_version: u64,
-    /// The version of `entry` (`expected_version + 1`).
+    /// The version of `entry`: above the stored version and every version this process has seen.
     #[pyo3(get)]
     version: u64,
     /// The sealed entry to write (never printed).

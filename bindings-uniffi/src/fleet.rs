@@ -340,7 +340,7 @@ pub enum StoreOp {
         channel: String,
         /// The version the stored entry must have (0: no entry).
         expected_version: i64,
-        /// The version of `entry` (`expected_version + 1`).
+        /// The version of `entry`: above the stored version and every version this process has seen.
         version: i64,
         /// The sealed entry to write.
         entry: String,
