@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package `grantline` into target/npm/grantline (or $1):
 # the crate for wasm32 (profile wasm-release), wasm-bindgen (--target web), npm binaryen's
-# wasm-opt, and the hand-written entry points of npm/ (Node's ES module and its CommonJS door,
+# wasm-opt, esbuild's minifier over every .js file, and the hand-written entry points of npm/ (Node's ES module and its CommonJS door,
 # Workers, browsers/Deno), all over the one .wasm; and `grantline/redis` (npm/redis.js, the Redis
 # store of shared sessions), a separate entry point the main one never loads.
 set -euo pipefail
@@ -53,6 +53,15 @@ JS
 printf "export { prepare } from '%s';\n" "$rel" >"$OUT/support.js"
 
 cp "$HERE"/npm/{index.js,node.js,node.cjs,workerd.js,index.d.ts,errors.d.ts,redis.js,redis.d.ts} "$OUT/"
+# Minify the JavaScript in place (esbuild: whitespace, syntax, local names; `--keep-names` keeps
+# every class's and function's `.name`): wasm-bindgen's glue carries the Rust doc comments, which
+# the .d.ts files keep for editors; minified, the code is a third as large gzipped and parses
+# faster, which is most of an isolate's cold start spent outside the WebAssembly.
+while IFS= read -r js; do
+  "$TOOLS/node_modules/.bin/esbuild" "$js" --minify --keep-names --format=esm --log-level=warning \
+    --log-override:duplicate-object-key=silent \
+    --outfile="$js" --allow-overwrite
+done < <(find "$OUT" -name '*.js' -type f)
 cp "$HERE/README.md" "$OUT/README.md"
 version="$(awk -F'"' '/^version = / { print $2; exit }' "$ROOT/Cargo.toml")"
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$HERE/npm/package.json" >"$OUT/package.json"

@@ -2,7 +2,8 @@
 # Project-local tools for the bindings, installed idempotently into ignored folders.
 #
 #   scripts/tools.sh wasm-bindgen   wasm-bindgen-cli matching Cargo.lock's wasm-bindgen, into .tools/bin
-#   scripts/tools.sh npm            binaryen (wasm-opt) and kotlin-compiler from npm, into .tools/node_modules
+#   scripts/tools.sh npm            binaryen (wasm-opt), esbuild (minifies the npm package's JavaScript)
+#                                   and kotlin-compiler from npm, into .tools/node_modules
 #   scripts/tools.sh jna            Debian's libjna-java (/usr/share/java/jna.jar), via apt-get
 #   scripts/tools.sh chromium       Debian's chromium and chromium-driver, via apt-get
 #   scripts/tools.sh redis          Debian's redis-server (redis-server, redis-cli), via apt-get
@@ -16,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 BINARYEN_VERSION=132.0.0
 KOTLIN_VERSION=2.4.20
+ESBUILD_VERSION=0.28.2
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -55,12 +57,13 @@ npm_version() {  # npm_version PACKAGE -> installed version under .tools, or not
 }
 
 tool_npm() {
-  if [[ "$(npm_version binaryen)" != "$BINARYEN_VERSION" || "$(npm_version kotlin-compiler)" != "$KOTLIN_VERSION" ]]; then
-    say "npm install binaryen@$BINARYEN_VERSION kotlin-compiler@$KOTLIN_VERSION into .tools"
+  if [[ "$(npm_version binaryen)" != "$BINARYEN_VERSION" || "$(npm_version kotlin-compiler)" != "$KOTLIN_VERSION" \
+        || "$(npm_version esbuild)" != "$ESBUILD_VERSION" ]]; then
+    say "npm install binaryen@$BINARYEN_VERSION kotlin-compiler@$KOTLIN_VERSION esbuild@$ESBUILD_VERSION into .tools"
     mkdir -p "$TOOLS"
     [[ -f "$TOOLS/package.json" ]] || printf '{ "private": true }\n' >"$TOOLS/package.json"
     npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error \
-      "binaryen@$BINARYEN_VERSION" "kotlin-compiler@$KOTLIN_VERSION" >/dev/null
+      "binaryen@$BINARYEN_VERSION" "kotlin-compiler@$KOTLIN_VERSION" "esbuild@$ESBUILD_VERSION" >/dev/null
   fi
 }
 
