@@ -9,7 +9,14 @@
 #     (also in headless Chromium through chromedriver, the browser entry as a page loads it),
 #     the packed files (one .wasm); shared sessions (issue 12) over an in-memory store, and
 #     over the real Redis of servers.sh with grantline/redis (fleet-redis.test.mjs, which also
-#     runs two tests/fleet_worker.mjs processes, the Node worker of tests/fleet/fleet.py).
+#     runs two tests/fleet_worker.mjs processes, the Node worker of tests/fleet/fleet.py);
+#   - then the package in the other runtimes (runtimes/run.sh, binaries from
+#     `scripts/tools.sh runtimes`): `deno test` and `bun test` on the vector, session, interop,
+#     OpenID Connect, abort, hostile, data and fleet suites as each runtime imports the package
+#     (Deno's `deno` condition, Bun's `node`), and a real Worker in workerd (runtimes/workerd.mjs:
+#     the package's `workerd` entry and its .wasm as modules, every vector, a token obtained and
+#     renewed through the Worker's fetch against the load server, one session shared by
+#     concurrent requests). About 30 s together.
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
 # `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
 # load server: under `tests/interop/servers.sh run` (it starts one itself when
@@ -56,12 +63,15 @@ if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
     exit 1
   fi
   grep -E "^(test |test result)" "$log"
-  exec node --test tests/
+  node --test tests/
+  # After node --test (the Worker resets the load server, which no other suite may share).
+  exec "$HERE/runtimes/run.sh" all
 fi
 
 # The wasm32-only code (the wasm-bindgen tests) is linted here; `make lint` covers the host.
 cargo clippy --quiet -p grantline-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 "$ROOT/scripts/tools.sh" chromium
+"$ROOT/scripts/tools.sh" runtimes >/dev/null
 "$SERVERS" run -- "$HERE/test.sh" suites
 echo "js: all suites passed"

@@ -7,6 +7,9 @@
 #   scripts/tools.sh jna            Debian's libjna-java (/usr/share/java/jna.jar), via apt-get
 #   scripts/tools.sh chromium       Debian's chromium and chromium-driver, via apt-get
 #   scripts/tools.sh redis          Debian's redis-server (redis-server, redis-cli), via apt-get
+#   scripts/tools.sh runtimes       workerd, deno and bun from npm (pinned by scripts/runtimes'
+#                                   package-lock.json), into .tools/runtimes; prints
+#                                   WORKERD=, DENO=, BUN= (their binaries, .tools/runtimes/bin/*)
 #   scripts/tools.sh all            all of the above
 #
 # Each step is quick when its tool is already there. Paths it prints are the ones to use:
@@ -81,6 +84,59 @@ tool_redis() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
 }
 
+# The binaries are the platform packages' own (@cloudflare/workerd-linux-64, @deno/linux-x64-glibc,
+# @oven/bun-linux-x64, ...): the wrappers' install scripts may be blocked, and where they run they
+# move or link the same file (bun's moves it into bun/bin/bun.exe). The first candidate that
+# answers --version is linked as .tools/runtimes/bin/NAME. npm ci runs only when an installed
+# version differs from scripts/runtimes/package.json's.
+runtime_candidates() {  # runtime_candidates NAME -> paths under node_modules, best first
+  local arch
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64) arch=x64 ;;
+    Linux/aarch64 | Linux/arm64) arch=arm64 ;;
+    *) die "runtimes: Linux x64 or arm64 only (this is $(uname -s)/$(uname -m))" ;;
+  esac
+  case "$1/$arch" in
+    workerd/x64) echo "@cloudflare/workerd-linux-64/bin/workerd workerd/bin/workerd" ;;
+    workerd/arm64) echo "@cloudflare/workerd-linux-arm64/bin/workerd workerd/bin/workerd" ;;
+    deno/*) echo "@deno/linux-$arch-glibc/deno deno/deno" ;;
+    bun/x64) echo "@oven/bun-linux-x64/bin/bun bun/bin/bun.exe" ;;
+    bun/arm64) echo "@oven/bun-linux-aarch64/bin/bun bun/bin/bun.exe" ;;
+  esac
+}
+
+tool_runtimes() {
+  local dir="$TOOLS/runtimes" spec="$ROOT/scripts/runtimes" name candidate found installed
+  # "ok" when every pinned version is the installed one.
+  installed="$(SPEC="$spec/package.json" DIR="$dir/node_modules" node -e '
+    const { readFileSync } = require("node:fs");
+    const pins = JSON.parse(readFileSync(process.env.SPEC, "utf8")).dependencies;
+    const have = (n) => { try { return JSON.parse(readFileSync(`${process.env.DIR}/${n}/package.json`, "utf8")).version; } catch { return ""; } };
+    console.log(Object.entries(pins).every(([n, v]) => have(n) === v) ? "ok" : "install");')"
+  if [[ "$installed" != ok ]]; then
+    say "npm ci workerd, deno and bun (scripts/runtimes) into .tools/runtimes (about 350 MB)"
+    mkdir -p "$dir"
+    rm -rf "$dir/bin"
+    cp "$spec/package.json" "$spec/package-lock.json" "$dir/"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  if [[ "$installed" != ok || ! -x "$dir/bin/workerd" || ! -x "$dir/bin/deno" || ! -x "$dir/bin/bun" ]]; then
+    mkdir -p "$dir/bin"
+    for name in workerd deno bun; do
+      found=""
+      for candidate in $(runtime_candidates "$name"); do
+        if [[ -x "$dir/node_modules/$candidate" ]] && "$dir/node_modules/$candidate" --version >/dev/null 2>&1; then
+          found="$dir/node_modules/$candidate"
+          break
+        fi
+      done
+      [[ -n "$found" ]] || die "runtimes: no working $name binary under $dir/node_modules ($(runtime_candidates "$name"))"
+      ln -sfn "$found" "$dir/bin/$name"
+    done
+  fi
+  printf 'WORKERD=%s\nDENO=%s\nBUN=%s\n' "$dir/bin/workerd" "$dir/bin/deno" "$dir/bin/bun"
+}
+
 mkdir -p "$TOOLS"
 # Serialise concurrent runs (two suites installing at once).
 exec 9>"$TOOLS/.lock"
@@ -92,6 +148,7 @@ case "${1:-}" in
   jna) tool_jna ;;
   chromium) tool_chromium ;;
   redis) tool_redis ;;
-  all) tool_wasm_bindgen; tool_npm; tool_jna; tool_chromium; tool_redis ;;
-  *) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  runtimes) tool_runtimes ;;
+  all) tool_wasm_bindgen; tool_npm; tool_jna; tool_chromium; tool_redis; tool_runtimes ;;
+  *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

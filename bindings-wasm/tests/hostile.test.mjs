@@ -12,7 +12,12 @@ import { inspect } from 'node:util';
 import * as g from 'grantline';
 
 const BASE = process.env.GRANTLINE_HOSTILE_URL;
-const DEADLINE = 2000;
+// Deno's and Bun's test runners run these tests one after the other (not `concurrency: true`):
+// their runs (runtimes/run.sh) take a shorter deadline.
+const DEADLINE = Number(process.env.GRANTLINE_HOSTILE_DEADLINE_MS) || 2000;
+// Deno's fetch neither asks for deflate (Accept-Encoding: gzip, br) nor decodes it: the zlib
+// stream reaches the parser, a typed MalformedResponseError.
+const DECODES_DEFLATE = typeof globalThis.Deno === 'undefined';
 const SECRETS = ['S3cr3t!x', 'Xy7#longsecretvalue', 'hostile-leaked-access-token-0123456789'];
 
 function provider(path) {
@@ -114,6 +119,10 @@ describe('hostile server', { concurrency: true, skip: BASE ? false : 'GRANTLINE_
     for (const [path, token] of [['/gzip', 'gzip-token'], ['/deflate', 'deflate-token']]) {
       it(`${way}: ${path} decodes to the token`, async () => {
         const [e, t] = await timed(() => send(path));
+        if (path === '/deflate' && !DECODES_DEFLATE) {
+          assert.ok(e instanceof g.MalformedResponseError && e.status === 200, String(e));
+          return;
+        }
         assert.equal(e, undefined, String(e));
         assert.equal(t.accessToken, token);
       });

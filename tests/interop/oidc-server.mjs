@@ -10,7 +10,7 @@
 //   AUTO_USER     account id used by auto-approve (default "alice").
 //   CODE_TTL      authorization code lifetime in seconds (default 60).
 // See README.md in this folder for the clients, scopes and quirks.
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider, { errors } from 'oidc-provider';
 // Internal: replaces the provider's keystore at run time (POST /admin/rotate-keys). Imported by
@@ -39,8 +39,15 @@ const JWT_CLIENT_KEY = JSON.parse(readFileSync(new URL('keys/jwt-client.public.j
 // POST /admin/rotate-keys puts a new RSA key first (it signs from then on) and keeps the others
 // published: a key rotation as clients see it.
 let generation = 1;
+// The pair is generated as PEM and re-read before its JWK export: exporting the KeyObject that
+// generateKeyPairSync returned can deadlock Node 20.20 when garbage collection runs during the
+// export (seen with gdb; /admin/rotate-keys then hangs every interop suite).
 const key = (type, options, kid) => ({
-  ...generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' }), kid, use: 'sig',
+  ...createPrivateKey(generateKeyPairSync(type, {
+    ...options,
+    privateKeyEncoding: { format: 'pem', type: 'pkcs8' },
+    publicKeyEncoding: { format: 'pem', type: 'spki' },
+  }).privateKey).export({ format: 'jwk' }), kid, use: 'sig',
 });
 let signingKeys = [
   key('rsa', { modulusLength: 2048 }, 'rsa-1'),
