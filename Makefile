@@ -59,14 +59,18 @@ interop:
 	$(SERVERS) run -- $(CARGO) test -p grantline-examples --features interop --test interop --test oidc --test hostile --test async_session --test fleet
 
 # Benchmarks, each against its anchor library in the same run: the core against the oauth2
-# crate, the npm package against oauth4webapi, the Python package against oauthlib, the Kotlin
-# binding's cached token and round across the FFI. Figures are never asserted in tests.
+# crate, the npm package against oauth4webapi (throughput, size, and cold start in Node, Deno,
+# Bun and workerd, each with the issue-13 budget's verdict), the Python package against
+# oauthlib, the Kotlin binding's cached token and round across the FFI. Figures are never
+# asserted in tests.
 bench: setup
 	$(CARGO) bench -p grantline --bench round
 	$(CARGO) bench -p grantline-async --bench async_round
 	CARGO_TARGET_DIR=$(CURDIR)/target/bench-oidc $(CARGO) bench --manifest-path bench/oidc/Cargo.toml --bench id_token
 	bindings-wasm/test.sh bench
 	bindings-wasm/size.sh
+	scripts/tools.sh runtimes >/dev/null
+	node bindings-wasm/bench/cold.mjs
 	bindings-python/test.sh bench
 	bindings-uniffi/test.sh bench
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Size report of the npm package (after bindings-wasm/build.sh): each code file raw and gzipped
-# (-9), the total, the `npm pack` tarball (unpacked and packed; it must hold one .wasm), and, with `--crates`, where the WebAssembly's bytes go per crate (twiggy,
-# installed into .tools on first use; it reads the names section of the pre-wasm-opt module).
+# (-9), the total, the `npm pack` tarball (unpacked and packed; it must hold one .wasm); then
+# (bench/size.mjs) the package's code against oauth4webapi's published code and the size budget,
+# what each entry point loads, and what a Cloudflare Worker uploads; and, with `--crates`, where
+# the WebAssembly's bytes go per crate (twiggy, installed into .tools on first use; it reads the
+# names section of the pre-wasm-opt module). Figures only: no size fails the run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKG="$ROOT/target/npm/grantline"
@@ -20,6 +23,7 @@ printf '%-60s %9d %9d\n' 'total (code: .js + .cjs + .wasm)' "$total_raw" "$total
   const wasm = p.files.filter((f) => f.path.endsWith(".wasm")).length;
   console.log(`npm pack: ${p.entryCount} files, ${wasm} .wasm`.padEnd(60), String(p.unpackedSize).padStart(9), String(p.size).padStart(9));
   if (wasm !== 1) { console.error("size: the package must hold exactly one .wasm"); process.exit(1); }'
+node "$ROOT/bindings-wasm/bench/size.mjs" "$PKG"
 if [[ "${1:-}" == --crates ]]; then
   [[ -x "$ROOT/.tools/bin/twiggy" ]] || cargo install --quiet --root "$ROOT/.tools" twiggy
   named="$(mktemp -d)"

@@ -39,9 +39,9 @@ export function makeError(name, message, fields) {
   return new (classes[name] || GrantlineError)(message, fields);
 }
 
-// A request object: one call builds it (fewer boundary crossings). It prints redacted:
-// `toString` and Node's `util.inspect` show the core's secret-free rendering (computed only
-// when printed, by the package's `redactRequest`), while the enumerable fields stay usable
+// A request object: one call builds it, from one string (fewer boundary crossings). It prints
+// redacted: `toString` and Node's `util.inspect` show the core's secret-free rendering (computed
+// only when printed, by the package's `redactRequest`), while the enumerable fields stay usable
 // by `fetch`.
 let redactor = null;
 export function setRedactor(f) { redactor = f; }
@@ -54,14 +54,54 @@ export function prepare(core) {
   asData(core);
 }
 function redacted() { return redactor ? redactor(this) : `${this.method} ${this.url} [body and credentials redacted]`; }
-export function makeRequest(method, url, headers, body) {
+
+// Request headers as they cross from WebAssembly, "name\nvalue\nname\nvalue..." (one string
+// instead of two per header; a newline cannot occur in a header), as a record.
+function headerRecord(headers) {
   const h = {};
-  for (let i = 0; i + 1 < headers.length; i += 2) h[headers[i]] = headers[i + 1];
+  // indexOf and slice rather than split: half the time (no array, no copies).
+  for (let at = 0; at < headers.length;) {
+    const name = headers.indexOf('\n', at);
+    if (name < 0) break;
+    const value = headers.indexOf('\n', name + 1);
+    const end = value < 0 ? headers.length : value;
+    h[headers.slice(at, name)] = headers.slice(name + 1, end);
+    at = end + 1;
+  }
+  return h;
+}
+
+const REDACTED = {
+  toString: { value: redacted },
+  [Symbol.for('nodejs.util.inspect.custom')]: { value: redacted },
+};
+// The request crosses from WebAssembly as one string (one to decode instead of one per part):
+// its method, URL, headers (see `headerRecord`) and body one after the other, and the indices
+// where the first three end.
+export function makeRequest(request, methodEnd, urlEnd, headersEnd) {
+  const method = request.slice(0, methodEnd);
+  const url = request.slice(methodEnd, urlEnd);
+  const headers = headerRecord(request.slice(urlEnd, headersEnd));
   // No body at all when it is empty (a GET): fetch refuses a GET with a body, even ''.
-  const request = body === '' ? { method, url, headers: h } : { method, url, headers: h, body };
-  Object.defineProperty(request, 'toString', { value: redacted });
-  Object.defineProperty(request, Symbol.for('nodejs.util.inspect.custom'), { value: redacted });
-  return request;
+  const out = headersEnd === request.length ? { method, url, headers } : { method, url, headers, body: request.slice(headersEnd) };
+  return Object.defineProperties(out, REDACTED);
+}
+
+// A list of strings option (`undefined`/`null`: none; a string: a list of one) as one string
+// for the Rust side: "\nitem\nitem..." ('' when empty), in one boundary crossing. undefined
+// when it is anything else, or an item holds a newline: the Rust side then reads it the long way
+// (and says what is wrong).
+export function stringList(v) {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v.includes('\n') ? undefined : `\n${v}`;
+  if (!Array.isArray(v)) return undefined;
+  let out = '';
+  for (let i = 0; i < v.length; i += 1) {
+    const item = v[i];
+    if (typeof item !== 'string' || item.includes('\n')) return undefined;
+    out += `\n${item}`;
+  }
+  return out;
 }
 
 // A session's `next` answer ({ next, token } / { next, id, request, current } / { next, id }):
@@ -175,6 +215,18 @@ export function asData(core) {
   }
 }
 
+// (Functions, not closures made per call: the build's minifier names each closure it makes,
+// which costs a defineProperty each time.)
+function headerText(v) { return typeof v === 'string' && !v.includes('\n'); }
+function addHeader(out, name, value) {
+  if (!headerText(name)) return false;
+  if (headerText(value)) { out.push(name, value); return true; }
+  if (Array.isArray(value) && value.every(headerText)) {
+    for (const v of value) out.push(name, v);
+    return true;
+  }
+  return false;
+}
 // Response headers as one string, "name\nvalue\nname\nvalue...", from a `Headers` (or any
 // iterable of pairs, like a Map), a list of [name, value] pairs, or a record whose values are
 // strings or string lists (a repeated header): one string crosses into WebAssembly instead of
@@ -182,32 +234,23 @@ export function asData(core) {
 // wrong (or a name or value holds a newline).
 export function flattenHeaders(h) {
   const out = [];
-  const ok = (v) => typeof v === 'string' && !v.includes('\n');
-  const add = (name, value) => {
-    if (!ok(name)) return false;
-    if (ok(value)) { out.push(name, value); return true; }
-    if (Array.isArray(value) && value.every(ok)) {
-      for (const v of value) out.push(name, v);
-      return true;
-    }
-    return false;
-  };
   if (h === undefined || h === null) return '';
   if (typeof h !== 'object') return null;
   if (Array.isArray(h) || typeof h[Symbol.iterator] === 'function') {
     for (const pair of h) {
-      if (!Array.isArray(pair) || pair.length !== 2 || !ok(pair[1]) || !add(pair[0], pair[1])) return null;
+      if (!Array.isArray(pair) || pair.length !== 2 || !headerText(pair[1]) || !addHeader(out, pair[0], pair[1])) return null;
     }
   } else {
-    for (const name of Object.keys(h)) if (!add(name, h[name])) return null;
+    for (const name of Object.keys(h)) if (!addHeader(out, name, h[name])) return null;
   }
   return out.join('\n');
 }
 
 // ------------------------------------------------------------------------------ transport
 //
-// Every request grantline sends goes through `fetchAndRead` (the session's API calls through
-// `fetchApi`): the runtime's fetch (or the one the caller injected), redirects never followed (`redirect: 'manual'`, set by the Rust side), a
+// Every request grantline sends goes through `fetchAndRead` or `fetchThenParse` (the session's
+// API calls through `fetchApi`): the runtime's fetch (or the one the caller injected), redirects
+// never followed (`redirect: 'manual'`, set by `FetchInit`), a
 // whole-request deadline covering the fetch AND the body read, and the body read through the
 // stream reader, at most `cap` bytes kept (the decoded bytes: fetch has already inflated gzip and
 // deflate), the stream cancelled past it.
@@ -229,7 +272,10 @@ const MAX_TIMER = 2147483647;
 // deadline never fires early, and at most this late.
 const SLOT_MS = 25;
 const clock = typeof performance !== 'undefined' && performance.now ? () => performance.now() : () => Date.now();
-// timeout -> the open bucket of the current slot: { slot, calls: Set<Deadline>, timer }.
+// timeout -> the open bucket of the current slot: { slot, calls: Set<Deadline>, timer }. Where
+// timers can be unref'd (Node, Bun), a bucket whose calls have all ended stays open, its timer
+// unref'd (it holds no process open), for the next call of the same slot: calls one after the
+// other then cost no timer each. Elsewhere (Deno, browsers, Workers) its timer is cleared.
 const buckets = new Map();
 
 function expireBucket(timeout, bucket) {
@@ -259,11 +305,15 @@ class Deadline {
       const slot = Math.floor(clock() / SLOT_MS);
       let bucket = buckets.get(timeout);
       if (bucket === undefined || bucket.slot !== slot) {
+        // An idle bucket of a past slot: its timer goes now (at most one idle timer per timeout).
+        if (bucket !== undefined && bucket.calls.size === 0) clearTimeout(bucket.timer);
         bucket = { slot, calls: new Set(), timer: undefined };
         const b = bucket;
         bucket.timer = setTimeout(() => expireBucket(timeout, b), Math.max(0, (slot + 1) * SLOT_MS - clock()) + timeout);
         buckets.set(timeout, bucket);
       }
+      // An idle bucket's timer holds the process open again while it has a call.
+      if (bucket.calls.size === 0 && typeof bucket.timer.ref === 'function') bucket.timer.ref();
       bucket.calls.add(this);
       this.bucket = bucket;
     }
@@ -311,8 +361,12 @@ class Deadline {
     if (bucket !== undefined) {
       bucket.calls.delete(this);
       if (bucket.calls.size === 0) {
-        clearTimeout(bucket.timer);
-        if (buckets.get(this.timeout) === bucket) buckets.delete(this.timeout);
+        const open = buckets.get(this.timeout) === bucket;
+        if (open && typeof bucket.timer.unref === 'function') bucket.timer.unref();
+        else {
+          clearTimeout(bucket.timer);
+          if (open) buckets.delete(this.timeout);
+        }
       }
       this.bucket = undefined;
     }
@@ -347,7 +401,8 @@ function send(custom, input, init, d) {
 // Gives `init` a lazily made `signal` (see `Deadline`): an own property, so that a fetch wrapper
 // that spreads `init` keeps it (the session's API calls, whose `init` is the caller's).
 function lazySignal(init, d) {
-  Object.defineProperty(init, 'signal', { get: () => d.signal(), enumerable: true, configurable: true });
+  // A method, not an arrow function: the build's minifier names each arrow it makes, per call.
+  Object.defineProperty(init, 'signal', { get() { return d.signal(); }, enumerable: true, configurable: true });
 }
 
 const DEADLINE = Symbol('deadline');
@@ -356,14 +411,18 @@ const DEADLINE = Symbol('deadline');
 // fast server). An injected fetch should pass `init` on as it is, or at least its `signal`: a
 // wrapper that spreads it drops the signal, and the call still ends at its deadline, but a
 // request with no answer then keeps its connection until the server closes it. Prints redacted.
+// Made from the request as it crosses from WebAssembly (as `makeRequest` takes it); `redirect`
+// is always 'manual'.
 class FetchInit {
-  constructor(init, d) {
-    this.method = init.method;
-    this.url = init.url;
-    this.headers = init.headers;
-    this.body = init.body;
-    this.redirect = init.redirect;
-    this[DEADLINE] = d;
+  constructor(request, methodEnd, urlEnd, headersEnd) {
+    this.method = request.slice(0, methodEnd);
+    this.url = request.slice(methodEnd, urlEnd);
+    this.headers = headerRecord(request.slice(urlEnd, headersEnd));
+    // No body when it is empty (a GET): fetch refuses a GET with a body, even ''.
+    this.body = headersEnd === request.length ? undefined : request.slice(headersEnd);
+    // grantline never follows a redirect on its own requests (the Rust side refuses the answer).
+    this.redirect = 'manual';
+    this[DEADLINE] = undefined;
   }
 
   get signal() {
@@ -428,28 +487,39 @@ async function readBody(res, cap, d) {
   return out;
 }
 
-// A fetch Response read into a plain object: { status, type, headers, body } (`body`: bytes).
-// Of a `Headers`, only `names` (grantline::RESPONSE_HEADERS, the ones the core reads) are
-// copied: walking a fresh Headers costs more than the whole parse.
+const EMPTY = new Uint8Array(0);
+
+// The headers of a fetch Response the core reads, as one string "name\nvalue\nname\nvalue..."
+// (what the Rust side splits): of a `Headers`, only `names` (grantline::RESPONSE_HEADERS) are
+// read (walking a fresh Headers costs more than the whole parse); a look-alike's record or
+// pairs go whole through `flattenHeaders`. null when they are unusable (the Rust side says why).
+function wanted(headers, names) {
+  if (!headers || typeof headers.get !== 'function') return flattenHeaders(headers);
+  let out = '';
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string' || value.includes('\n')) return null;
+    out = out === '' ? `${name}\n${value}` : `${out}\n${name}\n${value}`;
+  }
+  return out;
+}
+
+// A fetch Response read into a plain object: { status, headers, body } (`status`: 0 for an
+// opaque redirect; `headers`: see `wanted`; `body`: bytes, at most `cap`), what crosses into
+// WebAssembly as plain values in one call.
 async function read(res, names, cap, d) {
   if (!res || typeof res.status !== 'number' || (!res.body && typeof res.arrayBuffer !== 'function' && typeof res.text !== 'function')) {
     throw new TypeError('fetch returned something that is not a Response');
   }
-  let headers = res.headers;
-  if (headers && typeof headers.get === 'function') {
-    headers = [];
-    for (const name of names) {
-      const value = res.headers.get(name);
-      if (value !== null) headers.push([name, value]);
-    }
-  }
+  const headers = wanted(res.headers, names);
   // A redirect (refused by the Rust side) or an opaque answer: its body is not needed.
   if ((res.status >= 300 && res.status < 400) || res.type === 'opaqueredirect') {
     if (res.body && typeof res.body.cancel === 'function') res.body.cancel().catch(() => {});
-    return { status: res.status, type: res.type, headers, body: new Uint8Array(0) };
+    return { status: res.type === 'opaqueredirect' ? 0 : res.status, headers, body: EMPTY };
   }
   const body = await readBody(res, cap, d);
-  return { status: res.status, type: res.type, headers, body };
+  return { status: res.status, headers, body };
 }
 
 // The message of a failure, as the Rust side puts it in a TransportError: what was sent where,
@@ -461,37 +531,56 @@ function failure(e, d) {
   return new TransportFailure(`${d.what()}: ${message}${cause && cause !== message ? ` (${cause})` : ''}`);
 }
 
-// fetch(input, init) then the body read, within `timeout` ms (and until `signal` aborts), the
-// body capped at `cap` bytes: one Promise of the read response, or of a TransportFailure.
-export function fetchAndRead(custom, input, init, names, cap, timeout, signal) {
-  const d = new Deadline(timeout, signal, input, init);
-  return race(send(custom, input, new FetchInit(init, d), d), d).then((res) => {
+function redirected(r) { return r.status === 0 || (r.status >= 300 && r.status < 400); }
+
+// fetch(url, init) for a core request (as `makeRequest` takes it) then the body read, within
+// `timeout` ms (and until `signal` aborts), the body capped at `cap` bytes: the read response
+// (with `what`, the method and URL, when it is a redirect), or a TransportFailure.
+async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal) {
+  const init = new FetchInit(request, methodEnd, urlEnd, headersEnd);
+  const d = new Deadline(timeout, signal, init.url, init);
+  init[DEADLINE] = d;
+  let r;
+  try {
+    const res = await race(send(custom, init.url, init, d), d);
     d.reject = undefined;
-    return read(res, names, cap, d);
-  }).then(
-    (r) => {
-      d.finish();
-      // A redirect's message names the request (the Rust side refuses it).
-      if ((r.status >= 300 && r.status < 400) || r.type === 'opaqueredirect') r.what = d.what();
-      return r;
-    },
-    (e) => { d.finish(); throw failure(e, d); },
-  );
+    r = await read(res, names, cap, d);
+  } catch (e) {
+    d.finish();
+    throw failure(e, d);
+  }
+  d.finish();
+  // A redirect's message names the request (the Rust side refuses it).
+  if (redirected(r)) r.what = d.what();
+  return r;
 }
 
-// One round of the convenient layer: fetch and read (as fetchAndRead), then
-// `parse(kind, read, extra, separator)` (the Rust side: the core parses); a failure goes to
-// `parse(-1, error, extra, separator)`, which maps it to a TransportError. No Rust future, no
-// per-call closure.
-export function fetchThenParse(custom, input, init, names, cap, timeout, signal, parse, kind, extra, separator) {
-  return fetchAndRead(custom, input, init, names, cap, timeout, signal)
-    .then((r) => parse(kind, r, extra, separator), (e) => parse(-1, e, extra, separator));
+// `exchange` for the Rust side's futures (discovery, JWKS, userinfo...): one Promise.
+export function fetchAndRead(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal) {
+  return exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal);
+}
+
+// One round of the convenient layer: fetch and read (as `exchange`), then
+// `parse(kind, status, what, headers, body, extra, separator)` (the Rust side: the core parses;
+// the response crosses as plain values in one call); a failure goes to
+// `parse(-1, 0, undefined, '', empty, error, separator)`, which maps it to a TransportError.
+// No Rust future, no per-call closure.
+export async function fetchThenParse(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, parse, kind, extra, separator) {
+  let r;
+  try {
+    r = await exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal);
+  } catch (e) {
+    return parse(-1, 0, undefined, '', EMPTY, e, separator);
+  }
+  return parse(kind, r.status, r.what, r.headers, r.body, extra, separator);
 }
 
 // The sans-IO parse functions given a fetch Response: read it (capped), then run the
-// (synchronous) parser on the plain object.
+// (synchronous) parser on its parts: `parse(kind, status, headers, body, now, interval,
+// separator)`.
 export function readThenParse(res, names, cap, parse, kind, now, interval, separator) {
-  return read(res, names, cap, undefined).then((plain) => parse(kind, plain, now, interval, separator));
+  return read(res, names, cap, undefined)
+    .then((r) => parse(kind, r.status, r.headers, r.body, now, interval, separator));
 }
 
 // `fetch(input, init)` for the session's API calls: the deadline (and the options' `signal`)

@@ -26,8 +26,10 @@ extern "C" {
     #[wasm_bindgen(js_name = fetchThenParse)]
     pub(crate) fn fetch_then_parse(
         custom: &JsValue,
-        input: &JsValue,
-        init: &JsValue,
+        request: &str,
+        method_end: u32,
+        url_end: u32,
+        headers_end: u32,
         names: &JsValue,
         cap: f64,
         timeout: f64,
@@ -40,8 +42,10 @@ extern "C" {
     #[wasm_bindgen(js_name = fetchAndRead)]
     pub(crate) fn fetch_and_read(
         custom: &JsValue,
-        input: &JsValue,
-        init: &JsValue,
+        request: &str,
+        method_end: u32,
+        url_end: u32,
+        headers_end: u32,
         names: &JsValue,
         cap: f64,
         timeout: f64,
@@ -66,8 +70,47 @@ extern "C" {
     /// Calls `f(value)`, dropping whatever it throws or rejects with.
     #[wasm_bindgen(js_name = callQuietly)]
     pub(crate) fn call_quietly(f: &js_sys::Function, value: &JsValue);
+    #[wasm_bindgen(js_name = stringList)]
+    fn string_list(v: &JsValue) -> Option<String>;
     #[wasm_bindgen(js_name = makeRequest)]
-    fn make_request(method: &str, url: &str, headers: Vec<String>, body: &str) -> JsValue;
+    fn make_request(request: &str, method_end: u32, url_end: u32, headers_end: u32) -> JsValue;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A response object as JavaScript hands it over (a plain `{ status, headers, body }`, a
+    /// fetch `Response`, or what `js/support.js` read of one): its fields read directly, one
+    /// boundary crossing each (no key string made per read, as `Reflect.get` needs). A getter
+    /// that throws reads as `undefined` (as `get`).
+    pub(crate) type ResponseLike;
+    #[wasm_bindgen(structural, method, getter, catch, js_name = status)]
+    fn status_(this: &ResponseLike) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(structural, method, getter, catch, js_name = headers)]
+    fn headers_(this: &ResponseLike) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(structural, method, getter, catch, js_name = body)]
+    fn body_(this: &ResponseLike) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(structural, method, getter, catch, js_name = what)]
+    fn what_(this: &ResponseLike) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(structural, method, getter, catch, js_name = text)]
+    fn text_(this: &ResponseLike) -> Result<JsValue, JsValue>;
+}
+
+impl ResponseLike {
+    fn status(&self) -> JsValue {
+        self.status_().unwrap_or(JsValue::UNDEFINED)
+    }
+    fn headers(&self) -> JsValue {
+        self.headers_().unwrap_or(JsValue::UNDEFINED)
+    }
+    fn body(&self) -> JsValue {
+        self.body_().unwrap_or(JsValue::UNDEFINED)
+    }
+    fn what(&self) -> JsValue {
+        self.what_().unwrap_or(JsValue::UNDEFINED)
+    }
+    fn text(&self) -> JsValue {
+        self.text_().unwrap_or(JsValue::UNDEFINED)
+    }
 }
 
 /// A core error on its way to JavaScript, where it becomes an instance of one of the
@@ -254,6 +297,14 @@ pub(crate) fn now_or(now: Option<f64>) -> Result<u64, Error> {
 
 /// A list of strings (`undefined`/`null` is an empty list; a single string is a list of one).
 pub(crate) fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, Error> {
+    // The usual case in one crossing: `stringList` gives "\nitem\nitem..." (see
+    // js/support.js); anything else (a bad value, an item with a newline) goes the long way.
+    if let Some(flat) = string_list(v) {
+        return Ok(match flat.strip_prefix('\n') {
+            None => Vec::new(),
+            Some(items) => items.split('\n').map(str::to_owned).collect(),
+        });
+    }
     if absent(v) {
         return Ok(Vec::new());
     }
@@ -376,18 +427,69 @@ impl ArrayBufferView {
 /// out (`headers`: lowercase name → value; `body`: the UTF-8 body). It can go to `fetch` as is:
 /// `fetch(r.url, r)`. It prints redacted (`toString`, Node's inspect).
 pub(crate) fn request_to_js(request: &http::Request<Vec<u8>>) -> JsValue {
-    let mut headers = Vec::with_capacity(request.headers().len() * 2);
-    for (name, value) in request.headers() {
-        headers.push(name.as_str().to_owned());
-        headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let (text, ends) = request_text(request);
+    make_request(&text, ends[0], ends[1], ends[2])
+}
+
+/// A core request as it crosses into JavaScript (`makeRequest`, and the transport of
+/// `js/support.js`): one string, its method, URL, headers and body one after the other, and where
+/// the first three end (in UTF-16 code units, JavaScript's string indices). One string to
+/// decode instead of one per part and per header: the headers are "name\nvalue\nname\nvalue" (a
+/// newline cannot occur in a header name or value: `http` refuses it), the body its text (the
+/// core's bodies are form or JSON: always UTF-8). Built in one allocation.
+pub(crate) fn request_text(request: &http::Request<Vec<u8>>) -> (String, [u32; 3]) {
+    fn utf16_len(s: &str) -> usize {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            s.encode_utf16().count()
+        }
     }
-    // The core's bodies are form or JSON: always UTF-8.
-    make_request(
-        request.method().as_str(),
-        &request.uri().to_string(),
-        headers,
-        &String::from_utf8_lossy(request.body()),
-    )
+    // A request is far below 4 GiB.
+    let index = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+    let method = request.method().as_str();
+    let uri = request.uri();
+    let body = String::from_utf8_lossy(request.body());
+    let headers_len: usize = request
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 2)
+        .sum();
+    let url_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let mut all = String::with_capacity(method.len() + url_len + headers_len + body.len());
+    all.push_str(method);
+    let mut ends = [index(utf16_len(method)), 0, 0];
+    // The URL: what `Uri`'s `Display` writes, without the formatting machinery.
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => {
+            all.push_str(scheme);
+            all.push_str("://");
+            all.push_str(authority.as_str());
+            all.push_str(uri.path_and_query().map_or("/", |p| p.as_str()));
+        }
+        _ => all.push_str(&uri.to_string()),
+    }
+    // A URI is ASCII.
+    ends[1] = index(all.len());
+    let mut first = true;
+    for (name, value) in request.headers() {
+        if !first {
+            all.push('\n');
+        }
+        first = false;
+        all.push_str(name.as_str());
+        all.push('\n');
+        all.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+    ends[2] = if all.is_ascii() {
+        index(all.len())
+    } else {
+        index(utf16_len(&all))
+    };
+    all.push_str(&body);
+    (all, ends)
 }
 
 /// A plain request object (as `request_to_js` makes them) back as the core's request.
@@ -420,34 +522,46 @@ pub(crate) fn response_from_js(v: &JsValue) -> Result<http::Response<Vec<u8>>, E
             "a response must be an object { status, headers, body } or a fetch Response",
         ));
     }
-    let status = get(v, "status")
+    let v: &ResponseLike = v.unchecked_ref();
+    let status = v
+        .status()
         .as_f64()
         .ok_or_else(|| invalid("response.status must be a number"))?;
-    let body = match get(v, "body") {
+    let body = match v.body() {
         b if absent(&b) => Vec::new(),
         b => bytes(&b, "response.body")?,
     };
-    build_response(status, header_pairs(&get(v, "headers"))?, body)
+    build_response(status, &flat_headers(&v.headers())?, body)
 }
 
-/// The headers of a response object as name/value pairs, repeated headers kept in order:
-/// a `Headers` (or any iterable of pairs), a list of pairs, or a record of strings or string
-/// lists (read in one call by `flattenHeaders`).
+/// The headers of a response object as one string, "name\nvalue\nname\nvalue...", repeated
+/// headers kept in order: a `Headers` (or any iterable of pairs), a list of pairs, or a record of
+/// strings or string lists (read in one call by `flattenHeaders`).
+fn flat_headers(h: &JsValue) -> Result<String, Error> {
+    flatten_headers(h).ok_or_else(bad_headers)
+}
+
+fn bad_headers() -> Error {
+    invalid("headers must be a Headers, [name, value] string pairs, or an object of strings or string lists")
+}
+
+/// The headers of a response object as name/value pairs (see `flat_headers`).
 fn header_pairs(h: &JsValue) -> Result<Vec<(String, String)>, Error> {
-    let flat = flatten_headers(h).ok_or_else(|| {
-        invalid("headers must be a Headers, [name, value] string pairs, or an object of strings or string lists")
-    })?;
-    let mut out = Vec::new();
-    let mut items = flat.split('\n');
-    while let (Some(name), Some(value)) = (items.next(), items.next()) {
-        out.push((name.to_owned(), value.to_owned()));
-    }
-    Ok(out)
+    Ok(split_headers(&flat_headers(h)?)
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
 }
 
+/// "name\nvalue\nname\nvalue..." (see `flattenHeaders` in `js/support.js`) as pairs.
+fn split_headers(flat: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut items = flat.split('\n');
+    std::iter::from_fn(move || Some((items.next()?, items.next()?)))
+}
+
+/// The core's response from its status, its headers as one string ("name\nvalue...") and body.
 fn build_response(
     status: f64,
-    headers: Vec<(String, String)>,
+    headers: &str,
     body: Vec<u8>,
 ) -> Result<http::Response<Vec<u8>>, Error> {
     let status = http::StatusCode::from_u16(seconds(status, "response.status")?.min(1000) as u16)
@@ -455,29 +569,42 @@ fn build_response(
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let map = response.headers_mut();
-    for (name, value) in headers {
+    for (name, value) in split_headers(headers) {
         let name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| invalid(format!("invalid response header name {name:?}")))?;
-        let value = http::HeaderValue::from_str(&value)
+        let value = http::HeaderValue::from_str(value)
             .map_err(|_| invalid(format!("invalid value for response header {name}")))?;
         map.append(name, value);
     }
     Ok(response)
 }
 
-/// A fetch `Response` read by `js/support.js` (`{ status, type, headers, body }`) as the
-/// core's response. A redirect is refused: grantline never follows redirects on its endpoints.
+/// A fetch `Response` read by `js/support.js` (`{ status, headers, body, what? }`: `status` 0
+/// for an opaque redirect, `headers` flattened already) as the core's response (see
+/// `response_from_parts`).
 pub(crate) fn response_from_read(v: &JsValue) -> Result<http::Response<Vec<u8>>, Error> {
-    let status = get(v, "status").as_f64().unwrap_or(0.0);
-    if get(v, "type").as_string().as_deref() == Some("opaqueredirect")
-        || (300.0..400.0).contains(&status)
-        || status == 0.0
-    {
-        // `what`: the method and the URL without its query, when the transport sent it.
-        let what = get(v, "what")
-            .as_string()
-            .map(|w| format!("{w}: "))
-            .unwrap_or_default();
+    let v: &ResponseLike = v.unchecked_ref();
+    let status = v.status().as_f64().unwrap_or(0.0);
+    let body = v
+        .body()
+        .dyn_into::<Uint8Array>()
+        .map_or_else(|_| Vec::new(), |b| b.to_vec());
+    response_from_parts(status, v.what().as_string(), v.headers().as_string(), body)
+}
+
+/// A fetch `Response` read by `js/support.js`, handed over in parts (one boundary crossing):
+/// its status (0: an opaque redirect), `what` (the method and URL without its query, for a
+/// redirect's message), its headers flattened ("name\nvalue...", only the ones the core
+/// reads; `None` when the response's headers were unusable) and its body (capped). A redirect
+/// is refused: grantline never follows redirects on its endpoints.
+pub(crate) fn response_from_parts(
+    status: f64,
+    what: Option<String>,
+    headers: Option<String>,
+    body: Vec<u8>,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    if (300.0..400.0).contains(&status) || status == 0.0 {
+        let what = what.map(|w| format!("{w}: ")).unwrap_or_default();
         return Err(Error::Transport {
             reason: format!(
                 "{what}the server answered with a redirect (HTTP {}), which grantline never follows",
@@ -485,7 +612,7 @@ pub(crate) fn response_from_read(v: &JsValue) -> Result<http::Response<Vec<u8>>,
             ),
         });
     }
-    response_from_js(v)
+    build_response(status, &headers.ok_or_else(bad_headers)?, body)
 }
 
 /// The message of what JavaScript threw: an `Error`'s `message`, or a thrown string.
@@ -513,7 +640,7 @@ pub(crate) fn transport(what: &str, thrown: &JsValue) -> Error {
 /// A fetch `Response` (or a look-alike with `text()`), as opposed to a plain
 /// `{ status, headers, body }` object.
 pub(crate) fn is_fetch_response(v: &JsValue) -> bool {
-    get(v, "text").is_function()
+    v.is_object() && v.unchecked_ref::<ResponseLike>().text().is_function()
 }
 
 /// Response headers (a `Headers`, a record or pairs) as a header map.

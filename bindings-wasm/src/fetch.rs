@@ -3,15 +3,18 @@
 //!
 //! Every request has a whole-request deadline (the fetch and the body read together: default
 //! 30 s, per client `timeout` and per call `{ timeout, signal }`, in milliseconds), never
-//! follows a redirect, and reads at most `MAX_BODY + 1` decoded bytes of a token endpoint's
-//! answer (the stream is cancelled past it). The IO itself is in `js/support.js`.
+//! follows a redirect (`redirect: 'manual'`, and a redirect answer is refused), and reads at
+//! most `MAX_BODY + 1` decoded bytes of a token endpoint's answer (the stream is cancelled past
+//! it). The IO itself is in `js/support.js`; a request crosses into it as one string
+//! (`convert::request_text`), its answer comes back as plain values in one call
+//! (`convert::response_from_parts`).
 
 use crate::convert::{
-    absent, fetch_and_read, fetch_then_parse, get, invalid, known_keys, request_to_js,
-    response_from_read, set,
+    absent, fetch_and_read, fetch_then_parse, get, invalid, known_keys, request_text,
+    response_from_read,
 };
 use grantline::Error;
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -176,14 +179,16 @@ impl Fetch {
         extra: &JsValue,
         separator: u32,
     ) -> Promise {
-        let (url, init) = fetch_args(request);
+        let (request, ends) = request_text(request);
         let custom = self.custom();
         crate::convert::RESPONSE_HEADERS.with(|names| {
             crate::tokens::EXCHANGED.with(|parse| {
                 fetch_then_parse(
                     &custom,
-                    &url,
-                    &init,
+                    &request,
+                    ends[0],
+                    ends[1],
+                    ends[2],
                     names,
                     BODY_CAP,
                     call.timeout,
@@ -204,13 +209,15 @@ impl Fetch {
         request: &http::Request<Vec<u8>>,
         call: &Call,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let (url, init) = fetch_args(request);
+        let (request, ends) = request_text(request);
         let custom = self.custom();
         let promise = crate::convert::RESPONSE_HEADERS.with(|names| {
             fetch_and_read(
                 &custom,
-                &url,
-                &init,
+                &request,
+                ends[0],
+                ends[1],
+                ends[2],
                 names,
                 BODY_CAP,
                 call.timeout,
@@ -235,13 +242,6 @@ impl Fetch {
         let promise = crate::convert::fetch_api(&custom, input, init, call.timeout, &call.signal);
         JsFuture::from(promise).await.map_err(|e| fetch_failed(&e))
     }
-}
-
-/// `fetch`'s arguments for a core request (an empty body is absent): never follow a redirect.
-fn fetch_args(request: &http::Request<Vec<u8>>) -> (JsValue, JsValue) {
-    let init: Object = request_to_js(request).unchecked_into();
-    set(&init, "redirect", "manual");
-    (JsValue::from_str(&request.uri().to_string()), init.into())
 }
 
 /// What the transport rejected with, as a transport error: `js/support.js` has put the method,

@@ -571,21 +571,35 @@ fn parse_kind(
 }
 
 thread_local! {
-    /// Parses a read fetch `Response` (made once, kept for the module's life: no closure is
+    /// Parses a read fetch `Response`, handed over in parts (see
+    /// `convert::response_from_parts`; made once, kept for the module's life: no closure is
     /// allocated per call).
-    static PARSE_READ: Closure<ParseRead> =
-        Closure::new(|kind: u32, read: JsValue, now: f64, interval: f64, separator: u32| {
-            let r = crate::convert::response_from_read(&read).map_err(Failure)?;
+    static PARSE_READ: Closure<ParseRead> = Closure::new(
+        |kind: u32, status: f64, headers: Option<String>, body: Vec<u8>, now: f64, interval: f64, separator: u32| {
+            let r = crate::convert::response_from_parts(status, None, headers, body)
+                .map_err(Failure)?;
             parse_kind(kind, &r, now as u64, interval as u64, separator)
                 .map_err(|e| JsValue::from(Failure(e)))
-        });
+        },
+    );
 }
 
-/// `(kind, read response, now, interval, separator) -> parsed`, called from `js/support.js`.
-type ParseRead = dyn Fn(u32, JsValue, f64, f64, u32) -> Result<JsValue, JsValue>;
-/// `(kind, read response or thrown value, extra, separator) -> parsed`, called from
+/// `(kind, status, headers, body, now, interval, separator) -> parsed`, called from
 /// `js/support.js`.
-type Exchanged = dyn Fn(i32, JsValue, JsValue, u32) -> Result<JsValue, JsValue>;
+type ParseRead =
+    dyn Fn(u32, f64, Option<String>, Vec<u8>, f64, f64, u32) -> Result<JsValue, JsValue>;
+/// `(kind, status, what, headers, body, extra, separator) -> parsed` (the parts as
+/// `convert::response_from_parts` takes them; `kind` -1: `extra` is what fetch or the body
+/// read threw), called from `js/support.js`.
+type Exchanged = dyn Fn(
+    i32,
+    f64,
+    Option<String>,
+    Option<String>,
+    Vec<u8>,
+    JsValue,
+    u32,
+) -> Result<JsValue, JsValue>;
 
 /// The convenient layer's kinds beyond the parsers': a refresh (the answer inherits the
 /// refresh token in `extra` when it has none), and a revocation that resolves to nothing.
@@ -594,12 +608,15 @@ pub(crate) const REVOKE: i32 = 6;
 /// `fetch` or the body read failed: the value is what was thrown.
 const FAILED: i32 = -1;
 
-/// What a convenient call's answer becomes, at the time it arrives.
-fn exchanged(kind: i32, read: &JsValue, extra: &JsValue, separator: u32) -> Result<JsValue, Error> {
-    if kind == FAILED {
-        return Err(crate::fetch::fetch_failed(read));
-    }
-    let r = crate::convert::response_from_read(read)?;
+/// What a convenient call's answer becomes, at the time it arrives: `r`, the response read
+/// (or, for `FAILED`, what was thrown).
+fn exchanged(
+    kind: i32,
+    r: Result<http::Response<Vec<u8>>, Error>,
+    extra: &JsValue,
+    separator: u32,
+) -> Result<JsValue, Error> {
+    let r = r?;
     let now = now_or(None)?;
     match kind {
         REFRESH => {
@@ -621,10 +638,22 @@ fn exchanged(kind: i32, read: &JsValue, extra: &JsValue, separator: u32) -> Resu
 
 thread_local! {
     /// `exchanged` as a JavaScript function, made once.
-    pub(crate) static EXCHANGED: Closure<Exchanged> =
-        Closure::new(|kind: i32, read: JsValue, extra: JsValue, separator: u32| {
-            exchanged(kind, &read, &extra, separator).map_err(|e| JsValue::from(Failure(e)))
-        });
+    pub(crate) static EXCHANGED: Closure<Exchanged> = Closure::new(
+        |kind: i32,
+         status: f64,
+         what: Option<String>,
+         headers: Option<String>,
+         body: Vec<u8>,
+         extra: JsValue,
+         separator: u32| {
+            let read = if kind == FAILED {
+                Err(crate::fetch::fetch_failed(&extra))
+            } else {
+                crate::convert::response_from_parts(status, what, headers, body)
+            };
+            exchanged(kind, read, &extra, separator).map_err(|e| JsValue::from(Failure(e)))
+        },
+    );
 }
 
 /// Parses a plain response object at once, or a fetch `Response` after reading its body

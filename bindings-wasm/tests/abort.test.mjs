@@ -75,3 +75,14 @@ for (const [name, call] of Object.entries(CALLS)) {
     await assert.rejects(call(f, { timeout: 30 }), transport(/30 ms/));
   });
 }
+
+test('a call right after another with the same deadline still ends at it (the shared timer is held again)', async () => {
+  let hang = false;
+  const fetch = () => (hang ? new Promise(() => {}) : Promise.resolve(new Response('{"access_token":"a","token_type":"Bearer","expires_in":60}', { headers: { 'content-type': 'application/json' } })));
+  const c = new g.Client(provider, 'app', { clientSecret: 's', fetch, timeout: 200 });
+  assert.equal((await c.clientCredentials([])).accessToken, 'a');
+  hang = true;
+  const start = Date.now();
+  await assert.rejects(c.clientCredentials([]), (e) => e instanceof g.TransportError && /within 200 ms/.test(e.message));
+  assert.ok(Date.now() - start >= 200 && Date.now() - start < 2000);
+});
