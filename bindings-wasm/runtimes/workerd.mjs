@@ -3,8 +3,9 @@
 // (its module graph from that entry, the .wasm as a compiled WebAssembly.Module) and the shared
 // vectors as text modules; starts workerd on 127.0.0.1 (a free port, read from --control-fd),
 // drives the Worker over HTTP and stops it. Under tests/interop/servers.sh run (the Worker's
-// token server is GRANTLINE_LOAD_URL, reached through a network service that allows loopback
-// addresses only). Prints the counts; exits 1 with the details on any failure.
+// token servers are GRANTLINE_LOAD_URL, and oidc-provider, Authlib and oauth2-mock-server at
+// GRANTLINE_OIDC_URL / _AUTHLIB_URL / _MOCK_URL, reached through a network service that allows
+// loopback addresses only). Prints the counts; exits 1 with the details on any failure.
 //
 //   node runtimes/workerd.mjs          (GRANTLINE_WORKERD: the binary, default .tools/runtimes/bin/workerd)
 import { spawn, execFileSync } from 'node:child_process';
@@ -19,6 +20,8 @@ const ROOT = path.resolve(WASM_DIR, '..');
 const WORKERD = process.env.GRANTLINE_WORKERD || path.join(ROOT, '.tools/runtimes/bin/workerd');
 const VECTORS = path.join(ROOT, 'tests/vectors');
 const LOAD = (process.env.GRANTLINE_LOAD_URL || '').replace(/\/$/, '');
+// The third-party servers of servers.sh, for the Worker's interop checks.
+const INTEROP = Object.fromEntries(['OIDC', 'AUTHLIB', 'MOCK'].map((n) => [n, (process.env[`GRANTLINE_${n}_URL`] || '').replace(/\/$/, '')]));
 const STARTUP_MS = 20_000;
 const REQUEST_MS = 90_000;
 const WATCHDOG_MS = 180_000;
@@ -103,7 +106,12 @@ const worker :Workerd.Worker = (
   ],
   compatibilityDate = ${str(date)},
   globalOutbound = "loopback",
-  bindings = [(name = "LOAD_URL", text = ${str(LOAD)})],
+  bindings = [
+    (name = "LOAD_URL", text = ${str(LOAD)}),
+    (name = "OIDC_URL", text = ${str(INTEROP.OIDC)}),
+    (name = "AUTHLIB_URL", text = ${str(INTEROP.AUTHLIB)}),
+    (name = "MOCK_URL", text = ${str(INTEROP.MOCK)}),
+  ],
 );
 `;
   writeFileSync(path.join(dir, 'config.capnp'), config);
@@ -169,6 +177,7 @@ async function loadAdmin(pathname, body) {
 
 async function main() {
   if (!LOAD) fail('GRANTLINE_LOAD_URL is not set: run under tests/interop/servers.sh run -- ...');
+  for (const [n, url] of Object.entries(INTEROP)) if (!url) fail(`GRANTLINE_${n}_URL is not set: run under tests/interop/servers.sh run -- ...`);
   tmp = mkdtempSync(path.join(tmpdir(), 'grantline-workerd-'));
   const { date, files, graph } = writeConfig(tmp);
   const t0 = Date.now();
@@ -186,6 +195,10 @@ async function main() {
   // 2. The Worker's checks against the load server.
   const checks = await get(base, '/checks');
   for (const c of checks) if (!c.ok) problems.push(`check failed: ${c.name}\n  ${c.detail}`);
+
+  // 2b. Interop with oidc-provider, Authlib and oauth2-mock-server through the Worker's fetch.
+  const interop = await get(base, '/interop');
+  for (const c of interop) if (!c.ok) problems.push(`interop check failed: ${c.name}\n  ${c.detail}`);
 
   // 3. One session across concurrent requests (module scope): one token request for all.
   await loadAdmin('reset', { lifetime: 60, fail_rate: 0, delay: 0.2 });
@@ -223,7 +236,7 @@ async function main() {
 
   const name = `workerd ${date}`;
   if (problems.length) fail(`${name}: ${problems.join('\n')}`);
-  console.log(`${name}: ${v.passed} vectors passed; ${checks.length} checks passed through the Worker's fetch; `
+  console.log(`${name}: ${v.passed} vectors passed; ${checks.length} checks against the load server and ${interop.length} interop checks (oidc-provider, Authlib, oauth2-mock-server) passed through the Worker's fetch; `
     + `1 token request for ${2 * SHARED_CALLERS} concurrent requests over a module-scope session (also with the renewing request dropped); `
     + `${graph.size} package modules, listening after ${startup} ms (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }

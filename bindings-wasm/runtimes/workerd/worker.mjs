@@ -180,6 +180,51 @@ async function runChecks(load) {
   return out;
 }
 
+// Interop through the Worker's fetch with the third-party servers of tests/interop/servers.sh
+// (oidc-provider, Authlib, oauth2-mock-server), as tests/interop.test.mjs does in Node: discovery
+// bound to the issuer, then a client-credentials grant from each; a session over Authlib whose
+// 20 concurrent callers make one token request.
+const INTEROP_SECRET = 'test-secret';
+async function interop(env) {
+  const out = [];
+  const check = async (name, fn) => {
+    try {
+      out.push({ name, ok: true, detail: await fn() });
+    } catch (e) {
+      out.push({ name, ok: false, detail: e instanceof CheckFailed ? e.message : String(e && e.stack || e) });
+    }
+  };
+  const confidential = (p, options = {}) => new g.Client(p, 'test-client', { clientSecret: INTEROP_SECRET, ...options });
+  await check('oidc-provider: discovery from the issuer, then client credentials', async () => {
+    const p = await g.discover(env.OIDC_URL);
+    expect(p.issuer === env.OIDC_URL, `issuer ${p.issuer}`);
+    const t = await confidential(p).clientCredentials([]);
+    expect(t.accessToken.length > 0 && t.tokenType === 'Bearer', 'a bearer token');
+    return `token, expires at ${t.expiresAt}`;
+  });
+  await check('Authlib: discovery, client credentials with a scope', async () => {
+    const t = await confidential(await g.Provider.discover(env.AUTHLIB_URL)).clientCredentials(['read']);
+    expect(t.accessToken.length > 0 && t.scopes.includes('read'), `scopes ${t.scopes}`);
+    return `scopes ${t.scopes.join(' ')}`;
+  });
+  await check('oauth2-mock-server: discovery from the well-known URL, client_secret_basic', async () => {
+    const p = (await g.Provider.discover(`${env.MOCK_URL}/.well-known/openid-configuration`)).with({ authMethod: 'client_secret_basic' });
+    const t = await confidential(p).clientCredentials([]);
+    expect(t.accessToken.length > 0, 'a token');
+    return 'token';
+  });
+  await check('Authlib: a session with 20 concurrent callers makes one token request', async () => {
+    let requests = 0;
+    const counting = (input, init) => { requests += 1; return fetch(input, init); };
+    const p = await g.Provider.discover(env.AUTHLIB_URL);
+    const session = g.TokenSession.clientCredentials(confidential(p, { fetch: counting }), ['read']);
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => session.getAccessToken()));
+    expect(new Set(tokens).size === 1 && requests === 1, `${new Set(tokens).size} tokens, ${requests} token requests`);
+    return '1 token request for 20 callers';
+  });
+  return out;
+}
+
 // A session kept across requests, as a Worker keeps one in module scope.
 let shared;
 
@@ -191,6 +236,7 @@ export default {
     try {
       if (pathname === '/vectors') return json(await runVectorFiles(vectorFiles));
       if (pathname === '/checks') return json(await runChecks(load));
+      if (pathname === '/interop') return json(await interop(env));
       if (pathname === '/shared') {
         if (new URL(request.url).searchParams.has('new')) shared = undefined;
         shared ??= g.TokenSession.clientCredentials(new g.Client(provider(load), 'worker', { clientSecret: SECRET }), []);
