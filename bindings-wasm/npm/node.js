@@ -1,4 +1,4 @@
-// Node 18+ (and Bun): reads the WebAssembly next to this file synchronously, then
+// Node 20+ (and Bun): reads the WebAssembly next to this file synchronously, then
 // re-exports the API. `require('grantline')` loads this very module too (node.cjs).
 import { readFileSync } from 'node:fs';
 import * as core from './grantline_core.js';
