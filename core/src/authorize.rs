@@ -181,7 +181,7 @@ impl Client {
         request: &AuthorizationRequest,
     ) -> Result<Authorization, Error> {
         let mut seed = [0u8; 96];
-        getrandom::getrandom(&mut seed).map_err(|_| Error::Random)?;
+        getrandom::fill(&mut seed).map_err(|_| Error::Random)?;
         let out = self.authorization_url_with_seed(request, &seed);
         zeroize::Zeroize::zeroize(&mut seed);
         out

@@ -414,7 +414,7 @@ impl Client {
             Some(jti) => jti,
             None => {
                 let mut jti = [0u8; 16];
-                getrandom::getrandom(&mut jti).map_err(|_| Error::Random)?;
+                getrandom::fill(&mut jti).map_err(|_| Error::Random)?;
                 jti
             }
         };

@@ -186,7 +186,7 @@ impl FleetConfig {
     pub fn new(name: &str, protection: Protection) -> Result<Self, Error> {
         check_name("name", name, MAX_NAME)?;
         let mut raw = [0u8; 16];
-        getrandom::getrandom(&mut raw).map_err(|_| Error::Random)?;
+        getrandom::fill(&mut raw).map_err(|_| Error::Random)?;
         let owner = raw.iter().map(|b| format!("{b:02x}")).collect();
         Ok(FleetConfig {
             name: name.to_owned(),

@@ -822,7 +822,7 @@ fn random_below(n: u64) -> u64 {
         return 0;
     }
     let mut bytes = [0u8; 8];
-    match getrandom::getrandom(&mut bytes) {
+    match getrandom::fill(&mut bytes) {
         Ok(()) => u64::from_le_bytes(bytes) % n,
         Err(_) => 0,
     }

@@ -224,7 +224,7 @@ impl Entry {
     /// [`Error::Random`] when the operating system's RNG fails.
     pub fn seal(&self, protection: &Protection) -> Result<String, Error> {
         let mut nonce = [0u8; 12];
-        getrandom::getrandom(&mut nonce).map_err(|_| Error::Random)?;
+        getrandom::fill(&mut nonce).map_err(|_| Error::Random)?;
         self.seal_with_nonce(protection, nonce)
     }
 
@@ -260,7 +260,7 @@ impl Entry {
                     .map_err(|_| Error::invalid("the entry key is not 32 bytes"))?;
                 let ciphertext = cipher
                     .encrypt(
-                        Nonce::from_slice(&nonce),
+                        &Nonce::from(nonce),
                         Payload {
                             msg: plaintext.as_bytes(),
                             aad: aad.as_bytes(),
@@ -346,7 +346,7 @@ impl Entry {
                 let nonce = URL_SAFE_NO_PAD
                     .decode(text_member("nonce")?)
                     .ok()
-                    .filter(|n| n.len() == 12)
+                    .and_then(|n| Nonce::try_from(n.as_slice()).ok())
                     .ok_or_else(|| refused("`nonce` is not 12 bytes of base64url"))?;
                 let ciphertext = URL_SAFE_NO_PAD
                     .decode(text_member("ciphertext")?)
@@ -357,7 +357,7 @@ impl Entry {
                 let plaintext = Zeroizing::new(
                     cipher
                         .decrypt(
-                            Nonce::from_slice(&nonce),
+                            &nonce,
                             Payload {
                                 msg: &ciphertext,
                                 aad: aad.as_bytes(),

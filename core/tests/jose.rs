@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use grantline::jose::{Algorithm, Jwk, JwkSet, JwsProblem, SigningKey, MAX_JWS, MAX_KEYS};
 use grantline::{Error, Fault};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
+use rsa::{BoxedUint, Pkcs1v15Sign, Pss};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -102,8 +102,8 @@ impl RawJwk {
                 if self.oth.is_some() {
                     return Err(invalid_key("multi-prime RSA keys (oth) are not supported"));
                 }
-                let n = BigUint::from_bytes_be(&self.bytes("n", &self.n)?);
-                let e = BigUint::from_bytes_be(&self.bytes("e", &self.e)?);
+                let n = BoxedUint::from_be_slice_vartime(&self.bytes("n", &self.n)?);
+                let e = BoxedUint::from_be_slice_vartime(&self.bytes("e", &self.e)?);
                 rsa_public(n, e).map(|k| PublicKey::Rsa(Box::new(k)))
             }
             "EC" => match self.crv.as_deref() {
@@ -174,10 +174,10 @@ fn jwk_json_error(e: &serde_json::Error) -> Error {
     ))
 }
 
-pub(crate) fn rsa_public(n: BigUint, e: BigUint) -> Result<RsaPublicKey, Error> {
-    let key = RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
+pub(crate) fn rsa_public(n: BoxedUint, e: BoxedUint) -> Result<rsa::PublicKey, Error> {
+    let key = rsa::PublicKey::new_with_size_limits(n, e, 0..=MAX_RSA_BITS)
         .map_err(|_| invalid_key("not a usable RSA public key (or over 8192 bits)"))?;
-    if key.n().bits() < MIN_RSA_BITS {
+    if (key.n().bit_width_vartime() as usize) < MIN_RSA_BITS {
         return Err(invalid_key(
             "RSA keys under 2048 bits are refused (RFC 7518 §3.3)",
         ));
@@ -188,7 +188,7 @@ pub(crate) fn rsa_public(n: BigUint, e: BigUint) -> Result<RsaPublicKey, Error> 
 /// A verification key.
 #[derive(Clone)]
 pub(crate) enum PublicKey {
-    Rsa(Box<RsaPublicKey>),
+    Rsa(Box<rsa::PublicKey>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -280,13 +280,13 @@ impl PublicKey {
                         signature,
                     ),
                     Algorithm::Ps256 => {
-                        key.verify(Pss::new::<Sha256>(), &Sha256::digest(input), signature)
+                        key.verify(Pss::<Sha256>::new(), &Sha256::digest(input), signature)
                     }
                     Algorithm::Ps384 => {
-                        key.verify(Pss::new::<Sha384>(), &Sha384::digest(input), signature)
+                        key.verify(Pss::<Sha384>::new(), &Sha384::digest(input), signature)
                     }
                     Algorithm::Ps512 => {
-                        key.verify(Pss::new::<Sha512>(), &Sha512::digest(input), signature)
+                        key.verify(Pss::<Sha512>::new(), &Sha512::digest(input), signature)
                     }
                     _ => return false,
                 };
@@ -323,15 +323,15 @@ impl PublicKey {
     fn public_members(&self) -> Option<Vec<(&'static str, String)>> {
         Some(match self {
             PublicKey::Rsa(key) => vec![
-                ("e", b64_encode(&key.e().to_bytes_be())),
-                ("n", b64_encode(&key.n().to_bytes_be())),
+                ("e", b64_encode(&key.e_bytes())),
+                ("n", b64_encode(&key.n_bytes())),
             ],
             PublicKey::P256(key) => {
-                let point = key.to_encoded_point(false);
+                let point = key.to_sec1_point(false);
                 vec![("x", b64_encode(point.x()?)), ("y", b64_encode(point.y()?))]
             }
             PublicKey::P384(key) => {
-                let point = key.to_encoded_point(false);
+                let point = key.to_sec1_point(false);
                 vec![("x", b64_encode(point.x()?)), ("y", b64_encode(point.y()?))]
             }
             PublicKey::Ed25519(key) => vec![("x", b64_encode(key.as_bytes()))],

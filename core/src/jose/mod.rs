@@ -32,13 +32,11 @@
 //! `hmac`, `sha2`, `pkcs8`): pure Rust, built for `wasm32-unknown-unknown` without a C
 //! toolchain. Randomness (RSA blinding, PSS salts, hedged ECDSA nonces) comes from `getrandom`.
 //!
-//! **RUSTSEC-2023-0071** (CVE-2023-49092, the "Marvin attack"): the `rsa` crate's private-key
-//! operations are not constant time, and an attacker who can time many of them over a network
-//! may learn enough to forge signatures or recover the key. No fixed `rsa` release exists at the
-//! time of writing (0.9.10 is affected), so `cargo audit` reports it. Verification uses only
-//! the public key and is not affected. Signing with RSA (`RS*`, `PS*`) uses blinding but remains
-//! exposed: prefer `ES256` or `EdDSA` for keys you sign with where the server accepts them, and
-//! do not sign with an RSA key where an attacker can trigger and time many signatures.
+//! **RUSTSEC-2023-0071** (CVE-2023-49092, the "Marvin attack") affected `rsa` up to 0.9: its
+//! private-key operations were not constant time. grantline uses `rsa` 0.10, whose arithmetic
+//! is constant time (`crypto-bigint`) and which its authors name as the fix. RSA signing also
+//! blinds each operation; `ES256` and `EdDSA` remain the simpler choice for keys you sign with
+//! where the server accepts them.
 
 mod cache;
 mod jwk;

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use pkcs8::DecodePrivateKey;
-use rand_core::OsRng;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
+use rsa::{BoxedUint, Pkcs1v15Sign, Pss};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::{RandomizedSigner, Signer};
@@ -22,7 +21,7 @@ use crate::Error;
 /// A private key.
 #[derive(Clone)]
 enum PrivateKey {
-    Rsa(Box<RsaPrivateKey>),
+    Rsa(Box<rsa::PrivateKey>),
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     Ed25519(Box<ed25519_dalek::SigningKey>),
@@ -70,8 +69,8 @@ impl PrivateKey {
         })
     }
 
-    fn rsa(key: RsaPrivateKey) -> Result<Self, Error> {
-        let bits = key.n().bits();
+    fn rsa(key: rsa::PrivateKey) -> Result<Self, Error> {
+        let bits = key.n().bit_width_vartime() as usize;
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(invalid_key(
                 "RSA signing keys must have 2048 to 8192 bits (RFC 7518 §3.3)",
@@ -94,8 +93,8 @@ impl PrivateKey {
 /// EC P-256 (`ES256`), EC P-384 (`ES384`), Ed25519 (`EdDSA`) or a shared secret (`HS256`).
 ///
 /// A secret: `Debug` shows the algorithm and `kid` only, and the key material is zeroized when
-/// the last clone is dropped. RSA signing is exposed to RUSTSEC-2023-0071 (see the
-/// [module documentation](super)).
+/// the last clone is dropped. On RSA and RUSTSEC-2023-0071, see the
+/// [module documentation](super).
 #[derive(Clone)]
 pub struct SigningKey {
     alg: Algorithm,
@@ -158,7 +157,7 @@ impl SigningKey {
             ));
         }
         let der = document.as_bytes();
-        let key = if let Ok(key) = RsaPrivateKey::from_pkcs8_der(der) {
+        let key = if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(der) {
             PrivateKey::rsa(key)?
         } else if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
             PrivateKey::P256(key)
@@ -283,20 +282,19 @@ impl SigningKey {
             }
             PrivateKey::Ed25519(key) => Ok(key.sign(input).to_bytes().to_vec()),
             PrivateKey::P256(key) => {
-                ensure_random()?;
-                let signature: p256::ecdsa::Signature =
-                    key.try_sign_with_rng(&mut OsRng, input).map_err(failed)?;
+                let signature: p256::ecdsa::Signature = key
+                    .try_sign_with_rng(&mut SystemRandom, input)
+                    .map_err(failed)?;
                 Ok(signature.to_bytes().to_vec())
             }
             PrivateKey::P384(key) => {
-                ensure_random()?;
-                let signature: p384::ecdsa::Signature =
-                    key.try_sign_with_rng(&mut OsRng, input).map_err(failed)?;
+                let signature: p384::ecdsa::Signature = key
+                    .try_sign_with_rng(&mut SystemRandom, input)
+                    .map_err(failed)?;
                 Ok(signature.to_bytes().to_vec())
             }
             PrivateKey::Rsa(key) => {
-                ensure_random()?;
-                let rng = &mut OsRng;
+                let rng = &mut SystemRandom;
                 let signed = match self.alg {
                     Algorithm::Rs256 => key.sign_with_rng(
                         rng,
@@ -314,13 +312,13 @@ impl SigningKey {
                         &Sha512::digest(input),
                     ),
                     Algorithm::Ps256 => {
-                        key.sign_with_rng(rng, Pss::new::<Sha256>(), &Sha256::digest(input))
+                        key.sign_with_rng(rng, Pss::<Sha256>::new(), &Sha256::digest(input))
                     }
                     Algorithm::Ps384 => {
-                        key.sign_with_rng(rng, Pss::new::<Sha384>(), &Sha384::digest(input))
+                        key.sign_with_rng(rng, Pss::<Sha384>::new(), &Sha384::digest(input))
                     }
                     Algorithm::Ps512 => {
-                        key.sign_with_rng(rng, Pss::new::<Sha512>(), &Sha512::digest(input))
+                        key.sign_with_rng(rng, Pss::<Sha512>::new(), &Sha512::digest(input))
                     }
                     _ => return Err(invalid_key("this key cannot sign with this algorithm")),
                 };
@@ -330,12 +328,43 @@ impl SigningKey {
     }
 }
 
-/// `OsRng` panics when the system generator fails; ask it once first, so a failing generator
-/// is an [`Error::Random`] and not a panic.
-fn ensure_random() -> Result<(), Error> {
-    let mut probe = [0u8; 16];
-    getrandom::getrandom(&mut probe).map_err(|_| Error::Random)
+/// The system's generator (`getrandom`) as the signers' randomness: hedged ECDSA nonces, RSA
+/// blinding and PSS salts. A failing generator fails the signature (never a panic).
+struct SystemRandom;
+
+/// The system's generator failed.
+#[derive(Debug)]
+struct NoRandom;
+
+impl core::fmt::Display for NoRandom {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the system's random generator failed")
+    }
 }
+
+impl core::error::Error for NoRandom {}
+
+impl rand_core::TryRng for SystemRandom {
+    type Error = NoRandom;
+
+    fn try_next_u32(&mut self) -> Result<u32, NoRandom> {
+        let mut bytes = [0u8; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, NoRandom> {
+        let mut bytes = [0u8; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), NoRandom> {
+        getrandom::fill(dst).map_err(|_| NoRandom)
+    }
+}
+
+impl rand_core::TryCryptoRng for SystemRandom {}
 
 fn private_key(raw: &RawJwk) -> Result<PrivateKey, Error> {
     let no_private = || invalid_key("the JWK has no private key (d or k)");
@@ -350,19 +379,29 @@ fn private_key(raw: &RawJwk) -> Result<PrivateKey, Error> {
             let n = raw.bytes("n", &raw.n)?;
             let e = raw.bytes("e", &raw.e)?;
             let d = raw.bytes("d", &raw.d)?;
-            rsa_public(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))?;
+            // d = 0 is no key; refused here because recovering p and q from it underflows
+            // inside `rsa` (a panic, a trap in WebAssembly) instead of failing.
+            if d.iter().all(|b| *b == 0) {
+                return Err(invalid_key(
+                    "the RSA JWK's private members do not make a valid key",
+                ));
+            }
+            rsa_public(
+                BoxedUint::from_be_slice_vartime(&n),
+                BoxedUint::from_be_slice_vartime(&e),
+            )?;
             let primes = match (&raw.p, &raw.q) {
                 (Some(_), Some(_)) => vec![
-                    BigUint::from_bytes_be(&raw.bytes("p", &raw.p)?),
-                    BigUint::from_bytes_be(&raw.bytes("q", &raw.q)?),
+                    BoxedUint::from_be_slice_vartime(&raw.bytes("p", &raw.p)?),
+                    BoxedUint::from_be_slice_vartime(&raw.bytes("q", &raw.q)?),
                 ],
                 (None, None) => Vec::new(),
                 _ => return Err(invalid_key("the RSA JWK has only one of p and q")),
             };
-            let key = RsaPrivateKey::from_components(
-                BigUint::from_bytes_be(&n),
-                BigUint::from_bytes_be(&e),
-                BigUint::from_bytes_be(&d),
+            let key = rsa::PrivateKey::from_components(
+                BoxedUint::from_be_slice_vartime(&n),
+                BoxedUint::from_be_slice_vartime(&e),
+                BoxedUint::from_be_slice_vartime(&d),
                 primes,
             )
             .map_err(|_| invalid_key("the RSA JWK's private members do not make a valid key"))?;
@@ -383,13 +422,13 @@ fn private_key(raw: &RawJwk) -> Result<PrivateKey, Error> {
             let mismatch = || invalid_key(format!("the JWK's d, x and y are not one {name} key"));
             if len == 32 {
                 let key = p256::ecdsa::SigningKey::from_slice(&d).map_err(|_| mismatch())?;
-                if key.verifying_key().to_encoded_point(false).as_bytes() != point.as_slice() {
+                if key.verifying_key().to_sec1_point(false).as_bytes() != point.as_slice() {
                     return Err(mismatch());
                 }
                 Ok(PrivateKey::P256(key))
             } else {
                 let key = p384::ecdsa::SigningKey::from_slice(&d).map_err(|_| mismatch())?;
-                if key.verifying_key().to_encoded_point(false).as_bytes() != point.as_slice() {
+                if key.verifying_key().to_sec1_point(false).as_bytes() != point.as_slice() {
                     return Err(mismatch());
                 }
                 Ok(PrivateKey::P384(key))
