@@ -292,6 +292,9 @@ function expireBucket(timeout, bucket) {
 class Deadline {
   constructor(timeout, signal, input, init, late) {
     this.timeout = timeout;
+    // What messages name: the call's whole deadline (`timeout` is what is left of it when part
+    // of the call ran before; see `Call::until` on the Rust side).
+    this.shown = timeout;
     this.input = input;
     this.init = init;
     this.late = late;
@@ -345,7 +348,7 @@ class Deadline {
 
   expire() {
     this.bucket = undefined;
-    this.fire(this.late ? this.late(this.timeout) : `${this.what()}: no complete answer within ${this.timeout} ms (the whole-request deadline)`);
+    this.fire(this.late ? this.late(this.shown) : `${this.what()}: no complete answer within ${this.shown} ms (the whole-request deadline)`);
   }
 
   fire(reason) {
@@ -536,9 +539,10 @@ function redirected(r) { return r.status === 0 || (r.status >= 300 && r.status <
 // fetch(url, init) for a core request (as `makeRequest` takes it) then the body read, within
 // `timeout` ms (and until `signal` aborts), the body capped at `cap` bytes: the read response
 // (with `what`, the method and URL, when it is a redirect), or a TransportFailure.
-async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal) {
+async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, whole) {
   const init = new FetchInit(request, methodEnd, urlEnd, headersEnd);
   const d = new Deadline(timeout, signal, init.url, init);
+  if (whole !== undefined) d.shown = whole;
   init[DEADLINE] = d;
   let r;
   try {
@@ -556,8 +560,8 @@ async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, c
 }
 
 // `exchange` for the Rust side's futures (discovery, JWKS, userinfo...): one Promise.
-export function fetchAndRead(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal) {
-  return exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal);
+export function fetchAndRead(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, whole) {
+  return exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, whole);
 }
 
 // One round of the convenient layer: fetch and read (as `exchange`), then
@@ -587,9 +591,10 @@ export function readThenParse(res, names, cap, parse, kind, now, interval, separ
 // cover the answer's head; the body is the caller's to read, streamed (never cut, never
 // buffered here). The caller's own signal (in `init`, or on a Request `input`) aborts the call
 // before the answer (a TransportError) and the body read after it (as fetch does).
-export function fetchApi(custom, input, init, timeout, signal) {
+export function fetchApi(custom, input, init, timeout, signal, whole) {
   const own = init.signal || (input && typeof input === 'object' && input.signal) || undefined;
   const d = new Deadline(timeout, signal, input, init);
+  if (whole !== undefined) d.shown = whole;
   if (own) {
     // Both signals go to fetch: AbortSignal.any where the runtime has it (no listener left on
     // a long-lived signal of the caller's), else the caller's forwarded to ours.
@@ -625,8 +630,9 @@ export function discard(res) {
 // A promise bounded by a caller's `timeout` (ms) and `signal` (and `also`, session.fetch's own
 // request signal): a caller that stops waiting for a renewal other callers share (the renewal
 // goes on).
-export function bounded(promise, timeout, signal, also) {
+export function bounded(promise, timeout, signal, also, whole) {
   const d = new Deadline(timeout, signal, undefined, undefined, (ms) => `gave up waiting for the token renewal after ${ms} ms (this call's deadline; the renewal goes on)`);
+  if (whole !== undefined) d.shown = whole;
   if (also) d.watch(also);
   return race(promise, d).then(
     (r) => { d.finish(); return r; },

@@ -50,6 +50,7 @@ extern "C" {
         cap: f64,
         timeout: f64,
         signal: &JsValue,
+        whole: f64,
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = fetchApi)]
     pub(crate) fn fetch_api(
@@ -58,6 +59,7 @@ extern "C" {
         init: &JsValue,
         timeout: f64,
         signal: &JsValue,
+        whole: f64,
     ) -> js_sys::Promise;
     /// `promise`, or a rejection when the caller's `timeout` passes or `signal` (or `also`)
     /// aborts first.
@@ -66,6 +68,7 @@ extern "C" {
         timeout: f64,
         signal: &JsValue,
         also: &JsValue,
+        whole: f64,
     ) -> js_sys::Promise;
     /// Calls `f(value)`, dropping whatever it throws or rejects with.
     #[wasm_bindgen(js_name = callQuietly)]

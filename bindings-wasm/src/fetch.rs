@@ -36,8 +36,11 @@ pub(crate) struct Fetch {
 
 /// One call's deadline and abort signals.
 pub(crate) struct Call {
-    /// Milliseconds (`f64::INFINITY`: none).
+    /// Milliseconds left (`f64::INFINITY`: none).
     pub(crate) timeout: f64,
+    /// The call's whole deadline in milliseconds, as messages name it: `timeout` is what is
+    /// left of it once part of the call has run (`until`).
+    pub(crate) whole: f64,
     /// An `AbortSignal` (the call options'), or `undefined`.
     pub(crate) signal: JsValue,
     /// A second `AbortSignal` that also ends the call (`session.fetch()`'s own request signal,
@@ -55,6 +58,7 @@ impl Call {
     pub(crate) fn until(&self, end: f64) -> Call {
         Call {
             timeout: (end - js_sys::Date::now()).max(1.0),
+            whole: self.whole,
             signal: self.signal.clone(),
             also: self.also.clone(),
         }
@@ -141,6 +145,7 @@ impl Fetch {
     pub(crate) fn default_call(&self) -> Call {
         Call {
             timeout: self.timeout,
+            whole: self.timeout,
             signal: JsValue::UNDEFINED,
             also: JsValue::UNDEFINED,
         }
@@ -155,8 +160,10 @@ impl Fetch {
         let mut known = vec!["timeout", "signal"];
         known.extend_from_slice(also);
         known_keys(options, what, &known)?;
+        let timeout = timeout_option(&get(options, "timeout"), "timeout")?.unwrap_or(self.timeout);
         Ok(Call {
-            timeout: timeout_option(&get(options, "timeout"), "timeout")?.unwrap_or(self.timeout),
+            timeout,
+            whole: timeout,
             signal: signal_option(&get(options, "signal"))?,
             also: JsValue::UNDEFINED,
         })
@@ -222,6 +229,7 @@ impl Fetch {
                 BODY_CAP,
                 call.timeout,
                 &call.signal,
+                call.whole,
             )
         });
         let read = JsFuture::from(promise)
@@ -239,7 +247,8 @@ impl Fetch {
         call: &Call,
     ) -> Result<JsValue, Error> {
         let custom = self.custom();
-        let promise = crate::convert::fetch_api(&custom, input, init, call.timeout, &call.signal);
+        let promise =
+            crate::convert::fetch_api(&custom, input, init, call.timeout, &call.signal, call.whole);
         JsFuture::from(promise).await.map_err(|e| fetch_failed(&e))
     }
 }

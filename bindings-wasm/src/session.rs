@@ -552,7 +552,13 @@ async fn drive(
         };
         let settled = match wait {
             None => renewal,
-            Some(call) => crate::convert::bounded(&renewal, call.timeout, &call.signal, &call.also),
+            Some(call) => crate::convert::bounded(
+                &renewal,
+                call.timeout,
+                &call.signal,
+                &call.also,
+                call.whole,
+            ),
         };
         let outcome = match JsFuture::from(settled).await {
             Ok(outcome) => outcome,

@@ -76,6 +76,19 @@ for (const [name, call] of Object.entries(CALLS)) {
   });
 }
 
+test("a session's fetch names the call's whole deadline when what is left of it runs out", async () => {
+  // The token arrives after 40 ms of the 120 ms deadline; the API call then hangs. Its own
+  // deadline is what is left (about 80 ms); the message names the one the caller set.
+  const f = (input, init) => {
+    if (String(input.url || input).includes('/token')) {
+      return new Promise((resolve) => setTimeout(() => resolve(new Response('{"access_token":"a","token_type":"Bearer","expires_in":60}', { headers: { 'content-type': 'application/json' } })), 40));
+    }
+    return hanging()(input, init);
+  };
+  const session = g.TokenSession.clientCredentials(client(f));
+  await assert.rejects(session.fetch('https://api.example/x', {}, { timeout: 120 }), transport(/within 120 ms/));
+});
+
 test('a call right after another with the same deadline still ends at it (the shared timer is held again)', async () => {
   let hang = false;
   const fetch = () => (hang ? new Promise(() => {}) : Promise.resolve(new Response('{"access_token":"a","token_type":"Bearer","expires_in":60}', { headers: { 'content-type': 'application/json' } })));
