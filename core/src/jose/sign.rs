@@ -272,6 +272,13 @@ impl SigningKey {
     }
 
     fn signature(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut random = SystemRandom { failed: false };
+        let signed = self.signature_with(input, &mut random);
+        // A signer that failed because the generator did is an `Error::Random`.
+        signed.map_err(|e| if random.failed { Error::Random } else { e })
+    }
+
+    fn signature_with(&self, input: &[u8], random: &mut SystemRandom) -> Result<Vec<u8>, Error> {
         let failed = |_| invalid_key(format!("signing with {} failed", self.alg));
         match &self.key {
             PrivateKey::Hmac(secret) => {
@@ -282,19 +289,17 @@ impl SigningKey {
             }
             PrivateKey::Ed25519(key) => Ok(key.sign(input).to_bytes().to_vec()),
             PrivateKey::P256(key) => {
-                let signature: p256::ecdsa::Signature = key
-                    .try_sign_with_rng(&mut SystemRandom, input)
-                    .map_err(failed)?;
+                let signature: p256::ecdsa::Signature =
+                    key.try_sign_with_rng(random, input).map_err(failed)?;
                 Ok(signature.to_bytes().to_vec())
             }
             PrivateKey::P384(key) => {
-                let signature: p384::ecdsa::Signature = key
-                    .try_sign_with_rng(&mut SystemRandom, input)
-                    .map_err(failed)?;
+                let signature: p384::ecdsa::Signature =
+                    key.try_sign_with_rng(random, input).map_err(failed)?;
                 Ok(signature.to_bytes().to_vec())
             }
             PrivateKey::Rsa(key) => {
-                let rng = &mut SystemRandom;
+                let rng = random;
                 let signed = match self.alg {
                     Algorithm::Rs256 => key.sign_with_rng(
                         rng,
@@ -329,8 +334,11 @@ impl SigningKey {
 }
 
 /// The system's generator (`getrandom`) as the signers' randomness: hedged ECDSA nonces, RSA
-/// blinding and PSS salts. A failing generator fails the signature (never a panic).
-struct SystemRandom;
+/// blinding and PSS salts. A failing generator fails the signature (never a panic), and
+/// `failed` says so: the signature's error is then [`Error::Random`].
+struct SystemRandom {
+    failed: bool,
+}
 
 /// The system's generator failed.
 #[derive(Debug)]
@@ -360,7 +368,10 @@ impl rand_core::TryRng for SystemRandom {
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), NoRandom> {
-        getrandom::fill(dst).map_err(|_| NoRandom)
+        getrandom::fill(dst).map_err(|_| {
+            self.failed = true;
+            NoRandom
+        })
     }
 }
 
