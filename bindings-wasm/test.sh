@@ -17,6 +17,9 @@
 #     the package's `workerd` entry and its .wasm as modules, every vector, a token obtained and
 #     renewed through the Worker's fetch against the load server, one session shared by
 #     concurrent requests). About 30 s together.
+# Clippy lints this crate in `make lint` (the workspace, on the host target). It has no code for
+# one target only, so a second clippy for wasm32 found nothing more and cost a check build of
+# every dependency for wasm32 (about 45 s of a cold run).
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
 # `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
 # load server: under `tests/interop/servers.sh run` (it starts one itself when
@@ -64,14 +67,14 @@ if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
     exit 1
   fi
   grep -E "^(test |test result)" "$log"
-  node --test tests/
+  # Four test files at a time: they mostly wait (deadlines, servers, other processes): 85 s
+  # one file after the other, about 25 s so. Only fleet-redis.test.mjs resets the load server.
+  node --test --test-concurrency=4 tests/
   # After node --test (the Worker resets the load server, which no other suite may share).
   exec "$HERE/runtimes/run.sh" all
 fi
 
 # The wasm32-only code (the wasm-bindgen tests) is linted here; `make lint` covers the host.
-cargo clippy --quiet -p grantline-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
-
 "$ROOT/scripts/tools.sh" chromium
 "$ROOT/scripts/tools.sh" runtimes >/dev/null
 "$SERVERS" run -- "$HERE/test.sh" suites

@@ -25,7 +25,11 @@ const provider = g.Provider.custom({
   deviceAuthorizationEndpoint: 'https://as.example/device',
   grants: ['authorization_code', 'client_credentials', 'password', 'refresh_token', 'device_code'],
 });
-const client = (fetch) => new g.Client(provider, 'app', { clientSecret: 's', redirectUri: 'https://app.example/cb', fetch });
+const client = (fetch, timeout) => new g.Client(provider, 'app', { clientSecret: 's', redirectUri: 'https://app.example/cb', fetch, timeout });
+// A session's renewal goes on when its caller stops waiting (it is shared): against a fetch that
+// never answers, it ends at the client's deadline, which would hold this file's process open for
+// the default 30 s; the sessions' clients here have 3 s.
+const sessionClient = (fetch) => client(fetch, 3000);
 const device = g.parseDeviceAuthorizationResponse({ status: 200, body: '{"device_code":"d","user_code":"U","verification_uri":"https://as.example/activate","interval":1}' });
 const grant = new g.CodeGrant('code', 'verifier', 'https://app.example/cb');
 
@@ -41,9 +45,9 @@ const CALLS = {
   revoke: (f, o) => client(f).revoke('token', 'access_token', o),
   discover: (f, o) => g.discover('https://as.example', { fetch: f, ...o }),
   'Provider.discover': (f, o) => g.Provider.discover('https://as.example', { fetch: f, ...o }),
-  'TokenSession.getAccessToken': (f, o) => g.TokenSession.clientCredentials(client(f)).getAccessToken(o),
-  'TokenSession.fetch (options)': (f, o) => g.TokenSession.clientCredentials(client(f)).fetch('https://api.example/x', {}, o),
-  'TokenSession.fetch (init.signal)': (f, o) => g.TokenSession.clientCredentials(client(f)).fetch('https://api.example/x', { signal: o.signal }, { timeout: o.timeout }),
+  'TokenSession.getAccessToken': (f, o) => g.TokenSession.clientCredentials(sessionClient(f)).getAccessToken(o),
+  'TokenSession.fetch (options)': (f, o) => g.TokenSession.clientCredentials(sessionClient(f)).fetch('https://api.example/x', {}, o),
+  'TokenSession.fetch (init.signal)': (f, o) => g.TokenSession.clientCredentials(sessionClient(f)).fetch('https://api.example/x', { signal: o.signal }, { timeout: o.timeout }),
 };
 
 const transport = (pattern) => (e) => e instanceof g.TransportError && e.kind === 'transport' && pattern.test(e.message);
