@@ -73,10 +73,13 @@ say "mypy --strict (package, examples)"
 (cd "$here/python" && "$py" -m mypy --strict --no-error-summary -p grantline \
   && MYPYPATH="$here/python" "$py" -m mypy --strict --no-error-summary "$root"/examples/python/*.py)
 
-# 4. Every suite, with the interop servers up (they are always stopped afterwards).
+# 4. Every suite, with the interop servers up (they are always stopped afterwards). Four pytest
+#    workers, a file each at a time (pytest-xdist, --dist loadfile): the suites mostly wait
+#    (deadlines, device-flow intervals, other processes), 100 s in one process, about 35 s so.
+#    No two files share server-side state (only test_fleet_redis.py resets the load server).
 say "pytest (vectors, API, liveness, cancellation, transports, adapters, lifecycle, logging, hostile, interop, sessions, fleet, fleet on Redis, examples, README)"
 set +e
-tests/interop/servers.sh run -- "$py" -m pytest -q -p no:cacheprovider --rootdir "$here" "$here/tests"
+tests/interop/servers.sh run -- "$py" -m pytest -q -p no:cacheprovider -n 4 --dist loadfile --rootdir "$here" "$here/tests"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then
