@@ -14,6 +14,7 @@ import java.time.Duration
 import java.util.UUID
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
+import kotlin.concurrent.thread
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
@@ -55,7 +56,17 @@ fun hostile(t: Tests) {
     if (base.isNullOrEmpty()) {
         println("hostile: GRANTLINE_HOSTILE_URL is not set: skipped")
     } else {
-        for (shipped in SHIPPED) hostileWith(t, base, shipped)
+        // Each transport on its own thread (the checks are mostly waits for 2 s deadlines; each
+        // transport's server-side captures are tagged with its own name).
+        SHIPPED.map { shipped ->
+            thread(name = "hostile ${shipped.name}") {
+                try {
+                    hostileWith(t, base, shipped)
+                } catch (e: Throwable) {
+                    t.fail("hostile [${shipped.name}]", "the group stopped: ${e.javaClass.name}: ${e.message}")
+                }
+            }
+        }.forEach { it.join() }
     }
     for (shipped in SHIPPED) localChecks(t, shipped)
     t.check("transport: UrlConnectionTransport refuses what HttpURLConnection cannot send, with typed errors") {

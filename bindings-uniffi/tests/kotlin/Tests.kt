@@ -1,4 +1,6 @@
 // A minimal test harness: named checks, failures collected, `N passed, N failed` at the end.
+// Checks may run on several threads at once (Main.kt runs the hostile-server group beside the
+// others): what they record is synchronized.
 package grantline.test
 
 import kotlin.system.exitProcess
@@ -7,11 +9,13 @@ class Tests(private val verbose: Boolean) {
     private var passed = 0
     private val failures = ArrayList<String>()
 
+    @Synchronized
     fun pass(name: String) {
         passed++
         if (verbose) println("ok   $name")
     }
 
+    @Synchronized
     fun fail(name: String, why: String) {
         failures.add("$name\n    $why")
         println("FAIL $name\n    $why")
@@ -28,6 +32,7 @@ class Tests(private val verbose: Boolean) {
     }
 
     /** Prints the summary and exits non-zero on any failure. */
+    @Synchronized
     fun finish(what: String): Nothing {
         if (failures.isNotEmpty()) {
             println("\n${failures.size} failure(s):")
