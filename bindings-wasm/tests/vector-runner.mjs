@@ -566,18 +566,8 @@ const KINDS = {
       options.fetchedAt = k.uint('fetched_at');
     }
     const cache = new g.JwksCache(f.str('jwks_uri'), options);
-    const steps = f.value('steps');
-    if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
     const diffs = [];
-    for (const [i, step] of steps.entries()) {
-      const where = `steps[${i}] (${step && step.op})`;
-      const STEP_FIELDS = {
-        verify: ['token', 'algorithms', 'now', 'expect', 'expect_error'],
-        receive: ['response', 'now', 'expect', 'expect_error'],
-        request: ['expect_request'],
-      };
-      if (!step || !Object.hasOwn(STEP_FIELDS, step.op)) throw new VectorError(`${where}: unknown op`);
-      const sf = fields(step, where, ['op', ...STEP_FIELDS[step.op]]);
+    for (const [step, sf, where] of steps(f, JWKS_STEPS)) {
       if (step.op === 'request') {
         diff(`${where}.expect_request`, sf.value('expect_request'), requestJson(cache.request()), diffs);
         continue;
@@ -777,10 +767,8 @@ const KINDS = {
     if (ff.has('lease_ttl_ms')) options.leaseTtlMs = ff.uint('lease_ttl_ms');
     const config = new g.FleetConfig(options);
     const run = new FleetRun(new g.FleetState(c, sessionGrant(f.value('grant')), config, sessionOptions(f)), config);
-    const steps = f.value('steps');
-    if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
-    for (const [i, step] of steps.entries()) {
-      const diffs = fleetStep(run, step, `steps[${i}] (${step && step.op})`);
+    for (const [step, sf, where] of steps(f, FLEET_STEPS, ['expect', 'expect_error'])) {
+      const diffs = fleetStep(run, step, sf, where);
       // As the reference runner: the first failing step ends the vector (later steps build on it).
       if (diffs.length) return diffs;
     }
@@ -794,23 +782,8 @@ const KINDS = {
     const f = fields(v, 'vector', withCommon(['provider', 'client', 'grant', 'tokens', 'skew', 'steps']));
     const c = client(provider(f.value('provider')), f.value('client'));
     const state = new g.SessionState(c, sessionGrant(f.value('grant')), sessionOptions(f));
-    const steps = f.value('steps');
-    if (!Array.isArray(steps) || !steps.length) throw new VectorError('`steps` is not a non-empty list');
     const diffs = [];
-    for (const [i, step] of steps.entries()) {
-      const where = `steps[${i}] (${step && step.op})`;
-      const STEP_FIELDS = {
-        next: ['now', 'expect', 'expect_error'],
-        waited: ['id', 'now', 'expect', 'expect_error'],
-        receive: ['id', 'now', 'response', 'expect_completion', 'expect_error'],
-        fail: ['id', 'now', 'reason', 'expect_completion', 'expect_error'],
-        delivered: ['id', 'expect'],
-        abandon: ['id', 'expect'],
-        reject: ['token', 'expect'],
-        ready_until: ['expect'],
-      };
-      if (!step || !Object.hasOwn(STEP_FIELDS, step.op)) throw new VectorError(`${where}: unknown op`);
-      const sf = fields(step, where, ['op', ...STEP_FIELDS[step.op]]);
+    for (const [step, sf, where] of steps(f, SESSION_STEPS)) {
       const expectKey = ['receive', 'fail'].includes(step.op) ? 'expect_completion' : 'expect';
       const hasError = sf.has('expect_error');
       if (hasError === sf.has(expectKey)) throw new VectorError(`${where}: exactly one of ${expectKey} and expect_error`);
@@ -1027,6 +1000,41 @@ function nextJson(n, expected) {
   return out;
 }
 
+/**
+ * The `steps` of a vector (a non-empty list), one after the other, as `[step, sf, where]`: `sf`
+ * the step's fields (`fields`), which are `op`, the fields `stepFields[op]` lists and `common`;
+ * `where` names the step in messages. An op missing from `stepFields` is an error of the vector.
+ */
+function* steps(f, stepFields, common = []) {
+  const list = f.value('steps');
+  if (!Array.isArray(list) || !list.length) throw new VectorError('`steps` is not a non-empty list');
+  for (const [i, step] of list.entries()) {
+    const where = `steps[${i}] (${step && step.op})`;
+    if (!step || !Object.hasOwn(stepFields, step.op)) throw new VectorError(`${where}: unknown op`);
+    yield [step, fields(step, where, ['op', ...common, ...stepFields[step.op]]), where];
+  }
+}
+
+/** The ops of a `jwks_cache` vector's steps, and their fields. */
+const JWKS_STEPS = {
+  verify: ['token', 'algorithms', 'now', 'expect', 'expect_error'],
+  receive: ['response', 'now', 'expect', 'expect_error'],
+  request: ['expect_request'],
+};
+
+/** The ops of a `session` vector's steps, and their fields. */
+const SESSION_STEPS = {
+  next: ['now', 'expect', 'expect_error'],
+  waited: ['id', 'now', 'expect', 'expect_error'],
+  receive: ['id', 'now', 'response', 'expect_completion', 'expect_error'],
+  fail: ['id', 'now', 'reason', 'expect_completion', 'expect_error'],
+  delivered: ['id', 'expect'],
+  abandon: ['id', 'expect'],
+  reject: ['token', 'expect'],
+  ready_until: ['expect'],
+};
+
+/** The ops of a `fleet_session` vector's steps, and their fields (besides `expect` and `expect_error`). */
 const FLEET_STEPS = {
   next: ['now_ms'],
   waited: ['id', 'now_ms'],
@@ -1042,10 +1050,8 @@ const FLEET_STEPS = {
   stats: [],
 };
 
-/** One step of a `fleet_session` vector: its differences (empty when it passed). */
-function fleetStep(run, step, where) {
-  if (!step || !Object.hasOwn(FLEET_STEPS, step.op)) throw new VectorError(`${where}: unknown op`);
-  const sf = fields(step, where, ['op', 'expect', 'expect_error', ...FLEET_STEPS[step.op]]);
+/** One step of a `fleet_session` vector (`sf`: its fields, see `steps`): its differences (empty when it passed). */
+function fleetStep(run, step, sf, where) {
   const hasError = sf.has('expect_error');
   if (hasError === sf.has('expect')) throw new VectorError(`${where}: exactly one of expect and expect_error`);
   const s = run.state;
