@@ -508,12 +508,10 @@ function wanted(headers, names) {
   return out;
 }
 
-// A fetch Response as what crosses into WebAssembly in one call, { status, headers, body }
-// (`status`: 0 for an opaque redirect; `headers`: see `wanted`; `body`: bytes, at most `cap`).
-// `head` checks the Response and reads the first two, synchronously (an async layer less per
-// round); `body` is then EMPTY when it is not needed (a redirect: its stream is cancelled), or
-// undefined: the caller reads it next with `readBody`.
-function head(res, names) {
+// A fetch Response read into a plain object: { status, headers, body } (`status`: 0 for an
+// opaque redirect; `headers`: see `wanted`; `body`: bytes, at most `cap`), what crosses into
+// WebAssembly as plain values in one call.
+async function read(res, names, cap, d) {
   if (!res || typeof res.status !== 'number' || (!res.body && typeof res.arrayBuffer !== 'function' && typeof res.text !== 'function')) {
     throw new TypeError('fetch returned something that is not a Response');
   }
@@ -523,7 +521,8 @@ function head(res, names) {
     if (res.body && typeof res.body.cancel === 'function') res.body.cancel().catch(() => {});
     return { status: res.type === 'opaqueredirect' ? 0 : res.status, headers, body: EMPTY };
   }
-  return { status: res.status, headers, body: undefined };
+  const body = await readBody(res, cap, d);
+  return { status: res.status, headers, body };
 }
 
 // The message of a failure, as the Rust side puts it in a TransportError: what was sent where,
@@ -539,11 +538,8 @@ function redirected(r) { return r.status === 0 || (r.status >= 300 && r.status <
 
 // fetch(url, init) for a core request (as `makeRequest` takes it) then the body read, within
 // `timeout` ms (and until `signal` aborts), the body capped at `cap` bytes: the read response
-// (with `what`, the method and URL, when it is a redirect), or a TransportFailure. With `parse`,
-// what `parse` makes of it instead (see `fetchThenParse`; called here, so that a round is one
-// async function and the body read, not three; no closure per call: the build's minifier names
-// each one it makes, which costs a defineProperty).
-async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, whole, parse, kind, extra, separator) {
+// (with `what`, the method and URL, when it is a redirect), or a TransportFailure.
+async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, whole) {
   const init = new FetchInit(request, methodEnd, urlEnd, headersEnd);
   const d = new Deadline(timeout, signal, init.url, init);
   if (whole !== undefined) d.shown = whole;
@@ -552,17 +548,15 @@ async function exchange(custom, request, methodEnd, urlEnd, headersEnd, names, c
   try {
     const res = await race(send(custom, init.url, init, d), d);
     d.reject = undefined;
-    r = head(res, names);
-    if (r.body === undefined) r.body = await readBody(res, cap, d);
+    r = await read(res, names, cap, d);
   } catch (e) {
     d.finish();
-    if (parse !== undefined) return parse(-1, 0, undefined, '', EMPTY, failure(e, d), separator);
     throw failure(e, d);
   }
   d.finish();
   // A redirect's message names the request (the Rust side refuses it).
   if (redirected(r)) r.what = d.what();
-  return parse === undefined ? r : parse(kind, r.status, r.what, r.headers, r.body, extra, separator);
+  return r;
 }
 
 // `exchange` for the Rust side's futures (discovery, JWKS, userinfo...): one Promise.
@@ -575,18 +569,22 @@ export function fetchAndRead(custom, request, methodEnd, urlEnd, headersEnd, nam
 // the response crosses as plain values in one call); a failure goes to
 // `parse(-1, 0, undefined, '', empty, error, separator)`, which maps it to a TransportError.
 // No Rust future, no per-call closure.
-export function fetchThenParse(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, parse, kind, extra, separator) {
-  return exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, undefined, parse, kind, extra, separator);
+export async function fetchThenParse(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal, parse, kind, extra, separator) {
+  let r;
+  try {
+    r = await exchange(custom, request, methodEnd, urlEnd, headersEnd, names, cap, timeout, signal);
+  } catch (e) {
+    return parse(-1, 0, undefined, '', EMPTY, e, separator);
+  }
+  return parse(kind, r.status, r.what, r.headers, r.body, extra, separator);
 }
 
 // The sans-IO parse functions given a fetch Response: read it (capped), then run the
 // (synchronous) parser on its parts: `parse(kind, status, headers, body, now, interval,
 // separator)`.
-// (An async function, not a `.then` closure: the build's minifier names each closure it makes.)
-export async function readThenParse(res, names, cap, parse, kind, now, interval, separator) {
-  const r = head(res, names);
-  if (r.body === undefined) r.body = await readBody(res, cap, undefined);
-  return parse(kind, r.status, r.headers, r.body, now, interval, separator);
+export function readThenParse(res, names, cap, parse, kind, now, interval, separator) {
+  return read(res, names, cap, undefined)
+    .then((r) => parse(kind, r.status, r.headers, r.body, now, interval, separator));
 }
 
 // `fetch(input, init)` for the session's API calls: the deadline (and the options' `signal`)
