@@ -16,7 +16,7 @@
 #     (Deno's `deno` condition, Bun's `node`), and a real Worker in workerd (runtimes/workerd.mjs:
 #     the package's `workerd` entry and its .wasm as modules, every vector, a token obtained and
 #     renewed through the Worker's fetch against the load server, one session shared by
-#     concurrent requests). About 30 s together.
+#     concurrent requests). The three at once, about 15 s.
 # Clippy lints this crate in `make lint` (the workspace, on the host target). It has no code for
 # one target only, so a second clippy for wasm32 found nothing more and cost a check build of
 # every dependency for wasm32 (about 45 s of a cold run).
