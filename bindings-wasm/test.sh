@@ -74,7 +74,6 @@ if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
   exec "$HERE/runtimes/run.sh" all
 fi
 
-# The wasm32-only code (the wasm-bindgen tests) is linted here; `make lint` covers the host.
 "$ROOT/scripts/tools.sh" chromium
 "$ROOT/scripts/tools.sh" runtimes >/dev/null
 "$SERVERS" run -- "$HERE/test.sh" suites
