@@ -17,9 +17,6 @@
 #     the package's `workerd` entry and its .wasm as modules, every vector, a token obtained and
 #     renewed through the Worker's fetch against the load server, one session shared by
 #     concurrent requests). The three at once, about 15 s.
-# Clippy lints this crate in `make lint` (the workspace, on the host target). It has no code for
-# one target only, so a second clippy for wasm32 found nothing more and cost a check build of
-# every dependency for wasm32 (about 45 s of a cold run).
 # `bindings-wasm/test.sh bench` runs the benchmark against oauth4webapi instead.
 # `bindings-wasm/test.sh load` runs the faults-under-load driver (bench/load.mjs) against the
 # load server: under `tests/interop/servers.sh run` (it starts one itself when
@@ -73,6 +70,10 @@ if [[ "${1:-}" == suites ]]; then   # under servers.sh run (below)
   # After node --test (the Worker resets the load server, which no other suite may share).
   exec "$HERE/runtimes/run.sh" all
 fi
+
+# The wasm32-only code is linted here; `make lint` covers the host. (On the host, the
+# #[wasm_bindgen_test] functions of tests/browser.rs and tests/node.rs are not compiled at all.)
+cargo clippy --quiet -p grantline-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 "$ROOT/scripts/tools.sh" chromium
 "$ROOT/scripts/tools.sh" runtimes >/dev/null
