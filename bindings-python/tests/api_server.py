@@ -27,6 +27,13 @@ from grantline import HttpRequest, HttpResponse
 BIG = 8 * 1024 * 1024
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # The tests send up to 50 requests at once. With the default listen backlog (5), a connection
+    # that does not fit waits out SYN-ACK retries (1 s, 2 s, 4 s...) while the machine is busy,
+    # and an httpx client gives up after 5 s (seen with the suites in parallel).
+    request_queue_size = 128
+
+
 class Api:
     """The API's state: valid tokens, and every request received as (method, path,
     authorization header or None, body)."""
@@ -94,7 +101,7 @@ class Api:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = self._server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -69,6 +69,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # many requests at once must not wait out SYN-ACK retries
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a transport that stops reading a capped body resets the connection: expected
 
