@@ -262,10 +262,14 @@ def test_a_watch_wakes_on_the_announcement_and_keeps_others_for_later(stores: Li
     started = time.monotonic()
     store.watch(mine, 0, 200)  # nothing announced: the timeout
     assert 0.18 < time.monotonic() - started < 1.0
-    threading.Timer(0.3, lambda: (raw.publish(other, "4"), raw.publish(mine, "1"))).start()
+    # (Each announcer is joined before `raw` is used again or closed: the watch wakes as soon as
+    # the message is delivered, which can be before the announcer has read PUBLISH's reply.)
+    announcer = threading.Timer(0.3, lambda: (raw.publish(other, "4"), raw.publish(mine, "1")))
+    announcer.start()
     started = time.monotonic()
     store.watch(mine, 0, 5000)
     assert 0.25 < time.monotonic() - started < 1.5  # the announcement, not the 5 s timeout
+    announcer.join()
     started = time.monotonic()
     store.watch(other, 3, 5000)  # version 4 came while another channel was watched
     assert time.monotonic() - started < 0.2
@@ -276,10 +280,12 @@ def test_a_watch_wakes_on_the_announcement_and_keeps_others_for_later(stores: Li
     # A pub/sub connection that broke meanwhile (a restart, an idle timeout) is replaced, once.
     assert raw.client_kill_filter(_type="pubsub") >= 1
     store.watch(mine, 1, 100)
-    threading.Timer(0.2, lambda: raw.publish(mine, "2")).start()
+    announcer = threading.Timer(0.2, lambda: raw.publish(mine, "2"))
+    announcer.start()
     started = time.monotonic()
     store.watch(mine, 1, 5000)
     assert time.monotonic() - started < 1.5
+    announcer.join()
 
 
 def test_store_errors_name_the_operation_without_a_secret() -> None:
