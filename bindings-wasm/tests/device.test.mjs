@@ -28,7 +28,11 @@ const device = (expiresIn) => g.parseDeviceAuthorizationResponse({
 test('a server answering "pending" forever cannot keep the device polling past its expiry', { timeout: 10_000 }, async () => {
   const fetch = endpoint(400, { error: 'authorization_pending' });
   const client = new g.Client(provider, 'tv', { fetch });
-  await assert.rejects(client.pollDeviceToken(device(2)), (e) => {
+  // Expiry is in whole seconds from the second the answer was parsed: `expires_in: 3` is 2 to 3 s
+  // of real time, so the polls at about 1 s and 2 s (interval 1) give one or two polls, however
+  // late in its second the test starts. (With 2, a start in the last few ms of a second made the
+  // first wait end past the expiry: no poll at all, which failed a cold CI run.)
+  await assert.rejects(client.pollDeviceToken(device(3)), (e) => {
     assert.ok(e instanceof g.OAuthError, String(e));
     assert.equal(e.code, 'expired_token');
     assert.ok(!String(e).includes('dc-secret'));
